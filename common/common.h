@@ -1,0 +1,247 @@
+/*
+ * common.h: what smtpd and smtpsend share.
+ *
+ * One header for all of common/, grouped by the file that implements each
+ * part; the prefix of a function names its file (line_read() is in line.c).
+ * Every limit either program enforces is defined here, next to the reply
+ * that enforcing it produces.
+ */
+#ifndef COMMON_H
+#define COMMON_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Limits ----------------------------------------------------------------- */
+
+/* RFC 5321 4.5.3.1.4: a command line is 512 octets including CRLF.
+ * Longer: "500 5.5.2 Line too long", the rest of the line is discarded. */
+#define SMTP_LINE_MAX		512
+
+/* RFC 5321 4.5.3.1.5: a reply line is 512 octets including CRLF.  smtpsend
+ * keeps at most this much of one reply line and discards the rest. */
+#define REPLY_LINE_MAX		512
+
+/* smtpsend keeps at most this much text of one multi-line reply. */
+#define REPLY_TEXT_MAX		2048
+
+/* Client errors in one session before "421 4.7.0 Too many errors" and exit
+ * (Postfix's smtpd_hard_error_limit). */
+#define SMTP_ERRORS_MAX		20
+
+/* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
+ * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
+ * more as damaged. */
+#define RCPT_MAX		100
+
+/* RFC 5321 4.5.3.1.3: a path is 256 octets including the angle brackets;
+ * local part 64 (4.5.3.1.1), domain 255 (4.5.3.1.2).  Longer: 501. */
+#define ADDR_MAX		256
+#define ADDR_LOCAL_MAX		64
+#define ADDR_DOMAIN_MAX		255
+
+/* Default message size (-s); over it "552 5.3.4 Message size exceeds fixed
+ * limit", at MAIL (SIZE=) or after the final dot. */
+#define SIZE_DEFAULT		(10UL * 1024 * 1024)
+
+/* Default idle timeout (-t) in seconds; then "421 4.4.2 ... timeout". */
+#define TIMEOUT_DEFAULT		300
+
+/* Default sessions at once per queue (-c); the one over the cap gets
+ * "421 4.3.2 ... Service not available". */
+#define SESSIONS_DEFAULT	5
+
+/* Host names we print (-n, HELO argument kept for Received:). */
+#define HOST_MAX		255
+
+/* Queue file name: <epoch>.M<usec>P<pid>.<host>. */
+#define QUEUE_NAME_MAX		(64 + HOST_MAX)
+
+/* I/O buffers: one read or write system call moves at most this much. */
+#define IO_BUFSIZE		65536
+
+/* Exit codes (sysexits.h values, spelled out: sysexits.h is not POSIX). */
+#define EXIT_USAGE		64	/* EX_USAGE */
+#define EXIT_DATAERR		65	/* EX_DATAERR */
+#define EXIT_UNAVAILABLE	69	/* EX_UNAVAILABLE */
+#define EXIT_SOFTWARE		70	/* EX_SOFTWARE */
+#define EXIT_OSERR		71	/* EX_OSERR */
+#define EXIT_CANTCREAT		73	/* EX_CANTCREAT */
+#define EXIT_IOERR		74	/* EX_IOERR */
+#define EXIT_TEMPFAIL		75	/* EX_TEMPFAIL */
+#define EXIT_CONFIG		78	/* EX_CONFIG */
+
+/* Results of anything that can fail in three ways. */
+enum result { RES_OK, RES_TEMP, RES_PERM };	/* R_OK is unistd.h's */
+
+/* line.c: bounded, buffered reading from a descriptor -------------------- */
+
+struct out;
+
+struct line {
+	int		 fd;
+	int		 timeout;	/* seconds a read may wait; 0: forever */
+	int		 stop_on_signal; /* a caught SIGTERM ends the wait */
+	struct out	*flush;		/* flushed before every blocking read */
+	size_t		 start;		/* first unread byte in buf */
+	size_t		 end;		/* one past the last byte in buf */
+	char		 buf[IO_BUFSIZE];
+};
+
+enum line_status {
+	LINE_OK,	/* a whole line */
+	LINE_LONG,	/* longer than the caller's buffer: discarded to LF */
+	LINE_EOF,	/* end of input (a partial last line is discarded) */
+	LINE_TIMEOUT,	/* nothing arrived for timeout seconds */
+	LINE_SIGNAL,	/* SIGTERM arrived while waiting */
+	LINE_ERROR	/* read failed; errno says why */
+};
+
+void		 line_init(struct line *, int fd, int timeout);
+int		 line_fill(struct line *);
+enum line_status line_read(struct line *, char *out, size_t size,
+		    size_t *len, int *bare_lf);
+enum line_status line_status_of(int);
+size_t		 line_pending(const struct line *);
+
+/* out.c: buffered writing to a descriptor -------------------------------- */
+
+struct out {
+	int	fd;
+	int	error;		/* first errno seen; later writes do nothing */
+	size_t	len;
+	char	buf[IO_BUFSIZE];
+};
+
+void	out_init(struct out *, int fd);
+int	out_write(struct out *, const void *, size_t);
+int	out_puts(struct out *, const char *);
+int	out_printf(struct out *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	out_flush(struct out *);
+
+/* reply.c: SMTP replies, written and read -------------------------------- */
+
+/* reply() writes one reply line; a multi-line reply is several calls with
+ * '-' in all but the last (reply_more()).  The text must not hold CR or LF. */
+int	reply(struct out *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	reply_more(struct out *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/*
+ * reply_read() reads one reply, single or multi-line (RFC 5321 4.2.1: the
+ * same code on every line, '-' after it on all but the last).  Returns the
+ * code (200-599), or -1 with *status saying why (LINE_EOF, LINE_TIMEOUT,
+ * LINE_ERROR; LINE_OK for a malformed reply).  text gets the lines' texts,
+ * without codes, joined by '\n', cut to size.
+ */
+int	reply_read(struct line *, char *text, size_t size,
+	    enum line_status *status);
+
+/* addr.c: RFC 5321 paths ------------------------------------------------- */
+
+/*
+ * addr_parse() reads the path that follows "FROM:" or "TO:": "<a@b>",
+ * "<>", " <a@b>" and a bare "a@b" (tolerated), a source route "<@x,@y:a@b>"
+ * (accepted, dropped: RFC 5321 4.1.1.3, C.).  addr gets the mailbox without
+ * brackets ("" for "<>"); *rest points past it and following spaces, at the
+ * ESMTP parameters.  Returns 0, or -1 for bad syntax or over-long parts.
+ * A mailbox without "@" parses: callers decide whether they allow it.
+ */
+int		 addr_parse(const char *, char *addr, size_t size,
+		    const char **rest);
+int		 addr_domain_valid(const char *);
+const char	*addr_domain(const char *);
+
+/* opt.c: command-line values -------------------------------------------- */
+
+int	opt_duration(const char *, unsigned *seconds);
+int	opt_number(const char *, unsigned long max, unsigned long *);
+int	opt_size(const char *, unsigned long *);
+int	opt_hostname(const char *given, char *buf, size_t size);
+
+/* die.c: the ways out --------------------------------------------------- */
+
+/* die_usage(): "prog: why" on stderr, exit 64.  die(): log, exit status. */
+void	die_usage(const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+void	die(int status, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
+
+/* log.c: one line per event, one write() per line ------------------------ */
+
+/* file: NULL for syslog (LOG_MAIL), "-" for stderr, else a path opened
+ * O_APPEND so that several writers never interleave within a line. */
+extern const char *log_prog;
+
+int	log_open(const char *prog, const char *file);
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sig.c: SIGTERM as a flag --------------------------------------------- */
+
+extern volatile sig_atomic_t sig_term;
+
+/* Catches SIGTERM (and SIGINT, SIGHUP) into sig_term and blocks them; they
+ * are let through only while a struct line with stop_on_signal waits for
+ * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
+void	sig_init(void);
+void	sig_sleep(unsigned seconds);
+
+/* net.c: addresses and connections -------------------------------------- */
+
+struct cidr {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];
+	unsigned	bits;
+};
+
+struct peer {
+	char	addr[64];	/* numeric address, or "stdin" */
+	int	is_trusted;	/* a pipe, a local socket or loopback */
+	int	is_known;	/* addr is a network address */
+	struct cidr host;	/* the address as a /32 or /128, if is_known */
+};
+
+void	net_peer(int fd, struct peer *);
+int	net_cidr_parse(const char *, struct cidr *);
+int	net_cidr_match(const struct cidr *net, const struct cidr *host);
+int	net_set_timeout(int fd, int seconds);
+int	net_split_hostport(const char *, char *host, size_t hostsize,
+	    char *port, size_t portsize, const char *default_port);
+int	net_connect(const char *host, const char *port, int timeout,
+	    char *err, size_t errsize);
+
+/* queue.c: the Maildir-style queue ------------------------------------- */
+
+struct queue {
+	int	dir;		/* the queue directory, open */
+	int	new_dir;	/* new/, open, for fsync after rename */
+	int	slot_fd;	/* smtpd.lock while we hold a session slot */
+	char	host[HOST_MAX + 1];	/* for unique names, sanitised */
+};
+
+struct queue_file {
+	int	fd;
+	char	name[QUEUE_NAME_MAX + 1];
+	char	tmp[QUEUE_NAME_MAX + 8];	/* "tmp/" name */
+};
+
+int	queue_open(struct queue *, const char *dir, const char *host);
+void	queue_close(struct queue *);
+int	queue_slot(struct queue *, unsigned max);
+int	queue_create(struct queue *, struct queue_file *);
+int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
+void	queue_abort(struct queue *, struct queue_file *);
+int	queue_unique(const char *host, char *buf, size_t size);
+
+/* date.c: dates for headers and logs ------------------------------------ */
+
+int	date_rfc5322(time_t, char *buf, size_t size);
+
+#endif

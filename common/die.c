@@ -1,0 +1,34 @@
+/*
+ * die.c: the ways a program ends early.  Each says why on one line, to the
+ * log and to stderr, and exits with a sysexits code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+void
+die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", log_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (%s -h for help)\n", log_prog);
+	exit(EXIT_USAGE);
+}
+
+void
+die(int status, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_error("fatal: %s", buf);
+	exit(status);
+}

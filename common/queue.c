@@ -1,0 +1,204 @@
+/*
+ * queue.c: the Maildir-style queue: tmp/ being written, new/ ready,
+ * failed/ given up.
+ *
+ * A message is committed by write, fsync, rename from tmp/ into new/, and
+ * fsync of new/: once queue_commit() returns 0 it survives a crash, and
+ * until then nothing of it is in new/.  Names are Maildir unique names,
+ * <epoch>.M<usec>P<pid>.<host>, and double as queue ids.  The session cap
+ * is a byte-range lock per session in smtpd.lock: the kernel drops a
+ * crashed session's lock, so no count ever goes stale.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static const char *const queue_dirs[] = { "tmp", "new", "failed" };
+
+int
+queue_open(struct queue *q, const char *dir, const char *host)
+{
+	size_t i;
+
+	q->dir = q->new_dir = q->slot_fd = -1;
+	if (strlen(host) >= sizeof(q->host)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(q->host, host);
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
+		return -1;
+	if ((q->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i < sizeof(queue_dirs) / sizeof(queue_dirs[0]); i++)
+		if (mkdirat(q->dir, queue_dirs[i], 0750) == -1 &&
+		    errno != EEXIST)
+			goto fail;
+	q->new_dir = openat(q->dir, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->new_dir == -1)
+		goto fail;
+	return 0;
+fail:
+	queue_close(q);
+	return -1;
+}
+
+void
+queue_close(struct queue *q)
+{
+	if (q->dir != -1)
+		close(q->dir);
+	if (q->new_dir != -1)
+		close(q->new_dir);
+	if (q->slot_fd != -1)
+		close(q->slot_fd);
+	q->dir = q->new_dir = q->slot_fd = -1;
+}
+
+/*
+ * Takes one of max session slots.  Returns 0 with a slot held until exit,
+ * 1 when all are taken, -1 on error.
+ */
+int
+queue_slot(struct queue *q, unsigned max)
+{
+	struct flock fl;
+	unsigned i;
+
+	q->slot_fd = openat(q->dir, "smtpd.lock",
+	    O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	if (q->slot_fd == -1)
+		return -1;
+	for (i = 0; i < max; i++) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = (off_t)i;
+		fl.l_len = 1;
+		if (fcntl(q->slot_fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EACCES && errno != EAGAIN)
+			return -1;
+	}
+	return 1;
+}
+
+int
+queue_unique(const char *host, char *buf, size_t size)
+{
+	struct timespec ts;
+	int n;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	n = snprintf(buf, size, "%lld.M%06ldP%ld.%s", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000, (long)getpid(), host);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates tmp/<unique name>, open for writing. */
+int
+queue_create(struct queue *q, struct queue_file *qf)
+{
+	struct timespec pause = { 0, 1000 };
+	int tries;
+
+	qf->fd = -1;
+	for (tries = 0; tries < 100; tries++) {
+		if (queue_unique(q->host, qf->name, sizeof(qf->name)) == -1)
+			return -1;
+		/* fits: tmp is name's size plus room for "tmp/" */
+		snprintf(qf->tmp, sizeof(qf->tmp), "tmp/%s", qf->name);
+		qf->fd = openat(q->dir, qf->tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (qf->fd != -1)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+		/* Same microsecond, same pid: wait for the clock. */
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+static int
+queue_fsync_dir(struct queue *q, const char *subdir)
+{
+	int fd, rc, saved;
+
+	if (strcmp(subdir, "new") == 0)
+		return fsync(q->new_dir);
+	if ((fd = openat(q->dir, subdir,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * Commits a written file: fsync, close, rename tmp/NAME to SUBDIR/NAME,
+ * fsync SUBDIR.  The caller has flushed all it wrote.  On failure the file
+ * is removed from tmp/ (and from SUBDIR/ if the rename happened but could
+ * not be made durable), errno tells why, and -1 is returned.
+ */
+int
+queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
+{
+	char path[QUEUE_NAME_MAX + 16];
+	int saved, fd = qf->fd;
+
+	qf->fd = -1;
+	snprintf(path, sizeof(path), "%s/%s", subdir, qf->name);
+	if (fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (renameat(q->dir, qf->tmp, q->dir, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (queue_fsync_dir(q, subdir) == -1) {
+		saved = errno;
+		/* Not durable: take it back so that no 4xx'd message is
+		 * also delivered (the client will send it again). */
+		unlinkat(q->dir, path, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+fail:
+	unlinkat(q->dir, qf->tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+void
+queue_abort(struct queue *q, struct queue_file *qf)
+{
+	int saved = errno;
+
+	if (qf->fd != -1)
+		close(qf->fd);
+	qf->fd = -1;
+	unlinkat(q->dir, qf->tmp, 0);
+	errno = saved;
+}
