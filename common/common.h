@@ -132,6 +132,8 @@ int	reply(struct out *, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	reply_more(struct out *, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+int	reply_va(struct out *, int code, int is_last, const char *fmt,
+	    va_list);
 
 /*
  * reply_read() reads one reply, single or multi-line (RFC 5321 4.2.1: the

@@ -12,9 +12,10 @@
 
 #include "common.h"
 
-static int
-reply_line(struct out *o, int code, char sep, const char *fmt, va_list ap)
+int
+reply_va(struct out *o, int code, int is_last, const char *fmt, va_list ap)
 {
+	char sep = is_last ? ' ' : '-';
 	char buf[SMTP_LINE_MAX + 1];
 	int n, m;
 
@@ -36,7 +37,7 @@ reply(struct out *o, int code, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = reply_line(o, code, ' ', fmt, ap);
+	rc = reply_va(o, code, 1, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -48,7 +49,7 @@ reply_more(struct out *o, int code, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = reply_line(o, code, '-', fmt, ap);
+	rc = reply_va(o, code, 0, fmt, ap);
 	va_end(ap);
 	return rc;
 }

@@ -1,0 +1,848 @@
+/*
+ * smtpd.c: receive mail by SMTP on stdin/stdout, one session, into the
+ * queue.
+ *
+ * inetd, systemd (Accept=yes) or tcpserver hands us one connection as fd 0
+ * and 1; a pipe from a local user works the same way.  We never listen and
+ * never fork.  The protocol is one command table and an explicit state; a
+ * message streams through a byte-level DATA machine into tmp/, and the 250
+ * after the final dot is sent only once the file is fsync'd and renamed
+ * into new/ (queue.c).  Nothing here grows with the size of the input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define DOMAINS_MAX	64	/* -d given more often: usage error */
+#define NETWORKS_MAX	64	/* -R likewise */
+
+static const char usage[] =
+"usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-s bytes] [-c n]\n"
+"             [-d domain]... [-R cidr]...\n"
+"  -q dir      queue directory (default /var/spool/smtpq)\n"
+"  -n name     host name in replies and Received: (default: the system's)\n"
+"  -l file     log file, - for stderr (default: syslog, facility mail)\n"
+"  -t timeout  idle timeout, e.g. 300, 5m (default 300s)\n"
+"  -s bytes    maximum message size, e.g. 10485760, 10M (default 10M)\n"
+"  -c n        sessions at once per queue (default 5)\n"
+"  -d domain   accept mail for this domain from anyone (repeatable)\n"
+"  -R cidr     trust (relay for) this client network (repeatable)\n";
+
+/* RFC 5321 4.1.4 and 3.3: where a session stands. */
+enum state {
+	ST_INIT,	/* greeted the client, no HELO/EHLO yet */
+	ST_HELO,	/* HELO/EHLO done, no transaction */
+	ST_MAIL,	/* MAIL accepted, no recipient yet */
+	ST_RCPT,	/* at least one recipient accepted */
+	ST_DATA		/* reading the message */
+};
+
+#define IN(st)		(1u << (st))
+#define ANY		(IN(ST_INIT) | IN(ST_HELO) | IN(ST_MAIL) | IN(ST_RCPT))
+
+static const char *const state_names[] = {
+	"init", "helo", "mail", "rcpt", "data"
+};
+
+struct command {
+	const char	*verb;
+	void		(*handler)(const char *verb, char *arg);
+	unsigned	 states;	/* where it is allowed */
+	const char	*refusal;	/* 503 text elsewhere */
+};
+
+/* Configuration, from the command line. */
+static const char *queue_dir = "/var/spool/smtpq";
+static char hostname[HOST_MAX + 1];
+static const char *domains[DOMAINS_MAX];
+static size_t ndomains;
+static struct cidr networks[NETWORKS_MAX];
+static size_t nnetworks;
+static unsigned long max_size = SIZE_DEFAULT;
+static unsigned timeout = TIMEOUT_DEFAULT;
+static unsigned long max_sessions = SESSIONS_DEFAULT;
+
+/* The session. */
+static struct line in;			/* the client, fd 0 */
+static struct out out;			/* our replies, fd 1 */
+static struct out qout;			/* the queue file being written */
+static struct queue queue;
+static struct peer peer;
+static enum state state;
+static int is_trusted;
+static int is_esmtp;
+static unsigned errors;
+static unsigned messages;
+static char helo[HOST_MAX + 1];
+static const char *last_verb = "CONNECT";
+static int line_bare_lf;		/* the last command ended in LF alone */
+
+/* The transaction. */
+static char sender[ADDR_MAX + 1];
+static int is_8bitmime;
+static char rcpts[RCPT_MAX][ADDR_MAX + 1];
+static size_t nrcpts;
+
+static void smtp_helo(const char *, char *);
+static void smtp_ehlo(const char *, char *);
+static void smtp_mail(const char *, char *);
+static void smtp_rcpt(const char *, char *);
+static void smtp_data(const char *, char *);
+static void smtp_rset(const char *, char *);
+static void smtp_noop(const char *, char *);
+static void smtp_help(const char *, char *);
+static void smtp_quit(const char *, char *);
+static void smtp_unimplemented(const char *, char *);
+
+static const struct command commands[] = {
+	{ "HELO", smtp_helo, ANY, NULL },
+	{ "EHLO", smtp_ehlo, ANY, NULL },
+	{ "MAIL", smtp_mail, IN(ST_HELO), "Error: nested MAIL command" },
+	{ "RCPT", smtp_rcpt, IN(ST_MAIL) | IN(ST_RCPT),
+	    "Error: need MAIL command" },
+	{ "DATA", smtp_data, IN(ST_RCPT), "Error: need RCPT command" },
+	{ "RSET", smtp_rset, ANY, NULL },
+	{ "NOOP", smtp_noop, ANY, NULL },
+	{ "HELP", smtp_help, ANY, NULL },
+	{ "QUIT", smtp_quit, ANY, NULL },
+	{ "EXPN", smtp_unimplemented, ANY, NULL },
+	{ "VRFY", smtp_unimplemented, ANY, NULL },
+	{ "SOML", smtp_unimplemented, ANY, NULL },
+	{ "SAML", smtp_unimplemented, ANY, NULL },
+	{ "SEND", smtp_unimplemented, ANY, NULL },
+	{ "TURN", smtp_unimplemented, ANY, NULL },
+};
+
+static void
+state_enter(enum state next)
+{
+	/* The one place the state changes; a trace would go here. */
+	(void)state_names;
+	state = next;
+}
+
+/* Ends the session: flush what we owe the client, and go. */
+static void __attribute__((noreturn))
+session_exit(int status)
+{
+	out_flush(&out);
+	queue_close(&queue);
+	exit(status);
+}
+
+/*
+ * Every reply goes through here.  Error replies count towards the hard
+ * limit (Postfix's smtpd_hard_error_limit); past it the client is cut off.
+ */
+static void __attribute__((format(printf, 2, 3)))
+respond(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_va(&out, code, 1, fmt, ap);
+	va_end(ap);
+	if (code >= 400 && ++errors >= SMTP_ERRORS_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
+		log_info("peer=%s result=disconnect: too many errors",
+		    peer.addr);
+		session_exit(0);
+	}
+}
+
+static void
+transaction_reset(void)
+{
+	sender[0] = '\0';
+	is_8bitmime = 0;
+	nrcpts = 0;
+	if (state != ST_INIT)
+		state_enter(ST_HELO);
+}
+
+/* The 4xx for a local failure; errno says which. */
+static void
+respond_local_failure(void)
+{
+	if (errno == ENOSPC || errno == EDQUOT)
+		respond(452, "4.3.1 Insufficient system storage");
+	else
+		respond(451, "4.3.0 Error: local error in processing");
+}
+
+/* HELO and EHLO take one word: a domain or an address literal.  Any
+ * printable word is accepted, as most MTAs do; it is only recorded. */
+static int
+helo_arg_valid(const char *arg)
+{
+	const char *p;
+
+	if (*arg == '\0' || strlen(arg) > HOST_MAX)
+		return 0;
+	for (p = arg; *p != '\0'; p++)
+		if (*p < 33 || *p > 126)
+			return 0;
+	return 1;
+}
+
+static void
+smtp_helo(const char *verb, char *arg)
+{
+	if (!helo_arg_valid(arg)) {
+		respond(501, "5.5.4 Syntax: HELO hostname");
+		return;
+	}
+	/* RFC 5321 4.1.4: a repeated HELO/EHLO resets like RSET. */
+	strcpy(helo, arg);
+	is_esmtp = 0;
+	state_enter(ST_HELO);
+	transaction_reset();
+	(void)verb;
+	respond(250, "%s", hostname);
+}
+
+static void
+smtp_ehlo(const char *verb, char *arg)
+{
+	if (!helo_arg_valid(arg)) {
+		respond(501, "5.5.4 Syntax: EHLO hostname");
+		return;
+	}
+	strcpy(helo, arg);
+	is_esmtp = 1;
+	state_enter(ST_HELO);
+	transaction_reset();
+	(void)verb;
+	reply_more(&out, 250, "%s", hostname);
+	reply_more(&out, 250, "PIPELINING");
+	reply_more(&out, 250, "SIZE %lu", max_size);
+	reply_more(&out, 250, "8BITMIME");
+	reply_more(&out, 250, "ENHANCEDSTATUSCODES");
+	respond(250, "HELP");
+}
+
+/* "FROM:" or "TO:", case-insensitive; returns what follows, or NULL. */
+static char *
+arg_after(char *arg, const char *keyword)
+{
+	size_t n = strlen(keyword);
+
+	if (strncasecmp(arg, keyword, n) != 0)
+		return NULL;
+	return arg + n;
+}
+
+/*
+ * RFC 1870 SIZE and RFC 6152 BODY; any other ESMTP parameter is 555
+ * (RFC 5321 4.1.1.11).  Returns 0 when all were understood and allowed.
+ */
+static int
+mail_params(char *params)
+{
+	unsigned long size;
+	char *p, *next, *value;
+
+	for (p = params; p != NULL && *p != '\0'; p = next) {
+		if ((next = strchr(p, ' ')) != NULL) {
+			*next++ = '\0';
+			while (*next == ' ')
+				next++;
+		}
+		if ((value = strchr(p, '=')) != NULL)
+			*value++ = '\0';
+		if (strcasecmp(p, "SIZE") == 0 && value != NULL) {
+			if (opt_number(value, (unsigned long)-1, &size) == -1) {
+				respond(501, "5.5.4 Bad SIZE syntax");
+				return -1;
+			}
+			if (size > max_size) {
+				respond(552, "5.3.4 Message size exceeds "
+				    "fixed limit");
+				return -1;
+			}
+		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
+		    strcasecmp(value, "7BIT") == 0) {
+			is_8bitmime = 0;
+		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
+		    strcasecmp(value, "8BITMIME") == 0) {
+			is_8bitmime = 1;
+		} else {
+			respond(555, "5.5.4 Unsupported option: %s", p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+smtp_mail(const char *verb, char *arg)
+{
+	const char *rest;
+	char *path;
+
+	(void)verb;
+	if ((path = arg_after(arg, "FROM:")) == NULL) {
+		respond(501, "5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
+	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
+		sender[0] = '\0';
+		respond(501, "5.1.7 Bad sender address syntax");
+		return;
+	}
+	is_8bitmime = 0;
+	if (mail_params((char *)rest) == -1) {
+		sender[0] = '\0';
+		return;
+	}
+	state_enter(ST_MAIL);
+	respond(250, "2.1.0 Ok");
+}
+
+static int
+domain_is_ours(const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < ndomains; i++)
+		if (strcasecmp(domain, domains[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+smtp_rcpt(const char *verb, char *arg)
+{
+	char addr[ADDR_MAX + 1];
+	const char *rest, *domain;
+	char *path;
+	size_t i;
+	int n;
+
+	(void)verb;
+	if ((path = arg_after(arg, "TO:")) == NULL) {
+		respond(501, "5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
+	    addr[0] == '\0') {
+		respond(501, "5.1.3 Bad recipient address syntax");
+		return;
+	}
+	if ((domain = addr_domain(addr)) == NULL) {
+		/* RFC 5321 4.5.1: <postmaster> needs no domain, and is
+		 * always ours. */
+		if (strcasecmp(addr, "postmaster") != 0) {
+			respond(501, "5.1.3 Bad recipient address syntax");
+			return;
+		}
+		n = snprintf(addr, sizeof(addr), "postmaster@%s", hostname);
+		if (n < 0 || (size_t)n >= sizeof(addr)) {
+			respond(501, "5.1.3 Bad recipient address syntax");
+			return;
+		}
+	} else if (!is_trusted && !domain_is_ours(domain)) {
+		respond(554, "5.7.1 <%s>: Relay access denied", addr);
+		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
+		    " relay access denied", peer.addr, sender, addr);
+		return;
+	}
+	if (*rest != '\0') {
+		respond(555, "5.5.4 Unsupported option: %s", rest);
+		return;
+	}
+	for (i = 0; i < nrcpts; i++)
+		if (strcmp(rcpts[i], addr) == 0)
+			break;
+	if (i == nrcpts) {
+		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
+		if (nrcpts == RCPT_MAX) {
+			respond(452, "4.5.3 Error: too many recipients");
+			return;
+		}
+		strcpy(rcpts[nrcpts++], addr);
+	}
+	state_enter(ST_RCPT);
+	respond(250, "2.1.5 Ok");
+}
+
+/*
+ * DATA, byte by byte (RFC 5321 4.1.1.4, 4.5.2).  The message ends only at
+ * CRLF "." CRLF.  A bare LF is stored as CRLF but is not a line start for
+ * the dot rules, so "<LF>.<LF>", "<LF>.<CRLF>" and "<CR>.<CR>" are content
+ * and no smuggled second message can end ours early.  Exception: a client
+ * that sent DATA itself with a bare LF (a script piping LF-only text) ends
+ * lines with LF alone, and "." alone on such a line ends the message.
+ */
+enum data_state {
+	D_BOL,		/* at a line start: a dot here is special */
+	D_DOT,		/* "." at a line start */
+	D_DOTCR,	/* "." CR at a line start: LF ends the message */
+	D_TEXT,		/* inside a line */
+	D_CR,		/* a CR inside a line, not yet written */
+	D_END		/* the final dot's line has been read */
+};
+
+struct data {
+	enum data_state	state;
+	int		lf_ends_line;	/* DATA came with a bare LF */
+	unsigned long long size;	/* message bytes as stored */
+	int		is_too_big;
+};
+
+static void
+data_emit(struct data *d, const char *p, size_t n)
+{
+	d->size += n;
+	if (d->size > max_size) {
+		d->is_too_big = 1;	/* read on, answer 552 at the end */
+		return;
+	}
+	out_write(&qout, p, n);		/* an error sticks in qout */
+}
+
+/* Runs the machine over n bytes; returns how many it used (it stops after
+ * the final dot, leaving pipelined commands in the buffer). */
+static size_t
+data_scan(struct data *d, const char *buf, size_t n)
+{
+	const char *p = buf, *end = buf + n, *run;
+	char c;
+
+	while (p < end && d->state != D_END) {
+		c = *p;
+		switch (d->state) {
+		case D_BOL:
+			p++;
+			if (c == '.')
+				d->state = D_DOT;
+			else if (c == '\r')
+				d->state = D_CR;
+			else if (c == '\n') {
+				data_emit(d, "\r\n", 2);
+				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
+			} else {
+				data_emit(d, &c, 1);
+				d->state = D_TEXT;
+			}
+			break;
+		case D_DOT:
+			if (c == '\r') {
+				p++;
+				d->state = D_DOTCR;
+			} else if (c == '\n' && d->lf_ends_line) {
+				p++;
+				d->state = D_END;
+			} else if (c == '\n') {
+				/* "." and a bare LF: content, kept whole */
+				p++;
+				data_emit(d, ".\r\n", 3);
+				d->state = D_TEXT;
+			} else
+				d->state = D_TEXT;	/* unstuff the dot */
+			break;
+		case D_DOTCR:
+			if (c == '\n') {
+				p++;
+				d->state = D_END;
+			} else {
+				/* "." CR and more: unstuff, keep the CR */
+				data_emit(d, "\r", 1);
+				d->state = D_TEXT;
+			}
+			break;
+		case D_TEXT:
+			/* The common case: copy a run up to CR or LF. */
+			for (run = p; p < end && *p != '\r' && *p != '\n'; p++)
+				;
+			if (p > run)
+				data_emit(d, run, (size_t)(p - run));
+			if (p == end)
+				break;
+			c = *p++;
+			if (c == '\r')
+				d->state = D_CR;
+			else {
+				data_emit(d, "\r\n", 2);
+				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
+			}
+			break;
+		case D_CR:
+			p++;
+			if (c == '\n') {
+				data_emit(d, "\r\n", 2);
+				d->state = D_BOL;
+			} else if (c == '\r')
+				data_emit(d, "\r", 1);	/* bare CR, kept */
+			else {
+				data_emit(d, "\r", 1);
+				data_emit(d, &c, 1);
+				d->state = D_TEXT;
+			}
+			break;
+		case D_END:
+			break;
+		}
+	}
+	return (size_t)(p - buf);
+}
+
+/* Writes the envelope and our Received: header (RFC 5321 4.4). */
+static int
+data_begin(const char *id)
+{
+	char date[64];
+	size_t i;
+
+	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
+		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
+	out_printf(&qout, "From: <%s>\n", sender);
+	if (is_8bitmime)
+		out_puts(&qout, "Body: 8BITMIME\n");
+	for (i = 0; i < nrcpts; i++)
+		out_printf(&qout, "To: <%s>\n", rcpts[i]);
+	out_puts(&qout, "\n");
+	out_printf(&qout, "Received: from %s (%s%s%s)\r\n", helo,
+	    peer.is_known ? "[" : "", peer.addr, peer.is_known ? "]" : "");
+	out_printf(&qout, "\tby %s (smtpd) with %s id %s", hostname,
+	    is_esmtp ? "ESMTP" : "SMTP", id);
+	if (nrcpts == 1)
+		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);
+	return out_printf(&qout, "; %s\r\n", date);
+}
+
+/* The client went away or we must stop in the middle of a message. */
+static void __attribute__((noreturn))
+data_lost(struct queue_file *qf, int rc)
+{
+	queue_abort(&queue, qf);
+	switch (line_status_of(rc)) {
+	case LINE_TIMEOUT:
+		reply(&out, 421, "4.4.2 %s Error: timeout exceeded", hostname);
+		log_info("peer=%s id=%s result=dropped: timeout in DATA",
+		    peer.addr, qf->name);
+		break;
+	case LINE_SIGNAL:
+		reply(&out, 421, "4.3.2 %s Service shutting down", hostname);
+		log_info("peer=%s id=%s result=dropped: shutting down in DATA",
+		    peer.addr, qf->name);
+		break;
+	default:
+		log_info("peer=%s id=%s result=dropped: connection lost in "
+		    "DATA", peer.addr, qf->name);
+		break;
+	}
+	session_exit(0);
+}
+
+static void
+smtp_data(const char *verb, char *arg)
+{
+	struct queue_file qf;
+	struct data d;
+	int rc;
+
+	(void)verb;
+	if (*arg != '\0') {
+		respond(501, "5.5.4 Syntax: DATA");
+		return;
+	}
+	if (queue_create(&queue, &qf) == -1) {
+		log_error("peer=%s result=deferred: unable to create queue "
+		    "file: %s", peer.addr, strerror(errno));
+		respond_local_failure();
+		return;
+	}
+	out_init(&qout, qf.fd);
+	data_begin(qf.name);
+	respond(354, "End data with <CR><LF>.<CR><LF>");
+	state_enter(ST_DATA);
+
+	memset(&d, 0, sizeof(d));
+	d.state = D_BOL;	/* DATA's own line end precedes the message */
+	d.lf_ends_line = line_bare_lf;
+	while (d.state != D_END) {
+		if (line_pending(&in) == 0 && (rc = line_fill(&in)) <= 0)
+			data_lost(&qf, rc);
+		in.start += data_scan(&d, in.buf + in.start,
+		    line_pending(&in));
+	}
+
+	if (d.is_too_big) {
+		queue_abort(&queue, &qf);
+		respond(552, "5.3.4 Error: message file too big");
+		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
+		    "552 5.3.4 message too big", peer.addr, qf.name, sender,
+		    d.size);
+	} else if (out_flush(&qout) == -1 ||
+	    queue_commit(&queue, &qf, "new") == -1) {
+		log_error("peer=%s id=%s result=deferred: unable to write "
+		    "queue file: %s", peer.addr, qf.name, strerror(errno));
+		queue_abort(&queue, &qf);
+		respond_local_failure();
+	} else {
+		messages++;
+		respond(250, "2.0.0 Ok: queued as %s", qf.name);
+		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
+		    "result=queued", peer.addr, qf.name, sender, nrcpts,
+		    d.size);
+	}
+	transaction_reset();
+}
+
+static void
+smtp_rset(const char *verb, char *arg)
+{
+	(void)verb;
+	if (*arg != '\0') {
+		respond(501, "5.5.4 Syntax: RSET");
+		return;
+	}
+	transaction_reset();
+	respond(250, "2.0.0 Ok");
+}
+
+static void
+smtp_noop(const char *verb, char *arg)
+{
+	(void)verb;
+	(void)arg;		/* RFC 5321 4.1.1.9: a parameter is ignored */
+	respond(250, "2.0.0 Ok");
+}
+
+static void
+smtp_help(const char *verb, char *arg)
+{
+	(void)verb;
+	(void)arg;
+	respond(214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+	    "HELP QUIT");
+}
+
+static void
+smtp_quit(const char *verb, char *arg)
+{
+	(void)verb;
+	(void)arg;
+	reply(&out, 221, "2.0.0 %s closing connection", hostname);
+	log_info("peer=%s messages=%u result=quit", peer.addr, messages);
+	session_exit(0);
+}
+
+static void
+smtp_unimplemented(const char *verb, char *arg)
+{
+	(void)arg;
+	respond(502, "5.5.1 Error: %s not implemented", verb);
+}
+
+/* Finds and runs the command on one line. */
+static void
+dispatch(char *line, size_t len, int bare_lf)
+{
+	const struct command *cmd;
+	char *arg;
+	size_t i, n;
+
+	if (memchr(line, '\0', len) != NULL) {
+		respond(500, "5.5.2 Error: NUL in command");
+		return;
+	}
+	n = strcspn(line, " ");
+	arg = line + n;
+	while (*arg == ' ')
+		arg++;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (n == 4 && strncasecmp(line, commands[i].verb, 4) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		respond(500, "5.5.2 Error: command not recognized");
+		return;
+	}
+	cmd = &commands[i];
+	last_verb = cmd->verb;
+	if (!(cmd->states & IN(state))) {
+		respond(503, "5.5.1 %s", state == ST_INIT ?
+		    "Error: send HELO/EHLO first" : cmd->refusal);
+		return;
+	}
+	line_bare_lf = bare_lf;
+	cmd->handler(cmd->verb, arg);
+}
+
+static void
+session(void)
+{
+	char buf[SMTP_LINE_MAX];
+	enum line_status st;
+	size_t len;
+	int bare_lf;
+
+	for (;;) {
+		st = line_read(&in, buf, sizeof(buf), &len, &bare_lf);
+		switch (st) {
+		case LINE_OK:
+			dispatch(buf, len, bare_lf);
+			break;
+		case LINE_LONG:
+			respond(500, "5.5.2 Error: line too long");
+			break;
+		case LINE_EOF:
+			log_info("peer=%s messages=%u result=lost connection "
+			    "after %s", peer.addr, messages, last_verb);
+			session_exit(0);
+		case LINE_TIMEOUT:
+			reply(&out, 421, "4.4.2 %s Error: timeout exceeded",
+			    hostname);
+			log_info("peer=%s messages=%u result=timeout after %s",
+			    peer.addr, messages, last_verb);
+			session_exit(0);
+		case LINE_SIGNAL:
+			reply(&out, 421, "4.3.2 %s Service shutting down",
+			    hostname);
+			log_info("peer=%s result=shutting down", peer.addr);
+			session_exit(0);
+		case LINE_ERROR:
+			log_info("peer=%s result=read error: %s", peer.addr,
+			    strerror(errno));
+			session_exit(0);
+		}
+		if (out.error != 0) {
+			log_info("peer=%s result=write error: %s", peer.addr,
+			    strerror(out.error));
+			session_exit(0);
+		}
+	}
+}
+
+static int
+is_trusted_peer(void)
+{
+	size_t i;
+
+	if (peer.is_trusted)
+		return 1;
+	for (i = 0; peer.is_known && i < nnetworks; i++)
+		if (net_cidr_match(&networks[i], &peer.host))
+			return 1;
+	return 0;
+}
+
+static void
+options(int argc, char **argv)
+{
+	const char *name = NULL, *logfile = NULL;
+	int c;
+
+	while ((c = getopt(argc, argv, ":q:n:l:t:s:c:d:R:h")) != -1) {
+		switch (c) {
+		case 'q':
+			queue_dir = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'l':
+			logfile = optarg;
+			break;
+		case 't':
+			if (opt_duration(optarg, &timeout) == -1 ||
+			    timeout == 0)
+				die_usage("-t: not a duration: %s", optarg);
+			break;
+		case 's':
+			if (opt_size(optarg, &max_size) == -1 || max_size == 0)
+				die_usage("-s: not a size: %s", optarg);
+			break;
+		case 'c':
+			if (opt_number(optarg, 10000, &max_sessions) == -1 ||
+			    max_sessions == 0)
+				die_usage("-c: not a number from 1 to 10000: "
+				    "%s", optarg);
+			break;
+		case 'd':
+			if (!addr_domain_valid(optarg))
+				die_usage("-d: not a domain: %s", optarg);
+			if (ndomains == DOMAINS_MAX)
+				die_usage("-d: more than %d domains",
+				    DOMAINS_MAX);
+			domains[ndomains++] = optarg;
+			break;
+		case 'R':
+			if (nnetworks == NETWORKS_MAX)
+				die_usage("-R: more than %d networks",
+				    NETWORKS_MAX);
+			if (net_cidr_parse(optarg, &networks[nnetworks++]) ==
+			    -1)
+				die_usage("-R: not an address/prefix: %s",
+				    optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case ':':
+			die_usage("-%c needs a value", optopt);
+		default:
+			die_usage("unknown option -%c", optopt);
+		}
+	}
+	if (optind != argc)
+		die_usage("unexpected argument: %s", argv[optind]);
+	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
+		die_usage("%s: not a usable host name; give one with -n",
+		    name != NULL ? name : "the system's name");
+	if (log_open("smtpd", logfile) == -1)
+		die(EXIT_CANTCREAT, "unable to open log %s: %s", logfile,
+		    strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	log_prog = "smtpd";
+	options(argc, argv);
+	sig_init();
+	line_init(&in, STDIN_FILENO, (int)timeout);
+	in.flush = &out;
+	in.stop_on_signal = 1;
+	out_init(&out, STDOUT_FILENO);
+	/* A client that stops reading must not hold us forever. */
+	net_set_timeout(STDOUT_FILENO, (int)timeout);
+	net_peer(STDIN_FILENO, &peer);
+	is_trusted = is_trusted_peer();
+	log_info("peer=%s trusted=%s result=connect", peer.addr,
+	    is_trusted ? "yes" : "no");
+
+	if (queue_open(&queue, queue_dir, hostname) == -1) {
+		log_error("peer=%s result=refused: unable to open queue %s: %s",
+		    peer.addr, queue_dir, strerror(errno));
+		reply(&out, 421, "4.3.0 %s Service not available: local error",
+		    hostname);
+		session_exit(EXIT_TEMPFAIL);
+	}
+	if ((rc = queue_slot(&queue, (unsigned)max_sessions)) != 0) {
+		if (rc == -1)
+			log_error("peer=%s result=refused: unable to lock "
+			    "%s/smtpd.lock: %s", peer.addr, queue_dir,
+			    strerror(errno));
+		else
+			log_info("peer=%s result=refused: too many sessions",
+			    peer.addr);
+		reply(&out, 421, "4.3.2 %s Service not available: %s",
+		    hostname, rc == 1 ? "too many sessions" : "local error");
+		session_exit(rc == 1 ? 0 : EXIT_TEMPFAIL);
+	}
+	reply(&out, 220, "%s ESMTP smtpd", hostname);
+	state_enter(ST_INIT);
+	session();
+	return 0;
+}
