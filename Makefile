@@ -63,8 +63,21 @@ test:
 	$(MAKE) O=build/asan SANITIZE=1 all unit
 	tests/run . build/asan
 
+# The demo: smtpd on 127.0.0.1:2525 under systemd-socket-activate, the
+# queue in ./var/queue, the log in ./var/log; smtpsend drains the queue
+# every few seconds into ./var/mail/<user>/new (or to RELAY=host:port).
+DEMO_PORT ?= 2525
 run: all
-	tests/demo
+	@mkdir -p var
+	@echo "smtpd on 127.0.0.1:$(DEMO_PORT), queue in ./var/queue, log in ./var/log"
+	@echo "send a test mail from another terminal:"
+	@echo "  swaks --server 127.0.0.1:$(DEMO_PORT) --to you@localhost"
+	@echo "or:"
+	@printf '%s\n' "  printf 'HELO me\\r\\nMAIL FROM:<me@localhost>\\r\\nRCPT TO:<you@localhost>\\r\\nDATA\\r\\nSubject: hi\\r\\n\\r\\nhello\\r\\n.\\r\\nQUIT\\r\\n' | nc 127.0.0.1 $(DEMO_PORT)"
+	@echo "then look in ./var/queue/new and ./var/log.  Ctrl-C stops."
+	systemd-socket-activate -l 127.0.0.1:$(DEMO_PORT) -a --inetd \
+	    $(CURDIR)/$(O)/smtpd/smtpd -q $(CURDIR)/var/queue -n localhost \
+	    -l $(CURDIR)/var/log
 
 clean:
 	rm -rf build var
