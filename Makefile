@@ -56,10 +56,12 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 
 unit: $(UNIT_BIN)
 
-# Plain build in place, sanitized build under build/asan; tests/run prints
-# the closing "N passed, N failed" line over both.
+# Plain build in place, sanitized build under build/asan (and a clang build
+# under build/clang, only to prove it warning-free); tests/run prints the
+# closing "N passed, N failed" line over the plain and sanitized runs.
 test:
 	$(MAKE) all unit
+	$(MAKE) O=build/clang CC=clang all unit
 	$(MAKE) O=build/asan SANITIZE=1 all unit
 	tests/run . build/asan
 
