@@ -77,19 +77,40 @@ out_puts(struct out *o, const char *s)
 	return out_write(o, s, strlen(s));
 }
 
+/*
+ * Formats straight into the buffer, so one call may write anything up to
+ * IO_BUFSIZE octets (a Received: line with a long HELO name, a bounce's
+ * Diagnostic-Code with a 2 KiB reply).  Longer output fails and, like any
+ * error, sticks: callers may check once, at the end.
+ */
 int
 out_printf(struct out *o, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
+	size_t room;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		errno = EOVERFLOW;
+	if (o->error != 0) {
+		errno = o->error;
 		return -1;
 	}
-	return out_write(o, buf, (size_t)n);
+	room = sizeof(o->buf) - o->len;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, room, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= room && (size_t)n < sizeof(o->buf)) {
+		/* Fits once the buffer is written out. */
+		if (out_flush(o) == -1)
+			return -1;
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf, sizeof(o->buf), fmt, ap);
+		va_end(ap);
+	}
+	if (n < 0 || (size_t)n >= sizeof(o->buf) - o->len) {
+		o->error = n < 0 && errno != 0 ? errno : EOVERFLOW;
+		errno = o->error;
+		return -1;
+	}
+	o->len += (size_t)n;
+	return 0;
 }

@@ -22,6 +22,9 @@
 
 static const char *const queue_dirs[] = { "tmp", "new", "failed" };
 
+/* The host part of a queue name, at most; longer names are cut. */
+#define QUEUE_HOST_MAX	200
+
 int
 queue_open(struct queue *q, const char *dir, const char *host)
 {
@@ -32,7 +35,13 @@ queue_open(struct queue *q, const char *dir, const char *host)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(q->host, host);
+	/* Maildir's rule: the host part must not hold '/' (a path) or ':'
+	 * (Maildir's info separator); an address literal given as our name
+	 * may hold both.  Cut so that a whole name stays within the 255
+	 * octets a file name may have: the rest takes well under 55. */
+	for (i = 0; i < QUEUE_HOST_MAX && host[i] != '\0'; i++)
+		q->host[i] = host[i] == '/' || host[i] == ':' ? '_' : host[i];
+	q->host[i] = '\0';
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
 		return -1;
 	if ((q->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)

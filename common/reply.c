@@ -26,7 +26,8 @@ reply_va(struct out *o, int code, int is_last, const char *fmt, va_list ap)
 	/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets; cut. */
 	if ((size_t)m >= sizeof(buf) - (size_t)n - 2)
 		m = (int)(sizeof(buf) - (size_t)n - 3);
-	memcpy(buf + n + m, "\r\n", 2);
+	buf[n + m] = '\r';
+	buf[n + m + 1] = '\n';
 	return out_write(o, buf, (size_t)n + (size_t)m + 2);
 }
 
@@ -54,13 +55,14 @@ reply_more(struct out *o, int code, const char *fmt, ...)
 	return rc;
 }
 
-/* Appends s to text (joined by '\n'), cutting at size. */
+/* Appends s to text (joined by '\n' after the first line, even an empty
+ * one), cutting at size. */
 static void
-reply_append(char *text, size_t size, const char *s)
+reply_append(char *text, size_t size, const char *s, int is_first)
 {
 	size_t used = strlen(text);
 
-	if (used > 0 && used + 1 < size) {
+	if (!is_first && used + 1 < size) {
 		text[used++] = '\n';
 		text[used] = '\0';
 	}
@@ -104,9 +106,10 @@ reply_read(struct line *in, char *text, size_t size, enum line_status *status)
 			*status = LINE_OK;
 			return -1;
 		}
-		code = this;
 		if (size > 0)
-			reply_append(text, size, len > 4 ? buf + 4 : "");
+			reply_append(text, size, len > 4 ? buf + 4 : "",
+			    code == -1);
+		code = this;
 		if (len == 3 || buf[3] == ' ')
 			break;
 	}
