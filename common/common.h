@@ -246,4 +246,26 @@ int	queue_unique(const char *host, char *buf, size_t size);
 
 int	date_rfc5322(time_t, char *buf, size_t size);
 
+/* envelope.c: the head of a queue file ---------------------------------- */
+
+/* Extension lines ("Body: 8BITMIME") kept per queue file; more: damaged. */
+#define ENVELOPE_EXT_MAX	16
+
+struct envelope {
+	char	from[ADDR_MAX + 1];		/* "" for the null sender */
+	char	rcpt[RCPT_MAX][ADDR_MAX + 1];	/* pending recipients */
+	size_t	nrcpt;
+	char	ext[ENVELOPE_EXT_MAX][SMTP_LINE_MAX + 1]; /* "Word: value" */
+	size_t	next;
+	off_t	body;		/* offset of the message in the file */
+};
+
+enum result	 envelope_read(struct line *, struct envelope *, char *err,
+		    size_t errsize);
+const char	*envelope_ext(const struct envelope *, const char *word);
+int		 envelope_write(struct out *, const struct envelope *,
+		    const int *keep);
+int		 envelope_rewrite(struct queue *, int fd, const char *name,
+		    const struct envelope *, const int *keep, time_t next);
+
 #endif

@@ -262,7 +262,7 @@ net_connect(const char *host, const char *port, int timeout, char *err,
 		}
 		if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-		    ((rc = connect(fd, ai->ai_addr, ai->ai_addrlen)) == -1 &&
+		    (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
 		    (errno != EINPROGRESS ||
 		    net_connect_wait(fd, timeout) == -1)) ||
 		    fcntl(fd, F_SETFL, flags) == -1 ||

@@ -57,3 +57,487 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# sockets
+#
+# Launchers (systemd-socket-activate, inetd, xinetd, tcpserver) listen on
+# 127.0.0.1 or ::1 on a free high port; clients are bash /dev/tcp
+# descriptors or a few lines of Python (stdlib only) where one write
+# matters.  Every wait is bounded by WAIT_SECONDS (default 10).
+
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 python3 | head -n 1)}
+LAUNCHER_OUT="$BATS_TEST_TMPDIR/launcher.out"
+
+# Prints a TCP port on $1 (127.0.0.1 or ::1) that nothing listens on now.
+free_port() {
+	"$PYTHON" -c '
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM)
+s.bind((sys.argv[1], 0))
+print(s.getsockname()[1])' "$1"
+}
+
+# Succeeds once process $2 listens on TCP port $1; fails at once (status
+# 2) when process $2 has gone, e.g. because it could not bind.
+listening() {
+	kill -0 "$2" 2>/dev/null || return 2
+	ss -Hltnp "sport = :$1" | grep -q "pid=$2,"
+}
+
+# launch HOST COMMAND...: runs "COMMAND... PORT" in the background, in a
+# process group of its own (COMMAND must exec the launcher through
+# setsid, see exec_launcher), and waits until the launcher listens.  A
+# port taken by someone else between free_port and bind: another port, up
+# to five.  Sets PORT and LAUNCHER_PID; output goes to $LAUNCHER_OUT.
+launch() {
+	local host=$1 attempt tries rc
+	shift
+	for attempt in 1 2 3 4 5; do
+		PORT=$(free_port "$host") || return 1
+		("$@" "$PORT") >>"$LAUNCHER_OUT" 2>&1 </dev/null 3>&- &
+		LAUNCHER_PID=$!
+		tries=$(( ${WAIT_SECONDS:-10} * 20 ))
+		while :; do
+			rc=0
+			listening "$PORT" "$LAUNCHER_PID" || rc=$?
+			[ "$rc" -eq 0 ] && return 0
+			[ "$rc" -eq 2 ] && break
+			tries=$((tries - 1))
+			[ "$tries" -gt 0 ] || break
+			sleep 0.05
+		done
+		launch_stop
+	done
+	echo "launcher did not listen on $host:$PORT: $*" >&2
+	cat "$LAUNCHER_OUT" >&2
+	return 1
+}
+
+# For launch's COMMAND functions: the launcher replaces the subshell, in a
+# new session, so that LAUNCHER_PID is its pid and its process group.
+exec_launcher() {
+	exec setsid "$@"
+}
+
+# Stops the launcher and whatever sessions it still runs (its process
+# group), waiting for it; then fails if a sanitizer wrote to its output.
+launch_stop() {
+	local tries=100
+	if [ -n "${LAUNCHER_PID:-}" ]; then
+		kill -TERM -- "-$LAUNCHER_PID" 2>/dev/null || true
+		while kill -0 "$LAUNCHER_PID" 2>/dev/null &&
+		    [ "$tries" -gt 0 ]; do
+			tries=$((tries - 1))
+			sleep 0.05
+		done
+		kill -KILL -- "-$LAUNCHER_PID" 2>/dev/null || true
+		wait "$LAUNCHER_PID" 2>/dev/null || true
+		LAUNCHER_PID=
+	fi
+	if [ -f "$LAUNCHER_OUT" ] &&
+	    grep -E 'Sanitizer|runtime error:' "$LAUNCHER_OUT" >&2; then
+		return 1
+	fi
+	return 0
+}
+
+# The sanitizer settings tests/run exports, as -E flags for
+# systemd-socket-activate (which passes its children no other variables).
+sanitizer_env_flags() {
+	local name
+	SANITIZER_FLAGS=()
+	for name in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		[ -n "${!name:-}" ] && SANITIZER_FLAGS+=(-E "$name")
+	done
+	return 0
+}
+
+# Opens a connection to host $1 port $2; the descriptor is left in SOCK.
+sock_open() {
+	exec {SOCK}<>"/dev/tcp/$1/$2"
+}
+
+# Closes descriptor $1.
+sock_close() {
+	local fd=$1
+	exec {fd}>&-
+}
+
+# Reads one reply, all lines of a multi-line one, from descriptor $1 (CR
+# removed): the lines in REPLY_LINES, the last one in REPLY_LAST.  Fails
+# on end of input or after WAIT_SECONDS without a line.
+sock_reply() {
+	local line
+	REPLY_LINES= REPLY_LAST=
+	while :; do
+		IFS= read -r -t "${WAIT_SECONDS:-10}" -u "$1" line || return 1
+		line=${line%$'\r'}
+		REPLY_LINES+="$line"$'\n'
+		[[ "$line" == [0-9][0-9][0-9]-* ]] || break
+	done
+	REPLY_LAST=$line
+}
+
+# Reads one reply from descriptor $1 and fails unless it starts with $2.
+sock_expect() {
+	if ! sock_reply "$1"; then
+		echo "expected '$2...', got end of input or nothing" >&2
+		return 1
+	fi
+	if [[ "$REPLY_LAST" != "$2"* ]]; then
+		echo "expected '$2...', got: $REPLY_LINES" >&2
+		return 1
+	fi
+}
+
+# Sends printf format $2 on descriptor $1, then expects a reply like $3.
+sock_say() {
+	printf -- "$2" >&"$1"
+	sock_expect "$1" "$3"
+}
+
+# Succeeds when the server closes descriptor $1 (end of input, no more
+# data) within WAIT_SECONDS.
+sock_expect_eof() {
+	local line rc=0
+	IFS= read -r -t "${WAIT_SECONDS:-10}" -u "$1" line || rc=$?
+	if [ "$rc" -ne 1 ] || [ -n "$line" ]; then
+		echo "expected the server to close; read status $rc: '$line'" >&2
+		return 1
+	fi
+}
+
+# tcp_pipelined HOST PORT FORMAT: connects, reads the greeting, sends the
+# printf FORMAT's bytes in one write (one send(2)), and prints everything
+# the server says until it closes.  Bounded by WAIT_SECONDS.
+tcp_pipelined() {
+	printf -- "$3" | "$PYTHON" -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
+f = s.makefile("rb")
+out = sys.stdout.buffer
+out.write(f.readline())
+out.flush()
+data = sys.stdin.buffer.read()
+if s.send(data) != len(data):
+    sys.exit("short send")
+while True:
+    chunk = f.read1(65536)
+    if not chunk:
+        break
+    out.write(chunk)
+' "$1" "$2" "${WAIT_SECONDS:-10}"
+}
+
+# Succeeds once file $1 has a line matching extended regular expression $2.
+log_has() {
+	[ -f "$1" ] && grep -Eq -- "$2" "$1"
+}
+
+# smtpd scripted
+
+# Runs one smtpd session with stdin from a file (for inputs too big or too
+# binary for a printf format); like smtpd_session otherwise.
+smtpd_session_file() {
+	run bash -c '"$2" -q "$3" -n mx.test -l "$4" "${@:5}" <"$1"' \
+	    _ "$1" "$SMTPD" "$Q" "$LOG" "${SMTPD_FLAGS[@]}"
+}
+
+# A background session for what a pipe cannot do (signals, timeouts, a
+# held slot): smtpd reads the FIFO $BATS_TEST_TMPDIR/in, which the test
+# holds open, and replies into $BATS_TEST_TMPDIR/out.  smtpd_send writes
+# to it, smtpd_close ends the input, smtpd_wait_exit reaps it, and
+# smtpd_cleanup (from teardown) kills whatever is left.
+smtpd_start() {
+	local dir=$BATS_TEST_TMPDIR
+	rm -f "$dir/in"
+	mkfifo "$dir/in"
+	"$SMTPD" -q "$Q" -n mx.test -l "$LOG" "${SMTPD_FLAGS[@]}" \
+	    <"$dir/in" >"$dir/out" 2>"$dir/err" 3>&- &
+	SMTPD_PID=$!
+	exec {SMTPD_FD}>"$dir/in"
+}
+
+# Writes the printf format $1 to the background session (in a subshell:
+# a dead reader's SIGPIPE must fail the test, not kill it).
+smtpd_send() {
+	( printf -- "$1" >&"$SMTPD_FD" )
+}
+
+smtpd_close() {
+	if [ -n "${SMTPD_FD:-}" ]; then
+		exec {SMTPD_FD}>&-
+		SMTPD_FD=
+	fi
+}
+
+smtpd_gone() {
+	! kill -0 "$SMTPD_PID" 2>/dev/null
+}
+
+# True once the background session's replies hold a line matching the
+# extended regex $1 (CR removed).
+smtpd_replied() {
+	tr -d '\r' <"$BATS_TEST_TMPDIR/out" | grep -Eq -- "$1"
+}
+
+# Waits (bounded) for the background session to end; its exit status in
+# $status and its replies in $output, as run would leave them.
+smtpd_wait_exit() {
+	wait_for smtpd_gone || { echo "smtpd still running" >&2; return 1; }
+	status=0
+	wait "$SMTPD_PID" || status=$?
+	output=$(cat "$BATS_TEST_TMPDIR/out")
+	if grep -E 'Sanitizer|runtime error:' "$BATS_TEST_TMPDIR/err" >&2; then
+		return 1
+	fi
+}
+
+smtpd_cleanup() {
+	smtpd_close
+	if [ -n "${SMTPD_PID:-}" ] && ! smtpd_gone; then
+		kill -KILL "$SMTPD_PID" 2>/dev/null || true
+		wait "$SMTPD_PID" 2>/dev/null || true
+	fi
+	SMTPD_PID=
+}
+
+# Prints a queue file with its Received: id and date written as ID and
+# DATE, so that the rest can be compared byte for byte; the id must be the
+# file's name and the date RFC 5322 3.3 ("Tue, 24 Nov 2026 01:15:04 +0000"),
+# or they stay as they are and the comparison fails.
+queue_normalised() {
+	local id=${1##*/} tab=$'\t' cr=$'\r'
+	LC_ALL=C sed \
+	    -e "s/^\\(${tab}by .* id \\)${id//./\\.}\\([;$cr]\\)/\\1ID\\2/" \
+	    -e "s/^\\(${tab}.*; \\)[A-Z][a-z][a-z], [0-9]\\{1,2\\} [A-Z][a-z][a-z] [0-9]\\{4\\} [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [-+][0-9]\\{4\\}$cr\$/\\1DATE$cr/" \
+	    "$1"
+}
+
+# Asserts that the one file in $Q/new equals the file $1, Received: id and
+# date written as ID and DATE (see queue_normalised).
+assert_queued_file() {
+	local f got=$BATS_TEST_TMPDIR/queued.got
+	f=$(queued_file) || return 1
+	queue_normalised "$f" >"$got"
+	if ! cmp -s "$1" "$got"; then
+		echo "queue file $f differs; want, then got (cat -A):" >&2
+		head -c 4000 "$1" | cat -A >&2
+		echo "----" >&2
+		head -c 4000 "$got" | cat -A >&2
+		return 1
+	fi
+}
+
+# The same with the expected bytes given as a printf format.
+assert_queued() {
+	printf -- "$1" >"$BATS_TEST_TMPDIR/queued.want"
+	assert_queued_file "$BATS_TEST_TMPDIR/queued.want"
+}
+
+# Asserts the whole transcript of replies: one argument per reply line,
+# each a prefix of that line (CR removed), and no more lines than given.
+#   assert_replies '220 ' '250 mx.test' '503 5.5.1' '221 2.0.0'
+assert_replies() {
+	local got=() want=("$@") i ok=1
+	mapfile -t got < <(replies)
+	[ ${#got[@]} -eq ${#want[@]} ] || ok=0
+	for ((i = 0; ok && i < ${#want[@]}; i++)); do
+		[[ "${got[i]}" == "${want[i]}"* ]] || ok=0
+	done
+	if [ $ok -eq 0 ]; then
+		echo "replies differ; want (prefixes):" >&2
+		printf '  %s\n' "$@" >&2
+		echo "got:" >&2
+		printf '  %s\n' "${got[@]}" >&2
+		return 1
+	fi
+}
+
+# Asserts that every reply line ends in CRLF (output holds the raw bytes).
+assert_crlf_replies() {
+	if printf '%s\n' "$output" | grep -qv $'\r$'; then
+		echo "a reply line without CR:" >&2
+		printf '%s\n' "$output" | cat -A >&2
+		return 1
+	fi
+}
+
+# Asserts that a queue subdirectory holds no files.
+assert_empty() {
+	local n
+	n=$(count_files "$1")
+	if [ "$n" -ne 0 ]; then
+		echo "$1 holds $n files:" >&2
+		ls -l "$1" >&2
+		return 1
+	fi
+}
+
+# Asserts the exit status ($status) is $1.
+assert_status() {
+	if [ "$status" -ne "$1" ]; then
+		echo "exit status $status, expected $1; output:" >&2
+		printf '%s\n' "$output" >&2
+		return 1
+	fi
+}
+
+# smtpsend
+# The fake relay (tests/fakerelay) keeps its transcript and the messages
+# it accepted in $RELAY_DIR; relay_start sets RELAY_PORT and RELAY_PID.
+RELAY_DIR="$BATS_TEST_TMPDIR/relay"
+MAILDIR="$BATS_TEST_TMPDIR/maildir"
+
+# smtpsend
+# Starts the fake relay with the given options and waits (bounded) until
+# it listens.  Stop it with relay_stop (teardown does).
+relay_start() {
+	local portfile="$BATS_TEST_TMPDIR/relay.port"
+
+	rm -f "$portfile"
+	"$BATS_TEST_DIRNAME/fakerelay" --port-file "$portfile" \
+	    --dir "$RELAY_DIR" "$@" 3>&- &
+	RELAY_PID=$!
+	wait_for test -s "$portfile" || return 1
+	RELAY_PORT=$(cat "$portfile")
+}
+
+# smtpsend
+relay_stop() {
+	if [ -n "${RELAY_PID:-}" ]; then
+		kill "$RELAY_PID" 2>/dev/null || true
+		wait "$RELAY_PID" 2>/dev/null || true
+		RELAY_PID=
+	fi
+}
+
+# smtpsend
+# A queue file name for a message that arrived $1 seconds ago (default
+# 0), made unique by $2 (default 1).
+qname() {
+	printf '%d.M%06dP1.test\n' $(( $(date +%s) - ${1:-0} )) "${2:-1}"
+}
+
+# smtpsend
+# Queues a message as smtpd would: qmsg NAME SENDER RCPT...; the message
+# (CRLF line ends) is $BODY, by default a short one with a Subject.
+# Extra envelope lines come from $ENVELOPE_EXTRA.
+qmsg() {
+	local name=$1 from=$2 r body
+	shift 2
+	printf -v body 'Subject: %s\r\n\r\nHello.\r\n' "$name"
+	mkdir -p "$Q/tmp" "$Q/new" "$Q/failed"
+	{
+		printf 'From: <%s>\n' "$from"
+		[ -z "${ENVELOPE_EXTRA:-}" ] || printf '%s\n' "$ENVELOPE_EXTRA"
+		for r in "$@"; do
+			printf 'To: <%s>\n' "$r"
+		done
+		printf '\n'
+		printf '%s' "${BODY:-$body}"
+	} > "$Q/tmp/$name"
+	mv "$Q/tmp/$name" "$Q/new/$name"
+}
+
+# smtpsend
+# The message part of a queue file: what follows the first empty line.
+qbody() {
+	local k
+	k=$(grep -n -m1 -x '' "$1" | cut -d: -f1)
+	tail -n +$((k + 1)) "$1"
+}
+
+# smtpsend
+# Runs smtpsend on $Q against the fake relay, logging to $LOG; extra flags
+# as arguments.
+smtpsend_run() {
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 10s \
+	    -r "127.0.0.1:$RELAY_PORT" "$@"
+}
+
+# smtpsend
+# The number of lines of $2 (a file) that match the regex $1.
+count_lines() {
+	grep -c -- "$1" "$2" || true
+}
+
+# abuse
+#
+# Hostile clients for tests/50-smtpd-abuse.bats: a gigabyte of garbage, a
+# line without end, thousands of commands.  smtpd reads from a generator
+# through dd, which counts what smtpd was offered; each run is bounded by
+# timeout(1) and timed.  Set ABUSE_RSS_LOG to a file to have each smtpd
+# run under GNU time and its peak RSS appended there (for reports; no test
+# asserts on it).
+
+# abuse_garbage BYTES: BYTES of pseudo-random bytes on stdout, fast and the
+# same on every run: the AES-128-CTR key stream of a fixed key (checked:
+# its first GiB never holds CRLF "." CRLF, so it cannot end a DATA early).
+# Without openssl: /dev/urandom with every "." made "x", for the same
+# reason.
+abuse_garbage() {
+	if command -v openssl >/dev/null; then
+		openssl enc -aes-128-ctr -K 736d7470642061627573652074657374 \
+		    -iv 00000000000000000000000000000000 </dev/zero 2>/dev/null |
+		    head -c "$1"
+	else
+		head -c "$1" /dev/urandom | tr . x
+	fi
+}
+
+# abuse_feed LIMIT GENERATOR [ARGS...]: one smtpd session (-q $Q -n mx.test
+# -l $LOG and SMTPD_FLAGS) reading what GENERATOR ARGS (a command or shell
+# function) writes, killed after LIMIT seconds.  Leaves the exit status in
+# $status (124: killed), the raw replies in $output, the seconds it took in
+# $ELAPSED_MS (milliseconds) and the bytes offered to smtpd in $FED (what
+# went into its pipe, so at most 64 KiB more than it read).
+abuse_feed() {
+	local limit=$1 dir=$BATS_TEST_TMPDIR t0 t1 rss=()
+	shift
+	if [ -n "${ABUSE_RSS_LOG:-}" ]; then
+		rss=(/usr/bin/time -a -o "$ABUSE_RSS_LOG"
+		    -f "${BATS_TEST_DESCRIPTION//%/%%}: %M KiB, %e s")
+	fi
+	t0=${EPOCHREALTIME/[.,]/}
+	status=0
+	"$@" 2>/dev/null |
+	    (trap '' PIPE; exec dd bs=65536 2>"$dir/dd.err") |
+	    timeout -k 2 "$limit" "${rss[@]}" "$SMTPD" -q "$Q" -n mx.test \
+	    -l "$LOG" "${SMTPD_FLAGS[@]}" >"$dir/replies" 2>"$dir/stderr" ||
+	    status=$?
+	t1=${EPOCHREALTIME/[.,]/}
+	ELAPSED_MS=$(( (t1 - t0) / 1000 ))
+	FED=$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' "$dir/dd.err")
+	FED=${FED:-0}
+	output=$(cat "$dir/replies")
+}
+
+# Fails with a message unless $ELAPSED_MS is under $1 milliseconds.
+assert_faster_than() {
+	if [ "$ELAPSED_MS" -ge "$1" ]; then
+		echo "took ${ELAPSED_MS} ms, limit $1 ms" >&2
+		return 1
+	fi
+}
+
+# Asserts that the reply lines (CR removed) start, in order, with the lines
+# of file $1 (one prefix a line), and that there are exactly as many.
+assert_replies_file() {
+	local got=$BATS_TEST_TMPDIR/replies.got
+	replies >"$got"
+	if [ "$(wc -l <"$got")" -ne "$(wc -l <"$1")" ]; then
+		echo "$(wc -l <"$got") reply lines, expected $(wc -l <"$1")" >&2
+		return 1
+	fi
+	if ! awk 'NR == FNR { want[FNR] = $0; next }
+	    index($0, want[FNR]) != 1 {
+		printf "reply %d: expected \"%s...\", got \"%s\"\n",
+		    FNR, want[FNR], $0 > "/dev/stderr"
+		bad = 1; exit
+	    }
+	    END { exit bad }' "$1" "$got"; then
+		return 1
+	fi
+}

@@ -1,0 +1,235 @@
+/*
+ * envelope.c: the envelope at the head of a queue file, read strictly and
+ * written back.
+ *
+ * A queue file starts with LF-ended "Word: value" lines: one "From: <path>",
+ * one "To: <path>" per recipient still pending, and extensions such as
+ * "Body: 8BITMIME" that whoever rewrites the file keeps; a lone LF ends the
+ * envelope and the message follows.  The reader trusts nothing: anything
+ * but that shape is reported as damage (RES_PERM) with a reason, never
+ * half-accepted.  The rewriter puts a new file in place under the old name
+ * (tmp/, fsync, rename), so the arrival time in the name survives.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* Copies why into err and returns RES_PERM: the file is damaged. */
+static enum result
+envelope_damaged(char *err, size_t errsize, const char *why)
+{
+	if (errsize > 0) {
+		strncpy(err, why, errsize - 1);
+		err[errsize - 1] = '\0';
+	}
+	return RES_PERM;
+}
+
+/* "<path>" and nothing else; the mailbox goes to addr.  0 or -1. */
+static int
+envelope_path(const char *value, char *addr, size_t size)
+{
+	const char *rest;
+
+	if (value[0] != '<' || addr_parse(value, addr, size, &rest) == -1 ||
+	    *rest != '\0')
+		return -1;
+	return 0;
+}
+
+/* Word is letters, digits and '-', then ": ".  Returns the value. */
+static const char *
+envelope_value(const char *line)
+{
+	size_t n = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+	if (n == 0 || line[n] != ':' || line[n + 1] != ' ')
+		return NULL;
+	return line + n + 2;
+}
+
+static int
+envelope_printable(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 32 || (unsigned char)s[i] > 126)
+			return 0;
+	return 1;
+}
+
+/*
+ * Reads the envelope through in, which must be fresh on the file's start.
+ * RES_OK: env is filled and env->body is the message's offset.  RES_PERM:
+ * the file is damaged, err says how.  RES_TEMP: it could not be read.
+ */
+enum result
+envelope_read(struct line *in, struct envelope *env, char *err,
+    size_t errsize)
+{
+	char buf[SMTP_LINE_MAX + 1];
+	const char *value;
+	enum line_status st;
+	int bare_lf, has_from = 0;
+	size_t len;
+	off_t pos;
+
+	env->nrcpt = env->next = 0;
+	env->from[0] = '\0';
+	for (;;) {
+		st = line_read(in, buf, sizeof(buf), &len, &bare_lf);
+		if (st == LINE_LONG)
+			return envelope_damaged(err, errsize,
+			    "envelope line too long");
+		if (st == LINE_EOF)
+			return envelope_damaged(err, errsize,
+			    "no end of envelope");
+		if (st != LINE_OK) {
+			envelope_damaged(err, errsize, strerror(errno));
+			return RES_TEMP;
+		}
+		if (!bare_lf || !envelope_printable(buf, len))
+			return envelope_damaged(err, errsize,
+			    "envelope line not plain text ending in LF");
+		if (len == 0)
+			break;
+		if ((value = envelope_value(buf)) == NULL)
+			return envelope_damaged(err, errsize,
+			    "envelope line not \"Word: value\"");
+		if (strncmp(buf, "From: ", 6) == 0) {
+			if (has_from)
+				return envelope_damaged(err, errsize,
+				    "two From lines");
+			if (envelope_path(value, env->from,
+			    sizeof(env->from)) == -1)
+				return envelope_damaged(err, errsize,
+				    "bad sender");
+			has_from = 1;
+		} else if (strncmp(buf, "To: ", 4) == 0) {
+			if (env->nrcpt == RCPT_MAX)
+				return envelope_damaged(err, errsize,
+				    "too many recipients");
+			if (envelope_path(value, env->rcpt[env->nrcpt],
+			    sizeof(env->rcpt[0])) == -1 ||
+			    env->rcpt[env->nrcpt][0] == '\0' ||
+			    (addr_domain(env->rcpt[env->nrcpt]) == NULL &&
+			    strcasecmp(env->rcpt[env->nrcpt],
+			    "postmaster") != 0))
+				return envelope_damaged(err, errsize,
+				    "bad recipient");
+			env->nrcpt++;
+		} else {
+			if (env->next == ENVELOPE_EXT_MAX)
+				return envelope_damaged(err, errsize,
+				    "too many envelope lines");
+			memcpy(env->ext[env->next++], buf, len + 1);
+		}
+	}
+	if (!has_from)
+		return envelope_damaged(err, errsize, "no From line");
+	if (env->nrcpt == 0)
+		return envelope_damaged(err, errsize, "no To line");
+	if ((pos = lseek(in->fd, 0, SEEK_CUR)) == -1) {
+		envelope_damaged(err, errsize, strerror(errno));
+		return RES_TEMP;
+	}
+	env->body = pos - (off_t)line_pending(in);
+	return RES_OK;
+}
+
+/* The value of extension line "word: value", or NULL. */
+const char *
+envelope_ext(const struct envelope *env, const char *word)
+{
+	size_t i, n = strlen(word);
+
+	for (i = 0; i < env->next; i++)
+		if (strncasecmp(env->ext[i], word, n) == 0 &&
+		    env->ext[i][n] == ':')
+			return env->ext[i] + n + 2;
+	return NULL;
+}
+
+/* Writes the envelope, with recipient i only if keep is NULL or keep[i]. */
+int
+envelope_write(struct out *o, const struct envelope *env, const int *keep)
+{
+	size_t i;
+
+	out_printf(o, "From: <%s>\n", env->from);
+	for (i = 0; i < env->next; i++)
+		out_printf(o, "%s\n", env->ext[i]);
+	for (i = 0; i < env->nrcpt; i++)
+		if (keep == NULL || keep[i])
+			out_printf(o, "To: <%s>\n", env->rcpt[i]);
+	return out_puts(o, "\n");
+}
+
+/*
+ * Replaces new/NAME with a copy whose envelope lists only the recipients
+ * in keep, whose message is fd's from env->body on, and whose mtime (next
+ * try) is next.  The old file stays whole until the rename.  0, or -1 with
+ * errno set and nothing changed.
+ */
+int
+envelope_rewrite(struct queue *q, int fd, const char *name,
+    const struct envelope *env, const int *keep, time_t next)
+{
+	static struct out o;
+	static char buf[IO_BUFSIZE];
+	struct queue_file qf;
+	struct timespec times[2];
+	off_t pos = env->body;
+	ssize_t n;
+
+	if (queue_create(q, &qf) == -1)
+		return -1;
+	out_init(&o, qf.fd);
+	envelope_write(&o, env, keep);
+	for (;;) {
+		n = pread(fd, buf, sizeof(buf), pos);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		out_write(&o, buf, (size_t)n);
+		pos += n;
+	}
+	if (n == -1 || out_flush(&o) == -1)
+		goto fail;
+	/* The next try is set before the rename, so no other sender ever
+	 * sees the new file due early. */
+	times[0].tv_sec = times[1].tv_sec = next;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	if (futimens(qf.fd, times) == -1)
+		goto fail;
+	/*
+	 * Not queue_commit(): on a failed fsync of new/ it removes what it
+	 * renamed, which here would be the only copy of the message.  The
+	 * rename replaces the old file in one step, so whichever of the two
+	 * a crash leaves in new/ is whole.
+	 */
+	if (fsync(qf.fd) == -1)
+		goto fail;
+	if (close(qf.fd) == -1) {
+		qf.fd = -1;
+		goto fail;
+	}
+	qf.fd = -1;
+	if (renameat(q->dir, qf.tmp, q->new_dir, name) == -1)
+		goto fail;
+	if (fsync(q->new_dir) == -1)
+		return -1;
+	return 0;
+fail:
+	queue_abort(q, &qf);
+	return -1;
+}

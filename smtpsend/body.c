@@ -1,0 +1,123 @@
+/*
+ * body.c: the message part of a queue file, streamed to the relay, into a
+ * Maildir, or (headers only) into a bounce.
+ *
+ * The queue file is read in fixed chunks and converted on the fly, so
+ * memory stays the same whatever the message's size.  Line ends are made
+ * uniform on the way (a bare LF becomes the output's line end; a bare CR is
+ * content, as smtpd keeps it), and for SMTP every line starting with a dot
+ * gets a second one and the message ends with "." alone (RFC 5321 4.5.2).
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "smtpsend.h"
+
+struct body {
+	int	flags;
+	int	at_bol;		/* nothing of the current line written yet */
+	int	has_cr;		/* a CR was read; the next byte decides */
+	int	is_done;	/* BODY_HEADERS: the empty line was read */
+	size_t	total;		/* octets written so far */
+};
+
+/* Writes one line end at p; returns its length. */
+static size_t
+body_eol(struct body *b, char *p)
+{
+	/* RFC 5322 2.1: an empty line ends the header section. */
+	if ((b->flags & BODY_HEADERS) && b->at_bol) {
+		b->is_done = 1;
+		return 0;
+	}
+	b->at_bol = 1;
+	if (b->flags & BODY_LF) {
+		p[0] = '\n';
+		return 1;
+	}
+	p[0] = '\r';
+	p[1] = '\n';
+	return 2;
+}
+
+/* Converts in[0..n) into out (room for 2n + 4); returns the length. */
+static size_t
+body_convert(struct body *b, const char *in, size_t n, char *out)
+{
+	size_t i, len = 0;
+	char c;
+
+	for (i = 0; i < n && !b->is_done; i++) {
+		c = in[i];
+		if (b->has_cr) {
+			b->has_cr = 0;
+			/* CR LF: a line end. */
+			if (c == '\n') {
+				len += body_eol(b, out + len);
+				continue;
+			}
+			/* A bare CR: content. */
+			out[len++] = '\r';
+			b->at_bol = 0;
+		}
+		if (c == '\r') {
+			b->has_cr = 1;
+			continue;
+		}
+		/* A bare LF: a line end, so "<LF>.<CR><LF>" never reaches
+		 * the relay unstuffed (SMTP smuggling). */
+		if (c == '\n') {
+			len += body_eol(b, out + len);
+			continue;
+		}
+		if (b->at_bol && c == '.' && (b->flags & BODY_DOTS))
+			out[len++] = '.';
+		b->at_bol = 0;
+		out[len++] = c;
+	}
+	return len;
+}
+
+/*
+ * Copies the message from fd, starting at offset, to o as flags ask.  The
+ * last line always gets its line end.  Returns 0, or -1 with errno set: a
+ * read error, or o's write error (o->error is then set).
+ */
+int
+body_copy(int fd, off_t offset, struct out *o, int flags)
+{
+	static char in[IO_BUFSIZE / 2], out[IO_BUFSIZE + 8];
+	struct body b = { flags, 1, 0, 0, 0 };
+	ssize_t n;
+	size_t len;
+
+	while (!b.is_done) {
+		n = pread(fd, in, sizeof(in), offset);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		offset += n;
+		len = body_convert(&b, in, (size_t)n, out);
+		if (out_write(o, out, len) == -1)
+			return -1;
+		b.total += len;
+		/* A bounce quotes the headers, not a flood of them. */
+		if ((flags & BODY_HEADERS) && b.total >= BODY_HEADERS_MAX)
+			break;
+	}
+	len = 0;
+	if (b.has_cr) {
+		out[len++] = '\r';
+		b.at_bol = 0;
+	}
+	if (!b.at_bol)
+		len += body_eol(&b, out + len);
+	if (flags & BODY_DOTS) {
+		out[len++] = '.';
+		len += body_eol(&b, out + len);
+	}
+	return out_write(o, out, len);
+}
