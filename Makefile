@@ -69,16 +69,24 @@ test:
 
 # The demo: smtpd on 127.0.0.1:2525 under systemd-socket-activate, the
 # queue in ./var/queue, the log in ./var/log; smtpsend drains the queue
-# every few seconds into ./var/mail/<user>/new (or to RELAY=host:port).
+# every 5 s into ./var/mail/<user>/new, or to RELAY=host:port when given.
+# Ctrl-C stops both.
 DEMO_PORT ?= 2525
+RELAY	  ?=
 run: all
 	@mkdir -p var
 	@echo "smtpd on 127.0.0.1:$(DEMO_PORT), queue in ./var/queue, log in ./var/log"
+	@echo "smtpsend every 5s: $(if $(RELAY),relays to $(RELAY),delivers into ./var/mail/<user>/new)"
 	@echo "send a test mail from another terminal:"
 	@echo "  swaks --server 127.0.0.1:$(DEMO_PORT) --to you@localhost"
 	@echo "or:"
 	@printf '%s\n' "  printf 'HELO me\\r\\nMAIL FROM:<me@localhost>\\r\\nRCPT TO:<you@localhost>\\r\\nDATA\\r\\nSubject: hi\\r\\n\\r\\nhello\\r\\n.\\r\\nQUIT\\r\\n' | nc 127.0.0.1 $(DEMO_PORT)"
-	@echo "then look in ./var/queue/new and ./var/log.  Ctrl-C stops."
+	@echo "then: ls var/mail/you/new; cat var/log; $(O)/smtpsend/smtpsend -p -q var/queue"
+	@echo "Ctrl-C stops."
+	@$(O)/smtpsend/smtpsend -w 5s -q $(CURDIR)/var/queue -n localhost \
+	    -m $(CURDIR)/var/mail -l $(CURDIR)/var/log \
+	    $(if $(RELAY),-r $(RELAY)) & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
 	systemd-socket-activate -l 127.0.0.1:$(DEMO_PORT) -a --inetd \
 	    $(CURDIR)/$(O)/smtpd/smtpd -q $(CURDIR)/var/queue -n localhost \
 	    -l $(CURDIR)/var/log
