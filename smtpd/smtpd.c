@@ -509,8 +509,11 @@ data_begin(const char *id)
 	for (i = 0; i < nrcpts; i++)
 		out_printf(&qout, "To: <%s>\n", rcpts[i]);
 	out_puts(&qout, "\n");
-	out_printf(&qout, "Received: from %s (%s%s%s)\r\n", helo,
-	    peer.is_known ? "[" : "", peer.addr, peer.is_known ? "]" : "");
+	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
+	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
+	    peer.is_known ? "[" : "",
+	    peer.is_known && peer.host.family == AF_INET6 ? "IPv6:" : "",
+	    peer.addr, peer.is_known ? "]" : "");
 	out_printf(&qout, "\tby %s (smtpd) with %s id %s", hostname,
 	    is_esmtp ? "ESMTP" : "SMTP", id);
 	if (nrcpts == 1)

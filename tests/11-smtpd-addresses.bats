@@ -1,0 +1,315 @@
+#!/usr/bin/env bats
+# smtpd: MAIL FROM and RCPT TO paths, ESMTP parameters, and relay control
+# (DESIGN.md, smtpd: Addresses, Relay control).  A piped session is a
+# trusted local client; REMOTE_ADDR or TCPREMOTEIP in the environment makes
+# it a network client (common/net.c net_peer), trusted only by -R or
+# loopback.
+
+load helpers
+
+setup() {
+	unset REMOTE_ADDR TCPREMOTEIP
+	SMTPD_FLAGS=()
+}
+
+teardown() {
+	smtpd_cleanup
+}
+
+# The envelope lines of the one queued file (before the blank line).
+envelope() {
+	sed '/^$/Q' "$(queued_file)"
+}
+
+# One message from the given MAIL and RCPT arguments.
+send_one() {
+	smtpd_session "HELO client.example\r\nMAIL FROM:$1\r\nRCPT TO:$2\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+}
+
+@test "MAIL FROM:<a@b> and RCPT TO:<c@d> are stored as envelope From: and To:" {
+	send_one '<a@example.org>' '<b@example.net>'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "MAIL FROM: <a@b> and RCPT TO: <c@d>, a space before the path, are tolerated" {
+	send_one ' <a@example.org>' ' <b@example.net>'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "bare MAIL FROM:a@b and RCPT TO:c@d, no angle brackets, are tolerated" {
+	send_one 'a@example.org' 'b@example.net'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "MAIL FROM: a@b and RCPT TO: c@d, a space and no brackets, are tolerated" {
+	send_one ' a@example.org' ' b@example.net'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "the null sender <> is accepted for MAIL and stored as From: <>" {
+	send_one '<>' '<b@example.net>'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <>
+To: <b@example.net>" ]
+}
+
+@test "RCPT TO:<> is 501 5.1.3" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<>\r\nRCPT TO:<>\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '501 5.1.3' '221 2.0.0'
+}
+
+@test "RCPT TO:<postmaster> needs no domain, in any case" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<postmaster>\r\nRCPT TO:<PostMaster>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <postmaster@mx.test>" ]
+}
+
+@test "RCPT without @ is 501 5.1.3" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<root>\r\nRCPT TO:root\r\nRCPT TO:<postmasterx>\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '501 5.1.3' '501 5.1.3' \
+	    '501 5.1.3' '221 2.0.0'
+}
+
+@test "MAIL without @ is 501 5.1.7, even for postmaster" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<root>\r\nMAIL FROM:root\r\nMAIL FROM:<postmaster>\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '501 5.1.7' '501 5.1.7' '501 5.1.7' \
+	    '250 2.1.0' '221 2.0.0'
+}
+
+@test "MAIL without FROM: and RCPT without TO: are 501 5.5.4" {
+	smtpd_session 'HELO client.example\r\nMAIL <a@example.org>\r\nMAIL\r\nMAIL TO:<a@example.org>\r\nMAIL FROM:<a@example.org>\r\nRCPT <b@example.net>\r\nRCPT FROM:<b@example.net>\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '501 5.5.4' '501 5.5.4' '501 5.5.4' \
+	    '250 2.1.0' '501 5.5.4' '501 5.5.4' '221 2.0.0'
+}
+
+@test "malformed paths are 501 5.1.7 for MAIL and 501 5.1.3 for RCPT" {
+	local bad
+	for bad in '<a@example.org' 'a@example.org>' '<a@>' '<@example.org>' \
+	    '<a..b@example.org>' '<.a@example.org>' '<a.@example.org>' \
+	    '<a@example..org>' '<a@-example.org>' '<a@example-.org>' \
+	    '<a@example.org.>' '<a b@example.org>' '<a@b@example.org>' \
+	    '<"a@example.org>' '<a@[]>' '<a@example.org>x' '<<a@example.org>>' \
+	    '<a@exa_mple.org>' '<@x.example:>' '<@x.example,a@example.org>' \
+	    '<a\\@example.org>' ''; do
+		smtpd_session "HELO client.example\r\nMAIL FROM:$bad\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:$bad\r\nQUIT\r\n"
+		assert_replies '220 ' '250 mx.test' '501 5.1.7' '250 2.1.0' \
+		    '501 5.1.3' '221 2.0.0'
+	done
+}
+
+@test "addresses keep their case in the queue file" {
+	send_one '<Alice.Smith@Example.ORG>' '<BOB@EXAMPLE.net>'
+	[ "$(envelope)" = "From: <Alice.Smith@Example.ORG>
+To: <BOB@EXAMPLE.net>" ]
+}
+
+@test "quoted local parts are accepted and kept as sent" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<"john doe"@example.org>\r\nRCPT TO:<"a>b\\"c"@example.net>\r\nRCPT TO:<"x@y"@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = 'From: <"john doe"@example.org>
+To: <"a>b\"c"@example.net>
+To: <"x@y"@example.net>' ]
+}
+
+@test "an address literal domain is accepted" {
+	send_one '<a@[192.0.2.1]>' '<b@[IPv6:2001:db8::1]>'
+	assert_reply 6 '250 2.0.0'
+	[ "$(envelope)" = "From: <a@[192.0.2.1]>
+To: <b@[IPv6:2001:db8::1]>" ]
+}
+
+@test "a source route is accepted and dropped" {
+	send_one '<@relay.example:a@example.org>' \
+	    '<@one.example,@two.example:b@example.net>'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "a 64-octet local part is accepted, 65 octets are 501" {
+	local l64 l65
+	l64=$(printf 'l%.0s' {1..64})
+	l65=${l64}x
+	smtpd_session "HELO client.example\r\nMAIL FROM:<$l65@example.org>\r\nMAIL FROM:<$l64@example.org>\r\nRCPT TO:<$l65@example.net>\r\nRCPT TO:<$l64@example.net>\r\nQUIT\r\n"
+	assert_replies '220 ' '250 mx.test' '501 5.1.7' '250 2.1.0' '501 5.1.3' \
+	    '250 2.1.5' '221 2.0.0'
+}
+
+@test "a 256-octet path is accepted, 257 octets are 501" {
+	local local64 domain189 domain190
+	# RFC 5321 4.5.3.1.3: 256 octets with the angle brackets, so a
+	# mailbox of 254 = 64 + "@" + 189.
+	local64=$(printf 'l%.0s' {1..64})
+	domain189=$(printf 'd%.0s' {1..60}).$(printf 'd%.0s' {1..60}).$(printf 'd%.0s' {1..59}).example
+	domain190=x$domain189
+	[ $(( ${#local64} + 1 + ${#domain189} )) -eq 254 ]
+	smtpd_session "HELO client.example\r\nMAIL FROM:<$local64@$domain190>\r\nMAIL FROM:<$local64@$domain189>\r\nRCPT TO:<$local64@$domain190>\r\nRCPT TO:<$local64@$domain189>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+	assert_replies '220 ' '250 mx.test' '501 5.1.7' '250 2.1.0' '501 5.1.3' \
+	    '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	grep -qx "To: <$local64@$domain189>" "$(queued_file)"
+}
+
+@test "a repeated recipient is accepted and stored once" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nRCPT TO:b@example.net\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>
+To: <c@example.net>" ]
+}
+
+# ESMTP parameters (RFC 1870 SIZE, RFC 6152 BODY).
+
+@test "SIZE= at the limit is 250, one over it is 552 5.3.4 at MAIL" {
+	SMTPD_FLAGS=(-s 1000)
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=1001\r\nMAIL FROM:<a@example.org> SIZE=1000\r\nQUIT\r\n'
+	assert_replies '220 ' '250-mx.test' '250-' '250-SIZE 1000' '250-' '250-' \
+	    '250 HELP' '552 5.3.4' '250 2.1.0' '221 2.0.0'
+}
+
+@test "SIZE= over the default 10 MiB limit is 552 5.3.4" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=10485761\r\nMAIL FROM:<a@example.org> SIZE=10485760\r\nQUIT\r\n'
+	assert_reply 8 '552 5.3.4'
+	assert_reply 9 '250 2.1.0'
+}
+
+@test "SIZE= that is not a number is 501 5.5.4" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=ten\r\nMAIL FROM:<a@example.org> SIZE=-1\r\nMAIL FROM:<a@example.org> SIZE=99999999999999999999999\r\nQUIT\r\n'
+	assert_reply 8 '501 5.5.4'
+	assert_reply 9 '501 5.5.4'
+	assert_reply 10 '501 5.5.4'
+}
+
+@test "BODY=8BITMIME is stored as a Body: 8BITMIME envelope line" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 8 '250 2.1.0'
+	assert_reply 11 '250 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+Body: 8BITMIME
+To: <b@example.net>" ]
+}
+
+@test "BODY=7BIT is accepted and adds no envelope line" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=7BIT\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 8 '250 2.1.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "Body: 8BITMIME belongs to one transaction only" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=8BITMIME\r\nRSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 13 '250 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}
+
+@test "ESMTP parameters are case-insensitive and may come together" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> size=100  body=8bitmime\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 8 '250 2.1.0'
+	grep -qx 'Body: 8BITMIME' "$(queued_file)"
+}
+
+@test "an unknown MAIL parameter is 555 5.5.4 and opens no transaction" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8\r\nMAIL FROM:<a@example.org> RET=HDRS\r\nMAIL FROM:<a@example.org> BODY=BINARYMIME\r\nMAIL FROM:<a@example.org> SIZE=10 AUTH=<>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n'
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	    '555 5.5.4' '555 5.5.4' '555 5.5.4' '555 5.5.4' '503 5.5.1' '221 2.0.0'
+}
+
+@test "a RCPT parameter is 555 5.5.4 and the recipient is not added" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net> NOTIFY=NEVER\r\nDATA\r\nQUIT\r\n'
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	    '250 2.1.0' '555 5.5.4' '503 5.5.1' '221 2.0.0'
+}
+
+# Relay control.
+
+@test "a piped client is trusted and may relay anywhere" {
+	send_one '<a@example.org>' '<b@elsewhere.example>'
+	assert_reply 4 '250 2.1.5'
+	grep -q 'peer=stdin trusted=yes' "$LOG"
+}
+
+@test "an untrusted client (REMOTE_ADDR) gets 554 5.7.1 Relay access denied for a foreign domain" {
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nDATA\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' \
+	    '554 5.7.1 <b@elsewhere.example>: Relay access denied' '503 5.5.1' \
+	    '221 2.0.0'
+	grep -q 'peer=192.0.2.1 trusted=no' "$LOG"
+	assert_empty "$Q/new"
+}
+
+@test "an untrusted client (TCPREMOTEIP) gets 554 5.7.1 for a foreign domain" {
+	TCPREMOTEIP=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '554 5.7.1'
+}
+
+@test "a -d domain is accepted from an untrusted client, in any case" {
+	SMTPD_FLAGS=(-d example.net -d other.example)
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@EXAMPLE.Net>\r\nRCPT TO:<d@other.example>\r\nRCPT TO:<e@sub.example.net>\r\nRCPT TO:<f@example.network>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '250 2.1.5' '554 5.7.1' '554 5.7.1' '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>
+To: <c@EXAMPLE.Net>
+To: <d@other.example>" ]
+}
+
+@test "a client inside a -R network is trusted, one outside it is not" {
+	SMTPD_FLAGS=(-R 192.0.2.0/24)
+	REMOTE_ADDR=192.0.2.200 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '250 2.1.5'
+	REMOTE_ADDR=192.0.3.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '554 5.7.1'
+}
+
+@test "-R takes IPv6 networks and single addresses" {
+	SMTPD_FLAGS=(-R 2001:db8::/32 -R 198.51.100.7)
+	REMOTE_ADDR=2001:db8:1::25 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '250 2.1.5'
+	REMOTE_ADDR=2001:db9::25 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '554 5.7.1'
+	REMOTE_ADDR=198.51.100.7 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '250 2.1.5'
+	REMOTE_ADDR=198.51.100.8 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+	assert_reply 4 '554 5.7.1'
+}
+
+@test "a loopback client is trusted" {
+	local addr
+	for addr in 127.0.0.1 127.1.2.3 ::1 ::ffff:127.0.0.1; do
+		REMOTE_ADDR=$addr smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'
+		assert_reply 4 '250 2.1.5'
+	done
+}
+
+@test "postmaster is always accepted from an untrusted client" {
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<postmaster>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+}
+
+@test "a relay refusal keeps the transaction: the accepted recipients are queued" {
+	SMTPD_FLAGS=(-d example.net)
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<x@elsewhere.example>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<y@elsewhere.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '554 5.7.1' '250 2.1.5' \
+	    '554 5.7.1' '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+}

@@ -1,0 +1,245 @@
+#!/usr/bin/env bats
+# smtpd: DATA and the queue file, byte for byte (DESIGN.md, smtpd: DATA,
+# Received:, Queue: file content), SMTP smuggling, and pipelining.  The
+# Received: header's id and date are checked for shape and written as ID
+# and DATE (helpers.bash queue_normalised); everything else is compared
+# with cmp.
+
+load helpers
+
+setup() {
+	unset REMOTE_ADDR TCPREMOTEIP
+	SMTPD_FLAGS=()
+}
+
+teardown() {
+	smtpd_cleanup
+}
+
+# A transaction up to DATA, and the queue file's start that goes with it.
+START='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'
+HEAD='From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\n'
+
+# The replies to START, the message's end and QUIT.
+START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
+    '250-ENHANCEDSTATUSCODES' '250 HELP' '250 2.1.0' '250 2.1.5' '354 ')
+
+@test "a message is queued byte for byte: LF envelope, blank line, Received: first, CRLF message" {
+	smtpd_session "${START}Subject: test\r\nTo: b@example.net\r\n\r\nHello,\r\n  world.\r\n.\r\nQUIT\r\n"
+	assert_status 0
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}Subject: test\r\nTo: b@example.net\r\n\r\nHello,\r\n  world.\r\n"
+	assert_empty "$Q/tmp"
+}
+
+@test "the 250 after DATA names the queue id, which is the file name" {
+	local id
+	smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
+	id=$(basename "$(queued_file)")
+	assert_reply 11 "250 2.0.0 Ok: queued as $id"
+	# <epoch>.M<usec>P<pid>.<host>
+	[[ "$id" =~ ^[0-9]+\.M[0-9]{6}P[0-9]+\.mx\.test$ ]]
+	[[ "$(replies | sed -n 11p)" == *" $id" ]]
+}
+
+@test "Received: says SMTP after HELO and has no for clause with two recipients" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '354 ' '250 2.0.0' '221 2.0.0'
+	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\nTo: <c@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID; DATE\r\nhi\r\n'
+}
+
+@test "Received: names a network client by its address literal" {
+	SMTPD_FLAGS=(-R 192.0.2.0/24)
+	REMOTE_ADDR=192.0.2.1 smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
+	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example ([192.0.2.1])\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nhi\r\n'
+}
+
+@test "Received: writes an IPv6 client as an IPv6: address literal" {
+	# RFC 5321 4.1.3: IPv6-address-literal = "IPv6:" IPv6-addr
+	SMTPD_FLAGS=(-R 2001:db8::/32)
+	REMOTE_ADDR=2001:db8::25 smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
+	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example ([IPv6:2001:db8::25])\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nhi\r\n'
+}
+
+@test "leading dots are unstuffed" {
+	smtpd_session "${START}..\r\n...\r\n..leading\r\n.single\r\nmid.dle..\r\n.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}.\r\n..\r\n.leading\r\nsingle\r\nmid.dle..\r\n"
+}
+
+@test "a bare LF inside a CRLF message is stored as CRLF" {
+	smtpd_session "${START}one\ntwo\r\nthree\n\nfour\r\n.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}one\r\ntwo\r\nthree\r\n\r\nfour\r\n"
+}
+
+# SMTP smuggling (CVE-2023-51764 and kin): only CRLF . CRLF ends DATA.  The
+# smuggled transaction must end up as text of the one real message.
+
+SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nFrom: ceo@example.org\r\n\r\nsmuggled\r\n'
+
+@test "smuggling: <LF>.<LF> does not end the message" {
+	smtpd_session "${START}Subject: one\r\n\r\nbody\n.\n${SMUGGLED}.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+}
+
+@test "smuggling: <LF>.<CRLF> does not end the message" {
+	smtpd_session "${START}Subject: one\r\n\r\nbody\n.\r\n${SMUGGLED}.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+}
+
+@test "smuggling: <CRLF>.<LF> does not end the message" {
+	smtpd_session "${START}Subject: one\r\n\r\nbody\r\n.\n${SMUGGLED}.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+}
+
+@test "smuggling: <CR>.<CR> does not end the message" {
+	smtpd_session "${START}Subject: one\r\n\r\nbody\r.\r${SMUGGLED}.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r.\r${SMUGGLED}"
+}
+
+@test "smuggling: a would-be end without the real one queues nothing" {
+	smtpd_session "${START}body\n.\nQUIT\n"
+	assert_status 0
+	assert_replies "${START_REPLIES[@]}"
+	assert_empty "$Q/new"
+	assert_empty "$Q/tmp"
+}
+
+@test "an LF-only session ends DATA at a dot alone on an LF line" {
+	smtpd_session 'HELO client.example\nMAIL FROM:<a@example.org>\nRCPT TO:<b@example.net>\nDATA\nSubject: lf\n\nline one\n..dotted\n.\nQUIT\n'
+	assert_status 0
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	assert_crlf_replies
+	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: lf\r\n\r\nline one\r\n.dotted\r\n'
+}
+
+@test "DATA sent with CRLF keeps the CRLF rule after LF-only commands" {
+	smtpd_session 'HELO client.example\nMAIL FROM:<a@example.org>\nRCPT TO:<b@example.net>\nDATA\r\nbody\n.\nmore\r\n.\r\nQUIT\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nbody\r\n.\r\nmore\r\n'
+}
+
+@test "an empty message is queued" {
+	smtpd_session "${START}.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}"
+}
+
+@test "a NUL byte in the message is kept" {
+	smtpd_session "${START}nul:\000:here\r\n\000\r\n.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}nul:\000:here\r\n\000\r\n"
+}
+
+@test "8-bit bytes are kept" {
+	smtpd_session "${START}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n"
+}
+
+@test "QUIT, RSET and a lone dot with spaces inside DATA are message text" {
+	smtpd_session "${START}QUIT\r\nRSET\r\n. \r\n .\r\n.\r\nQUIT\r\n"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued "${HEAD}QUIT\r\nRSET\r\n \r\n .\r\n"
+}
+
+@test "a 1 MiB line inside DATA is stored intact" {
+	local in=$BATS_TEST_TMPDIR/session want=$BATS_TEST_TMPDIR/want line
+	line=$BATS_TEST_TMPDIR/line
+	head -c 1048576 /dev/zero | tr '\0' 'x' >"$line"
+	{ printf -- "${START}Subject: long\r\n\r\n"; cat "$line"
+	  printf '\r\nend\r\n.\r\nQUIT\r\n'; } >"$in"
+	{ printf -- "${HEAD}Subject: long\r\n\r\n"; cat "$line"
+	  printf '\r\nend\r\n'; } >"$want"
+	smtpd_session_file "$in"
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+	assert_queued_file "$want"
+}
+
+# Pipelining (RFC 2920).
+
+@test "a big pipelined batch with two messages gets every reply, in order" {
+	local in=$BATS_TEST_TMPDIR/session want=$BATS_TEST_TMPDIR/want
+	# Over 64 KiB of commands and of replies: both buffers wrap.
+	{
+		printf 'EHLO client.example\r\n'
+		printf 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nfirst\r\n.\r\n'
+		yes $'NOOP\r\nHELP\r' | head -n 12000
+		printf 'MAIL FROM:<d@example.org>\r\nRCPT TO:<e@example.net>\r\nDATA\r\nsecond\r\n.\r\n'
+		printf 'VRFY x\r\nRSET\r\nQUIT\r\n'
+	} >"$in"
+	[ "$(stat -c %s "$in")" -gt 65536 ]
+	# Each reply as its code and enhanced code.
+	{
+		printf '%s\n' '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
+		    '250 2.1.0' '250 2.1.5' '250 2.1.5' '354 ' '250 2.0.0'
+		yes $'250 2.0.0\n214 2.0.0' | head -n 12000
+		printf '%s\n' '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' \
+		    '502 5.5.1' '250 2.0.0' '221 2.0.0'
+	} >"$want"
+	smtpd_session_file "$in"
+	assert_status 0
+	replies | sed -E 's/^([0-9]{3}[ -])([245]\.[0-9]+\.[0-9]+)?.*/\1\2/' |
+	    diff "$want" -
+	[ "$(count_files "$Q/new")" -eq 2 ]
+	grep -l -x $'first\r' "$Q"/new/* | xargs grep -qx 'From: <a@example.org>'
+	grep -l -x $'second\r' "$Q"/new/* | xargs grep -qx 'From: <d@example.org>'
+}
+
+@test "two messages pipelined in one write are both queued, each with its envelope" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\none\r\n.\r\nMAIL FROM:<c@example.org>\r\nRCPT TO:<d@example.net>\r\nRCPT TO:<e@example.net>\r\nDATA\r\ntwo\r\n.\r\nQUIT\r\n'
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' \
+	    '250 2.1.0' '250 2.1.5' '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(count_files "$Q/new")" -eq 2 ]
+	[ "$(sed '/^$/Q' "$(grep -l -x $'one\r' "$Q"/new/*)")" = "From: <a@example.org>
+To: <b@example.net>" ]
+	[ "$(sed '/^$/Q' "$(grep -l -x $'two\r' "$Q"/new/*)")" = "From: <c@example.org>
+To: <d@example.net>
+To: <e@example.net>" ]
+}
+
+@test "replies are flushed before smtpd waits for more input" {
+	smtpd_start
+	wait_for smtpd_replied '^220 '
+	smtpd_send 'EHLO client.example\r\n'
+	wait_for smtpd_replied '^250 HELP$'
+	smtpd_send 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'
+	wait_for smtpd_replied '^354 '
+	smtpd_send 'hi\r\n.\r\n'
+	wait_for smtpd_replied '^250 2.0.0 Ok: queued'
+	smtpd_send 'QUIT\r\n'
+	smtpd_wait_exit
+	assert_status 0
+	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
+}
+
+# The number of write(2) calls process $1 has made (Linux /proc).
+writes_of() {
+	sed -n 's/^syscw: //p' "/proc/$1/io"
+}
+
+@test "replies to a pipelined batch go out in one write" {
+	local before after i
+	for ((i = 0; i < 50; i++)); do printf 'NOOP\r\n'; done \
+	    >"$BATS_TEST_TMPDIR/batch"
+	smtpd_start
+	wait_for smtpd_replied '^220 '
+	before=$(writes_of "$SMTPD_PID")
+	# one write(2) into the FIFO, so smtpd reads the batch at once
+	cat "$BATS_TEST_TMPDIR/batch" >&"$SMTPD_FD"
+	wait_for eval '[ "$(grep -c "^250 2.0.0" "$BATS_TEST_TMPDIR/out")" -eq 50 ]'
+	after=$(writes_of "$SMTPD_PID")
+	echo "writes: before $before, after $after" >&2
+	[ $((after - before)) -eq 1 ]
+	smtpd_send 'QUIT\r\n'
+	smtpd_wait_exit
+	assert_status 0
+}
