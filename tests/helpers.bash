@@ -469,8 +469,8 @@ count_lines() {
 # line without end, thousands of commands.  smtpd reads from a generator
 # through dd, which counts what smtpd was offered; each run is bounded by
 # timeout(1) and timed.  Set ABUSE_RSS_LOG to a file to have each smtpd
-# run under GNU time and its peak RSS appended there (for reports; no test
-# asserts on it).
+# run under GNU time and its peak RSS, time and the bytes offered appended
+# there (for reports; no test asserts on RSS).
 
 # abuse_garbage BYTES: BYTES of pseudo-random bytes on stdout, fast and the
 # same on every run: the AES-128-CTR key stream of a fixed key (checked:
@@ -512,6 +512,10 @@ abuse_feed() {
 	FED=$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' "$dir/dd.err")
 	FED=${FED:-0}
 	output=$(cat "$dir/replies")
+	if [ -n "${ABUSE_RSS_LOG:-}" ]; then
+		echo "  offered $FED bytes, whole run $ELAPSED_MS ms" \
+		    >>"$ABUSE_RSS_LOG"
+	fi
 }
 
 # Fails with a message unless $ELAPSED_MS is under $1 milliseconds.

@@ -1,0 +1,343 @@
+#!/usr/bin/env bats
+# Deployment: make install and uninstall, the systemd units (checked by
+# systemd-analyze, and run under systemd-socket-activate), and smtpd run
+# for real by each launcher we document: systemd, openbsd-inetd, xinetd,
+# tcpserver.  Each launcher gets the installed file, with only the port,
+# user and paths changed for the test, on 127.0.0.1 and a free high port.
+
+load helpers
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+INETD=${INETD:-/usr/sbin/inetd}
+# xinetd and openbsd-inetd conflict as packages; .ci/run unpacks xinetd
+# under /opt/xinetd when openbsd-inetd is installed.
+XINETD=${XINETD:-$(command -v xinetd /usr/sbin/xinetd \
+    /opt/xinetd/usr/sbin/xinetd 2>/dev/null | head -n 1)}
+
+# The build that $SMTPD belongs to, for make O=.
+build_dir() {
+	case $SMTPD in
+	"$TOP"/*/smtpd/smtpd) local o=${SMTPD#"$TOP"/}; echo "${o%/smtpd/smtpd}" ;;
+	*) echo . ;;
+	esac
+}
+
+# make in the top directory, untouched by an outer make's flags.
+top_make() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$TOP" "$@"
+}
+
+# make install into $1 with the default paths, without rebuilding.
+make_install() {
+	top_make -o all O="$(build_dir)" PREFIX=/usr/local DESTDIR="$1" install
+}
+
+setup_file() {
+	ROOT="$BATS_FILE_TMPDIR/root"
+	export ROOT
+	make_install "$ROOT" >/dev/null
+}
+
+setup() {
+	UNITS="$ROOT/usr/local/lib/systemd/system"
+	SHARE="$ROOT/usr/local/share/smtpq"
+	sanitizer_env_flags
+}
+
+teardown() {
+	launch_stop
+}
+
+# The installed file $1 with the installed paths made the test's: the
+# programs the ones under test (smtpsend /bin/true while it is not
+# built), the queue and Maildir root private.
+test_copy() {
+	local send=$SMTPSEND
+	[ -x "$send" ] || send=/bin/true
+	sed -e "s|/usr/local/sbin/smtpd|$SMTPD|g" \
+	    -e "s|/usr/local/sbin/smtpsend|$send|g" \
+	    -e "s|/var/spool/smtpq-mail|$BATS_TEST_TMPDIR/mail|g" \
+	    -e "s|/var/spool/smtpq|$Q|g" "$1"
+}
+
+# Through the launcher listening on $PORT: a message is queued, and with
+# two sessions held (smtpd -c 2) a third is answered 421 4.3.2 by smtpd.
+assert_queues_and_caps() {
+	local a b c
+
+	sock_open 127.0.0.1 "$PORT"
+	a=$SOCK
+	sock_expect "$a" "220 mx.test ESMTP"
+	sock_say "$a" 'EHLO client.test\r\n' "250 "
+	sock_say "$a" 'MAIL FROM:<alice@example.org>\r\n' "250 2.1.0"
+	sock_say "$a" 'RCPT TO:<bob@example.net>\r\n' "250 2.1.5"
+	sock_say "$a" 'DATA\r\n' "354 "
+	sock_say "$a" 'Subject: deployed\r\n\r\nhello\r\n.\r\n' \
+	    "250 2.0.0 Ok: queued as "
+	file=$(queued_file)
+	[ "$(basename "$file")" = "${REPLY_LAST##* }" ]
+	grep -q '^Received: from client.test (\[127.0.0.1\])' "$file"
+	[ "$(sed -n '/^Subject:/,$p' "$file")" = $'Subject: deployed\r\n\r\nhello\r' ]
+
+	sock_open 127.0.0.1 "$PORT"
+	b=$SOCK
+	sock_expect "$b" "220 mx.test"
+	sock_open 127.0.0.1 "$PORT"
+	c=$SOCK
+	sock_expect "$c" "421 4.3.2 mx.test Service not available"
+	sock_expect_eof "$c"
+	sock_say "$a" 'QUIT\r\n' "221 "
+	sock_say "$b" 'QUIT\r\n' "221 "
+	sock_expect_eof "$a"
+	sock_expect_eof "$b"
+}
+
+@test "make install fills every placeholder; make uninstall leaves DESTDIR empty" {
+	dest="$BATS_TEST_TMPDIR/dest"
+	mkdir "$dest"
+	run make_install "$dest"
+	[ "$status" -eq 0 ]
+	for f in sbin/smtpd lib/systemd/system/smtpd.socket \
+	    lib/systemd/system/smtpd@.service \
+	    lib/systemd/system/smtpsend.service \
+	    lib/systemd/system/smtpsend.timer lib/sysusers.d/smtpq.conf \
+	    lib/tmpfiles.d/smtpq.conf share/man/man8/smtpd.8 \
+	    share/smtpq/inetd.conf share/smtpq/xinetd.smtpd \
+	    share/smtpq/tcpserver.run; do
+		[ -f "$dest/usr/local/$f" ]
+	done
+	[ -f "$dest/etc/default/smtpq" ]
+	[ -x "$dest/usr/local/sbin/smtpd" ]
+	[ -x "$dest/usr/local/share/smtpq/tcpserver.run" ]
+	cmp "$SMTPD" "$dest/usr/local/sbin/smtpd"
+	! grep -rlE '@[A-Z]+@' "$dest" || false
+	grep -q '^ExecStart=/usr/local/sbin/smtpd -q /var/spool/smtpq \$SMTPD_ARGS$' \
+	    "$dest/usr/local/lib/systemd/system/smtpd@.service"
+	grep -q '^EnvironmentFile=-/etc/default/smtpq$' \
+	    "$dest/usr/local/lib/systemd/system/smtpd@.service"
+
+	# Again over itself (an upgrade), then away.
+	run make_install "$dest"
+	[ "$status" -eq 0 ]
+	run top_make PREFIX=/usr/local DESTDIR="$dest" uninstall
+	[ "$status" -eq 0 ]
+	run find "$dest" -mindepth 1
+	[ "$output" = "" ]
+}
+
+@test "make install honours PREFIX; uninstall keeps an edited environment file" {
+	dest="$BATS_TEST_TMPDIR/dest"
+	mkdir "$dest"
+	run top_make -o all O="$(build_dir)" DESTDIR="$dest" PREFIX=/opt/smtpq \
+	    install
+	[ "$status" -eq 0 ]
+	[ -x "$dest/opt/smtpq/sbin/smtpd" ]
+	grep -q '^ExecStart=/opt/smtpq/sbin/smtpd ' \
+	    "$dest/opt/smtpq/lib/systemd/system/smtpd@.service"
+	grep -q '/opt/smtpq/sbin/smtpd	smtpd -q /var/spool/smtpq$' \
+	    "$dest/opt/smtpq/share/smtpq/inetd.conf"
+	echo 'SMTPD_ARGS="-n mx.example.org"' >>"$dest/etc/default/smtpq"
+	run top_make DESTDIR="$dest" PREFIX=/opt/smtpq uninstall
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"kept $dest/etc/default/smtpq: edited"* ]]
+	run find "$dest" -mindepth 1 -type f
+	[ "$output" = "$dest/etc/default/smtpq" ]
+}
+
+@test "systemd-analyze verify passes every unit cleanly" {
+	dir="$BATS_TEST_TMPDIR/units"
+	mkdir "$dir"
+	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer; do
+		test_copy "$UNITS/$u" >"$dir/$u"
+	done
+	cd "$dir"
+	run systemd-analyze verify --man=no smtpd.socket smtpd@.service \
+	    smtpsend.service smtpsend.timer
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+}
+
+@test "systemd-analyze security rates smtpd@ SAFE (<= 1.0) and smtpsend <= 1.5" {
+	cd "$UNITS"
+	run systemd-analyze security --offline=yes --threshold=10 smtpd@.service
+	echo "$output" | grep -E '✗|Overall'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Overall exposure level for smtpd@"* ]]
+	run systemd-analyze security --offline=yes --threshold=15 \
+	    smtpsend.service
+	echo "$output" | grep -E '✗|Overall'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Overall exposure level for smtpsend.service"* ]]
+}
+
+@test "the services run as smtpq with the hardening we promise" {
+	for u in smtpd@.service smtpsend.service; do
+		f="$UNITS/$u"
+		for line in User=smtpq Group=smtpq NoNewPrivileges=yes \
+		    ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+		    PrivateDevices=yes ProtectKernelTunables=yes \
+		    ProtectKernelModules=yes ProtectControlGroups=yes \
+		    RestrictNamespaces=yes LockPersonality=yes \
+		    MemoryDenyWriteExecute=yes RestrictRealtime=yes \
+		    RestrictSUIDSGID=yes UMask=0027 CapabilityBoundingSet= \
+		    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
+		    SystemCallFilter=@system-service \
+		    EnvironmentFile=-/etc/default/smtpq; do
+			if ! grep -qxF -- "$line" "$f"; then
+				echo "$u lacks $line" >&2
+				false
+			fi
+		done
+		! grep -q '^DynamicUser' "$f" || false
+	done
+	grep -qx 'ReadWritePaths=/var/spool/smtpq' "$UNITS/smtpd@.service"
+	grep -qx 'ReadWritePaths=/var/spool/smtpq /var/spool/smtpq-mail' \
+	    "$UNITS/smtpsend.service"
+	grep -qx 'StandardInput=socket' "$UNITS/smtpd@.service"
+	grep -qx 'StandardOutput=socket' "$UNITS/smtpd@.service"
+	grep -qx 'StandardError=journal' "$UNITS/smtpd@.service"
+	grep -qx 'PrivateNetwork=yes' "$UNITS/smtpd@.service"
+	grep -qx 'Type=oneshot' "$UNITS/smtpsend.service"
+	grep -qx 'SuccessExitStatus=75' "$UNITS/smtpsend.service"
+	grep -qx 'ExecStart=/usr/local/sbin/smtpsend -q /var/spool/smtpq -m /var/spool/smtpq-mail $SMTPSEND_ARGS' \
+	    "$UNITS/smtpsend.service"
+}
+
+@test "smtpd.socket accepts per connection above smtpd's cap; the timer runs every minute" {
+	s="$UNITS/smtpd.socket"
+	grep -qx 'ListenStream=25' "$s"
+	grep -qx 'Accept=yes' "$s"
+	max=$(sed -n 's/^MaxConnections=//p' "$s")
+	# Above smtpd's default -c (5) with room to raise it.
+	[ "$max" -ge 20 ]
+	t="$UNITS/smtpsend.timer"
+	grep -qx 'OnCalendar=\*-\*-\* \*:\*:00' "$t"
+	grep -qx 'Persistent=true' "$t"
+	run systemd-analyze calendar --iterations=2 '*-*-* *:*:00'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Normalized form: *-*-* *:*:00"* ]]
+}
+
+@test "sysusers.d and tmpfiles.d make user smtpq and the queue tmp new failed, 0750" {
+	alt="$BATS_TEST_TMPDIR/alt"
+	mkdir -p "$alt/etc"
+	run systemd-sysusers --root="$alt" "$ROOT/usr/local/lib/sysusers.d/smtpq.conf"
+	[ "$status" -eq 0 ]
+	grep -q '^smtpq:x:[0-9]*:[0-9]*:[^:]*:/var/spool/smtpq:' "$alt/etc/passwd"
+	uid=$(awk -F: '$1 == "smtpq" { print $3 }' "$alt/etc/passwd")
+	run systemd-tmpfiles --root="$alt" --create \
+	    "$ROOT/usr/local/lib/tmpfiles.d/smtpq.conf"
+	[ "$status" -eq 0 ]
+	for d in smtpq smtpq/tmp smtpq/new smtpq/failed smtpq-mail; do
+		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "750 $uid" ]
+	done
+}
+
+# The ExecStart= and ListenStream= of the installed units, under
+# systemd-socket-activate: $SMTPD_ARGS becomes the test's flags.
+installed_socket_activate() {
+	local port=$1 exec
+	exec=$(test_copy "$UNITS/smtpd@.service" | sed -n 's/^ExecStart=//p')
+	exec=${exec/'$SMTPD_ARGS'/-n mx.test -l $LOG -c 2}
+	grep -qx 'ListenStream=25' "$UNITS/smtpd.socket" || return 1
+	# Word splitting, as systemd does for ExecStart (no quotes used).
+	exec_launcher systemd-socket-activate -l "127.0.0.1:$port" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" $exec
+}
+
+@test "systemd: the installed units run by systemd-socket-activate queue mail and cap sessions" {
+	launch 127.0.0.1 installed_socket_activate
+	assert_queues_and_caps
+}
+
+# Like installed_socket_activate, inside what smtpd@.service asks of
+# systemd, as far as util-linux can give it without PID 1: a private
+# network namespace (PrivateNetwork=yes), an empty capability bounding
+# set (CapabilityBoundingSet=) and no new privileges.  A wrapper records
+# what the session sees before it execs smtpd.
+sandboxed_socket_activate() {
+	local port=$1 exec seen="$BATS_TEST_TMPDIR/sandbox"
+	exec=$(test_copy "$UNITS/smtpd@.service" | sed -n 's/^ExecStart=//p')
+	exec=${exec/'$SMTPD_ARGS'/-n mx.test -l $LOG -c 2}
+	exec_launcher systemd-socket-activate -l "127.0.0.1:$port" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" unshare --net setpriv --no-new-privs \
+	    --bounding-set=-all --inh-caps=-all sh -c '
+		grep -E "^(CapEff|CapBnd|NoNewPrivs):" /proc/self/status >"$1"
+		sed -n "s/^ *\([^:]*\):.*/\1/p" /proc/self/net/dev >>"$1"
+		shift
+		exec "$@"' sh "$seen" $exec
+}
+
+@test "systemd: smtpd works inside the unit's sandbox (private network, no capabilities)" {
+	launch 127.0.0.1 sandboxed_socket_activate
+	assert_queues_and_caps
+	# Every session saw the sandbox; the last one is in the file.
+	grep -qx $'CapEff:\t0000000000000000' "$BATS_TEST_TMPDIR/sandbox"
+	grep -qx $'CapBnd:\t0000000000000000' "$BATS_TEST_TMPDIR/sandbox"
+	grep -qx $'NoNewPrivs:\t1' "$BATS_TEST_TMPDIR/sandbox"
+	# Its own network has only a loopback device, yet the peer was the
+	# host's 127.0.0.1 (assert_queues_and_caps checked Received:).
+	[ "$(grep -vE '^(Cap|NoNewPrivs|Inter|face)' "$BATS_TEST_TMPDIR/sandbox")" = lo ]
+}
+
+# The installed inetd.conf line under a private openbsd-inetd, in the
+# foreground (-i), its environment kept (-E) for the sanitizers.
+private_inetd() {
+	local port=$1 conf="$BATS_TEST_TMPDIR/inetd.conf"
+	grep -v '^#' "$SHARE/inetd.conf" | test_copy /dev/stdin |
+	    sed -E "s/^smtp([[:space:]])/127.0.0.1:$port\\1/" |
+	    sed -E "s/([[:space:]])smtpq([[:space:]])/\\1$(id -un)\\2/" |
+	    sed -E "s|\$| -n mx.test -l $LOG -c 2|" >"$conf"
+	exec_launcher "$INETD" -i -E "$conf"
+}
+
+@test "openbsd-inetd: the installed inetd.conf line queues mail and caps sessions" {
+	[ -x "$INETD" ]
+	launch 127.0.0.1 private_inetd
+	assert_queues_and_caps
+}
+
+# The installed xinetd service under a private xinetd: an unlisted
+# service on the test's port, user and group the test's.
+private_xinetd() {
+	local port=$1 conf="$BATS_TEST_TMPDIR/xinetd.conf"
+	{
+		printf 'defaults\n{\n\tlog_type = FILE %s\n}\n' \
+		    "$BATS_TEST_TMPDIR/xinetd.log"
+		test_copy "$SHARE/xinetd.smtpd" |
+		    sed -e 's/^service smtp$/service smtpq-test/' \
+		    -e "s/^\\(\\s*user\\s*=\\).*/\\1 $(id -un)/" \
+		    -e "s/^\\(\\s*group\\s*=\\).*/\\1 $(id -gn)/" \
+		    -e "s|^\\(\\s*server_args\\s*=.*\\)|\\1 -n mx.test -l $LOG -c 2|" \
+		    -e "s/^{\$/{\\n\\ttype = UNLISTED\\n\\tport = $port\\n\\tbind = 127.0.0.1\\n\\tpassenv = ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS/"
+	} >"$conf"
+	exec_launcher "$XINETD" -dontfork -f "$conf" \
+	    -pidfile "$BATS_TEST_TMPDIR/xinetd.pid"
+}
+
+@test "xinetd: the installed service file queues mail and caps sessions" {
+	[ -x "$XINETD" ]
+	grep -qE '^\s*instances\s*=\s*20$' "$SHARE/xinetd.smtpd"
+	grep -qE '^\s*per_source\s*=\s*10$' "$SHARE/xinetd.smtpd"
+	launch 127.0.0.1 private_xinetd
+	assert_queues_and_caps
+}
+
+# The installed tcpserver run script, on the test's port and user.
+private_tcpserver() {
+	local port=$1 run="$BATS_TEST_TMPDIR/tcpserver.run"
+	test_copy "$SHARE/tcpserver.run" |
+	    sed -e 's/"$(id -u smtpq)"/"$(id -u)"/' \
+	    -e 's/"$(id -g smtpq)"/"$(id -g)"/' \
+	    -e "s/ 0 25 / 127.0.0.1 $port /" \
+	    -e "s|-q $Q\$|-q $Q -n mx.test -l $LOG -c 2|" >"$run"
+	grep -q "127.0.0.1 $port .* -c 2\$" "$run" || return 1
+	exec_launcher sh "$run"
+}
+
+@test "tcpserver: the installed run script queues mail and caps sessions" {
+	command -v tcpserver
+	launch 127.0.0.1 private_tcpserver
+	assert_queues_and_caps
+}
