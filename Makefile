@@ -47,6 +47,7 @@ $(O)/common/libcommon.a: $(COMMON_OBJ)
 $(O)/smtpd/smtpd: $(SMTPD_OBJ) $(O)/common/libcommon.a
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPD_OBJ) $(O)/common/libcommon.a
 
+$(SMTPD_OBJ): smtpd/smtpd.h
 $(SMTPSEND_OBJ): smtpsend/smtpsend.h
 
 $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
@@ -62,9 +63,11 @@ unit: $(UNIT_BIN)
 # under build/clang, only to prove it warning-free); tests/run prints the
 # closing "N passed, N failed" line over the plain and sanitized runs.
 test:
+	$(MAKE) lint
 	$(MAKE) all unit
 	$(MAKE) O=build/clang CC=clang all unit
 	$(MAKE) O=build/asan SANITIZE=1 all unit
+	$(MAKE) fault
 	tests/run . build/asan
 
 # The demo: smtpd on 127.0.0.1:2525 under systemd-socket-activate, the
@@ -193,7 +196,7 @@ FUZZ_SRC      = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
-    $(COMMON_SRC) common/common.h
+    $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
 
@@ -245,3 +248,24 @@ lint:
 	    $(CLANG_TIDY) --quiet {} -- $(LINT_DEFS)
 
 .PHONY: fuzz lint
+
+# Fault injection (tests/60-fault.bats): smtpd and smtpsend built again,
+# plain, under build/fault, from the same sources, linked with GNU ld's
+# --wrap for every call in FAULT_WRAP and tests/fault/fault.c, which counts
+# those calls and fails the Nth when FAULT_AT=N says so (its head comment
+# lists the knobs).  The knob exists only in these two binaries.
+FAULT_DIR	= build/fault
+FAULT_WRAP	= open openat read pread write fsync rename renameat close \
+		  unlink unlinkat mkdir mkdirat futimens fstat fstatat fcntl \
+		  lseek
+FAULT_OBJ	= $(FAULT_DIR)/tests/fault/fault.o
+FAULT_LDFLAGS	= $(FAULT_WRAP:%=-Wl,--wrap=%) $(FAULT_OBJ)
+
+fault:
+	$(MAKE) O=$(FAULT_DIR) SANITIZE= LDFLAGS='$(LDFLAGS) $(FAULT_LDFLAGS)' \
+	    $(FAULT_DIR)/smtpd/smtpd $(FAULT_DIR)/smtpsend/smtpsend
+
+# Relinked when the wrapper or the wrapped list (this file) changes.
+$(FAULT_DIR)/smtpd/smtpd $(FAULT_DIR)/smtpsend/smtpsend: $(FAULT_OBJ) Makefile
+
+.PHONY: fault

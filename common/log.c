@@ -22,6 +22,9 @@ int
 log_open(const char *prog, const char *file)
 {
 	log_prog = prog;
+	if (log_fd > STDERR_FILENO)
+		close(log_fd);		/* opened again: no descriptor leaks */
+	log_fd = -1;
 	if (file == NULL) {
 		openlog(prog, LOG_PID | LOG_NDELAY, LOG_MAIL);
 		log_fd = -1;

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "smtpd.h"
 
 #define DOMAINS_MAX	64	/* -d given more often: usage error */
 #define NETWORKS_MAX	64	/* -R likewise */
@@ -373,127 +373,6 @@ smtp_rcpt(const char *verb, char *arg)
 	respond(250, "2.1.5 Ok");
 }
 
-/*
- * DATA, byte by byte (RFC 5321 4.1.1.4, 4.5.2).  The message ends only at
- * CRLF "." CRLF.  A bare LF is stored as CRLF but is not a line start for
- * the dot rules, so "<LF>.<LF>", "<LF>.<CRLF>" and "<CR>.<CR>" are content
- * and no smuggled second message can end ours early.  Exception: a client
- * that sent DATA itself with a bare LF (a script piping LF-only text) ends
- * lines with LF alone, and "." alone on such a line ends the message.
- */
-enum data_state {
-	D_BOL,		/* at a line start: a dot here is special */
-	D_DOT,		/* "." at a line start */
-	D_DOTCR,	/* "." CR at a line start: LF ends the message */
-	D_TEXT,		/* inside a line */
-	D_CR,		/* a CR inside a line, not yet written */
-	D_END		/* the final dot's line has been read */
-};
-
-struct data {
-	enum data_state	state;
-	int		lf_ends_line;	/* DATA came with a bare LF */
-	unsigned long long size;	/* message bytes as stored */
-	int		is_too_big;
-};
-
-static void
-data_emit(struct data *d, const char *p, size_t n)
-{
-	d->size += n;
-	if (d->size > max_size) {
-		d->is_too_big = 1;	/* read on, answer 552 at the end */
-		return;
-	}
-	out_write(&qout, p, n);		/* an error sticks in qout */
-}
-
-/* Runs the machine over n bytes; returns how many it used (it stops after
- * the final dot, leaving pipelined commands in the buffer). */
-static size_t
-data_scan(struct data *d, const char *buf, size_t n)
-{
-	const char *p = buf, *end = buf + n, *run;
-	char c;
-
-	while (p < end && d->state != D_END) {
-		c = *p;
-		switch (d->state) {
-		case D_BOL:
-			p++;
-			if (c == '.')
-				d->state = D_DOT;
-			else if (c == '\r')
-				d->state = D_CR;
-			else if (c == '\n') {
-				data_emit(d, "\r\n", 2);
-				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
-			} else {
-				data_emit(d, &c, 1);
-				d->state = D_TEXT;
-			}
-			break;
-		case D_DOT:
-			if (c == '\r') {
-				p++;
-				d->state = D_DOTCR;
-			} else if (c == '\n' && d->lf_ends_line) {
-				p++;
-				d->state = D_END;
-			} else if (c == '\n') {
-				/* "." and a bare LF: content, kept whole */
-				p++;
-				data_emit(d, ".\r\n", 3);
-				d->state = D_TEXT;
-			} else
-				d->state = D_TEXT;	/* unstuff the dot */
-			break;
-		case D_DOTCR:
-			if (c == '\n') {
-				p++;
-				d->state = D_END;
-			} else {
-				/* "." CR and more: unstuff, keep the CR */
-				data_emit(d, "\r", 1);
-				d->state = D_TEXT;
-			}
-			break;
-		case D_TEXT:
-			/* The common case: copy a run up to CR or LF. */
-			for (run = p; p < end && *p != '\r' && *p != '\n'; p++)
-				;
-			if (p > run)
-				data_emit(d, run, (size_t)(p - run));
-			if (p == end)
-				break;
-			c = *p++;
-			if (c == '\r')
-				d->state = D_CR;
-			else {
-				data_emit(d, "\r\n", 2);
-				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
-			}
-			break;
-		case D_CR:
-			p++;
-			if (c == '\n') {
-				data_emit(d, "\r\n", 2);
-				d->state = D_BOL;
-			} else if (c == '\r')
-				data_emit(d, "\r", 1);	/* bare CR, kept */
-			else {
-				data_emit(d, "\r", 1);
-				data_emit(d, &c, 1);
-				d->state = D_TEXT;
-			}
-			break;
-		case D_END:
-			break;
-		}
-	}
-	return (size_t)(p - buf);
-}
-
 /* Writes the envelope and our Received: header (RFC 5321 4.4). */
 static int
 data_begin(const char *id)
@@ -568,9 +447,7 @@ smtp_data(const char *verb, char *arg)
 	respond(354, "End data with <CR><LF>.<CR><LF>");
 	state_enter(ST_DATA);
 
-	memset(&d, 0, sizeof(d));
-	d.state = D_BOL;	/* DATA's own line end precedes the message */
-	d.lf_ends_line = line_bare_lf;
+	data_init(&d, &qout, max_size, line_bare_lf);
 	while (d.state != D_END) {
 		if (line_pending(&in) == 0 && (rc = line_fill(&in)) <= 0)
 			data_lost(&qf, rc);

@@ -1,0 +1,125 @@
+/*
+ * data.c: the DATA machine, byte by byte (RFC 5321 4.1.1.4, 4.5.2): the
+ * bytes a client sends after 354 in, the message as the queue stores it
+ * out (CRLF line ends, leading dots removed), up to the end of data.  It
+ * keeps its state between calls, so input may arrive in any pieces.
+ *
+ * The message ends only at CRLF "." CRLF.  A bare LF is stored as CRLF but
+ * is not a line start for the dot rules, so "<LF>.<LF>", "<LF>.<CRLF>" and
+ * "<CR>.<CR>" are content and no smuggled second message can end ours
+ * early.  Exception: a client that sent DATA itself with a bare LF (a
+ * script piping LF-only text) ends lines with LF alone, and "." alone on
+ * such a line ends the message.
+ */
+#include <string.h>
+
+#include "smtpd.h"
+
+void
+data_init(struct data *d, struct out *out, unsigned long max_size,
+    int lf_ends_line)
+{
+	memset(d, 0, sizeof(*d));
+	d->state = D_BOL;	/* DATA's own line end precedes the message */
+	d->lf_ends_line = lf_ends_line;
+	d->max_size = max_size;
+	d->out = out;
+}
+
+static void
+data_emit(struct data *d, const char *p, size_t n)
+{
+	d->size += n;
+	if (d->size > d->max_size) {
+		d->is_too_big = 1;	/* read on, answer 552 at the end */
+		return;
+	}
+	out_write(d->out, p, n);	/* an error sticks in d->out */
+}
+
+/* Runs the machine over n bytes; returns how many it used (it stops after
+ * the final dot, leaving pipelined commands in the buffer).  Any split of
+ * the input into calls gives the same result. */
+size_t
+data_scan(struct data *d, const char *buf, size_t n)
+{
+	const char *p = buf, *end = buf + n, *run;
+	char c;
+
+	while (p < end && d->state != D_END) {
+		c = *p;
+		switch (d->state) {
+		case D_BOL:
+			p++;
+			if (c == '.')
+				d->state = D_DOT;
+			else if (c == '\r')
+				d->state = D_CR;
+			else if (c == '\n') {
+				data_emit(d, "\r\n", 2);
+				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
+			} else {
+				data_emit(d, &c, 1);
+				d->state = D_TEXT;
+			}
+			break;
+		case D_DOT:
+			if (c == '\r') {
+				p++;
+				d->state = D_DOTCR;
+			} else if (c == '\n' && d->lf_ends_line) {
+				p++;
+				d->state = D_END;
+			} else if (c == '\n') {
+				/* "." and a bare LF: content, kept whole */
+				p++;
+				data_emit(d, ".\r\n", 3);
+				d->state = D_TEXT;
+			} else
+				d->state = D_TEXT;	/* unstuff the dot */
+			break;
+		case D_DOTCR:
+			if (c == '\n') {
+				p++;
+				d->state = D_END;
+			} else {
+				/* "." CR and more: unstuff, keep the CR */
+				data_emit(d, "\r", 1);
+				d->state = D_TEXT;
+			}
+			break;
+		case D_TEXT:
+			/* The common case: copy a run up to CR or LF. */
+			for (run = p; p < end && *p != '\r' && *p != '\n'; p++)
+				;
+			if (p > run)
+				data_emit(d, run, (size_t)(p - run));
+			if (p == end)
+				break;
+			c = *p++;
+			if (c == '\r')
+				d->state = D_CR;
+			else {
+				data_emit(d, "\r\n", 2);
+				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
+			}
+			break;
+		case D_CR:
+			p++;
+			if (c == '\n') {
+				data_emit(d, "\r\n", 2);
+				d->state = D_BOL;
+			} else if (c == '\r')
+				data_emit(d, "\r", 1);	/* bare CR, kept */
+			else {
+				data_emit(d, "\r", 1);
+				data_emit(d, &c, 1);
+				d->state = D_TEXT;
+			}
+			break;
+		case D_END:
+			break;
+		}
+	}
+	return (size_t)(p - buf);
+}

@@ -1,0 +1,227 @@
+/*
+ * fuzz_session.c: whole smtpd sessions in process: the command parser, the
+ * state machine, the address and parameter parsing, DATA and the queue
+ * commit, on any bytes from the client.
+ *
+ * smtpd.c is compiled into this file with main() renamed and exit() turned
+ * into a longjmp() back here, so each input is one session.  Input: 1 byte
+ * of flags (bit 0: an untrusted client, REMOTE_ADDR=192.0.2.1; bit 1: -s
+ * 64; bit 2: -d example.org), then what the client sends.  Checked:
+ *   - every reply line is "ddd" then ' ' or '-', text, CRLF;
+ *   - every file in new/ is whole: envelope lines ending in LF with a
+ *     From: first and at least one To:, an empty line, a Received: header,
+ *     and a message that is empty or ends in CRLF; tmp/ is left empty.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static jmp_buf fuzz_done;
+static void fuzz_exit(int) __attribute__((noreturn));
+
+#define exit fuzz_exit
+#define main smtpd_main
+#include "../../smtpd/smtpd.c"
+#include "../../smtpd/data.c"
+#undef main
+#undef exit
+
+static char qdir[64];
+
+static void
+fuzz_exit(int status)
+{
+	(void)status;
+	longjmp(fuzz_done, 1);
+}
+
+/* smtpd.c's globals as a new process would have them. */
+static void
+fuzz_reset(void)
+{
+	queue_dir = "/var/spool/smtpq";
+	ndomains = nnetworks = 0;
+	max_size = SIZE_DEFAULT;
+	timeout = TIMEOUT_DEFAULT;
+	max_sessions = SESSIONS_DEFAULT;
+	state = ST_INIT;
+	is_trusted = is_esmtp = 0;
+	errors = messages = 0;
+	helo[0] = sender[0] = '\0';
+	last_verb = "CONNECT";
+	line_bare_lf = is_8bitmime = 0;
+	nrcpts = 0;
+	optind = 1;
+}
+
+/* Reads all of fd from the start; malloc'd, NUL-terminated. */
+static char *
+slurp(int fd, size_t *len)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	char *buf;
+
+	if (end == -1 || (buf = malloc((size_t)end + 1)) == NULL ||
+	    pread(fd, buf, (size_t)end, 0) != (ssize_t)end)
+		abort();
+	buf[end] = '\0';
+	*len = (size_t)end;
+	return buf;
+}
+
+static void
+check_replies(const char *p, size_t len)
+{
+	const char *end = p + len, *lf;
+
+	while (p < end) {
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			abort();	/* a reply without its line end */
+		if (lf - p < 5 || lf[-1] != '\r' || p[0] < '2' || p[0] > '5' ||
+		    p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9' ||
+		    (p[3] != ' ' && p[3] != '-'))
+			abort();
+		p = lf + 1;
+	}
+}
+
+static void
+check_queue_file(int dir, const char *name)
+{
+	char *buf, *p, *blank;
+	size_t len;
+	int fd, tos = 0;
+
+	if ((fd = openat(dir, name, O_RDONLY)) == -1)
+		abort();
+	buf = slurp(fd, &len);
+	close(fd);
+	if ((blank = strstr(buf, "\n\n")) == NULL ||
+	    strncmp(buf, "From: <", 7) != 0)
+		abort();
+	for (p = buf; p <= blank; p = strchr(p, '\n') + 1)
+		tos += strncmp(p, "To: <", 5) == 0;
+	if (tos == 0 || strncmp(blank + 2, "Received: ", 10) != 0)
+		abort();
+	if (len >= 2 && (buf[len - 2] != '\r' || buf[len - 1] != '\n'))
+		abort();
+	free(buf);
+}
+
+/* Checks new/ and tmp/, and empties new/ for the next input. */
+static void
+check_queue(void)
+{
+	char path[96];
+	struct dirent *e;
+	DIR *d;
+	int dir;
+
+	snprintf(path, sizeof(path), "%s/tmp", qdir);
+	if ((d = opendir(path)) == NULL)
+		return;		/* the session never opened the queue */
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			abort();	/* a tmp file left behind */
+	closedir(d);
+	snprintf(path, sizeof(path), "%s/new", qdir);
+	if ((d = opendir(path)) == NULL || (dir = dirfd(d)) == -1)
+		abort();
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		check_queue_file(dir, e->d_name);
+		unlinkat(dir, e->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* At exit: the queue directory goes (its subdirectories are empty). */
+static void
+remove_queue(void)
+{
+	static const char *const parts[] = {
+		"tmp", "new", "failed", "smtpd.lock"
+	};
+	char path[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", qdir, parts[i]);
+		if (rmdir(path) == -1)
+			unlink(path);
+	}
+	rmdir(qdir);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int out_fd = -1;
+	char *argv[16], path[] = "/dev/shm/fuzz_session.XXXXXX";
+	char *replies;
+	size_t len;
+	int argc = 0, in_fd, flags;
+
+	if (size < 1)
+		return 0;
+	flags = data[0];
+	data++;
+	size--;
+	if (out_fd == -1) {
+		snprintf(qdir, sizeof(qdir), "/dev/shm/fuzz_session.q%ld",
+		    (long)getpid());
+		if ((out_fd = mkstemp(path)) == -1)
+			abort();
+		unlink(path);
+		strcpy(path, "/dev/shm/fuzz_session.XXXXXX");
+		atexit(remove_queue);
+	}
+	if ((in_fd = mkstemp(path)) == -1)
+		abort();
+	unlink(path);
+	if (write(in_fd, data, size) != (ssize_t)size ||
+	    lseek(in_fd, 0, SEEK_SET) == -1 || dup2(in_fd, 0) == -1 ||
+	    ftruncate(out_fd, 0) == -1 || lseek(out_fd, 0, SEEK_SET) == -1 ||
+	    dup2(out_fd, 1) == -1)
+		abort();
+	close(in_fd);
+
+	argv[argc++] = "smtpd";
+	argv[argc++] = "-q";
+	argv[argc++] = qdir;
+	argv[argc++] = "-n";
+	argv[argc++] = "mx.test";
+	argv[argc++] = "-l";
+	argv[argc++] = "/dev/null";
+	if (flags & 2) {
+		argv[argc++] = "-s";
+		argv[argc++] = "64";
+	}
+	if (flags & 4) {
+		argv[argc++] = "-d";
+		argv[argc++] = "example.org";
+	}
+	argv[argc] = NULL;
+	if (flags & 1)
+		setenv("REMOTE_ADDR", "192.0.2.1", 1);
+	else
+		unsetenv("REMOTE_ADDR");
+
+	fuzz_reset();
+	if (setjmp(fuzz_done) == 0)
+		smtpd_main(argc, argv);
+	/* The session is over; stdout was flushed by session_exit(). */
+	replies = slurp(1, &len);
+	check_replies(replies, len);
+	free(replies);
+	check_queue();
+	return 0;
+}
