@@ -447,6 +447,9 @@ relay_send(void)
 	if (relay.has_size)
 		snprintf(params, sizeof(params), " SIZE=%lld",
 		    (long long)msg.size);
+	/* XXX RFC 6152 3: to a relay without 8BITMIME an 8-bit message
+	 * goes as it is (qmail's "just send 8"), not converted to 7 bit
+	 * nor bounced; but never with a parameter it did not offer. */
 	if (relay.has_8bitmime && body != NULL &&
 	    strcasecmp(body, "8BITMIME") == 0)
 		strcat(params, " BODY=8BITMIME");

@@ -691,26 +691,49 @@ FAULT_WORK="$BATS_TEST_TMPDIR/fault"
 # faults
 # fault_run N COMMAND...: runs COMMAND with call N failing (0: none), with
 # FAULT_ERRNO and FAULT_CALLS as the caller set them, a fresh count and
-# trace; its exit status in $status.
+# trace; its exit status in $status, the calls counted in $FAULT_COUNTED,
+# whether call N failed in $FAULT_FIRED (0 or 1), and that call's trace
+# line ("N call fd target FAIL") in $FAULT_FAILED.  Shell builtins only
+# after the run: the fault tests loop over every call and must stay fast.
 fault_run() {
-	local at=$1
+	local at=$1 line
 	shift
 	mkdir -p "$FAULT_WORK"
-	rm -f "$FAULT_WORK/count" "$FAULT_WORK/trace"
+	: >"$FAULT_WORK/count"
+	: >"$FAULT_WORK/trace"
 	status=0
 	FAULT_AT=$at FAULT_COUNT_FILE="$FAULT_WORK/count" \
 	    FAULT_TRACE="$FAULT_WORK/trace" "$@" || status=$?
+	FAULT_COUNTED=0 FAULT_FIRED=0 FAULT_FAILED=
+	IFS= read -r line <"$FAULT_WORK/count" || true
+	if [[ "$line" =~ ^calls=([0-9]+)\ fired=([01])$ ]]; then
+		FAULT_COUNTED=${BASH_REMATCH[1]} FAULT_FIRED=${BASH_REMATCH[2]}
+	fi
+	while IFS= read -r line; do
+		[[ "$line" != *" FAIL" ]] || FAULT_FAILED=$line
+	done <"$FAULT_WORK/trace"
 }
 
 # faults
 # The number of calls the last fault_run counted.
 fault_calls() {
-	sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$FAULT_WORK/count"
+	echo "$FAULT_COUNTED"
 }
 
 # faults
-# The trace line of the call the last fault_run failed ("N call fd
-# target FAIL"), or nothing when none did.
+# The trace line of the call the last fault_run failed, or nothing.
 fault_failed() {
-	grep ' FAIL$' "$FAULT_WORK/trace" || true
+	[ -z "$FAULT_FAILED" ] || printf '%s\n' "$FAULT_FAILED"
+}
+
+# faults
+# Sets NFILES to the number of entries in directory $1 (none if it does
+# not exist), without a fork.
+nfiles() {
+	local f
+	NFILES=0
+	for f in "$1"/* "$1"/.[!.]*; do
+		[ -e "$f" ] && NFILES=$((NFILES + 1))
+	done
+	return 0
 }
