@@ -5,15 +5,6 @@
 
 load helpers
 
-setup() {
-	unset REMOTE_ADDR TCPREMOTEIP
-	SMTPD_FLAGS=()
-}
-
-teardown() {
-	smtpd_cleanup
-}
-
 # One transaction up to the 354, used where the test is about what follows.
 TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n'
 

@@ -7,15 +7,6 @@
 
 load helpers
 
-setup() {
-	unset REMOTE_ADDR TCPREMOTEIP
-	SMTPD_FLAGS=()
-}
-
-teardown() {
-	smtpd_cleanup
-}
-
 # The envelope lines of the one queued file (before the blank line).
 envelope() {
 	sed '/^$/Q' "$(queued_file)"

@@ -7,15 +7,6 @@
 
 load helpers
 
-setup() {
-	unset REMOTE_ADDR TCPREMOTEIP
-	SMTPD_FLAGS=()
-}
-
-teardown() {
-	smtpd_cleanup
-}
-
 # A transaction up to DATA, and the queue file's start that goes with it.
 START='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'
 HEAD='From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\n'

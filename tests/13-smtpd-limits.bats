@@ -5,15 +5,6 @@
 
 load helpers
 
-setup() {
-	unset REMOTE_ADDR TCPREMOTEIP
-	SMTPD_FLAGS=()
-}
-
-teardown() {
-	smtpd_cleanup
-}
-
 # n times the letter x.
 xs() {
 	head -c "$1" /dev/zero | tr '\0' x

@@ -6,15 +6,6 @@
 
 load helpers
 
-setup() {
-	unset REMOTE_ADDR TCPREMOTEIP
-	SMTPD_FLAGS=()
-}
-
-teardown() {
-	smtpd_cleanup
-}
-
 # SIGTERM
 
 @test "SIGTERM between commands is 421 4.3.2 Service shutting down, and exit 0" {

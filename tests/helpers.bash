@@ -10,6 +10,17 @@ SMTPSEND=${SMTPSEND:-$BATS_TEST_DIRNAME/../smtpsend/smtpsend}
 Q="$BATS_TEST_TMPDIR/queue"
 LOG="$BATS_TEST_TMPDIR/log"
 
+# The default setup and teardown (a suite defines its own to replace
+# them): a piped client, no extra flags; a background session stopped.
+setup() {
+	unset REMOTE_ADDR TCPREMOTEIP
+	SMTPD_FLAGS=()
+}
+
+teardown() {
+	smtpd_cleanup
+}
+
 # Runs one smtpd session with the given bytes (printf format) on stdin and
 # the replies in $output; extra smtpd flags in SMTPD_FLAGS (an array).
 smtpd_session() {
