@@ -440,6 +440,9 @@ smtp_data(const char *verb, char *arg)
 		log_error("peer=%s result=deferred: unable to create queue "
 		    "file: %s", peer.addr, strerror(errno));
 		respond_local_failure();
+		/* The transaction is over, as after the final dot: a
+		 * pipelining client's next RCPT must not join it. */
+		transaction_reset();
 		return;
 	}
 	out_init(&qout, qf.fd);

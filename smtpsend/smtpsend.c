@@ -665,6 +665,18 @@ msg_deliver(time_t now, const struct stat *st)
 	return msg_finish(time(NULL));
 }
 
+/* A message we could not look at: gone if it is gone, else left for
+ * later (so that the run's exit status says so) with the reason logged. */
+static enum try
+msg_unseen(const char *name, const char *what)
+{
+	if (errno == ENOENT)
+		return TRY_GONE;
+	log_error("id=%s result=error: unable to %s: %s", name, what,
+	    strerror(errno));
+	return TRY_KEPT;
+}
+
 /*
  * Looks at new/NAME: skips it unless it is due and ours to lock (another
  * sender holds it; or it was replaced since we opened it, which a rewrite
@@ -678,7 +690,7 @@ msg_try(const char *name, time_t now)
 	enum try rc;
 
 	if (fstatat(queue.new_dir, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return TRY_GONE;
+		return msg_unseen(name, "stat");
 	if (strlen(name) >= sizeof(msg.name))
 		return TRY_GONE;
 	strcpy(msg.name, name);
@@ -699,10 +711,14 @@ msg_try(const char *name, time_t now)
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	if (fcntl(msg.fd, F_SETLK, &fl) == -1 || fstat(msg.fd, &st) == -1 ||
-	    fstatat(queue.new_dir, name, &again, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    st.st_ino != again.st_ino || st.st_dev != again.st_dev)
-		rc = TRY_GONE;
+	if (fcntl(msg.fd, F_SETLK, &fl) == -1)
+		rc = errno == EAGAIN || errno == EACCES ? TRY_GONE :
+		    msg_unseen(name, "lock");
+	else if (fstat(msg.fd, &st) == -1 || fstatat(queue.new_dir, name,
+	    &again, AT_SYMLINK_NOFOLLOW) == -1)
+		rc = msg_unseen(name, "stat");
+	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev)
+		rc = TRY_GONE;		/* rewritten by another sender */
 	else if (!is_flush && st.st_mtime > now)
 		rc = TRY_NOTDUE;	/* deferred by another sender */
 	else

@@ -93,6 +93,15 @@ load helpers
 	grep -q 'result=deferred: unable to create queue file' "$LOG"
 }
 
+@test "a 451 at DATA ends the transaction: a pipelined next MAIL starts afresh" {
+	mkdir -p "$Q/new" "$Q/failed"
+	touch "$Q/tmp"		# not a directory: no file can be made in it
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<two@example.net>\r\nQUIT\r\n'
+	assert_status 0
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '451 4.3.0' \
+	    '250 2.1.0' '250 2.1.5' '221 2.0.0'
+}
+
 @test "a queue file that cannot be written is 451 4.3.0 after the dot, nothing left behind" {
 	local in=$BATS_TEST_TMPDIR/session
 	{ printf 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'

@@ -694,18 +694,20 @@ sink_dumps() {
 # linked with tests/fault/fault.c, whose head comment lists the FAULT_*
 # knobs), whichever build tests/run points SMTPD and SMTPSEND at; the fault
 # build is plain.  Each run leaves its counted calls in $FAULT_WORK/count
-# and its trace in $FAULT_WORK/trace.
+# and its trace in $FAULT_WORK/trace.  tests/61-crash.bats uses the
+# builds tests/run gives, with without_trace.
 FAULT_SMTPD=${FAULT_SMTPD:-$BATS_TEST_DIRNAME/../build/fault/smtpd/smtpd}
 FAULT_SMTPSEND=${FAULT_SMTPSEND:-$BATS_TEST_DIRNAME/../build/fault/smtpsend/smtpsend}
 FAULT_WORK="$BATS_TEST_TMPDIR/fault"
 
 # faults
 # fault_run N COMMAND...: runs COMMAND with call N failing (0: none), with
-# FAULT_ERRNO and FAULT_CALLS as the caller set them, a fresh count and
-# trace; its exit status in $status, the calls counted in $FAULT_COUNTED,
-# whether call N failed in $FAULT_FIRED (0 or 1), and that call's trace
-# line ("N call fd target FAIL") in $FAULT_FAILED.  Shell builtins only
-# after the run: the fault tests loop over every call and must stay fast.
+# FAULT_ERRNO, FAULT_CALLS and FAULT_KILL as the caller set them, a fresh
+# count and trace; its exit status in $status, the calls counted in
+# $FAULT_COUNTED, whether call N failed in $FAULT_FIRED (0 or 1), and that
+# call's trace line ("N call fd target FAIL") in $FAULT_FAILED.  Shell
+# builtins only after the run: the fault tests loop over every call and
+# must stay fast.
 fault_run() {
 	local at=$1 line
 	shift
@@ -723,18 +725,8 @@ fault_run() {
 	while IFS= read -r line; do
 		[[ "$line" != *" FAIL" ]] || FAULT_FAILED=$line
 	done <"$FAULT_WORK/trace"
-}
-
-# faults
-# The number of calls the last fault_run counted.
-fault_calls() {
-	echo "$FAULT_COUNTED"
-}
-
-# faults
-# The trace line of the call the last fault_run failed, or nothing.
-fault_failed() {
-	[ -z "$FAULT_FAILED" ] || printf '%s\n' "$FAULT_FAILED"
+	# Killed (FAULT_KILL=1): no count file, the trace tells.
+	[ -z "$FAULT_FAILED" ] || FAULT_FIRED=1
 }
 
 # faults
@@ -747,4 +739,18 @@ nfiles() {
 		[ -e "$f" ] && NFILES=$((NFILES + 1))
 	done
 	return 0
+}
+
+# faults
+# without_trace COMMAND...: runs COMMAND without bats's DEBUG trap, which
+# records a stack trace at every shell command, for its failure reports,
+# and costs more than the programs under test in loops as long as these.
+# The loops report their failures themselves (explain).
+without_trace() {
+	local saved rc=0
+	saved=$(trap -p DEBUG)
+	trap - DEBUG
+	"$@" || rc=$?
+	eval "$saved"
+	return "$rc"
 }
