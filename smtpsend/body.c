@@ -121,3 +121,26 @@ body_copy(int fd, off_t offset, struct out *o, int flags)
 	}
 	return out_write(o, out, len);
 }
+
+/* Whether the message from offset on holds a byte over 127: 1 yes, 0 no,
+ * -1 when it cannot be read (errno says why). */
+int
+body_has_8bit(int fd, off_t offset)
+{
+	static unsigned char in[IO_BUFSIZE / 2];
+	ssize_t n, i;
+
+	for (;;) {
+		n = pread(fd, in, sizeof(in), offset);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (in[i] > 127)
+				return 1;
+		offset += n;
+	}
+}

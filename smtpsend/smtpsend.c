@@ -439,6 +439,21 @@ relay_send(void)
 				    "than the relay's SIZE limit");
 		return;
 	}
+	/* RFC 6152 3: 8-bit data goes only to a relay that offers 8BITMIME.
+	 * We do not convert to 7 bit: a message declared 8BITMIME that really
+	 * holds 8-bit bytes is returned (RFC 3463 5.6.3); one that only
+	 * declared it is 7-bit and goes as it is. */
+	if (!relay.has_8bitmime && body != NULL &&
+	    strcasecmp(body, "8BITMIME") == 0 &&
+	    (code = body_has_8bit(msg.fd, msg.env.body)) != 0) {
+		for (i = 0; i < msg.env.nrcpt; i++)
+			if (!msg.is_local[i])
+				rcpt_set(i, code == 1 ? 554 : 451, code == 1 ?
+				    "554 5.6.3 8-bit message, and the relay "
+				    "does not offer 8BITMIME" :
+				    "451 4.3.0 unable to read queue file");
+		return;
+	}
 	memset(&t, 0, sizeof(t));
 	t.mail = 250;		/* batched: RCPTs go out before its reply */
 	is_batch = relay.has_pipelining;
@@ -447,9 +462,7 @@ relay_send(void)
 	if (relay.has_size)
 		snprintf(params, sizeof(params), " SIZE=%lld",
 		    (long long)msg.size);
-	/* XXX RFC 6152 3: to a relay without 8BITMIME an 8-bit message
-	 * goes as it is (qmail's "just send 8"), not converted to 7 bit
-	 * nor bounced; but never with a parameter it did not offer. */
+	/* Never a parameter the relay did not offer. */
 	if (relay.has_8bitmime && body != NULL &&
 	    strcasecmp(body, "8BITMIME") == 0)
 		strcat(params, " BODY=8BITMIME");

@@ -29,6 +29,7 @@ struct msg {
 #define BODY_HEADERS_MAX	(32UL * 1024)
 
 int	body_copy(int fd, off_t offset, struct out *, int flags);
+int	body_has_8bit(int fd, off_t offset);
 
 /* local.c: Maildir delivery -------------------------------------------- */
 
