@@ -109,7 +109,7 @@ assert_queues_and_caps() {
 	[ -f "$dest/etc/default/smtpq" ]
 	[ -x "$dest/usr/local/sbin/smtpd" ]
 	[ -x "$dest/usr/local/share/smtpq/tcpserver.run" ]
-	cmp "$SMTPD" "$dest/usr/local/sbin/smtpd"
+	cmp "$TOP/$(build_dir)/smtpd/smtpd" "$dest/usr/local/sbin/smtpd"
 	! grep -rlE '@[A-Z]+@' "$dest" || false
 	grep -q '^ExecStart=/usr/local/sbin/smtpd -q /var/spool/smtpq \$SMTPD_ARGS$' \
 	    "$dest/usr/local/lib/systemd/system/smtpd@.service"
