@@ -78,6 +78,18 @@ body_convert(struct body *b, const char *in, size_t n, char *out)
 	return len;
 }
 
+/* pread(), again when a signal cut it short. */
+static ssize_t
+body_pread(int fd, void *buf, size_t size, off_t offset)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, size, offset);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
 /*
  * Copies the message from fd, starting at offset, to o as flags ask.  The
  * last line always gets its line end.  Returns 0, or -1 with errno set: a
@@ -92,10 +104,7 @@ body_copy(int fd, off_t offset, struct out *o, int flags)
 	size_t len;
 
 	while (!b.is_done) {
-		n = pread(fd, in, sizeof(in), offset);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
+		if ((n = body_pread(fd, in, sizeof(in), offset)) == -1)
 			return -1;
 		if (n == 0)
 			break;
@@ -131,13 +140,8 @@ body_has_8bit(int fd, off_t offset)
 	ssize_t n, i;
 
 	for (;;) {
-		n = pread(fd, in, sizeof(in), offset);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			return 0;
+		if ((n = body_pread(fd, in, sizeof(in), offset)) <= 0)
+			return (int)n;
 		for (i = 0; i < n; i++)
 			if (in[i] > 127)
 				return 1;

@@ -95,15 +95,10 @@ message() {
 # would (like qmsg, for messages a variable cannot carry) and keeps a copy
 # of the queue file in $BATS_TEST_TMPDIR/orig.NAME.
 qfile() {
-	local name=$1 file=$2 from=$3 r
+	local name=$1 file=$2 from=$3
 	shift 3
 	{
-		printf 'From: <%s>\n' "$from"
-		[ -z "${ENVELOPE_EXTRA:-}" ] || printf '%s\n' "$ENVELOPE_EXTRA"
-		for r in "$@"; do
-			printf 'To: <%s>\n' "$r"
-		done
-		printf '\n'
+		queue_envelope "$from" "$@"
 		cat "$file"
 	} >"$Q/tmp/$name"
 	cp "$Q/tmp/$name" "$BATS_TEST_TMPDIR/orig.$name"

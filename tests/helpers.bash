@@ -432,21 +432,30 @@ qname() {
 }
 
 # smtpsend
+# queue_envelope FROM RCPT...: a queue file's envelope (with the line in
+# ENVELOPE_EXTRA, if set) and the empty line that ends it.
+queue_envelope() {
+	local from=$1 r
+	shift
+	printf 'From: <%s>\n' "$from"
+	[ -z "${ENVELOPE_EXTRA:-}" ] || printf '%s\n' "$ENVELOPE_EXTRA"
+	for r in "$@"; do
+		printf 'To: <%s>\n' "$r"
+	done
+	printf '\n'
+}
+
+# smtpsend
 # Queues a message as smtpd would: qmsg NAME SENDER RCPT...; the message
 # (CRLF line ends) is $BODY, by default a short one with a Subject.
 # Extra envelope lines come from $ENVELOPE_EXTRA.
 qmsg() {
-	local name=$1 from=$2 r body
+	local name=$1 from=$2 body
 	shift 2
 	printf -v body 'Subject: %s\r\n\r\nHello.\r\n' "$name"
 	mkdir -p "$Q/tmp" "$Q/new" "$Q/failed"
 	{
-		printf 'From: <%s>\n' "$from"
-		[ -z "${ENVELOPE_EXTRA:-}" ] || printf '%s\n' "$ENVELOPE_EXTRA"
-		for r in "$@"; do
-			printf 'To: <%s>\n' "$r"
-		done
-		printf '\n'
+		queue_envelope "$from" "$@"
 		printf '%s' "${BODY:-$body}"
 	} > "$Q/tmp/$name"
 	mv "$Q/tmp/$name" "$Q/new/$name"
