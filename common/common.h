@@ -195,7 +195,7 @@ extern volatile sig_atomic_t sig_term;
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
 
-/* net.c: addresses and connections -------------------------------------- */
+/* net.c, connect.c: addresses and connections ---------------------------- */
 
 struct cidr {
 	int		family;		/* AF_INET or AF_INET6 */

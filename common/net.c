@@ -1,6 +1,6 @@
 /*
- * net.c: who is on the other end (smtpd), trusted networks, and outgoing
- * connections with a timeout (smtpsend).
+ * net.c: who is on the other end (smtpd), trusted networks, socket
+ * timeouts.  Outgoing connections are in connect.c.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -8,9 +8,6 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,116 +162,4 @@ net_set_timeout(int fd, int seconds)
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
 		return errno == ENOTSOCK ? 0 : -1;
 	return 0;
-}
-
-/* "host", "host:port", "[v6]" or "[v6]:port"; port defaults to dflt. */
-int
-net_split_hostport(const char *s, char *host, size_t hostsize, char *port,
-    size_t portsize, const char *dflt)
-{
-	const char *end, *colon, *portstr;
-	size_t len;
-
-	if (s[0] == '[') {
-		if ((end = strchr(s, ']')) == NULL)
-			return -1;
-		len = (size_t)(end - s - 1);
-		s++;
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if (end[1] != '\0' && colon == NULL)
-			return -1;
-	} else {
-		colon = strchr(s, ':');
-		if (colon != NULL && strchr(colon + 1, ':') != NULL)
-			colon = NULL;	/* a bare IPv6 address */
-		len = colon != NULL ? (size_t)(colon - s) : strlen(s);
-	}
-	if (len == 0 || len >= hostsize)
-		return -1;
-	memcpy(host, s, len);
-	host[len] = '\0';
-	portstr = colon != NULL ? colon + 1 : dflt;
-	if (portstr[0] == '\0' || strlen(portstr) >= portsize ||
-	    strspn(portstr, "0123456789") != strlen(portstr))
-		return -1;
-	strcpy(port, portstr);
-	return 0;
-}
-
-/* Waits up to timeout seconds for a non-blocking connect() to finish. */
-static int
-net_connect_wait(int fd, int timeout)
-{
-	struct pollfd pfd;
-	socklen_t len = sizeof(int);
-	int rc, soerr;
-
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	do
-		rc = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
-	while (rc == -1 && errno == EINTR);
-	if (rc == -1)
-		return -1;
-	if (rc == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		return -1;
-	if (soerr != 0) {
-		errno = soerr;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Connects to host:port, trying every address getaddrinfo() gives (IPv6
- * and IPv4) in turn, each for up to timeout seconds.  Returns a blocking
- * socket whose reads and writes time out after timeout seconds, or -1 with
- * the reason in err.
- */
-int
-net_connect(const char *host, const char *port, int timeout, char *err,
-    size_t errsize)
-{
-	struct addrinfo hints, *res, *ai;
-	char name[INET6_ADDRSTRLEN];
-	int fd = -1, rc, flags;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(err, errsize, "%s: %s", host, gai_strerror(rc));
-		return -1;
-	}
-	snprintf(err, errsize, "%s: no address", host);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name,
-		    sizeof(name), NULL, 0, NI_NUMERICHOST) != 0)
-			strcpy(name, "?");
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd == -1) {
-			snprintf(err, errsize, "socket: %s", strerror(errno));
-			continue;
-		}
-		if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-		    (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-		    (errno != EINPROGRESS ||
-		    net_connect_wait(fd, timeout) == -1)) ||
-		    fcntl(fd, F_SETFL, flags) == -1 ||
-		    net_set_timeout(fd, timeout) == -1) {
-			snprintf(err, errsize, "connect to %s port %s: %s",
-			    name, port, strerror(errno));
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		break;
-	}
-	freeaddrinfo(res);
-	return fd;
 }

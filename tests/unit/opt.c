@@ -1,6 +1,6 @@
 /*
  * opt.c: unit tests for the small parts of common/: command-line values
- * (opt.c), networks and host:port (net.c), the output buffer (out.c),
+ * (opt.c), networks and host:port (net.c, connect.c), the output buffer (out.c),
  * header dates (date.c) and the queue directory (queue.c).
  *
  * The queue tests work in a fresh directory under $TMPDIR (or /tmp) and
