@@ -358,4 +358,5 @@ build/bench/nullsmtp: tests/bench/nullsmtp.c
 endif
 
 bench: all $(BENCH_BIN)
-	tests/bench/run . build/bench
+	SMTPD_BUILD='$(SMTPD_LIBC)$(if $(SMTPD_STATIC), $(SMTPD_STATIC), dynamic)' \
+	    tests/bench/run . build/bench
