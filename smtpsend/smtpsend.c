@@ -34,6 +34,7 @@
 #define RETRY_MAX	3600		/* a minute to at most an hour */
 #define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define MAILDIR_DEFAULT	"/var/spool/smtpq-mail"
+#define TMP_STALE	(36 * 3600)	/* tmp/ files older: a crash's leftovers */
 
 /* What a look at one queue file came to. */
 enum try {
@@ -783,6 +784,47 @@ scan(size_t *done, size_t *left)
 	return 0;
 }
 
+/*
+ * Removes what crashes left in tmp/: files not modified for 36 hours, the
+ * Maildir rule.  A rewrite in progress has its next try, in the future,
+ * as its time; an smtpd session that wrote nothing for 36 hours would
+ * have its rename fail and answer 451.  Trouble here is logged, and the
+ * run goes on.
+ */
+static void
+tmp_sweep(time_t now)
+{
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(queue.dir, "tmp", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_error("result=error: unable to list %s/tmp: %s",
+		    queue_dir, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((errno = 0, d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < TMP_STALE)
+			continue;
+		if (unlinkat(fd, d->d_name, 0) == -1)
+			log_error("tmp=%s result=error: unable to remove: %s",
+			    d->d_name, strerror(errno));
+		else
+			log_info("tmp=%s age=%lldh result=removed: stale",
+			    d->d_name, (long long)(now - st.st_mtime) / 3600);
+	}
+	if (errno != 0)
+		log_error("result=error: unable to list %s/tmp: %s",
+		    queue_dir, strerror(errno));
+	closedir(dir);
+}
+
 /* Scans until a scan has nothing new to do, so mail that arrives during
  * the run goes too.  Returns whether anything is left for later. */
 static int
@@ -791,6 +833,7 @@ run(void)
 	size_t done, left = 0;
 	int rc;
 
+	tmp_sweep(time(NULL));
 	relay.is_down = 0;
 	do
 		rc = scan(&done, &left);

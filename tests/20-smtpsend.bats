@@ -548,6 +548,39 @@ assert_kept_whole() {
 	[ ! -e "$(T)" ]		# no connection at all
 }
 
+@test "tmp/ files untouched for 36 hours are removed; younger ones stay" {
+	local name
+	name=$(qname)
+	qmsg "$name" a@src.test u@local.test
+	printf 'From: <a@src.test>\nTo: <x@dst.test>\n\nhalf a mess' >"$Q/tmp/crashed"
+	touch -d '37 hours ago' "$Q/tmp/crashed"
+	printf 'being written' >"$Q/tmp/recent"
+	touch -d '35 hours ago' "$Q/tmp/recent"
+	mkdir "$Q/tmp/adir"
+	touch -d '40 hours ago' "$Q/tmp/adir"
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	[ "$status" -eq 0 ]
+	[ ! -e "$Q/tmp/crashed" ]
+	[ -f "$Q/tmp/recent" ]
+	[ -d "$Q/tmp/adir" ]
+	grep -q 'tmp=crashed age=37h result=removed: stale' "$LOG"
+	[ "$(grep -c 'result=removed' "$LOG")" -eq 1 ]
+	# the run itself went on
+	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
+}
+
+@test "a tmp/ that is not a directory is logged, and the run goes on" {
+	local name
+	name=$(qname)
+	qmsg "$name" a@src.test u@local.test
+	rmdir "$Q/tmp"
+	: >"$Q/tmp"
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	grep -q "result=error: unable to list $Q/tmp: Not a directory" "$LOG"
+	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
+	[ "$status" -eq 0 ]
+}
+
 @test "exactly 100 recipients is not damage" {
 	local i rcpts=()
 	for i in $(seq 100); do rcpts+=("r$i@dst.test"); done
