@@ -91,12 +91,14 @@ local_write(const struct msg *m, size_t rcpt, int box, const char *host)
 	fd = -1;
 	if (renameat(box, tmp, box, new) == -1)
 		goto fail;
+	/* Not durable is not delivered: the file leaves new/ again, or the
+	 * retry would make a second copy (as queue_commit() does). */
 	if ((newfd = openat(box, "new", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	if (fsync(newfd) == -1) {
+	    O_CLOEXEC)) == -1 || fsync(newfd) == -1) {
 		saved = errno;
-		close(newfd);
+		if (newfd != -1)
+			close(newfd);
+		unlinkat(box, new, 0);
 		errno = saved;
 		return -1;
 	}

@@ -605,6 +605,15 @@ check_send() {
 		echo "u@local.test: Maildir delivery failed, yet done" >&2
 		return 1
 	fi
+	# Nor does it leave a copy in the Maildir for the retry to double.
+	if [ "$FAILED_CALL $FAILED_TARGET" = "fsync $MAILREAL/u/new" ] &&
+	    [ -z "$KILLED" ]; then
+		delivered u@local.test || return 1
+		[ "$COPIES" -eq 0 ] || {
+			echo "u@local.test: a copy left after fsync of new/ failed" >&2
+			return 1
+		}
+	fi
 	# A rewrite that failed leaves the file as it was.
 	if [[ "$FAILED_TARGET" == "$QREAL/tmp/"* ]] &&
 	    [ "${QUEUED#$'\n'}" != "$ORIG" ]; then
