@@ -1,6 +1,7 @@
 /*
- * die.c: the ways a program ends early.  Each says why on one line, to the
- * log and to stderr, and exits with a sysexits code.
+ * die.c: the ways a program ends early, each with a sysexits code and one
+ * line saying why: a usage error on stderr, anything else in the log
+ * (syslog when no log file is open).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -59,6 +59,7 @@ struct command {
 
 /* Configuration, from the command line. */
 static const char *queue_dir = "/var/spool/smtpq";
+static const char *logfile;		/* -l; NULL: syslog */
 static char hostname[HOST_MAX + 1];
 static const char *domains[DOMAINS_MAX];
 static size_t ndomains;
@@ -621,7 +622,7 @@ is_trusted_peer(void)
 static void
 options(int argc, char **argv)
 {
-	const char *name = NULL, *logfile = NULL;
+	const char *name = NULL;
 	int c;
 
 	while ((c = getopt(argc, argv, ":q:n:l:t:s:c:d:R:h")) != -1) {
@@ -681,9 +682,6 @@ options(int argc, char **argv)
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("%s: not a usable host name; give one with -n",
 		    name != NULL ? name : "the system's name");
-	if (log_open("smtpd", logfile) == -1)
-		die(EXIT_CANTCREAT, "unable to open log %s: %s", logfile,
-		    strerror(errno));
 }
 
 int
@@ -698,6 +696,18 @@ main(int argc, char **argv)
 	in.flush = &out;
 	in.stop_on_signal = 1;
 	out_init(&out, STDOUT_FILENO);
+	/* Like a queue that cannot be opened: the client is told to come
+	 * back later, and syslog gets the reason (not stderr, which under
+	 * inetd is the connection). */
+	if (log_open("smtpd", logfile) == -1) {
+		int saved = errno;
+
+		reply(&out, 421, "4.3.0 %s Service not available: local error",
+		    hostname);
+		out_flush(&out);
+		die(EXIT_TEMPFAIL, "unable to open log %s: %s", logfile,
+		    strerror(saved));
+	}
 	/* A client that stops reading must not hold us forever. */
 	net_set_timeout(STDOUT_FILENO, (int)timeout);
 	net_peer(STDIN_FILENO, &peer);

@@ -82,6 +82,15 @@ load helpers
 	grep -q 'result=refused: unable to open queue' "$LOG"
 }
 
+@test "a log file that cannot be opened is 421 4.3.0 at connect, and nothing else" {
+	touch "$BATS_TEST_TMPDIR/file"
+	SMTPD_FLAGS=(-l "$BATS_TEST_TMPDIR/file/log")
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@b.test>\r\nQUIT\r\n'
+	assert_status 75
+	assert_replies '421 4.3.0 mx.test Service not available: local error'
+	[ ! -e "$Q/new" ] || [ "$(count_files "$Q/new")" -eq 0 ]
+}
+
 @test "a queue file that cannot be created is 451 4.3.0 at DATA, and the session goes on" {
 	mkdir -p "$Q/new" "$Q/failed"
 	touch "$Q/tmp"		# not a directory: no file can be made in it

@@ -256,7 +256,7 @@ receive_baseline() {
 # Classifies the call the last run failed (from its trace) as:
 #   none     no call failed
 #   harmless the log's write, closing the queue at exit: no change
-#   logopen  opening the log: smtpd exits 73 before greeting anyone
+#   logopen  opening the log: 421 instead of a greeting, and exit 75
 #   setup    opening the queue or taking a session slot: 421 and exit
 #   commit   the queue file (tmp/, rename, fsync of new/): 4xx for it
 #   client   reading from or writing to the client: the session ends
@@ -348,8 +348,12 @@ check_receive() {
 			return 1
 		} ;;
 	logopen)
-		[ "$status" -eq 73 ] && [ "${#REPLIES[@]}" -eq 0 ] &&
-		    [ "$files" -eq 0 ] || return 1 ;;
+		[ "$status" -eq 75 ] && [ "$files" -eq 0 ] &&
+		    [ "${#REPLIES[@]}" -eq 1 ] &&
+		    [[ "${REPLIES[0]}" == "421 4.3.0 "* ]] || {
+			echo "a log that cannot be opened: not one 421" >&2
+			return 1
+		} ;;
 	setup)
 		[ "$status" -eq 75 ] && [ "$files" -eq 0 ] &&
 		    [ "${#REPLIES[@]}" -eq 1 ] &&
