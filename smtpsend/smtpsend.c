@@ -34,7 +34,7 @@
 #define RETRY_MAX	3600		/* a minute to at most an hour */
 #define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define MAILDIR_DEFAULT	"/var/spool/smtpq-mail"
-#define TMP_STALE	(36 * 3600)	/* tmp/ files older: a crash's leftovers */
+#define TMP_STALE	((time_t)36 * 3600) /* older in tmp/: crash debris */
 
 /* What a look at one queue file came to. */
 enum try {
