@@ -4,9 +4,19 @@
  *
  * The queue file is read in fixed chunks and converted on the fly, so
  * memory stays the same whatever the message's size.  Line ends are made
- * uniform on the way (a bare LF becomes the output's line end; a bare CR is
- * content, as smtpd keeps it), and for SMTP every line starting with a dot
- * gets a second one and the message ends with "." alone (RFC 5321 4.5.2).
+ * uniform on the way, and for SMTP every line starting with a dot gets a
+ * second one and the message ends with "." alone (RFC 5321 4.5.2).
+ *
+ * SMTP smuggling: smtpd stores what a client sent, bare CR and NUL
+ * included; a next hop that took a bare CR for a line end, or dropped a
+ * NUL, would read "<CR>.<CR>" or "<CRLF><NUL>.<CRLF>" as the end of DATA
+ * and the rest as our commands.  So nothing leaves here with a bare CR,
+ * a bare LF or a NUL, whichever way it goes (relay, Maildir, the headers
+ * a bounce quotes): a bare LF becomes the output's line end (it is one to
+ * most readers), a bare CR and a NUL become a space (as Postfix's
+ * cleanup_replace_stray_cr_lf does).  Done here, on the way out, so that
+ * the queue keeps what was received and every message already queued is
+ * covered.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -56,8 +66,8 @@ body_convert(struct body *b, const char *in, size_t n, char *out)
 				len += body_eol(b, out + len);
 				continue;
 			}
-			/* A bare CR: content. */
-			out[len++] = '\r';
+			/* A bare CR: a space (SMTP smuggling). */
+			out[len++] = ' ';
 			b->at_bol = 0;
 		}
 		if (c == '\r') {
@@ -73,7 +83,7 @@ body_convert(struct body *b, const char *in, size_t n, char *out)
 		if (b->at_bol && c == '.' && (b->flags & BODY_DOTS))
 			out[len++] = '.';
 		b->at_bol = 0;
-		out[len++] = c;
+		out[len++] = c == '\0' ? ' ' : c;
 	}
 	return len;
 }
@@ -119,7 +129,7 @@ body_copy(int fd, off_t offset, struct out *o, int flags)
 	}
 	len = 0;
 	if (b.has_cr) {
-		out[len++] = '\r';
+		out[len++] = ' ';
 		b.at_bol = 0;
 	}
 	if (!b.at_bol)

@@ -48,3 +48,92 @@ teardown() {
 	assert_status 75
 	[ -f "$Q/new/$name" ]
 }
+
+# --- SMTP smuggling on the way out ---------------------------------------
+
+# Fails unless file $1 holds no bare CR, no bare LF and no NUL: every CR
+# is followed by LF, every LF preceded by CR ($2 = lf: LF line ends, and
+# then no CR at all).
+assert_clean_bytes() {
+	"$PYTHON" - "$1" "${2:-crlf}" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+bad = []
+if b"\0" in data:
+    bad.append("NUL at %d" % data.index(b"\0"))
+if sys.argv[2] == "lf":
+    if b"\r" in data:
+        bad.append("CR at %d" % data.index(b"\r"))
+else:
+    m = re.search(rb"\r(?!\n)|(?<!\r)\n", data)
+    if m:
+        bad.append("bare %r at %d" % (m.group(), m.start()))
+if bad:
+    sys.exit("%s: %s: %r" % (sys.argv[1], ", ".join(bad), data[:300]))
+PY
+}
+
+# The published variants (SEC Consult, 2023): end-of-data sequences a
+# lenient next hop might take, each followed by commands of our own.
+smuggling_body() {
+	printf 'Subject: smuggle\r\n\r\nstart\r\n'
+	printf 'a\r.\rMAIL FROM:<evil@x.test>\r\n'
+	printf 'b\r.\r\nRCPT TO:<victim@y.test>\r\n'
+	printf 'c\n.\nDATA\r\n'
+	printf 'd\n.\r\nMAIL FROM:<evil@x.test>\r\n'
+	printf 'e\r\n.\rRCPT TO:<victim@y.test>\r\n'
+	printf 'f\r\n\0.\r\nDATA\r\n'
+	printf 'g\r\n.\n'
+	printf 'h\r\r\n'
+	printf 'end\r'
+}
+
+@test "smuggling: no bare CR, bare LF or NUL reaches the relay; one message, our commands only" {
+	local name
+	name=$(qname)
+	{
+		queue_envelope a@src.test x@dst.test
+		smuggling_body
+	} >"$Q/new/$name"
+	relay_start
+	smtpsend_run
+	assert_status 0
+	assert_clean_bytes "$RELAY_DIR/1.raw"
+	[ ! -e "$RELAY_DIR/2.raw" ]
+	[ "$(grep -c ' C: MAIL FROM:' "$RELAY_DIR/transcript")" -eq 1 ]
+	# The bare CRs and the NUL are spaces; bare LFs are line ends.
+	grep -q $'^a . MAIL FROM:<evil@x.test>\r$' "$RELAY_DIR/1.raw"
+	grep -q $'^ \\.\r$' "$RELAY_DIR/1.raw"		# f: NUL, dot
+	grep -q $'^\\.\\.\r$' "$RELAY_DIR/1.raw"	# c, d, g: stuffed
+	grep -q $'^h \r$' "$RELAY_DIR/1.raw"
+	grep -q $'^end \r$' "$RELAY_DIR/1.raw"
+}
+
+@test "smuggling: a Maildir delivery holds LF line ends only, no CR, no NUL" {
+	local name
+	name=$(qname)
+	{
+		queue_envelope a@src.test b@src.test
+		smuggling_body
+	} >"$Q/new/$name"
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	assert_status 0
+	assert_clean_bytes "$(ls "$MAILDIR"/b/new/*)" lf
+}
+
+@test "smuggling: a bounce quoting hostile headers carries no bare CR or NUL" {
+	local name
+	name=$(qname)
+	{
+		queue_envelope a@src.test x@dst.test
+		printf 'Subject: a\r.\rMAIL FROM:<evil@x.test>\r\n'
+		printf 'X-Bad: b\r\n\0.\r\nRCPT TO:<victim@y.test>\r\n\r\nbody\r\n'
+	} >"$Q/new/$name"
+	relay_start --rcpt 'x@dst.test=550 5.1.1 no such user'
+	smtpsend_run
+	assert_status 0
+	# The bounce to a@src.test went through the same relay.
+	grep -q 'Content-Type: text/rfc822-headers' "$RELAY_DIR/1.raw"
+	assert_clean_bytes "$RELAY_DIR/1.raw"
+	grep -q $'^Subject: a . MAIL FROM:<evil@x.test>\r$' "$RELAY_DIR/1.raw"
+}
