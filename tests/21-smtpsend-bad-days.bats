@@ -137,3 +137,72 @@ smuggling_body() {
 	assert_clean_bytes "$RELAY_DIR/1.raw"
 	grep -q $'^Subject: a . MAIL FROM:<evil@x.test>\r$' "$RELAY_DIR/1.raw"
 }
+
+# --- long lines -----------------------------------------------------------
+
+# aiosmtpd_start: aiosmtpd (a relay we did not write) on 127.0.0.1, a
+# port of the kernel's choosing; each message it takes is written, as it
+# arrived (dots unstuffed, CRLF), to $BATS_TEST_TMPDIR/aio/K.eml.  Sets
+# RELAY_PORT and RELAY_PID (teardown stops it with relay_stop).
+aiosmtpd_start() {
+	local dir=$BATS_TEST_TMPDIR/aio
+	mkdir -p "$dir"
+	"$PYTHON" - "$dir" 3>&- <<'PY' &
+import asyncio, os, sys
+from aiosmtpd.smtp import SMTP
+
+DIR = sys.argv[1]
+count = 0
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        global count
+        count += 1
+        with open(os.path.join(DIR, "%d.eml" % count), "wb") as f:
+            f.write(envelope.original_content)
+        return "250 2.0.0 Ok"
+
+async def main():
+    loop = asyncio.get_running_loop()
+    srv = await loop.create_server(lambda: SMTP(Handler()), "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    with open(os.path.join(DIR, "port.tmp"), "w") as f:
+        f.write("%d\n" % port)
+    os.rename(os.path.join(DIR, "port.tmp"), os.path.join(DIR, "port"))
+    await srv.serve_forever()
+
+asyncio.run(main())
+PY
+	RELAY_PID=$!
+	wait_for test -s "$dir/port" || return 1
+	RELAY_PORT=$(cat "$dir/port")
+}
+
+@test "long lines: broken at 998 octets with CRLF and a space, as Postfix does; aiosmtpd takes them" {
+	local name a998 a3000
+	a998=$(head -c 998 /dev/zero | tr '\0' a)
+	a3000=$(head -c 2992 /dev/zero | tr '\0' b)12345678
+	name=$(qname)
+	{
+		queue_envelope a@src.test x@dst.test
+		printf 'Subject: long\r\nX-Long: %s\r\n\r\n' "$a3000"
+		printf '%s\r\n.%s\r\n%s\r\nend\r\n' "$a998" "$a3000" "$a3000"
+	} >"$Q/new/$name"
+	aiosmtpd_start
+	smtpsend_run
+	assert_status 0
+	assert_empty "$Q/failed"
+	{
+		printf 'Subject: long\r\n'
+		printf 'X-Long: %s\r\n %s\r\n %s\r\n %s\r\n\r\n' \
+		    "${a3000:0:990}" "${a3000:990:997}" "${a3000:1987:997}" \
+		    "${a3000:2984}"
+		printf '%s\r\n' "$a998"
+		printf '.%s\r\n %s\r\n %s\r\n %s\r\n' "${a3000:0:997}" \
+		    "${a3000:997:997}" "${a3000:1994:997}" "${a3000:2991}"
+		printf '%s\r\n %s\r\n %s\r\n %s\r\n' "${a3000:0:998}" \
+		    "${a3000:998:997}" "${a3000:1995:997}" "${a3000:2992}"
+		printf 'end\r\n'
+	} >"$BATS_TEST_TMPDIR/want"
+	assert_same_bytes "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/aio/1.eml"
+}
