@@ -10,6 +10,7 @@
  * read is bounded (reply_read()), every wait bounded by -t.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -188,7 +189,7 @@ static int
 relay_open(void)
 {
 	char err[256];
-	int code;
+	int code, flags;
 
 	relay.is_broken = relay.needs_rset = 0;
 	relay.fd = net_connect(relay_host, relay_port, (int)relay_timeout, err,
@@ -206,6 +207,17 @@ relay_open(void)
 	relay.in.flush = &relay.out;
 	relay.in.stop_on_signal = 1;
 	out_init(&relay.out, relay.fd);
+	/* Non-blocking, so that a relay that stops reading holds a write
+	 * no longer than -t, nor past a SIGTERM (out.c). */
+	relay.out.timeout = (int)relay_timeout;
+	relay.out.stop_on_signal = 1;
+	if ((flags = fcntl(relay.fd, F_GETFL)) == -1 ||
+	    fcntl(relay.fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		say(relay.why, sizeof(relay.why), "451 4.3.0 relay %s: %s",
+		    relay_name, strerror(errno));
+		code = -1;
+		goto fail;
+	}
 
 	/* RFC 5321 3.1: anything but 220 means no service here. */
 	if ((code = relay_reply()) != 220)

@@ -382,7 +382,7 @@ msg_try(const char *name, time_t now)
 	if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		return TRY_NOTDUE;
 	if ((msg.fd = openat(queue.new_dir, name, O_RDWR | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return TRY_GONE;
 		log_error("id=%s result=error: unable to open: %s", name,
@@ -398,7 +398,8 @@ msg_try(const char *name, time_t now)
 	else if (fstat(msg.fd, &st) == -1 || fstatat(queue.new_dir, name,
 	    &again, AT_SYMLINK_NOFOLLOW) == -1)
 		rc = msg_unseen(name, "stat");
-	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev)
+	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev ||
+	    !S_ISREG(st.st_mode))
 		rc = TRY_GONE;		/* rewritten by another sender */
 	else if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		rc = TRY_NOTDUE;	/* deferred by another sender */
@@ -535,10 +536,23 @@ print_queue(void)
 		die(EXIT_TEMPFAIL, "unable to list %s/new: %s", queue_dir,
 		    strerror(errno));
 	for (i = 0; i < list.n; i++) {
-		if ((fd = openat(queue.new_dir, list.v[i], O_RDONLY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		/* Nothing but a regular file is opened: a FIFO would block
+		 * the open, a device do worse.  O_NONBLOCK for one put there
+		 * between the look and the open. */
+		fd = -1;
+		if (fstatat(queue.new_dir, list.v[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || (S_ISREG(st.st_mode) &&
+		    ((fd = openat(queue.new_dir, list.v[i], O_RDONLY |
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+		    fstat(fd, &st) == -1))) {
 			printf("%s  unreadable: %s\n", list.v[i],
 			    strerror(errno));
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			printf("%s  damaged: not a regular file\n", list.v[i]);
 			if (fd != -1)
 				close(fd);
 			continue;
