@@ -211,6 +211,8 @@ struct peer {
 };
 
 void	net_peer(int fd, struct peer *);
+int	net_peer_parse(const char *, struct peer *);
+void	net_peer_unknown(struct peer *);
 int	net_cidr_parse(const char *, struct cidr *);
 int	net_cidr_match(const struct cidr *net, const struct cidr *host);
 int	net_set_timeout(int fd, int seconds);
