@@ -101,3 +101,138 @@ PY
 	[ "$(replies | grep -c '^452 4.5.3')" -eq 1020 ]
 	replies | tail -n 1 | grep -q '^421 4.7.0'
 }
+
+# Slow clients: deadlines, not per-read timeouts (smtpd/limits.c).
+
+@test "3 clients dripping a byte every 0.3 s never shut out a well-behaved one for longer than -t" {
+	# -c 3 -t 1: the drips take every slot; a good client that comes
+	# meanwhile is turned away at first, and gets in once -t has cut
+	# the drips off (a bound of 1 s, checked with room to spare).
+	run "$PYTHON" - "$SMTPD" "$Q" "$LOG" "$SLOWDOWN" <<'PY'
+import socket, subprocess, sys, threading, time
+smtpd, q, log, slow = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def start():
+    ours, theirs = socket.socketpair()
+    p = subprocess.Popen([smtpd, "-q", q, "-n", "mx.test", "-l", log,
+        "-c", "3", "-t", "1"], stdin=theirs, stdout=theirs)
+    theirs.close()
+    ours.settimeout(10 * slow)
+    return p, ours
+def greeting(s):
+    return s.makefile("rb").readline()
+stop = False
+def drip(s):
+    while not stop:
+        try:
+            s.send(b"N")
+        except OSError:
+            return
+        time.sleep(0.3)
+drips = []
+for i in range(3):
+    p, s = start()
+    assert greeting(s).startswith(b"220"), "drip %d not greeted" % i
+    threading.Thread(target=drip, args=(s,), daemon=True).start()
+    drips.append((p, s))
+t0 = time.monotonic()
+p, s = start()
+first = greeting(s)
+s.close(); p.wait(10 * slow)
+assert first.startswith(b"421 4.3.2"), first
+while True:
+    p, s = start()
+    line = greeting(s)
+    if line.startswith(b"220"):
+        s.sendall(b"QUIT\r\n"); s.makefile("rb").readline()
+        s.close(); p.wait(10 * slow)
+        break
+    s.close(); p.wait(10 * slow)
+    if time.monotonic() - t0 > 4 * slow:
+        sys.exit("still shut out after %.1f s" % (time.monotonic() - t0))
+    time.sleep(0.1)
+waited = time.monotonic() - t0
+stop = True
+for p, s in drips:
+    rest = s.makefile("rb").read()
+    assert rest.startswith(b"421 4.4.2"), rest
+    p.wait(10 * slow)
+print("%.1f" % waited)
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'result=timeout after CONNECT' "$LOG")" -eq 3 ]
+}
+
+@test "a message dripped slower than -r is cut off with 421 4.4.2 near -t, not kept" {
+	local t0 t1 ms i
+	SMTPD_FLAGS=(-t 2 -r 1000)
+	smtpd_start
+	smtpd_send 'HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'
+	wait_for smtpd_replied '^354 '
+	t0=${EPOCHREALTIME/[.,]/}
+	# 20 bytes every 0.2 s: 100 bytes a second, a tenth of -r
+	for ((i = 0; i < 100; i++)); do
+		smtpd_gone && break
+		smtpd_send 'drip drip drip drip\n' 2>/dev/null || break
+		sleep 0.2
+	done
+	smtpd_wait_exit
+	t1=${EPOCHREALTIME/[.,]/}
+	ms=$(( (t1 - t0) / 1000 ))
+	replies | tail -n 1 | grep -q '^421 4.4.2 mx.test Error: timeout exceeded'
+	[ "$ms" -lt $(( 8000 * SLOWDOWN )) ] || { echo "421 after $ms ms" >&2; false; }
+	assert_empty "$Q/new"
+	assert_empty "$Q/tmp"
+	grep -q 'result=dropped: timeout in DATA' "$LOG"
+}
+
+@test "a message sent faster than -r is not cut off, though it takes longer than -t" {
+	local i
+	SMTPD_FLAGS=(-t 1 -r 100)
+	smtpd_start
+	smtpd_send 'HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'
+	wait_for smtpd_replied '^354 '
+	# 200 bytes every 0.5 s for 3 s: 400 bytes a second
+	for ((i = 0; i < 6; i++)); do
+		smtpd_send "$(printf '%0198d' 0)\r\n"
+		sleep 0.5
+	done
+	smtpd_send '.\r\nQUIT\r\n'
+	smtpd_wait_exit
+	replies | grep -q '^250 2.0.0 Ok: queued'
+	queued_file
+}
+
+@test "a session that keeps busy past -L gets 421 4.4.2 session too long" {
+	local i
+	SMTPD_FLAGS=(-t 5 -L 2)
+	smtpd_start
+	for ((i = 0; i < 50; i++)); do
+		smtpd_gone && break
+		smtpd_send 'HELO c.example\r\n' 2>/dev/null || break
+		sleep 0.2
+	done
+	smtpd_wait_exit
+	replies | tail -n 1 | grep -q '^421 4.4.2 mx.test Error: session too long'
+	[ "$i" -lt 40 ]
+	grep -q 'result=session too long after HELO' "$LOG"
+}
+
+@test "-L and -r take only sane values" {
+	local bad
+	for bad in '-L 0' '-L x' '-r 0' '-r -1' '-r 1k'; do
+		# shellcheck disable=SC2086
+		run "$SMTPD" -q "$Q" -n mx.test $bad
+		[ "$status" -eq 64 ] || { echo "$bad: $status" >&2; return 1; }
+	done
+}
+
+@test "the junk count starts again after each queued message" {
+	local noops
+	noops=$(for ((i = 0; i < 90; i++)); do printf 'NOOP\\r\\n'; done)
+	smtpd_session "HELO c.example\r\n${noops}MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\n${noops}${noops}QUIT\r\n"
+	replies | tail -n 1 | grep -q '^421 4.7.0'
+	smtpd_session "HELO c.example\r\n${noops}MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\n${noops}QUIT\r\n"
+	replies | tail -n 1 | grep -q '^221 2.0.0'
+	[ "$(replies | grep -c '^250 2.0.0 Ok$')" -eq 180 ]
+}
