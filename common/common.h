@@ -73,8 +73,11 @@
 #define JUNK_MAX		100
 
 /* Default sessions at once per queue (-c); the one over the cap gets
- * "421 4.3.2 ... Service not available". */
-#define SESSIONS_DEFAULT	5
+ * "421 4.3.2 ... Service not available".  A Postfix client opens up to 20
+ * at once to one destination (default_destination_concurrency_limit);
+ * 30 takes those and leaves room for others, and the units' per-source
+ * caps (20) keep one client from taking all of them. */
+#define SESSIONS_DEFAULT	30
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255

@@ -32,7 +32,7 @@ static const char usage[] =
 "  -r rate     minimum DATA rate in bytes a second (default 500)\n"
 "  -L life     session lifetime, e.g. 3600, 1h (default 1h)\n"
 "  -s bytes    maximum message size, e.g. 10485760, 10M (default 10M)\n"
-"  -c n        sessions at once per queue (default 5)\n"
+"  -c n        sessions at once per queue (default 30)\n"
 "  -d domain   accept mail for this domain from anyone (repeatable)\n"
 "  -R cidr     trust (relay for) this client network (repeatable)\n";
 

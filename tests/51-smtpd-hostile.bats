@@ -236,3 +236,34 @@ PY
 	replies | tail -n 1 | grep -q '^221 2.0.0'
 	[ "$(replies | grep -c '^250 2.0.0 Ok$')" -eq 180 ]
 }
+
+# The session cap (-c): a standard Postfix client's 20 connections fit.
+
+@test "by default 30 sessions at once are greeted (a Postfix client's 20 fit) and the 31st gets 421 4.3.2" {
+	run "$PYTHON" - "$SMTPD" "$Q" "$LOG" "$SLOWDOWN" <<'PY'
+import socket, subprocess, sys
+smtpd, q, log, slow = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+held = []
+def start():
+    ours, theirs = socket.socketpair()
+    p = subprocess.Popen([smtpd, "-q", q, "-n", "mx.test", "-l", log],
+        stdin=theirs, stdout=theirs)
+    theirs.close()
+    ours.settimeout(20 * slow)
+    return p, ours, ours.makefile("rb").readline()
+for i in range(30):
+    p, s, line = start()
+    assert line.startswith(b"220 "), "session %d: %r" % (i + 1, line)
+    held.append((p, s))
+p, s, line = start()
+assert line.startswith(b"421 4.3.2"), line
+s.close(); p.wait(20 * slow)
+for p, s in held:
+    s.sendall(b"QUIT\r\n")
+    s.makefile("rb").readline()
+    s.close()
+    p.wait(20 * slow)
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
