@@ -205,11 +205,12 @@ transaction_reset(void)
 		state_enter(ST_HELO);
 }
 
-/* The 4xx for a local failure; errno says which. */
+/* The 4xx for a local failure; err, the errno where it failed, says
+ * which. */
 static void
-respond_local_failure(void)
+respond_local_failure(int err)
 {
-	if (errno == ENOSPC || errno == EDQUOT)
+	if (err == ENOSPC || err == EDQUOT)
 		respond(452, "4.3.1 Insufficient system storage");
 	else
 		respond(451, "4.3.0 Error: local error in processing");
@@ -488,7 +489,7 @@ smtp_data(const char *verb, char *arg)
 {
 	struct queue_file qf;
 	struct data d;
-	int rc;
+	int rc, err;
 
 	(void)verb;
 	if (*arg != '\0') {
@@ -496,9 +497,10 @@ smtp_data(const char *verb, char *arg)
 		return;
 	}
 	if (queue_create(&queue, &qf) == -1) {
+		err = errno;
 		log_error("peer=%s result=deferred: unable to create queue "
-		    "file: %s", peer.addr, strerror(errno));
-		respond_local_failure();
+		    "file: %s", peer.addr, strerror(err));
+		respond_local_failure(err);
 		/* The transaction is over, as after the final dot: a
 		 * pipelining client's next RCPT must not join it. */
 		transaction_reset();
@@ -529,10 +531,11 @@ smtp_data(const char *verb, char *arg)
 		    d.size);
 	} else if (out_flush(&qout) == -1 ||
 	    queue_commit(&queue, &qf, "new") == -1) {
+		err = errno;
 		log_error("peer=%s id=%s result=deferred: unable to write "
-		    "queue file: %s", peer.addr, qf.name, strerror(errno));
+		    "queue file: %s", peer.addr, qf.name, strerror(err));
 		queue_abort(&queue, &qf);
-		respond_local_failure();
+		respond_local_failure(err);
 	} else {
 		messages++;
 		junk = 0;

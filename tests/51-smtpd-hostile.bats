@@ -267,3 +267,36 @@ PY
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+# A full disk: 452 4.3.1 in every build (errno kept past the log line).
+
+# Mounts a 256 KiB tmpfs at $FULL for the queue (root may; teardown
+# unmounts it).
+full_tmpfs() {
+	FULL=$BATS_TEST_TMPDIR/full
+	mkdir -p "$FULL"
+	mount -t tmpfs -o size=256k,mode=0755 smtpq-test "$FULL"
+	MOUNTED=$FULL
+}
+
+teardown() {
+	smtpd_cleanup
+	if [ -n "${MOUNTED:-}" ]; then
+		umount "$MOUNTED"
+		MOUNTED=
+	fi
+}
+
+@test "a queue on a full file system answers 452 4.3.1 after the final dot, logged, nothing left" {
+	full_tmpfs
+	Q=$FULL/queue
+	smtpd_session 'HELO c.example\r\nQUIT\r\n'	# makes the queue
+	# fill it: dd stops at ENOSPC
+	dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null || true
+	smtpd_session "HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n$(printf '%080d\\r\\n' $(seq 1 200))\r\n.\r\nQUIT\r\n"
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '452 4.3.1' '221 2.0.0'
+	grep -q 'result=deferred: unable to write queue file: No space left on device' "$LOG"
+	assert_empty "$Q/new"
+	assert_empty "$Q/tmp"
+}
