@@ -661,6 +661,10 @@ session(void)
 			log_info("peer=%s result=shutting down", peer.addr);
 			session_exit(0);
 		case LINE_ERROR:
+			/* line_fill() flushes our replies first: a client
+			 * that stops reading fails there, not in read(). */
+			if (out.error != 0)
+				break;
 			log_info("peer=%s result=read error: %s", peer.addr,
 			    strerror(errno));
 			session_exit(0);
@@ -809,8 +813,9 @@ main(int argc, char **argv)
 		else
 			log_info("peer=%s result=refused: too many sessions",
 			    peer.addr);
-		reply(&out, 421, "4.3.2 %s Service not available: %s",
-		    hostname, rc == 1 ? "too many sessions" : "local error");
+		reply(&out, 421, "%s %s Service not available: %s",
+		    rc == 1 ? "4.3.2" : "4.3.0", hostname,
+		    rc == 1 ? "too many sessions" : "local error");
 		session_exit(rc == 1 ? 0 : EXIT_TEMPFAIL);
 	}
 	reply(&out, 220, "%s ESMTP smtpd", hostname);

@@ -300,3 +300,36 @@ teardown() {
 	assert_empty "$Q/new"
 	assert_empty "$Q/tmp"
 }
+
+# Small truths.
+
+@test "a lock file that cannot be opened is 421 4.3.0, as the man page says, exit 75" {
+	mkdir -p "$Q/smtpd.lock"	# a directory: open(2) fails
+	smtpd_session 'HELO c.example\r\nQUIT\r\n'
+	[ "$status" -eq 75 ]
+	assert_replies '421 4.3.0 mx.test Service not available: local error'
+	grep -q 'result=refused: unable to lock' "$LOG"
+}
+
+@test "a client that stops reading is logged as a write error, not a read error" {
+	run "$PYTHON" - "$SMTPD" "$Q" "$LOG" <<'PY'
+import socket, subprocess, sys, time
+ours, theirs = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "-q", sys.argv[2], "-n", "mx.test",
+    "-l", sys.argv[3], "-t", "1"], stdin=theirs, stdout=theirs)
+theirs.close()
+ours.settimeout(3)
+# Never read a reply; send in pieces, so that smtpd waits for input (and
+# flushes its replies first) between them.
+try:
+    for i in range(400):
+        ours.sendall(b"EHLO c.example\r\n" * 50)
+        time.sleep(0.01)
+except OSError:	# a timeout, or smtpd gone
+    pass
+p.wait(30)
+PY
+	[ "$status" -eq 0 ]
+	grep -q 'result=write error' "$LOG"
+	! grep -q 'read error' "$LOG"
+}
