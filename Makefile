@@ -42,16 +42,19 @@ endif
 ALL_CFLAGS = $(STD) $(SAN) $(CFLAGS) -Icommon
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
-SMTPD_SRC   = $(sort $(wildcard smtpd/*.c))
+SMTPD_SRC   = $(sort $(filter-out smtpd/sendmail%,$(wildcard smtpd/*.c)))
+SENDMAIL_SRC = $(sort $(wildcard smtpd/sendmail*.c))
 SMTPSEND_SRC = $(sort $(wildcard smtpsend/*.c))
 UNIT_SRC    = $(sort $(wildcard tests/unit/*.c))
 
 COMMON_OBJ  = $(COMMON_SRC:%.c=$(O)/%.o)
 SMTPD_OBJ   = $(SMTPD_SRC:%.c=$(O)/%.o)
 SMTPSEND_OBJ = $(SMTPSEND_SRC:%.c=$(O)/%.o)
+SENDMAIL_OBJ = $(SENDMAIL_SRC:%.c=$(O)/%.o)
 UNIT_BIN    = $(UNIT_SRC:%.c=$(O)/%)
 
-PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend)
+PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend) \
+	  $(if $(SENDMAIL_SRC),$(O)/smtpd/sendmail $(O)/smtpd/mailq)
 
 .PHONY: all test unit run clean install uninstall bench valgrind
 all: $(PROGS)
@@ -104,6 +107,14 @@ $(SMTPSEND_OBJ): smtpsend/smtpsend.h
 
 $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPSEND_OBJ) $(O)/common/libcommon.a
+
+# sendmail runs setgid (make install): dynamic glibc, which ignores the
+# caller's LD_* variables in a setgid program.  mailq is a link to it.
+$(O)/smtpd/sendmail: $(SENDMAIL_OBJ) $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_OBJ) $(O)/common/libcommon.a
+
+$(O)/smtpd/mailq: $(O)/smtpd/sendmail
+	ln -sf sendmail $@
 
 $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 	@mkdir -p $(@D)
@@ -159,6 +170,7 @@ run: all
 clean:
 	rm -rf build var
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
+	    smtpd/sendmail smtpd/mailq \
 	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%)
 
 # Installation ----------------------------------------------------------
@@ -184,7 +196,7 @@ MAILROOT	= /var/spool/smtpq-mail
 
 SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
-MANPAGES = $(wildcard smtpd/smtpd.8 smtpsend/smtpsend.8)
+MANPAGES = $(wildcard smtpd/smtpd.8 smtpd/sendmail.8 smtpsend/smtpsend.8)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.service systemd/smtpsend.timer
 ENVFILE	= $(SYSCONFDIR)/default/smtpq
@@ -294,7 +306,7 @@ fuzz: $(FUZZ_BIN)
 #                                   ones that only read arg cannot say const
 CPPCHECK   ?= cppcheck
 CLANG_TIDY ?= clang-tidy
-LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SMTPSEND_SRC)
+LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SENDMAIL_SRC) $(SMTPSEND_SRC)
 LINT_DEFS   = -std=c11 -D_POSIX_C_SOURCE=200809L -Icommon
 LINT_JOBS  ?= 2
 
