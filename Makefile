@@ -193,6 +193,7 @@ TMPFILESDIR	= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR	= /etc
 QUEUEDIR	= /var/spool/smtpq
 MAILROOT	= /var/spool/smtpq-mail
+QUEUE_GROUP	= smtpq
 
 SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
@@ -218,12 +219,29 @@ install: all
 		mkdirs "$$(dirname "$$2")"; tmp="$$d$$2.new$$$$"; \
 		if [ "$$4" = subst ]; then $(SUBST) "$$1" >"$$tmp"; \
 		else cp "$$1" "$$tmp"; fi; \
+		if [ -n "$${4#subst}" ]; then chgrp "$${4#subst}" "$$tmp"; fi; \
 		chmod "$$3" "$$tmp"; mv -f "$$tmp" "$$d$$2"; \
 		echo "$$2" >>"$$new"; echo "install $$1 $$d$$2"; \
 	}; \
 	put $(O)/smtpd/smtpd $(SBINDIR)/smtpd 755; \
 	if [ -f $(O)/smtpsend/smtpsend ]; then \
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
+	if [ -f $(O)/smtpd/sendmail ]; then \
+		if [ -z "$$d" ] && ! getent group $(QUEUE_GROUP) >/dev/null; \
+		then systemd-sysusers "$(SYSUSERSDIR)/smtpq.conf" 2>/dev/null \
+		    || systemd-sysusers systemd/smtpq.sysusers || true; fi; \
+		if getent group $(QUEUE_GROUP) >/dev/null && \
+		    [ "$$(id -u)" -eq 0 ]; then \
+			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 2755 \
+			    $(QUEUE_GROUP); \
+		else \
+			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 755; \
+			echo "note: no group $(QUEUE_GROUP) (or not root):" \
+			    "sendmail is not setgid; only root can use it"; \
+		fi; \
+		ln -sf sendmail "$$d$(SBINDIR)/mailq"; \
+		echo "$(SBINDIR)/mailq" >>"$$new"; \
+	fi; \
 	for f in $(MANPAGES); do \
 		put $$f $(MANDIR)/man8/$${f##*/} 644 subst; done; \
 	for f in $(UNITS); do put $$f $(UNITDIR)/$${f##*/} 644 subst; done; \
@@ -236,6 +254,47 @@ install: all
 	put inetd/tcpserver.run $(DATADIR)/tcpserver.run 755 subst; \
 	if [ -f "$$list" ]; then cat "$$list" >>"$$new"; fi; \
 	LC_ALL=C sort -u "$$new" >"$$list"; chmod 644 "$$list"
+
+# make install-sendmail: $(SBINDIR)/sendmail becomes /usr/sbin/sendmail
+# and /usr/bin/mailq (symbolic links).  A file there that a Debian MTA
+# package owns is set aside with dpkg-divert --local --rename (to
+# PATH.smtpq-orig), so the package neither fights the link nor loses its
+# file; make uninstall-sendmail puts it back.
+SENDMAIL_LINKS = /usr/sbin/sendmail:$(SBINDIR)/sendmail \
+		 /usr/bin/mailq:$(SBINDIR)/mailq
+
+install-sendmail:
+	@set -e; for pair in $(SENDMAIL_LINKS); do \
+		link=$${pair%%:*}; target=$${pair#*:}; \
+		if [ "$$(readlink "$(DESTDIR)$$link" || true)" = "$$target" ]; \
+		then continue; fi; \
+		if [ -z "$(DESTDIR)" ] && [ -e "$$link" ] && \
+		    command -v dpkg-divert >/dev/null; then \
+			dpkg-divert --local --rename \
+			    --divert "$$link.smtpq-orig" --add "$$link"; \
+		fi; \
+		if [ -e "$(DESTDIR)$$link" ] || [ -L "$(DESTDIR)$$link" ]; then \
+			echo "install-sendmail: $(DESTDIR)$$link exists;" \
+			    "move it aside first"; exit 1; fi; \
+		mkdir -p "$$(dirname "$(DESTDIR)$$link")"; \
+		ln -s "$$target" "$(DESTDIR)$$link"; \
+		echo "ln -s $$target $(DESTDIR)$$link"; \
+	done
+
+uninstall-sendmail:
+	@set -e; for pair in $(SENDMAIL_LINKS); do \
+		link=$${pair%%:*}; target=$${pair#*:}; \
+		if [ "$$(readlink "$(DESTDIR)$$link" || true)" != "$$target" ]; \
+		then continue; fi; \
+		rm -f "$(DESTDIR)$$link"; echo "rm $(DESTDIR)$$link"; \
+		if [ -z "$(DESTDIR)" ] && command -v dpkg-divert >/dev/null && \
+		    dpkg-divert --list "$$link" | grep -q .; then \
+			dpkg-divert --local --rename \
+			    --divert "$$link.smtpq-orig" --remove "$$link"; \
+		fi; \
+	done
+
+.PHONY: install-sendmail uninstall-sendmail
 
 uninstall:
 	@set -e; d='$(DESTDIR)'; list="$$d$(DATADIR)/installed"; \

@@ -624,7 +624,11 @@ msg_finish(time_t now)
 	    msg.name, &msg.env, keep, times[0].tv_sec) == -1)
 		log_error("id=%s result=error: unable to rewrite: %s",
 		    msg.name, strerror(errno));
-	if (!sig_term && futimens(msg.fd, times) == -1)
+	/* A file sendmail(8) made is its caller's, whose times only the
+	 * owner may set: a copy of our own takes them. */
+	if (!sig_term && futimens(msg.fd, times) == -1 && (errno != EPERM ||
+	    envelope_rewrite(&queue, msg.fd, msg.name, &msg.env, keep,
+	    times[0].tv_sec) == -1))
 		log_error("id=%s result=error: unable to set next try: %s",
 		    msg.name, strerror(errno));
 	log_info("id=%s pending=%zu next=%s result=deferred", msg.name,
