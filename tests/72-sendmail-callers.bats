@@ -92,3 +92,39 @@ sys.exit(subprocess.run([sys.argv[1], "-t", "-oi"], input=msg).returncode)' "$W"
 	g=$(ls "$MD/grace/new")
 	[ -n "$g" ]
 }
+
+# cron itself: a private cron daemon in a mount namespace of its own, where
+# /usr/sbin/sendmail is our wrapper and /etc/cron.d, /etc/crontab,
+# /var/spool/cron and /run are empty tmpfs (the host's cron jobs and pid
+# file are never seen, ours never reach the host).  The job runs at the
+# next minute boundary: the wait is bounded at 75 s.
+@test "cron mails a job's output through sendmail" {
+	CRON_TOP=$BATS_TEST_TMPDIR/cron
+	mkdir -p "$CRON_TOP"
+	cat >"$CRON_TOP/job" <<-EOF2
+	SHELL=/bin/sh
+	MAILTO=ops@example.net
+	* * * * * root echo "cron says hi from \$(id -un)"
+	EOF2
+	unshare -m --propagation private sh -c '
+		for d in /etc/cron.d /var/spool/cron /run; do
+			mount -t tmpfs smtpq-cron "$d" || exit 99
+		done
+		mkdir -p /var/spool/cron/crontabs
+		cp "$1/job" /etc/cron.d/smtpq-test
+		chmod 644 /etc/cron.d/smtpq-test
+		: >"$1/crontab"
+		mount --bind "$1/crontab" /etc/crontab
+		mount --bind "$2" /usr/sbin/sendmail
+		exec cron -f -L 15
+	' _ "$CRON_TOP" "$W" >"$CRON_TOP/log" 2>&1 &
+	CRON_PID=$!
+	WAIT_SECONDS=$((75 * SLOWDOWN)) wait_for compgen -G "$Q/new/*"
+	kill "$CRON_PID"
+	wait "$CRON_PID" || true
+	m=$(delivered ops)
+	grep -qx 'cron says hi from root' <<<"$m"
+	grep -q '^Subject: Cron <root@' <<<"$m"
+	grep -q '^From: "CronDaemon" <root@' <<<"$m" ||
+	    grep -q '^From: root' <<<"$m"
+}
