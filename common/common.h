@@ -38,6 +38,12 @@
  * more as damaged. */
 #define RCPT_MAX		100
 
+/* Those 452s are not the client's errors (RFC 5321 4.5.3.1.10: it goes on
+ * with the accepted ones); only this many past RCPT_MAX in one transaction
+ * are free, each one more counts towards SMTP_ERRORS_MAX (Postfix's
+ * smtpd_recipient_overshoot_limit). */
+#define RCPT_OVERSHOOT_MAX	1000
+
 /* RFC 5321 4.5.3.1.3: a path is 256 octets including the angle brackets;
  * local part 64 (4.5.3.1.1), domain 255 (4.5.3.1.2).  Longer: 501. */
 #define ADDR_MAX		256
@@ -211,6 +217,8 @@ struct peer {
 };
 
 void	net_peer(int fd, struct peer *);
+int	net_peer_parse(const char *, struct peer *);
+void	net_peer_unknown(struct peer *);
 int	net_cidr_parse(const char *, struct cidr *);
 int	net_cidr_match(const struct cidr *net, const struct cidr *host);
 int	net_set_timeout(int fd, int seconds);

@@ -89,6 +89,7 @@ static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
+static unsigned overshoot;		/* RCPTs past RCPT_MAX */
 
 static void smtp_helo(const char *, char *);
 static void smtp_ehlo(const char *, char *);
@@ -141,20 +142,38 @@ session_exit(int status)
  * Every reply goes through here.  Error replies count towards the hard
  * limit (Postfix's smtpd_hard_error_limit); past it the client is cut off.
  */
+static void
+respond_va(int code, int counts, const char *fmt, va_list ap)
+{
+	reply_va(&out, code, 1, fmt, ap);
+	if (counts && code >= 400 && ++errors >= SMTP_ERRORS_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
+		log_info("peer=%s result=disconnect: too many errors",
+		    peer.addr);
+		session_exit(0);
+	}
+}
+
 static void __attribute__((format(printf, 2, 3)))
 respond(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	reply_va(&out, code, 1, fmt, ap);
+	respond_va(code, 1, fmt, ap);
 	va_end(ap);
-	if (code >= 400 && ++errors >= SMTP_ERRORS_MAX) {
-		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
-		log_info("peer=%s result=disconnect: too many errors",
-		    peer.addr);
-		session_exit(0);
-	}
+}
+
+/* A 4xx or 5xx that is not the client's error (e.g. the 452 for a
+ * recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
+static void __attribute__((format(printf, 2, 3)))
+respond_uncounted(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	respond_va(code, 0, fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -163,6 +182,7 @@ transaction_reset(void)
 	sender[0] = '\0';
 	is_8bitmime = 0;
 	nrcpts = 0;
+	overshoot = 0;
 	if (state != ST_INIT)
 		state_enter(ST_HELO);
 }
@@ -365,7 +385,12 @@ smtp_rcpt(const char *verb, char *arg)
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
 		if (nrcpts == RCPT_MAX) {
-			respond(452, "4.5.3 Error: too many recipients");
+			if (++overshoot > RCPT_OVERSHOOT_MAX)
+				respond(452, "4.5.3 Error: too many "
+				    "recipients");
+			else
+				respond_uncounted(452, "4.5.3 Error: too many "
+				    "recipients");
 			return;
 		}
 		strcpy(rcpts[nrcpts++], addr);
