@@ -75,7 +75,8 @@ usage(void)
 	printf("usage: smtpsend [-fp] [-q dir] [-n name] [-l file] "
 	    "[-t timeout] [-d domain]\n"
 	    "                [-r host[:port]] [-m maildir] [-e expire] "
-	    "[-w interval]\n");
+	    "[-w interval]\n"
+	    "                [-M address|@domain]\n");
 	exit(0);
 }
 
@@ -578,7 +579,7 @@ main(int argc, char *argv[])
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":d:e:fhl:m:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":d:e:fhl:m:M:n:pq:r:t:w:")) != -1) {
 		switch (c) {
 		case 'd':
 			if (!addr_domain_valid(optarg))
@@ -602,6 +603,11 @@ main(int argc, char *argv[])
 			break;
 		case 'm':
 			maildir = optarg;
+			break;
+		case 'M':
+			if (masq_config(optarg) == -1)
+				die_usage("bad -M address or @domain: %s",
+				    optarg);
 			break;
 		case 'n':
 			name = optarg;

@@ -67,4 +67,8 @@ enum result	local_deliver(const struct msg *, size_t rcpt,
 int	dsn_queue(struct queue *, const struct msg *, const char *host,
 	    const char *relay, char *id, size_t idsize);
 
+/* masq.c: -M, the envelope sender given to the relay */
+int		 masq_config(const char *arg);
+const char	*masq_sender(const char *from, char *buf, size_t size);
+
 #endif
