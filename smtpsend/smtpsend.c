@@ -76,7 +76,7 @@ usage(void)
 	    "[-t timeout] [-d domain]\n"
 	    "                [-r host[:port]] [-m maildir] [-e expire] "
 	    "[-w interval]\n"
-	    "                [-M address|@domain]\n");
+	    "                [-M address|@domain] [-A aliases]\n");
 	exit(0);
 }
 
@@ -311,6 +311,7 @@ msg_deliver(time_t now, const struct stat *st)
 	enum result rc;
 	char *end;
 	size_t i;
+	int aliased;
 
 	/* The name starts with the arrival epoch (queue.c). */
 	msg.arrival = (time_t)strtoll(msg.name, &end, 10);
@@ -339,7 +340,10 @@ msg_deliver(time_t now, const struct stat *st)
 		msg.is_local[i] = is_local_domain(msg.env.rcpt[i]);
 		msg.is_expired[i] = 0;
 		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
-		if (msg.is_local[i])
+		if (msg.is_local[i] && (aliased = alias_deliver(&msg, i,
+		    &queue, msg.reply[i], sizeof(msg.reply[i]))) != -1)
+			msg.result[i] = (enum result)aliased;
+		else if (msg.is_local[i])
 			msg.result[i] = local_deliver(&msg, i, maildir,
 			    hostname, msg.reply[i], sizeof(msg.reply[i]));
 	}
@@ -574,13 +578,17 @@ print_queue(void)
 int
 main(int argc, char *argv[])
 {
-	const char *name = NULL, *log_file = NULL;
+	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
+	char why[256];
 	int c, is_print = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":d:e:fhl:m:M:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":A:d:e:fhl:m:M:n:pq:r:t:w:")) != -1) {
 		switch (c) {
+		case 'A':
+			alias_file = optarg;
+			break;
 		case 'd':
 			if (!addr_domain_valid(optarg))
 				die_usage("bad domain: %s", optarg);
@@ -641,6 +649,9 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
+	if (alias_file != NULL && alias_load(alias_file, why,
+	    sizeof(why)) == -1)
+		die_usage("-A: %s", why);
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
