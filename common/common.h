@@ -270,6 +270,20 @@ int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
 void	queue_abort(struct queue *, struct queue_file *);
 int	queue_unique(const char *host, char *buf, size_t size);
 
+/* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
+
+int	submit_envelope(struct out *, const char *sender,
+	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime);
+int	submit_commit(struct queue *, struct queue_file *, struct out *);
+
+/* addrlist.c: RFC 5322 3.4 address lists (To:, Cc:, Bcc:) --------------- */
+
+/* Reads the next mailbox of an address list at *sp (display names,
+ * comments, groups and quoted strings understood) into addr, checked with
+ * addr_parse().  Returns 1 with an address, 0 at the end, -1 for bad
+ * syntax; *sp moves past what was read. */
+int	addrlist_next(const char **sp, char *addr, size_t size);
+
 /* date.c: dates for headers and logs ------------------------------------ */
 
 int	date_rfc5322(time_t, char *buf, size_t size);

@@ -423,16 +423,11 @@ static int
 data_begin(const char *id)
 {
 	char date[64];
-	size_t i;
 
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
 		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
-	out_printf(&qout, "From: <%s>\n", sender);
-	if (is_8bitmime)
-		out_puts(&qout, "Body: 8BITMIME\n");
-	for (i = 0; i < nrcpts; i++)
-		out_printf(&qout, "To: <%s>\n", rcpts[i]);
-	out_puts(&qout, "\n");
+	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
+	    nrcpts, is_8bitmime);
 	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
 	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
 	    peer.is_known ? "[" : "",
@@ -529,12 +524,10 @@ smtp_data(const char *verb, char *arg)
 		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
 		    "552 5.3.4 message too big", peer.addr, qf.name, sender,
 		    d.size);
-	} else if (out_flush(&qout) == -1 ||
-	    queue_commit(&queue, &qf, "new") == -1) {
+	} else if (submit_commit(&queue, &qf, &qout) == -1) {
 		err = errno;
 		log_error("peer=%s id=%s result=deferred: unable to write "
 		    "queue file: %s", peer.addr, qf.name, strerror(err));
-		queue_abort(&queue, &qf);
 		respond_local_failure(err);
 	} else {
 		messages++;

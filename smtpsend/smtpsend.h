@@ -67,4 +67,13 @@ enum result	local_deliver(const struct msg *, size_t rcpt,
 int	dsn_queue(struct queue *, const struct msg *, const char *host,
 	    const char *relay, char *id, size_t idsize);
 
+/* alias.c: -A, aliases for local recipients */
+int	alias_load(const char *path, char *err, size_t errsize);
+int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
+	    size_t size);
+
+/* masq.c: -M, the envelope sender given to the relay */
+int		 masq_config(const char *arg);
+const char	*masq_sender(const char *from, char *buf, size_t size);
+
 #endif
