@@ -208,6 +208,10 @@ void	die(int status, const char *fmt, ...)
 extern const char *log_prog;
 
 int	log_open(const char *prog, const char *file);
+const char *log_esc(const char *, char *buf, size_t size);
+
+/* log_esc() output for a path: every byte may become four. */
+#define LOG_ADDR_MAX		(4 * ADDR_MAX + 1)
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -182,16 +182,41 @@ respond_junk(int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A 4xx or 5xx that is not the client's error (e.g. the 452 for a
- * recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
-static void __attribute__((format(printf, 2, 3)))
-respond_uncounted(int code, const char *fmt, ...)
+/* counts: whether the reply is the client's error (not so the 452 for
+ * a recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
+static void __attribute__((format(printf, 3, 4)))
+respond_counts(int code, int counts, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	respond_va(code, 0, fmt, ap);
+	respond_va(code, counts, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * A refused sender, recipient or message: a log line in the reply's words
+ * ("result=rejected: 501 5.1.7 Bad sender address syntax"), then the
+ * reply "code words value".  Whatever the client sent (from, to, value) is
+ * escaped in the log (log_esc), so it cannot forge a field or a line.
+ */
+static void
+refuse(int code, int counts, const char *from, const char *to,
+    const char *words, const char *value)
+{
+	char f[LOG_ADDR_MAX], t[LOG_ADDR_MAX], v[4 * SMTP_LINE_MAX + 1];
+
+	log_info("peer=%s%s%s%s%s%s%s result=rejected: %d %s%s%s", peer.addr,
+	    from != NULL ? " from=<" : "",
+	    from != NULL ? log_esc(from, f, sizeof(f)) : "",
+	    from != NULL ? ">" : "",
+	    to != NULL ? " to=<" : "", to != NULL ? log_esc(to, t, sizeof(t)) :
+	    "", to != NULL ? ">" : "", code, words, value != NULL ? " " : "",
+	    value != NULL ? log_esc(value, v, sizeof(v)) : "");
+	if (value != NULL)
+		respond_counts(code, counts, "%s %s", words, value);
+	else
+		respond_counts(code, counts, "%s", words);
 }
 
 static void
@@ -298,12 +323,13 @@ mail_params(char *params)
 			*value++ = '\0';
 		if (strcasecmp(p, "SIZE") == 0 && value != NULL) {
 			if (opt_number(value, (unsigned long)-1, &size) == -1) {
-				respond(501, "5.5.4 Bad SIZE syntax");
+				refuse(501, 1, sender, NULL,
+				    "5.5.4 Bad SIZE syntax", NULL);
 				return -1;
 			}
 			if (size > max_size) {
-				respond(552, "5.3.4 Message size exceeds "
-				    "fixed limit");
+				refuse(552, 1, sender, NULL, "5.3.4 Message "
+				    "size exceeds fixed limit", NULL);
 				return -1;
 			}
 		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
@@ -313,7 +339,8 @@ mail_params(char *params)
 		    strcasecmp(value, "8BITMIME") == 0) {
 			is_8bitmime = 1;
 		} else {
-			respond(555, "5.5.4 Unsupported option: %s", p);
+			refuse(555, 1, sender, NULL,
+			    "5.5.4 Unsupported option:", p);
 			return -1;
 		}
 	}
@@ -328,13 +355,15 @@ smtp_mail(const char *verb, char *arg)
 
 	(void)verb;
 	if ((path = arg_after(arg, "FROM:")) == NULL) {
-		respond(501, "5.5.4 Syntax: MAIL FROM:<address>");
+		refuse(501, 1, NULL, NULL, "5.5.4 Syntax: MAIL FROM:<address>",
+		    NULL);
 		return;
 	}
 	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
 	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
 		sender[0] = '\0';
-		respond(501, "5.1.7 Bad sender address syntax");
+		refuse(501, 1, NULL, NULL, "5.1.7 Bad sender address syntax",
+		    NULL);
 		return;
 	}
 	is_8bitmime = 0;
@@ -360,7 +389,7 @@ domain_is_ours(const char *domain)
 static void
 smtp_rcpt(const char *verb, char *arg)
 {
-	char addr[ADDR_MAX + 1];
+	char addr[ADDR_MAX + 1], esc_from[LOG_ADDR_MAX], esc_to[LOG_ADDR_MAX];
 	const char *rest, *domain;
 	char *path;
 	size_t i;
@@ -368,34 +397,40 @@ smtp_rcpt(const char *verb, char *arg)
 
 	(void)verb;
 	if ((path = arg_after(arg, "TO:")) == NULL) {
-		respond(501, "5.5.4 Syntax: RCPT TO:<address>");
+		refuse(501, 1, sender, NULL, "5.5.4 Syntax: RCPT TO:<address>",
+		    NULL);
 		return;
 	}
 	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
 	    addr[0] == '\0') {
-		respond(501, "5.1.3 Bad recipient address syntax");
+		refuse(501, 1, sender, NULL,
+		    "5.1.3 Bad recipient address syntax", NULL);
 		return;
 	}
 	if ((domain = addr_domain(addr)) == NULL) {
 		/* RFC 5321 4.5.1: <postmaster> needs no domain, and is
 		 * always ours. */
 		if (strcasecmp(addr, "postmaster") != 0) {
-			respond(501, "5.1.3 Bad recipient address syntax");
+			refuse(501, 1, sender, addr,
+			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
 		n = snprintf(addr, sizeof(addr), "postmaster@%s", hostname);
 		if (n < 0 || (size_t)n >= sizeof(addr)) {
-			respond(501, "5.1.3 Bad recipient address syntax");
+			refuse(501, 1, sender, NULL,
+			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
 	} else if (!is_trusted && !domain_is_ours(domain)) {
-		respond(554, "5.7.1 <%s>: Relay access denied", addr);
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
-		    " relay access denied", peer.addr, sender, addr);
+		    " Relay access denied", peer.addr,
+		    log_esc(sender, esc_from, sizeof(esc_from)),
+		    log_esc(addr, esc_to, sizeof(esc_to)));
+		respond(554, "5.7.1 <%s>: Relay access denied", addr);
 		return;
 	}
 	if (*rest != '\0') {
-		respond(555, "5.5.4 Unsupported option: %s", rest);
+		refuse(555, 1, sender, addr, "5.5.4 Unsupported option:", rest);
 		return;
 	}
 	for (i = 0; i < nrcpts; i++)
@@ -404,12 +439,8 @@ smtp_rcpt(const char *verb, char *arg)
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
 		if (nrcpts == RCPT_MAX) {
-			if (++overshoot > RCPT_OVERSHOOT_MAX)
-				respond(452, "4.5.3 Error: too many "
-				    "recipients");
-			else
-				respond_uncounted(452, "4.5.3 Error: too many "
-				    "recipients");
+			refuse(452, ++overshoot > RCPT_OVERSHOOT_MAX, sender,
+			    addr, "4.5.3 Error: too many recipients", NULL);
 			return;
 		}
 		strcpy(rcpts[nrcpts++], addr);
@@ -487,6 +518,7 @@ data_lost(struct queue_file *qf, int rc)
 static void
 smtp_data(const char *verb, char *arg)
 {
+	char esc[LOG_ADDR_MAX];
 	struct queue_file qf;
 	struct data d;
 	int rc, err;
@@ -525,10 +557,10 @@ smtp_data(const char *verb, char *arg)
 
 	if (d.is_too_big) {
 		queue_abort(&queue, &qf);
-		respond(552, "5.3.4 Error: message file too big");
 		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
-		    "552 5.3.4 message too big", peer.addr, qf.name, sender,
-		    d.size);
+		    "552 5.3.4 Error: message file too big", peer.addr, qf.name,
+		    log_esc(sender, esc, sizeof(esc)), d.size);
+		respond(552, "5.3.4 Error: message file too big");
 	} else if (out_flush(&qout) == -1 ||
 	    queue_commit(&queue, &qf, "new") == -1) {
 		err = errno;
@@ -541,9 +573,10 @@ smtp_data(const char *verb, char *arg)
 		junk = 0;
 		respond(250, "2.0.0 Ok: queued as %s", qf.name);
 		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
-		    "result=queued", peer.addr, qf.name, sender, nrcpts,
-		    d.size);
+		    "result=queued", peer.addr, qf.name,
+		    log_esc(sender, esc, sizeof(esc)), nrcpts, d.size);
 	}
+	last_verb = "END-OF-MESSAGE";
 	transaction_reset();
 }
 

@@ -333,3 +333,38 @@ PY
 	grep -q 'result=write error' "$LOG"
 	! grep -q 'read error' "$LOG"
 }
+
+# Logs: every refusal, in the reply's words, with client values escaped.
+
+@test "every refused sender, recipient and message has a log line in the reply's words" {
+	SMTPD_FLAGS=(-s 1000)
+	smtpd_session 'EHLO c.example\r\nMAIL FROM:<nodomain>\r\nMAIL FROM:<a@example.org> SIZE=5000\r\nMAIL FROM:<a@example.org> FOO=1\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b c>\r\nRCPT TO:<b@example.net> NOTIFY=NEVER\r\nQUIT\r\n'
+	grep -q 'result=rejected: 501 5.1.7 Bad sender address syntax$' "$LOG"
+	grep -q 'from=<a@example.org> result=rejected: 552 5.3.4 Message size exceeds fixed limit$' "$LOG"
+	grep -q 'from=<a@example.org> result=rejected: 555 5.5.4 Unsupported option: FOO$' "$LOG"
+	grep -q 'from=<a@example.org> result=rejected: 501 5.1.3 Bad recipient address syntax$' "$LOG"
+	grep -q 'from=<a@example.org> to=<b@example.net> result=rejected: 555 5.5.4 Unsupported option: NOTIFY=NEVER$' "$LOG"
+	smtpd_session "HELO c.example\r\nMAIL FROM:<a@example.org>\r\n$(printf 'RCPT TO:<r%d@example.net>\\r\\n' $(seq 1 101))QUIT\r\n"
+	grep -q 'to=<r101@example.net> result=rejected: 452 4.5.3 Error: too many recipients$' "$LOG"
+}
+
+@test "a sender or recipient cannot forge a log field or line" {
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<"x> result=queued id=FAKE"@b.c>\r\nRCPT TO:<"y> to=<z@q"@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 6 '250 2.0.0'
+	local line
+	line=$(grep 'result=queued' "$LOG")
+	# fields are separated by spaces: one " result=", one " id="
+	[ "$(grep -o ' result=' <<<"$line" | wc -l)" -eq 1 ]
+	[ "$(grep -o ' id=' <<<"$line" | wc -l)" -eq 1 ]
+	[[ "$line" == *'from=<\x22x\x3e\x20result=queued\x20id=FAKE\x22@b.c>'* ]]
+	! grep -q 'id=FAKE ' "$LOG"
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO c.example\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<"v> result=queued"@elsewhere.example>\r\nQUIT\r\n'
+	line=$(grep 'Relay access denied' "$LOG")
+	[ "$(grep -o ' result=' <<<"$line" | wc -l)" -eq 1 ]
+}
+
+@test "a client that closes after its message without QUIT is logged as lost after END-OF-MESSAGE" {
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\n'
+	grep -q 'messages=1 result=lost connection after END-OF-MESSAGE' "$LOG"
+	! grep -q 'after DATA' "$LOG"
+}
