@@ -79,6 +79,11 @@
  * caps (20) keep one client from taking all of them. */
 #define SESSIONS_DEFAULT	30
 
+/* Free space the queue's file system must keep (-m; default: twice -s),
+ * plus the message's SIZE=, checked at MAIL; less: "452 4.3.1
+ * Insufficient system storage" (Postfix's queue_minfree). */
+#define MINFREE_SIZES		2
+
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
 

@@ -24,7 +24,7 @@
 
 static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
-"             [-s bytes] [-c n] [-d domain]... [-R cidr]...\n"
+"             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -32,6 +32,7 @@ static const char usage[] =
 "  -r rate     minimum DATA rate in bytes a second (default 500)\n"
 "  -L life     session lifetime, e.g. 3600, 1h (default 1h)\n"
 "  -s bytes    maximum message size, e.g. 10485760, 10M (default 10M)\n"
+"  -m bytes    free space the queue must keep (default: twice -s)\n"
 "  -c n        sessions at once per queue (default 30)\n"
 "  -d domain   accept mail for this domain from anyone (repeatable)\n"
 "  -R cidr     trust (relay for) this client network (repeatable)\n";
@@ -68,6 +69,8 @@ static size_t ndomains;
 static struct cidr networks[NETWORKS_MAX];
 static size_t nnetworks;
 static unsigned long max_size = SIZE_DEFAULT;
+static unsigned long min_free;		/* -m */
+static int is_min_free_set;		/* else MINFREE_SIZES * max_size */
 static unsigned timeout = TIMEOUT_DEFAULT;
 static unsigned lifetime = LIFETIME_DEFAULT;
 static unsigned long data_rate = DATA_RATE_DEFAULT;
@@ -93,6 +96,7 @@ static int line_bare_lf;		/* the last command ended in LF alone */
 /* The transaction. */
 static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
+static unsigned long mail_size;		/* MAIL's SIZE=, 0 without */
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
 static unsigned overshoot;		/* RCPTs past RCPT_MAX */
@@ -332,6 +336,7 @@ mail_params(char *params)
 				    "size exceeds fixed limit", NULL);
 				return -1;
 			}
+			mail_size = size;
 		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
 		    strcasecmp(value, "7BIT") == 0) {
 			is_8bitmime = 0;
@@ -367,7 +372,15 @@ smtp_mail(const char *verb, char *arg)
 		return;
 	}
 	is_8bitmime = 0;
+	mail_size = 0;
 	if (mail_params((char *)rest) == -1) {
+		sender[0] = '\0';
+		return;
+	}
+	if (!limits_disk_ok(queue.dir, (unsigned long long)min_free +
+	    mail_size)) {
+		refuse(452, 0, sender, NULL, "4.3.1 Insufficient system "
+		    "storage", NULL);
 		sender[0] = '\0';
 		return;
 	}
@@ -729,7 +742,7 @@ options(int argc, char **argv)
 	const char *name = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, ":q:n:l:t:r:L:s:c:d:R:h")) != -1) {
+	while ((c = getopt(argc, argv, ":q:n:l:t:r:L:s:m:c:d:R:h")) != -1) {
 		switch (c) {
 		case 'q':
 			queue_dir = optarg;
@@ -759,6 +772,11 @@ options(int argc, char **argv)
 		case 's':
 			if (opt_size(optarg, &max_size) == -1 || max_size == 0)
 				die_usage("-s: not a size: %s", optarg);
+			break;
+		case 'm':
+			if (opt_size(optarg, &min_free) == -1)
+				die_usage("-m: not a size: %s", optarg);
+			is_min_free_set = 1;
 			break;
 		case 'c':
 			if (opt_number(optarg, 10000, &max_sessions) == -1 ||
@@ -792,6 +810,9 @@ options(int argc, char **argv)
 			die_usage("unknown option -%c", optopt);
 		}
 	}
+	if (!is_min_free_set)
+		min_free = max_size > (unsigned long)-1 / MINFREE_SIZES ?
+		    (unsigned long)-1 : MINFREE_SIZES * max_size;
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)

@@ -293,6 +293,7 @@ teardown() {
 	smtpd_session 'HELO c.example\r\nQUIT\r\n'	# makes the queue
 	# fill it: dd stops at ENOSPC
 	dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null || true
+	SMTPD_FLAGS=(-m 0)	# no check at MAIL: the write must fail
 	smtpd_session "HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n$(printf '%080d\\r\\n' $(seq 1 200))\r\n.\r\nQUIT\r\n"
 	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
 	    '452 4.3.1' '221 2.0.0'
@@ -367,4 +368,30 @@ PY
 	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\n'
 	grep -q 'messages=1 result=lost connection after END-OF-MESSAGE' "$LOG"
 	! grep -q 'after DATA' "$LOG"
+}
+
+# Disk fill: 452 4.3.1 at MAIL when the queue's file system runs low.
+
+@test "MAIL is 452 4.3.1 when the queue's file system has less than -m (default twice -s) plus SIZE= free" {
+	full_tmpfs
+	Q=$FULL/queue
+	SMTPD_FLAGS=(-s 100k)
+	local mail='HELO c.example\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n'
+	smtpd_session "$mail"
+	assert_reply 3 '250 2.1.0'	# 256k free, 200k needed
+	head -c 100k /dev/zero >"$FULL/filler"
+	smtpd_session "$mail"
+	assert_reply 3 '452 4.3.1 Insufficient system storage'
+	grep -q 'result=rejected: 452 4.3.1 Insufficient system storage' "$LOG"
+	SMTPD_FLAGS=(-s 100k -m 0)
+	smtpd_session "$mail"
+	assert_reply 3 '250 2.1.0'
+	SMTPD_FLAGS=(-s 300k -m 10k)
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org> SIZE=90000\r\nMAIL FROM:<a@example.org> SIZE=200000\r\nQUIT\r\n'
+	assert_reply 3 '250 2.1.0'
+	assert_reply 4 '503 5.5.1'
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org> SIZE=200000\r\nQUIT\r\n'
+	assert_reply 3 '452 4.3.1'
+	run "$SMTPD" -q "$Q" -n mx.test -m x
+	[ "$status" -eq 64 ]
 }
