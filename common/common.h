@@ -84,6 +84,10 @@
  * Insufficient system storage" (Postfix's queue_minfree). */
 #define MINFREE_SIZES		2
 
+/* Messages in one session; MAIL after them gets "421 4.7.0 ... too many
+ * messages" and the session ends (a new one may go on). */
+#define MESSAGES_MAX		100
+
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
 
@@ -190,6 +194,7 @@ int		 addr_parse(const char *, char *addr, size_t size,
 		    const char **rest);
 int		 addr_domain_valid(const char *);
 const char	*addr_domain(const char *);
+int		 addr_mailbox(const char *rcpt, char *box, size_t size);
 
 /* opt.c: command-line values -------------------------------------------- */
 

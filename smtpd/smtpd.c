@@ -359,6 +359,13 @@ smtp_mail(const char *verb, char *arg)
 	char *path;
 
 	(void)verb;
+	if (messages >= MESSAGES_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
+		    "session", hostname);
+		log_info("peer=%s messages=%u result=disconnect: too many "
+		    "messages in one session", peer.addr, messages);
+		session_exit(0);
+	}
 	if ((path = arg_after(arg, "FROM:")) == NULL) {
 		refuse(501, 1, NULL, NULL, "5.5.4 Syntax: MAIL FROM:<address>",
 		    NULL);
@@ -403,6 +410,7 @@ static void
 smtp_rcpt(const char *verb, char *arg)
 {
 	char addr[ADDR_MAX + 1], esc_from[LOG_ADDR_MAX], esc_to[LOG_ADDR_MAX];
+	char box[ADDR_LOCAL_MAX + 1];
 	const char *rest, *domain;
 	char *path;
 	size_t i;
@@ -434,6 +442,12 @@ smtp_rcpt(const char *verb, char *arg)
 			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
+	} else if (domain_is_ours(domain) &&
+	    addr_mailbox(addr, box, sizeof(box)) == -1) {
+		/* smtpsend would refuse it for good: no bounce later */
+		refuse(550, 1, sender, addr, "5.1.3 Error: unsafe mailbox "
+		    "name", NULL);
+		return;
 	} else if (!is_trusted && !domain_is_ours(domain)) {
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
 		    " Relay access denied", peer.addr,

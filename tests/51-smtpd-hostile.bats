@@ -395,3 +395,30 @@ PY
 	run "$SMTPD" -q "$Q" -n mx.test -m x
 	[ "$status" -eq 64 ]
 }
+
+# Backscatter: refuse at RCPT what local delivery would refuse for good.
+
+@test "a -d local part that smtpsend could never deliver is 550 5.1.3 at RCPT, not a bounce later" {
+	local a
+	SMTPD_FLAGS=(-d example.net)
+	for a in 'a/b' '"x"' '"a b"' '"back\\\\slash"'; do
+		REMOTE_ADDR=192.0.2.1 smtpd_session "HELO c.example\r\nMAIL FROM:<victim@example.org>\r\nRCPT TO:<$a@example.net>\r\nRCPT TO:<ok@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+		assert_reply 4 '550 5.1.3' || { echo "local part $a" >&2; return 1; }
+		assert_reply 5 '250 2.1.5'
+	done
+	grep -q 'result=rejected: 550 5.1.3 Error: unsafe mailbox name' "$LOG"
+	# the same rule in smtpsend: what smtpd queues is delivered
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d example.net -m "$BATS_TEST_TMPDIR/mail"
+	[ "$status" -eq 0 ]
+	[ "$(count_files "$BATS_TEST_TMPDIR/mail/ok/new")" -eq 4 ]
+	assert_empty "$Q/failed"
+}
+
+@test "after 100 messages in one session MAIL gets 421 4.7.0 and the session ends" {
+	local msg
+	msg=$(for ((i = 0; i < 101; i++)); do printf 'MAIL FROM:<a@example.org>\\r\\nRCPT TO:<b@example.net>\\r\\nDATA\\r\\nhi\\r\\n.\\r\\n'; done)
+	smtpd_session "HELO c.example\r\n${msg}QUIT\r\n"
+	[ "$(count_files "$Q/new")" -eq 100 ]
+	replies | tail -n 1 | grep -q '^421 4.7.0 mx.test Error: too many messages in one session'
+	grep -q 'messages=100 result=disconnect: too many messages' "$LOG"
+}
