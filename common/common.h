@@ -79,6 +79,15 @@
  * caps (20) keep one client from taking all of them. */
 #define SESSIONS_DEFAULT	30
 
+/* Free space the queue's file system must keep (-m; default: twice -s),
+ * plus the message's SIZE=, checked at MAIL; less: "452 4.3.1
+ * Insufficient system storage" (Postfix's queue_minfree). */
+#define MINFREE_SIZES		2
+
+/* Messages in one session; MAIL after them gets "421 4.7.0 ... too many
+ * messages" and the session ends (a new one may go on). */
+#define MESSAGES_MAX		100
+
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
 
@@ -185,6 +194,7 @@ int		 addr_parse(const char *, char *addr, size_t size,
 		    const char **rest);
 int		 addr_domain_valid(const char *);
 const char	*addr_domain(const char *);
+int		 addr_mailbox(const char *rcpt, char *box, size_t size);
 
 /* opt.c: command-line values -------------------------------------------- */
 
@@ -208,6 +218,10 @@ void	die(int status, const char *fmt, ...)
 extern const char *log_prog;
 
 int	log_open(const char *prog, const char *file);
+const char *log_esc(const char *, char *buf, size_t size);
+
+/* log_esc() output for a path: every byte may become four. */
+#define LOG_ADDR_MAX		(4 * ADDR_MAX + 1)
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

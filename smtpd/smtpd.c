@@ -24,7 +24,7 @@
 
 static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
-"             [-s bytes] [-c n] [-d domain]... [-R cidr]...\n"
+"             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -32,6 +32,7 @@ static const char usage[] =
 "  -r rate     minimum DATA rate in bytes a second (default 500)\n"
 "  -L life     session lifetime, e.g. 3600, 1h (default 1h)\n"
 "  -s bytes    maximum message size, e.g. 10485760, 10M (default 10M)\n"
+"  -m bytes    free space the queue must keep (default: twice -s)\n"
 "  -c n        sessions at once per queue (default 30)\n"
 "  -d domain   accept mail for this domain from anyone (repeatable)\n"
 "  -R cidr     trust (relay for) this client network (repeatable)\n";
@@ -68,6 +69,8 @@ static size_t ndomains;
 static struct cidr networks[NETWORKS_MAX];
 static size_t nnetworks;
 static unsigned long max_size = SIZE_DEFAULT;
+static unsigned long min_free;		/* -m */
+static int is_min_free_set;		/* else MINFREE_SIZES * max_size */
 static unsigned timeout = TIMEOUT_DEFAULT;
 static unsigned lifetime = LIFETIME_DEFAULT;
 static unsigned long data_rate = DATA_RATE_DEFAULT;
@@ -93,6 +96,7 @@ static int line_bare_lf;		/* the last command ended in LF alone */
 /* The transaction. */
 static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
+static unsigned long mail_size;		/* MAIL's SIZE=, 0 without */
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
 static unsigned overshoot;		/* RCPTs past RCPT_MAX */
@@ -182,16 +186,41 @@ respond_junk(int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A 4xx or 5xx that is not the client's error (e.g. the 452 for a
- * recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
-static void __attribute__((format(printf, 2, 3)))
-respond_uncounted(int code, const char *fmt, ...)
+/* counts: whether the reply is the client's error (not so the 452 for
+ * a recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
+static void __attribute__((format(printf, 3, 4)))
+respond_counts(int code, int counts, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	respond_va(code, 0, fmt, ap);
+	respond_va(code, counts, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * A refused sender, recipient or message: a log line in the reply's words
+ * ("result=rejected: 501 5.1.7 Bad sender address syntax"), then the
+ * reply "code words value".  Whatever the client sent (from, to, value) is
+ * escaped in the log (log_esc), so it cannot forge a field or a line.
+ */
+static void
+refuse(int code, int counts, const char *from, const char *to,
+    const char *words, const char *value)
+{
+	char f[LOG_ADDR_MAX], t[LOG_ADDR_MAX], v[4 * SMTP_LINE_MAX + 1];
+
+	log_info("peer=%s%s%s%s%s%s%s result=rejected: %d %s%s%s", peer.addr,
+	    from != NULL ? " from=<" : "",
+	    from != NULL ? log_esc(from, f, sizeof(f)) : "",
+	    from != NULL ? ">" : "",
+	    to != NULL ? " to=<" : "", to != NULL ? log_esc(to, t, sizeof(t)) :
+	    "", to != NULL ? ">" : "", code, words, value != NULL ? " " : "",
+	    value != NULL ? log_esc(value, v, sizeof(v)) : "");
+	if (value != NULL)
+		respond_counts(code, counts, "%s %s", words, value);
+	else
+		respond_counts(code, counts, "%s", words);
 }
 
 static void
@@ -298,14 +327,16 @@ mail_params(char *params)
 			*value++ = '\0';
 		if (strcasecmp(p, "SIZE") == 0 && value != NULL) {
 			if (opt_number(value, (unsigned long)-1, &size) == -1) {
-				respond(501, "5.5.4 Bad SIZE syntax");
+				refuse(501, 1, sender, NULL,
+				    "5.5.4 Bad SIZE syntax", NULL);
 				return -1;
 			}
 			if (size > max_size) {
-				respond(552, "5.3.4 Message size exceeds "
-				    "fixed limit");
+				refuse(552, 1, sender, NULL, "5.3.4 Message "
+				    "size exceeds fixed limit", NULL);
 				return -1;
 			}
+			mail_size = size;
 		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
 		    strcasecmp(value, "7BIT") == 0) {
 			is_8bitmime = 0;
@@ -313,7 +344,8 @@ mail_params(char *params)
 		    strcasecmp(value, "8BITMIME") == 0) {
 			is_8bitmime = 1;
 		} else {
-			respond(555, "5.5.4 Unsupported option: %s", p);
+			refuse(555, 1, sender, NULL,
+			    "5.5.4 Unsupported option:", p);
 			return -1;
 		}
 	}
@@ -327,18 +359,35 @@ smtp_mail(const char *verb, char *arg)
 	char *path;
 
 	(void)verb;
+	if (messages >= MESSAGES_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
+		    "session", hostname);
+		log_info("peer=%s messages=%u result=disconnect: too many "
+		    "messages in one session", peer.addr, messages);
+		session_exit(0);
+	}
 	if ((path = arg_after(arg, "FROM:")) == NULL) {
-		respond(501, "5.5.4 Syntax: MAIL FROM:<address>");
+		refuse(501, 1, NULL, NULL, "5.5.4 Syntax: MAIL FROM:<address>",
+		    NULL);
 		return;
 	}
 	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
 	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
 		sender[0] = '\0';
-		respond(501, "5.1.7 Bad sender address syntax");
+		refuse(501, 1, NULL, NULL, "5.1.7 Bad sender address syntax",
+		    NULL);
 		return;
 	}
 	is_8bitmime = 0;
+	mail_size = 0;
 	if (mail_params((char *)rest) == -1) {
+		sender[0] = '\0';
+		return;
+	}
+	if (!limits_disk_ok(queue.dir, (unsigned long long)min_free +
+	    mail_size)) {
+		refuse(452, 0, sender, NULL, "4.3.1 Insufficient system "
+		    "storage", NULL);
 		sender[0] = '\0';
 		return;
 	}
@@ -360,7 +409,8 @@ domain_is_ours(const char *domain)
 static void
 smtp_rcpt(const char *verb, char *arg)
 {
-	char addr[ADDR_MAX + 1];
+	char addr[ADDR_MAX + 1], esc_from[LOG_ADDR_MAX], esc_to[LOG_ADDR_MAX];
+	char box[ADDR_LOCAL_MAX + 1];
 	const char *rest, *domain;
 	char *path;
 	size_t i;
@@ -368,34 +418,46 @@ smtp_rcpt(const char *verb, char *arg)
 
 	(void)verb;
 	if ((path = arg_after(arg, "TO:")) == NULL) {
-		respond(501, "5.5.4 Syntax: RCPT TO:<address>");
+		refuse(501, 1, sender, NULL, "5.5.4 Syntax: RCPT TO:<address>",
+		    NULL);
 		return;
 	}
 	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
 	    addr[0] == '\0') {
-		respond(501, "5.1.3 Bad recipient address syntax");
+		refuse(501, 1, sender, NULL,
+		    "5.1.3 Bad recipient address syntax", NULL);
 		return;
 	}
 	if ((domain = addr_domain(addr)) == NULL) {
 		/* RFC 5321 4.5.1: <postmaster> needs no domain, and is
 		 * always ours. */
 		if (strcasecmp(addr, "postmaster") != 0) {
-			respond(501, "5.1.3 Bad recipient address syntax");
+			refuse(501, 1, sender, addr,
+			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
 		n = snprintf(addr, sizeof(addr), "postmaster@%s", hostname);
 		if (n < 0 || (size_t)n >= sizeof(addr)) {
-			respond(501, "5.1.3 Bad recipient address syntax");
+			refuse(501, 1, sender, NULL,
+			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
+	} else if (domain_is_ours(domain) &&
+	    addr_mailbox(addr, box, sizeof(box)) == -1) {
+		/* smtpsend would refuse it for good: no bounce later */
+		refuse(550, 1, sender, addr, "5.1.3 Error: unsafe mailbox "
+		    "name", NULL);
+		return;
 	} else if (!is_trusted && !domain_is_ours(domain)) {
-		respond(554, "5.7.1 <%s>: Relay access denied", addr);
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
-		    " relay access denied", peer.addr, sender, addr);
+		    " Relay access denied", peer.addr,
+		    log_esc(sender, esc_from, sizeof(esc_from)),
+		    log_esc(addr, esc_to, sizeof(esc_to)));
+		respond(554, "5.7.1 <%s>: Relay access denied", addr);
 		return;
 	}
 	if (*rest != '\0') {
-		respond(555, "5.5.4 Unsupported option: %s", rest);
+		refuse(555, 1, sender, addr, "5.5.4 Unsupported option:", rest);
 		return;
 	}
 	for (i = 0; i < nrcpts; i++)
@@ -404,12 +466,8 @@ smtp_rcpt(const char *verb, char *arg)
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
 		if (nrcpts == RCPT_MAX) {
-			if (++overshoot > RCPT_OVERSHOOT_MAX)
-				respond(452, "4.5.3 Error: too many "
-				    "recipients");
-			else
-				respond_uncounted(452, "4.5.3 Error: too many "
-				    "recipients");
+			refuse(452, ++overshoot > RCPT_OVERSHOOT_MAX, sender,
+			    addr, "4.5.3 Error: too many recipients", NULL);
 			return;
 		}
 		strcpy(rcpts[nrcpts++], addr);
@@ -482,6 +540,7 @@ data_lost(struct queue_file *qf, int rc)
 static void
 smtp_data(const char *verb, char *arg)
 {
+	char esc[LOG_ADDR_MAX];
 	struct queue_file qf;
 	struct data d;
 	int rc, err;
@@ -520,10 +579,10 @@ smtp_data(const char *verb, char *arg)
 
 	if (d.is_too_big) {
 		queue_abort(&queue, &qf);
-		respond(552, "5.3.4 Error: message file too big");
 		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
-		    "552 5.3.4 message too big", peer.addr, qf.name, sender,
-		    d.size);
+		    "552 5.3.4 Error: message file too big", peer.addr, qf.name,
+		    log_esc(sender, esc, sizeof(esc)), d.size);
+		respond(552, "5.3.4 Error: message file too big");
 	} else if (submit_commit(&queue, &qf, &qout) == -1) {
 		err = errno;
 		log_error("peer=%s id=%s result=deferred: unable to write "
@@ -534,9 +593,10 @@ smtp_data(const char *verb, char *arg)
 		junk = 0;
 		respond(250, "2.0.0 Ok: queued as %s", qf.name);
 		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
-		    "result=queued", peer.addr, qf.name, sender, nrcpts,
-		    d.size);
+		    "result=queued", peer.addr, qf.name,
+		    log_esc(sender, esc, sizeof(esc)), nrcpts, d.size);
 	}
+	last_verb = "END-OF-MESSAGE";
 	transaction_reset();
 }
 
@@ -689,7 +749,7 @@ options(int argc, char **argv)
 	const char *name = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, ":q:n:l:t:r:L:s:c:d:R:h")) != -1) {
+	while ((c = getopt(argc, argv, ":q:n:l:t:r:L:s:m:c:d:R:h")) != -1) {
 		switch (c) {
 		case 'q':
 			queue_dir = optarg;
@@ -719,6 +779,11 @@ options(int argc, char **argv)
 		case 's':
 			if (opt_size(optarg, &max_size) == -1 || max_size == 0)
 				die_usage("-s: not a size: %s", optarg);
+			break;
+		case 'm':
+			if (opt_size(optarg, &min_free) == -1)
+				die_usage("-m: not a size: %s", optarg);
+			is_min_free_set = 1;
 			break;
 		case 'c':
 			if (opt_number(optarg, 10000, &max_sessions) == -1 ||
@@ -752,6 +817,9 @@ options(int argc, char **argv)
 			die_usage("unknown option -%c", optopt);
 		}
 	}
+	if (!is_min_free_set)
+		min_free = max_size > (unsigned long)-1 / MINFREE_SIZES ?
+		    (unsigned long)-1 : MINFREE_SIZES * max_size;
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)

@@ -41,5 +41,6 @@ void	limits_start(struct limits *, unsigned timeout, unsigned lifetime,
 void	limits_command(const struct limits *, struct line *);
 void	limits_data_credit(const struct limits *, struct line *, size_t);
 int	limits_life_over(const struct limits *);
+int	limits_disk_ok(int dir, unsigned long long need);
 
 #endif

@@ -51,7 +51,7 @@ const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 #define BODY_DOTS	0x1	/* SMTP DATA: dot-stuff, end with "." */
 #define BODY_LF		0x2	/* LF line ends (Maildir), not CRLF */
 #define BODY_HEADERS	0x4	/* the header section only, cut at: */
-#define BODY_HEADERS_MAX	(32UL * 1024)
+#define BODY_HEADERS_MAX	(8UL * 1024)
 
 int	body_copy(int fd, off_t offset, struct out *, int flags);
 int	body_has_8bit(int fd, off_t offset);
