@@ -33,6 +33,12 @@
  * (Postfix's smtpd_hard_error_limit). */
 #define SMTP_ERRORS_MAX		20
 
+/* RFC 4954 4: a failed AUTH is answered "535 5.7.8" only after this many
+ * seconds, and counts as an error; the AUTH_FAILURES_MAXth failure in a
+ * session is followed by "421 4.7.0 Too many authentication failures". */
+#define AUTH_FAIL_DELAY		1
+#define AUTH_FAILURES_MAX	3
+
 /* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
  * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
  * more as damaged. */
@@ -211,6 +217,7 @@ struct peer {
 };
 
 void	net_peer(int fd, struct peer *);
+int	net_peer_env(const char *name, struct peer *);
 int	net_cidr_parse(const char *, struct cidr *);
 int	net_cidr_match(const struct cidr *net, const struct cidr *host);
 int	net_set_timeout(int fd, int seconds);
@@ -241,6 +248,15 @@ int	queue_create(struct queue *, struct queue_file *);
 int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
 void	queue_abort(struct queue *, struct queue_file *);
 int	queue_unique(const char *host, char *buf, size_t size);
+
+/* base64.c: RFC 4648 base64, for SASL --------------------------------- */
+
+/* base64_encode() writes a NUL-terminated string and returns its length,
+ * -1 when size is too small.  base64_decode() takes a NUL-terminated
+ * string, refuses anything but canonical base64 (-1), and writes at most
+ * size bytes, their number in *len. */
+int	base64_encode(const void *, size_t len, char *out, size_t size);
+int	base64_decode(const char *, void *out, size_t size, size_t *len);
 
 /* date.c: dates for headers and logs ------------------------------------ */
 
