@@ -42,7 +42,12 @@ endif
 ALL_CFLAGS = $(STD) $(SAN) $(CFLAGS) -Icommon
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
-SMTPD_SRC   = $(sort $(wildcard smtpd/*.c))
+# smtpd/NAME.c for each NAME in SMTPD_PROGS is a program of its own,
+# smtpd/NAME, built by the rule below with LDLIBS_NAME, not part of smtpd.
+SMTPD_PROGS = checkpassword
+LDLIBS_checkpassword = -lcrypt
+SMTPD_SRC   = $(filter-out $(SMTPD_PROGS:%=smtpd/%.c),\
+	      $(sort $(wildcard smtpd/*.c)))
 SMTPSEND_SRC = $(sort $(wildcard smtpsend/*.c))
 UNIT_SRC    = $(sort $(wildcard tests/unit/*.c))
 
@@ -51,7 +56,8 @@ SMTPD_OBJ   = $(SMTPD_SRC:%.c=$(O)/%.o)
 SMTPSEND_OBJ = $(SMTPSEND_SRC:%.c=$(O)/%.o)
 UNIT_BIN    = $(UNIT_SRC:%.c=$(O)/%)
 
-PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend)
+PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend) \
+	  $(SMTPD_PROGS:%=$(O)/smtpd/%)
 
 .PHONY: all test unit run clean install uninstall bench valgrind
 all: $(PROGS)
@@ -100,6 +106,12 @@ $(O)/smtpd/smtpd: $(SMTPD_OBJ) $(O)/common/libcommon.a
 endif
 
 $(SMTPD_OBJ): smtpd/smtpd.h
+
+# The programs beside smtpd: dynamic, against the system's libc.
+$(SMTPD_PROGS:%=$(O)/smtpd/%): $(O)/smtpd/%: $(O)/smtpd/%.o \
+    $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/common/libcommon.a \
+	    $(LDLIBS_$*)
 $(SMTPSEND_OBJ): smtpsend/smtpsend.h
 
 $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
@@ -159,6 +171,7 @@ run: all
 clean:
 	rm -rf build var
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
+	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%)
 
 # Installation ----------------------------------------------------------
@@ -210,6 +223,7 @@ install: all
 		echo "$$2" >>"$$new"; echo "install $$1 $$d$$2"; \
 	}; \
 	put $(O)/smtpd/smtpd $(SBINDIR)/smtpd 755; \
+	put $(O)/smtpd/checkpassword $(SBINDIR)/smtpq-checkpassword 755; \
 	if [ -f $(O)/smtpsend/smtpsend ]; then \
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
 	for f in $(MANPAGES); do \
@@ -294,7 +308,8 @@ fuzz: $(FUZZ_BIN)
 #                                   ones that only read arg cannot say const
 CPPCHECK   ?= cppcheck
 CLANG_TIDY ?= clang-tidy
-LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SMTPSEND_SRC)
+LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SMTPD_PROGS:%=smtpd/%.c) \
+	      $(SMTPSEND_SRC)
 LINT_DEFS   = -std=c11 -D_POSIX_C_SOURCE=200809L -Icommon
 LINT_JOBS  ?= 2
 
