@@ -101,6 +101,29 @@ net_peer(int fd, struct peer *p)
 	p->is_trusted = 1;
 }
 
+/*
+ * A client address a TLS wrapper put in a variable (stunnel's REMOTE_HOST):
+ * 0 with p filled, or -1 when it is missing or not a numeric address, so
+ * that a wrapper can never make a client "stdin".
+ */
+int
+net_peer_env(const char *name, struct peer *p)
+{
+	const char *env = getenv(name);
+	unsigned char bytes[16];
+
+	memset(p, 0, sizeof(*p));
+	if (env == NULL)
+		return -1;
+	if (inet_pton(AF_INET, env, bytes) == 1)
+		net_known(p, AF_INET, bytes);
+	else if (inet_pton(AF_INET6, env, bytes) == 1)
+		net_known(p, AF_INET6, bytes);
+	else
+		return -1;
+	return 0;
+}
+
 /* "192.0.2.0/24", "2001:db8::/32", or a single address. */
 int
 net_cidr_parse(const char *s, struct cidr *c)
