@@ -214,3 +214,52 @@ starttls_serve() {
 	log_has "$LOG" 'peer=192.0.2.1 trusted=no tls=yes result=connect'
 	[ "$(count_files "$Q/new")" -eq 0 ]
 }
+
+# tls_hostile PORT BYTES: EHLO, STARTTLS, then BYTES (a Python literal)
+# instead of a TLS handshake; prints the 220 and the seconds until the
+# server closed, or "open" after WAIT.
+tls_hostile() {
+	"$PYTHON" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=float(sys.argv[3]))
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"EHLO c\r\n")
+while not f.readline().startswith(b"250 "):
+    pass
+s.sendall(b"STARTTLS\r\n")
+print(f.readline().decode().strip())
+t = time.time()
+try:
+    s.sendall(eval(sys.argv[2]))
+    while s.recv(4096):
+        pass
+    print("closed after %d" % (time.time() - t))
+except (ConnectionResetError, BrokenPipeError):
+    print("closed after %d" % (time.time() - t))
+except socket.timeout:
+    print("open")
+' "$1" "$2" "${3:-$((20 * SLOWDOWN))}"
+}
+
+@test "garbage instead of a TLS handshake: the connection ends, no session" {
+	stunnel_conf "$BATS_TEST_TMPDIR/stunnel.conf"
+	launch 127.0.0.1 starttls_serve 127.0.0.1
+	run tls_hostile "$PORT" 'b"MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n" + b"\x16\x03\x01\xff\xff" + bytes(range(256)) * 8'
+	[ "${lines[0]}" = '220 2.0.0 Ready to start TLS' ]
+	[[ "${lines[1]}" == 'closed after '* ]]
+	! log_has "$LOG" 'tls=yes'
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "a handshake that stalls ends at stunnel's timeout, no session" {
+	STUNNEL_BUSY=2 stunnel_conf "$BATS_TEST_TMPDIR/stunnel.conf"
+	launch 127.0.0.1 starttls_serve 127.0.0.1
+	# half a ClientHello, then nothing
+	run tls_hostile "$PORT" 'b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"'
+	[ "${lines[0]}" = '220 2.0.0 Ready to start TLS' ]
+	[[ "${lines[1]}" == 'closed after '* ]] || { echo "$output"; false; }
+	[ "${lines[1]#closed after }" -le $((2 + 10 * SLOWDOWN)) ]
+	! log_has "$LOG" 'tls=yes'
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
