@@ -1,0 +1,203 @@
+#!/usr/bin/env bats
+# Real clients over TLS against submission as deployed: on "587", smtpd
+# -T 'stunnel CONF' -A ... -S (STARTTLS); on "465", stunnel in inetd mode
+# in front of smtpd -E -A ... -S (implicit TLS); each under tcpserver and
+# under systemd-socket-activate, on 127.0.0.1.  The test CA signs the
+# certificate and every client verifies it.  Each message is checked in
+# the queue: queued once, with ESMTPSA.
+
+load helpers
+load tls
+
+setup_file() {
+	tls_make_ca
+}
+
+setup() {
+	unset REMOTE_ADDR TCPREMOTEIP REMOTE_HOST SMTPD_STARTTLS
+	sanitizer_env_flags
+	passwd_make
+	stunnel_conf "$BATS_TEST_TMPDIR/stunnel.conf" -S \
+	    -A "$CHECKPASSWORD,$PASSWD"
+}
+
+teardown() {
+	launch_stop
+}
+
+# The command a launcher runs per connection, for MODE 587 or 465.
+per_connection() {
+	if [ "$1" = 587 ]; then
+		PER_CONNECTION=("$SMTPD" -q "$Q" -n mx.test -l "$LOG" -S
+		    -A "$CHECKPASSWORD,$PASSWD"
+		    -T "stunnel,$BATS_TEST_TMPDIR/stunnel.conf")
+	else
+		PER_CONNECTION=(stunnel "$BATS_TEST_TMPDIR/stunnel.conf")
+	fi
+}
+
+serve_tcpserver() {
+	per_connection "$1"
+	exec_launcher tcpserver -q 127.0.0.1 "$2" "${PER_CONNECTION[@]}"
+}
+
+serve_socket_activate() {
+	per_connection "$1"
+	exec_launcher systemd-socket-activate -l "127.0.0.1:$2" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" "${PER_CONNECTION[@]}"
+}
+
+# One message from a client is in the queue, authenticated over TLS,
+# with the subject $1.
+assert_submitted() {
+	local f
+	wait_for [ -n "$(ls "$Q/new" 2>/dev/null)" ]
+	f=$(queued_file) || return 1
+	grep -q $'^\tby mx.test (smtpd) with ESMTPSA id ' "$f"
+	grep -q "^Subject: $1" "$f"
+	log_has "$LOG" 'user=alice result=authenticated'
+}
+
+swaks_send() {
+	run swaks --server "127.0.0.1:$PORT" "$@" --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --auth-user alice --auth-password s3cret \
+	    --from alice@b.example --to x@elsewhere.example \
+	    --header "Subject: via swaks" --timeout $((20 * SLOWDOWN))
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+smtplib_send() {
+	run "$PYTHON" -c '
+import smtplib, ssl, sys
+port, mode, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+msg = "From: alice@b.example\r\nTo: x@elsewhere.example\r\nSubject: via smtplib\r\n\r\nhi\r\n"
+if mode == "587":
+    s = smtplib.SMTP("localhost", port, timeout=60)
+    s.ehlo()
+    if s.has_extn("auth"):
+        sys.exit("AUTH offered before TLS")
+    s.starttls(context=ctx)
+    s.ehlo()
+    if s.has_extn("starttls"):
+        sys.exit("STARTTLS offered after TLS")
+else:
+    s = smtplib.SMTP_SSL("localhost", port, context=ctx, timeout=60)
+s.login("alice", "s3cret")
+s.sendmail("alice@b.example", ["x@elsewhere.example"], msg)
+s.quit()
+' "$PORT" "$1" "$TLS_DIR/ca.pem"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+msmtp_send() {
+	cat >"$BATS_TEST_TMPDIR/msmtprc" <<RC
+account default
+host localhost
+port $PORT
+tls on
+tls_starttls $1
+tls_trust_file $TLS_DIR/ca.pem
+auth on
+user alice
+password s3cret
+from alice@b.example
+RC
+	chmod 600 "$BATS_TEST_TMPDIR/msmtprc"
+	run bash -c 'printf "Subject: via msmtp\n\nhi\n" |
+	    msmtp -C "$1" x@elsewhere.example' _ "$BATS_TEST_TMPDIR/msmtprc"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "tcpserver, 587: swaks --tls --auth PLAIN" {
+	launch 127.0.0.1 serve_tcpserver 587
+	swaks_send --tls --auth PLAIN
+	assert_submitted 'via swaks'
+}
+
+@test "tcpserver, 587: swaks --tls --auth LOGIN" {
+	launch 127.0.0.1 serve_tcpserver 587
+	swaks_send --tls --auth LOGIN
+	assert_submitted 'via swaks'
+}
+
+@test "tcpserver, 587: without AUTH, swaks --tls gets 530 5.7.0 and nothing is queued" {
+	launch 127.0.0.1 serve_tcpserver 587
+	run swaks --server "127.0.0.1:$PORT" --tls --from a@b.example \
+	    --to x@elsewhere.example --timeout $((20 * SLOWDOWN))
+	[ "$status" -ne 0 ]
+	[[ "$output" == *'<~* 530 5.7.0 Authentication required'* ]]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "tcpserver, 465: swaks --tlsc --auth PLAIN and --auth LOGIN" {
+	launch 127.0.0.1 serve_tcpserver 465
+	swaks_send --tlsc --auth PLAIN
+	assert_submitted 'via swaks'
+	rm -f "$Q"/new/*
+	swaks_send --tlsc --auth LOGIN
+	assert_submitted 'via swaks'
+}
+
+@test "tcpserver, 587: Python smtplib starttls() and login()" {
+	launch 127.0.0.1 serve_tcpserver 587
+	smtplib_send 587
+	assert_submitted 'via smtplib'
+}
+
+@test "tcpserver, 465: Python smtplib SMTP_SSL and login()" {
+	launch 127.0.0.1 serve_tcpserver 465
+	smtplib_send 465
+	assert_submitted 'via smtplib'
+}
+
+@test "tcpserver, 587: msmtp with tls on, tls_starttls on, auth on" {
+	launch 127.0.0.1 serve_tcpserver 587
+	msmtp_send on
+	assert_submitted 'via msmtp'
+}
+
+@test "tcpserver, 465: msmtp with tls on, tls_starttls off, auth on" {
+	launch 127.0.0.1 serve_tcpserver 465
+	msmtp_send off
+	assert_submitted 'via msmtp'
+}
+
+@test "systemd-socket-activate, 587: swaks --tls --auth LOGIN, smtplib starttls()" {
+	launch 127.0.0.1 serve_socket_activate 587
+	swaks_send --tls --auth LOGIN
+	assert_submitted 'via swaks'
+	rm -f "$Q"/new/*
+	smtplib_send 587
+	assert_submitted 'via smtplib'
+}
+
+@test "systemd-socket-activate, 465: swaks --tlsc --auth PLAIN, SMTP_SSL, msmtp" {
+	launch 127.0.0.1 serve_socket_activate 465
+	swaks_send --tlsc --auth PLAIN
+	assert_submitted 'via swaks'
+	rm -f "$Q"/new/*
+	smtplib_send 465
+	assert_submitted 'via smtplib'
+	rm -f "$Q"/new/*
+	msmtp_send off
+	assert_submitted 'via msmtp'
+}
+
+@test "tcpserver, 587: mutt with its defaults (ssl_force_tls) and smtp_url=smtp://alice@...:587" {
+	launch 127.0.0.1 serve_tcpserver 587
+	mkdir -p "$BATS_TEST_TMPDIR/home"
+	cat >"$BATS_TEST_TMPDIR/muttrc" <<RC
+set smtp_url="smtp://alice@localhost:$PORT/"
+set smtp_pass="s3cret"
+set ssl_ca_certificates_file="$TLS_DIR/ca.pem"
+set certificate_file="$BATS_TEST_TMPDIR/home/certs"
+set from="alice@b.example"
+RC
+	run bash -c 'echo hi | HOME=$2 timeout $3 mutt -n -F "$1" \
+	    -s "via mutt" x@elsewhere.example' _ "$BATS_TEST_TMPDIR/muttrc" \
+	    "$BATS_TEST_TMPDIR/home" $((60 * SLOWDOWN))
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	assert_submitted 'via mutt'
+}
