@@ -22,6 +22,7 @@ setup() {
 }
 
 teardown() {
+	postfix_stop
 	launch_stop
 }
 
@@ -47,11 +48,15 @@ serve_socket_activate() {
 	    "${SANITIZER_FLAGS[@]}" "${PER_CONNECTION[@]}"
 }
 
+queue_has_mail() {
+	[ -n "$(ls -A "$Q/new" 2>/dev/null)" ]
+}
+
 # One message from a client is in the queue, authenticated over TLS,
 # with the subject $1.
 assert_submitted() {
 	local f
-	wait_for [ -n "$(ls "$Q/new" 2>/dev/null)" ]
+	wait_for queue_has_mail
 	f=$(queued_file) || return 1
 	grep -q $'^\tby mx.test (smtpd) with ESMTPSA id ' "$f"
 	grep -q "^Subject: $1" "$f"
@@ -200,4 +205,29 @@ RC
 	    "$BATS_TEST_TMPDIR/home" $((60 * SLOWDOWN))
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	assert_submitted 'via mutt'
+}
+
+# smtpd as an MX with STARTTLS (-T, no AUTH), port "25".
+serve_mx() {
+	stunnel_conf "$BATS_TEST_TMPDIR/stunnel.conf" -d mx.test
+	exec_launcher tcpserver -q 127.0.0.1 "$1" "$SMTPD" -q "$Q" -n mx.test \
+	    -l "$LOG" -d mx.test -T "stunnel,$BATS_TEST_TMPDIR/stunnel.conf"
+}
+
+@test "Postfix's smtp client with smtp_tls_security_level=verify delivers through STARTTLS" {
+	launch 127.0.0.1 serve_mx
+	postfix_start "relayhost=[localhost]:$PORT" smtp_host_lookup=native \
+	    smtp_tls_security_level=verify smtp_tls_CAfile="$TLS_DIR/ca.pem" \
+	    smtp_tls_loglevel=1
+	run swaks --server "127.0.0.1:$PF_PORT" --from a@pf.test \
+	    --to someone@mx.test --header "Subject: via postfix" \
+	    --timeout $((20 * SLOWDOWN))
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	WAIT_SECONDS=$((30 * SLOWDOWN)) wait_for queue_has_mail ||
+	    { tail -n 30 "$PF_DIR/maillog"; cat "$LOG"; false; }
+	f=$(queued_file)
+	grep -q $'^\tby mx.test (smtpd) with ESMTPS id ' "$f"
+	grep -q '^Subject: via postfix' "$f"
+	grep -q 'Verified TLS connection established to localhost' "$PF_DIR/maillog" ||
+	    { cat "$PF_DIR/maillog"; false; }
 }
