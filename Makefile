@@ -199,7 +199,13 @@ SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
 MANPAGES = $(wildcard smtpd/smtpd.8 smtpsend/smtpsend.8)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
-	  systemd/smtpsend.service systemd/smtpsend.timer
+	  systemd/smtpsend.service systemd/smtpsend.timer \
+	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
+	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service
+# Examples for STARTTLS and submission, installed under $(DATADIR).
+TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
+	  inetd/xinetd.smtpd-tls
+TLS_SCRIPTS = inetd/tcpserver-587.run inetd/tcpserver-465.run
 ENVFILE	= $(SYSCONFDIR)/default/smtpq
 
 install: all
@@ -236,6 +242,8 @@ install: all
 	put inetd/inetd.conf $(DATADIR)/inetd.conf 644 subst; \
 	put inetd/xinetd.smtpd $(DATADIR)/xinetd.smtpd 644 subst; \
 	put inetd/tcpserver.run $(DATADIR)/tcpserver.run 755 subst; \
+	for f in $(TLS_EXAMPLES); do put $$f $(DATADIR)/$$f 644 subst; done; \
+	for f in $(TLS_SCRIPTS); do put $$f $(DATADIR)/$$f 755 subst; done; \
 	if [ -f "$$list" ]; then cat "$$list" >>"$$new"; fi; \
 	LC_ALL=C sort -u "$$new" >"$$list"; chmod 644 "$$list"
 

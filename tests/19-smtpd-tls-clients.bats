@@ -231,3 +231,57 @@ serve_mx() {
 	grep -q 'Verified TLS connection established to localhost' "$PF_DIR/maillog" ||
 	    { cat "$PF_DIR/maillog"; false; }
 }
+
+# The shipped stunnel file $1 (stunnel/NAME) with this test's paths, to
+# $BATS_TEST_TMPDIR/$1; logs to a file, as there may be no syslog here.
+shipped_conf() {
+	sed -e "s|@SBINDIR@/smtpd|$SMTPD|" \
+	    -e "s|@SBINDIR@/smtpq-checkpassword|$CHECKPASSWORD|" \
+	    -e "s|@SYSCONFDIR@/smtpq/passwd|$PASSWD|" -e "s|@QUEUEDIR@|$Q|" \
+	    -e "s|/etc/letsencrypt/live/mx.example.org/|$TLS_DIR/|" \
+	    -e "s|fullchain.pem|cert.pem|" -e "s|privkey.pem|key.pem|" \
+	    -e "s|^syslog = yes|syslog = no\noutput = $BATS_TEST_TMPDIR/stunnel.log|" \
+	    "$BATS_TEST_DIRNAME/../stunnel/$1" >"$BATS_TEST_TMPDIR/$1"
+}
+
+serve_shipped_465() {
+	exec_launcher tcpserver -q 127.0.0.1 "$1" stunnel \
+	    "$BATS_TEST_TMPDIR/stunnel-465.conf"
+}
+
+serve_shipped_587() {
+	exec_launcher tcpserver -q 127.0.0.1 "$1" "$SMTPD" -q "$Q" -n mx.test \
+	    -S -A "$CHECKPASSWORD,$PASSWD" \
+	    -T "stunnel,$BATS_TEST_TMPDIR/stunnel-587.conf"
+}
+
+@test "the shipped stunnel-465.conf and stunnel-587.conf take authenticated mail" {
+	shipped_conf stunnel-465.conf
+	shipped_conf stunnel-587.conf
+	launch 127.0.0.1 serve_shipped_465
+	swaks_send --tlsc --auth PLAIN
+	wait_for queue_has_mail
+	grep -q $'^\tby .* (smtpd) with ESMTPSA id ' "$(queued_file)"
+	rm -f "$Q"/new/*
+	launch_stop
+	launch 127.0.0.1 serve_shipped_587
+	swaks_send --tls --auth LOGIN
+	wait_for queue_has_mail
+	grep -q $'^\tby .* (smtpd) with ESMTPSA id ' "$(queued_file)"
+}
+
+@test "the shipped stunnel-25.conf: STARTTLS for the MX, relay control kept" {
+	shipped_conf stunnel-25.conf
+	sed -i 's|^execArgs = .*|& -d mx.test|' "$BATS_TEST_TMPDIR/stunnel-25.conf"
+	launch 127.0.0.1 serve_mx_shipped
+	run swaks --server "127.0.0.1:$PORT" --tls --from a@b.example \
+	    --to x@mx.test --timeout $((20 * SLOWDOWN))
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	wait_for queue_has_mail
+	grep -q $'^\tby .* (smtpd) with ESMTPS id ' "$(queued_file)"
+}
+
+serve_mx_shipped() {
+	exec_launcher tcpserver -q 127.0.0.1 "$1" "$SMTPD" -q "$Q" -n mx.test \
+	    -d mx.test -T "stunnel,$BATS_TEST_TMPDIR/stunnel-25.conf"
+}
