@@ -201,7 +201,8 @@ MANPAGES = $(wildcard smtpd/smtpd.8 smtpsend/smtpsend.8)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.service systemd/smtpsend.timer \
 	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
-	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service
+	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
+	  systemd/smtpq-stunnel-465.service
 # Examples for STARTTLS and submission, installed under $(DATADIR).
 TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
 	  inetd/xinetd.smtpd-tls

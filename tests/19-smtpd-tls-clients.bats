@@ -285,3 +285,20 @@ serve_mx_shipped() {
 	exec_launcher tcpserver -q 127.0.0.1 "$1" "$SMTPD" -q "$Q" -n mx.test \
 	    -d mx.test -T "stunnel,$BATS_TEST_TMPDIR/stunnel-25.conf"
 }
+
+serve_resident_465() {
+	sed -i "s|^accept = .*|accept = 127.0.0.1:$1|" \
+	    "$BATS_TEST_TMPDIR/stunnel-465-daemon.conf"
+	exec_launcher stunnel "$BATS_TEST_TMPDIR/stunnel-465-daemon.conf"
+}
+
+@test "the shipped stunnel-465-daemon.conf: a resident stunnel, smtpd -E per connection" {
+	shipped_conf stunnel-465-daemon.conf
+	launch 127.0.0.1 serve_resident_465
+	swaks_send --tlsc --auth PLAIN
+	wait_for queue_has_mail
+	grep -q $'^\tby .* (smtpd) with ESMTPSA id ' "$(queued_file)"
+	rm -f "$Q"/new/*
+	smtplib_send 465
+	wait_for queue_has_mail
+}
