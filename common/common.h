@@ -226,6 +226,7 @@ extern volatile sig_atomic_t sig_term;
  * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
+void	sig_reset(void);
 
 /* net.c, connect.c: addresses and connections ---------------------------- */
 

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,21 +75,9 @@ prog_find(const char *name, char *path, size_t size)
 int
 prog_exec(const char *path, char *const argv[])
 {
-	struct sigaction sa;
-	sigset_t set;
-
-	/* sig_init() blocks SIGTERM and ignores SIGPIPE; both would be
-	 * inherited, and a TLS program that cannot be stopped or that
-	 * ignores a broken pipe is not what its author tested. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
+	/* A program that cannot be stopped or ignores a broken pipe is not
+	 * what its author tested. */
+	sig_reset();
 	execv(path, argv);
 	return -1;
 }

@@ -23,6 +23,7 @@ setup() {
 #!/bin/sh
 printf '%s\n' "\$*" >"$BATS_TEST_TMPDIR/tls.args"
 env >"$BATS_TEST_TMPDIR/tls.env"
+grep -E '^Sig(Blk|Ign):' /proc/\$\$/status >"$BATS_TEST_TMPDIR/tls.sig"
 cat >"$BATS_TEST_TMPDIR/tls.stdin"
 SCRIPT
 	chmod 755 "$FAKE_TLS"
@@ -84,6 +85,10 @@ teardown() {
 	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
 	[ "$(cat "$BATS_TEST_TMPDIR/tls.args")" = 'one two three' ]
 	grep -qx 'SMTPD_STARTTLS=1' "$BATS_TEST_TMPDIR/tls.env"
+	# smtpd's blocked SIGTERM and ignored SIGPIPE are not handed on
+	grep -qx $'SigBlk:\t0000000000000000' "$BATS_TEST_TMPDIR/tls.sig"
+	ign=$(sed -n 's/^SigIgn:\t//p' "$BATS_TEST_TMPDIR/tls.sig")
+	[ $(( 0x$ign & 0x5000 )) -eq 0 ]
 }
 
 @test "commands pipelined after STARTTLS are discarded and logged, never run" {

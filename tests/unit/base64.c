@@ -56,11 +56,11 @@ main(void)
 		    text, sizeof(text));
 		snprintf(name, sizeof(name), "encode \"%s\"", vectors[i].plain);
 		ok(n == (int)strlen(vectors[i].coded) &&
-		    strcmp(text, vectors[i].coded) == 0, name);
+		    strcmp(text, vectors[i].coded) == 0, "%s", name);
 		snprintf(name, sizeof(name), "decode \"%s\"", vectors[i].coded);
 		ok(base64_decode(vectors[i].coded, bytes, sizeof(bytes),
 		    &len) == 0 && len == strlen(vectors[i].plain) &&
-		    memcmp(bytes, vectors[i].plain, len) == 0, name);
+		    memcmp(bytes, vectors[i].plain, len) == 0, "%s", name);
 	}
 
 	/* AUTH PLAIN's "\0user\0password" round trip, NULs kept */
@@ -75,7 +75,7 @@ main(void)
 		snprintf(name, sizeof(name), "refuse malformed \"%s\"",
 		    malformed[i]);
 		ok(base64_decode(malformed[i], bytes, sizeof(bytes), &len) ==
-		    -1, name);
+		    -1, "%s", name);
 	}
 
 	/* bounds: at the output size and one past it */
