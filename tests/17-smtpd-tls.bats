@@ -19,11 +19,14 @@ setup() {
 	# The stand-in TLS program: records its arguments, environment and
 	# whatever reaches its stdin, says nothing.
 	FAKE_TLS="$BATS_TEST_TMPDIR/fake-tls"
+	# (its signal state read first, with builtins only: a forking
+	# shell blocks every signal for a moment)
 	cat >"$FAKE_TLS" <<SCRIPT
 #!/bin/sh
+while IFS= read -r l; do case \$l in Sig*) echo "\$l";; esac; done \
+    </proc/\$\$/status >"$BATS_TEST_TMPDIR/tls.sig"
 printf '%s\n' "\$*" >"$BATS_TEST_TMPDIR/tls.args"
 env >"$BATS_TEST_TMPDIR/tls.env"
-grep -E '^Sig(Blk|Ign):' /proc/\$\$/status >"$BATS_TEST_TMPDIR/tls.sig"
 cat >"$BATS_TEST_TMPDIR/tls.stdin"
 SCRIPT
 	chmod 755 "$FAKE_TLS"
@@ -86,8 +89,10 @@ teardown() {
 	[ "$(cat "$BATS_TEST_TMPDIR/tls.args")" = 'one two three' ]
 	grep -qx 'SMTPD_STARTTLS=1' "$BATS_TEST_TMPDIR/tls.env"
 	# smtpd's blocked SIGTERM and ignored SIGPIPE are not handed on
-	grep -qx $'SigBlk:\t0000000000000000' "$BATS_TEST_TMPDIR/tls.sig"
+	# (bits 14 and 12: SIGTERM, SIGPIPE)
+	blk=$(sed -n 's/^SigBlk:\t//p' "$BATS_TEST_TMPDIR/tls.sig")
 	ign=$(sed -n 's/^SigIgn:\t//p' "$BATS_TEST_TMPDIR/tls.sig")
+	[ $(( 0x$blk & 0x4000 )) -eq 0 ] || { cat "$BATS_TEST_TMPDIR/tls.sig"; false; }
 	[ $(( 0x$ign & 0x5000 )) -eq 0 ]
 }
 
