@@ -42,7 +42,13 @@ endif
 ALL_CFLAGS = $(STD) $(SAN) $(CFLAGS) -Icommon
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
-SMTPD_SRC   = $(sort $(filter-out smtpd/sendmail%,$(wildcard smtpd/*.c)))
+# smtpd/NAME.c for each NAME in SMTPD_PROGS is a program of its own,
+# smtpd/NAME, built by the rule below with LDLIBS_NAME, not part of smtpd;
+# smtpd/sendmail*.c are sendmail's, with a rule of their own.
+SMTPD_PROGS = checkpassword
+LDLIBS_checkpassword = -lcrypt
+SMTPD_SRC   = $(filter-out $(SMTPD_PROGS:%=smtpd/%.c) smtpd/sendmail%,\
+	      $(sort $(wildcard smtpd/*.c)))
 SENDMAIL_SRC = $(sort $(wildcard smtpd/sendmail*.c))
 SMTPSEND_SRC = $(sort $(wildcard smtpsend/*.c))
 UNIT_SRC    = $(sort $(wildcard tests/unit/*.c))
@@ -54,7 +60,8 @@ SENDMAIL_OBJ = $(SENDMAIL_SRC:%.c=$(O)/%.o)
 UNIT_BIN    = $(UNIT_SRC:%.c=$(O)/%)
 
 PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend) \
-	  $(if $(SENDMAIL_SRC),$(O)/smtpd/sendmail $(O)/smtpd/mailq)
+	  $(if $(SENDMAIL_SRC),$(O)/smtpd/sendmail $(O)/smtpd/mailq) \
+	  $(SMTPD_PROGS:%=$(O)/smtpd/%)
 
 .PHONY: all test unit run clean install uninstall bench valgrind
 all: $(PROGS)
@@ -103,6 +110,12 @@ $(O)/smtpd/smtpd: $(SMTPD_OBJ) $(O)/common/libcommon.a
 endif
 
 $(SMTPD_OBJ): smtpd/smtpd.h
+
+# The programs beside smtpd: dynamic, against the system's libc.
+$(SMTPD_PROGS:%=$(O)/smtpd/%): $(O)/smtpd/%: $(O)/smtpd/%.o \
+    $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/common/libcommon.a \
+	    $(LDLIBS_$*)
 $(SMTPSEND_OBJ): smtpsend/smtpsend.h
 
 $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
@@ -171,6 +184,7 @@ clean:
 	rm -rf build var
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
 	    smtpd/sendmail smtpd/mailq \
+	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%)
 
 # Installation ----------------------------------------------------------
@@ -199,7 +213,14 @@ SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
 MANPAGES = $(wildcard smtpd/smtpd.8 smtpd/sendmail.8 smtpsend/smtpsend.8)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
-	  systemd/smtpsend.service systemd/smtpsend.timer
+	  systemd/smtpsend.service systemd/smtpsend.timer \
+	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
+	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
+	  systemd/smtpq-stunnel-465.service
+# Examples for STARTTLS and submission, installed under $(DATADIR).
+TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
+	  inetd/xinetd.smtpd-tls
+TLS_SCRIPTS = inetd/tcpserver-587.run inetd/tcpserver-465.run
 ENVFILE	= $(SYSCONFDIR)/default/smtpq
 
 install: all
@@ -224,6 +245,7 @@ install: all
 		echo "$$2" >>"$$new"; echo "install $$1 $$d$$2"; \
 	}; \
 	put $(O)/smtpd/smtpd $(SBINDIR)/smtpd 755; \
+	put $(O)/smtpd/checkpassword $(SBINDIR)/smtpq-checkpassword 755; \
 	if [ -f $(O)/smtpsend/smtpsend ]; then \
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
 	if [ -f $(O)/smtpd/sendmail ]; then \
@@ -252,6 +274,8 @@ install: all
 	put inetd/inetd.conf $(DATADIR)/inetd.conf 644 subst; \
 	put inetd/xinetd.smtpd $(DATADIR)/xinetd.smtpd 644 subst; \
 	put inetd/tcpserver.run $(DATADIR)/tcpserver.run 755 subst; \
+	for f in $(TLS_EXAMPLES); do put $$f $(DATADIR)/$$f 644 subst; done; \
+	for f in $(TLS_SCRIPTS); do put $$f $(DATADIR)/$$f 755 subst; done; \
 	if [ -f "$$list" ]; then cat "$$list" >>"$$new"; fi; \
 	LC_ALL=C sort -u "$$new" >"$$list"; chmod 644 "$$list"
 
@@ -365,7 +389,8 @@ fuzz: $(FUZZ_BIN)
 #                                   ones that only read arg cannot say const
 CPPCHECK   ?= cppcheck
 CLANG_TIDY ?= clang-tidy
-LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SENDMAIL_SRC) $(SMTPSEND_SRC)
+LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SENDMAIL_SRC) \
+	      $(SMTPD_PROGS:%=smtpd/%.c) $(SMTPSEND_SRC)
 LINT_DEFS   = -std=c11 -D_POSIX_C_SOURCE=200809L -Icommon
 LINT_JOBS  ?= 2
 

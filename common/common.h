@@ -33,6 +33,12 @@
  * (Postfix's smtpd_hard_error_limit). */
 #define SMTP_ERRORS_MAX		20
 
+/* RFC 4954 4: a failed AUTH is answered "535 5.7.8" only after this many
+ * seconds, and counts as an error; the AUTH_FAILURES_MAXth failure in a
+ * session is followed by "421 4.7.0 Too many authentication failures". */
+#define AUTH_FAIL_DELAY		1
+#define AUTH_FAILURES_MAX	3
+
 /* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
  * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
  * more as damaged. */
@@ -234,6 +240,7 @@ extern volatile sig_atomic_t sig_term;
  * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
+void	sig_reset(void);
 
 /* net.c, connect.c: addresses and connections ---------------------------- */
 
@@ -297,6 +304,14 @@ int	submit_commit(struct queue *, struct queue_file *, struct out *);
  * addr_parse().  Returns 1 with an address, 0 at the end, -1 for bad
  * syntax; *sp moves past what was read. */
 int	addrlist_next(const char **sp, char *addr, size_t size);
+/* base64.c: RFC 4648 base64, for SASL --------------------------------- */
+
+/* base64_encode() writes a NUL-terminated string and returns its length,
+ * -1 when size is too small.  base64_decode() takes a NUL-terminated
+ * string, refuses anything but canonical base64 (-1), and writes at most
+ * size bytes, their number in *len. */
+int	base64_encode(const void *, size_t len, char *out, size_t size);
+int	base64_decode(const char *, void *out, size_t size, size_t *len);
 
 /* date.c: dates for headers and logs ------------------------------------ */
 

@@ -25,6 +25,7 @@
 static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
 "             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
+"             [-T program] [-E] [-A program] [-S]\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -35,7 +36,13 @@ static const char usage[] =
 "  -m bytes    free space the queue must keep (default: twice -s)\n"
 "  -c n        sessions at once per queue (default 30)\n"
 "  -d domain   accept mail for this domain from anyone (repeatable)\n"
-"  -R cidr     trust (relay for) this client network (repeatable)\n";
+"  -R cidr     trust (relay for) this client network (repeatable)\n"
+"  -T program  offer STARTTLS, run by exec'ing this (e.g. stunnel config)\n"
+"  -E          the connection is TLS already; client from $REMOTE_HOST\n"
+"  -A program  offer AUTH over TLS, checkpassword(8) program to verify\n"
+"  -S          submission: MAIL needs AUTH (but from a pipe)\n";
+
+#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:Sh"
 
 /* RFC 5321 4.1.4 and 3.3: where a session stands. */
 enum state {
@@ -75,6 +82,10 @@ static unsigned timeout = TIMEOUT_DEFAULT;
 static unsigned lifetime = LIFETIME_DEFAULT;
 static unsigned long data_rate = DATA_RATE_DEFAULT;
 static unsigned long max_sessions = SESSIONS_DEFAULT;
+static char *tls_argv[PROG_ARGS_MAX + 1];	/* -T; [0] NULL: none */
+static char *auth_argv[PROG_ARGS_MAX + 1];	/* -A */
+static int is_tls;				/* -E */
+static int is_submission;			/* -S */
 
 /* The session. */
 static struct line in;			/* the client, fd 0 */
@@ -92,6 +103,7 @@ static unsigned messages;
 static char helo[HOST_MAX + 1];
 static const char *last_verb = "CONNECT";
 static int line_bare_lf;		/* the last command ended in LF alone */
+static char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
 
 /* The transaction. */
 static char sender[ADDR_MAX + 1];
@@ -111,6 +123,8 @@ static void smtp_noop(const char *, char *);
 static void smtp_help(const char *, char *);
 static void smtp_quit(const char *, char *);
 static void smtp_unimplemented(const char *, char *);
+static void smtp_starttls(const char *, char *);
+static void smtp_auth(const char *, char *);
 
 static const struct command commands[] = {
 	{ "HELO", smtp_helo, ANY, NULL },
@@ -129,6 +143,8 @@ static const struct command commands[] = {
 	{ "SAML", smtp_unimplemented, ANY, NULL },
 	{ "SEND", smtp_unimplemented, ANY, NULL },
 	{ "TURN", smtp_unimplemented, ANY, NULL },
+	{ "STARTTLS", smtp_starttls, ANY, NULL },
+	{ "AUTH", smtp_auth, IN(ST_HELO), "Error: MAIL transaction in progress" },
 };
 
 static void
@@ -293,6 +309,10 @@ smtp_ehlo(const char *verb, char *arg)
 	reply_more(&out, 250, "SIZE %lu", max_size);
 	reply_more(&out, 250, "8BITMIME");
 	reply_more(&out, 250, "ENHANCEDSTATUSCODES");
+	if (tls_argv[0] != NULL && !is_tls)
+		reply_more(&out, 250, "STARTTLS");
+	if (auth_argv[0] != NULL && is_tls)
+		reply_more(&out, 250, "AUTH PLAIN LOGIN");
 	respond(250, "HELP");
 }
 
@@ -365,6 +385,13 @@ smtp_mail(const char *verb, char *arg)
 		log_info("peer=%s messages=%u result=disconnect: too many "
 		    "messages in one session", peer.addr, messages);
 		session_exit(0);
+	}
+	/* RFC 6409 4.3: submission needs AUTH, but from a local pipe. */
+	if (is_submission && user[0] == '\0' &&
+	    (is_tls || strcmp(peer.addr, "stdin") != 0)) {
+		refuse(530, 0, NULL, NULL, "5.7.0 Authentication required",
+		    NULL);
+		return;
 	}
 	if ((path = arg_after(arg, "FROM:")) == NULL) {
 		refuse(501, 1, NULL, NULL, "5.5.4 Syntax: MAIL FROM:<address>",
@@ -448,7 +475,7 @@ smtp_rcpt(const char *verb, char *arg)
 		refuse(550, 1, sender, addr, "5.1.3 Error: unsafe mailbox "
 		    "name", NULL);
 		return;
-	} else if (!is_trusted && !domain_is_ours(domain)) {
+	} else if (!is_trusted && user[0] == '\0' && !domain_is_ours(domain)) {
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
 		    " Relay access denied", peer.addr,
 		    log_esc(sender, esc_from, sizeof(esc_from)),
@@ -491,8 +518,10 @@ data_begin(const char *id)
 	    peer.is_known ? "[" : "",
 	    peer.is_known && peer.host.family == AF_INET6 ? "IPv6:" : "",
 	    peer.addr, peer.is_known ? "]" : "");
-	out_printf(&qout, "\tby %s (smtpd) with %s id %s", hostname,
-	    is_esmtp ? "ESMTP" : "SMTP", id);
+	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too. */
+	out_printf(&qout, "\tby %s (smtpd) with %s%s%s id %s", hostname,
+	    is_esmtp ? "ESMTP" : "SMTP", is_tls ? "S" : "",
+	    user[0] != '\0' ? "A" : "", id);
 	if (nrcpts == 1)
 		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);
 	return out_printf(&qout, "; %s\r\n", date);
@@ -646,6 +675,58 @@ smtp_unimplemented(const char *verb, char *arg)
 	respond(502, "5.5.1 Error: %s not implemented", verb);
 }
 
+static void
+smtp_starttls(const char *verb, char *arg)
+{
+	(void)verb;
+	if (*arg != '\0')
+		respond(501, "5.5.4 Syntax: STARTTLS");
+	else if (tls_argv[0] == NULL)
+		respond(502, "5.5.1 Error: STARTTLS not implemented");
+	else if (is_tls)
+		respond(503, "5.5.1 Error: TLS already active");
+	else if (state == ST_MAIL || state == ST_RCPT)
+		respond(503, "5.5.1 Error: MAIL transaction in progress");
+	else {
+		starttls_exec(&in, &out, tls_argv, peer.addr);
+		respond(454, "4.7.0 TLS not available");
+	}
+}
+
+static void session_end(enum line_status) __attribute__((noreturn));
+
+static void
+smtp_auth(const char *verb, char *arg)
+{
+	enum line_status st = LINE_OK;
+	char tried[AUTH_USER_MAX + 1];
+	const char *text;
+	int code;
+
+	(void)verb;
+	if (auth_argv[0] == NULL || !is_tls) {
+		respond(503, "5.5.1 Error: authentication not enabled");
+		return;
+	}
+	if (user[0] != '\0') {
+		respond(503, "5.5.1 Error: already authenticated");
+		return;
+	}
+	code = auth_run(&in, &out, arg, auth_argv, peer.addr, tried, &text,
+	    &st);
+	if (code == -1)
+		session_end(st);
+	if (code == 421) {
+		reply(&out, 535, "%s", text);
+		reply(&out, 421, "4.7.0 %s Error: too many authentication "
+		    "failures", hostname);
+		session_exit(0);
+	}
+	if (code == 235)
+		strcpy(user, tried);
+	respond(code, "%s", text);
+}
+
 /* Finds and runs the command on one line. */
 static void
 dispatch(char *line, size_t len, int bare_lf)
@@ -663,7 +744,8 @@ dispatch(char *line, size_t len, int bare_lf)
 	while (*arg == ' ')
 		arg++;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (n == 4 && strncasecmp(line, commands[i].verb, 4) == 0)
+		if (n == strlen(commands[i].verb) &&
+		    strncasecmp(line, commands[i].verb, n) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		respond(500, "5.5.2 Error: command not recognized");
@@ -680,6 +762,39 @@ dispatch(char *line, size_t len, int bare_lf)
 	cmd->handler(cmd->verb, arg);
 }
 
+/* Input ended between commands: end of input, timeout, signal, error. */
+static void
+session_end(enum line_status st)
+{
+	switch (st) {
+	case LINE_TIMEOUT:
+		reply(&out, 421, "4.4.2 %s Error: %s", hostname,
+		    timeout_words());
+		log_info("peer=%s messages=%u result=%s after %s", peer.addr,
+		    messages, timeout_log(), last_verb);
+		break;
+	case LINE_SIGNAL:
+		reply(&out, 421, "4.3.2 %s Service shutting down", hostname);
+		log_info("peer=%s result=shutting down", peer.addr);
+		break;
+	case LINE_ERROR:
+		/* line_fill() flushes our replies first: a client that
+		 * stops reading fails there, not in read(). */
+		if (out.error != 0)
+			log_info("peer=%s result=write error: %s", peer.addr,
+			    strerror(out.error));
+		else
+			log_info("peer=%s result=read error: %s", peer.addr,
+			    strerror(errno));
+		break;
+	default:
+		log_info("peer=%s messages=%u result=lost connection after %s",
+		    peer.addr, messages, last_verb);
+		break;
+	}
+	session_exit(0);
+}
+
 static void
 session(void)
 {
@@ -691,37 +806,12 @@ session(void)
 	for (;;) {
 		limits_command(&limits, &in);
 		st = line_read(&in, buf, sizeof(buf), &len, &bare_lf);
-		switch (st) {
-		case LINE_OK:
+		if (st == LINE_OK)
 			dispatch(buf, len, bare_lf);
-			break;
-		case LINE_LONG:
+		else if (st == LINE_LONG)
 			respond(500, "5.5.2 Error: line too long");
-			break;
-		case LINE_EOF:
-			log_info("peer=%s messages=%u result=lost connection "
-			    "after %s", peer.addr, messages, last_verb);
-			session_exit(0);
-		case LINE_TIMEOUT:
-			reply(&out, 421, "4.4.2 %s Error: %s", hostname,
-			    timeout_words());
-			log_info("peer=%s messages=%u result=%s after %s",
-			    peer.addr, messages, timeout_log(), last_verb);
-			session_exit(0);
-		case LINE_SIGNAL:
-			reply(&out, 421, "4.3.2 %s Service shutting down",
-			    hostname);
-			log_info("peer=%s result=shutting down", peer.addr);
-			session_exit(0);
-		case LINE_ERROR:
-			/* line_fill() flushes our replies first: a client
-			 * that stops reading fails there, not in read(). */
-			if (out.error != 0)
-				break;
-			log_info("peer=%s result=read error: %s", peer.addr,
-			    strerror(errno));
-			session_exit(0);
-		}
+		else
+			session_end(st);
 		if (out.error != 0) {
 			log_info("peer=%s result=write error: %s", peer.addr,
 			    strerror(out.error));
@@ -749,7 +839,7 @@ options(int argc, char **argv)
 	const char *name = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, ":q:n:l:t:r:L:s:m:c:d:R:h")) != -1) {
+	while ((c = getopt(argc, argv, OPTSTRING)) != -1) {
 		switch (c) {
 		case 'q':
 			queue_dir = optarg;
@@ -808,6 +898,22 @@ options(int argc, char **argv)
 				die_usage("-R: not an address/prefix: %s",
 				    optarg);
 			break;
+		case 'T':
+			if (prog_split(optarg, tls_argv, PROG_ARGS_MAX) == -1)
+				die_usage("-T: not a program and at most %d "
+				    "words: %s", PROG_ARGS_MAX, optarg);
+			break;
+		case 'A':
+			if (prog_split(optarg, auth_argv, PROG_ARGS_MAX) == -1)
+				die_usage("-A: not a program and at most %d "
+				    "words: %s", PROG_ARGS_MAX, optarg);
+			break;
+		case 'E':
+			is_tls = 1;
+			break;
+		case 'S':
+			is_submission = 1;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -822,6 +928,10 @@ options(int argc, char **argv)
 		    (unsigned long)-1 : MINFREE_SIZES * max_size;
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
+	if (is_submission && auth_argv[0] == NULL)
+		die_usage("-S needs -A: submission without AUTH takes no mail");
+	if (is_tls && logfile != NULL && strcmp(logfile, "-") == 0)
+		die_usage("-E with -l -: stderr may be the client's connection");
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("%s: not a usable host name; give one with -n",
 		    name != NULL ? name : "the system's name");
@@ -830,9 +940,11 @@ options(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	const char *env;
 	int rc;
 
 	log_prog = "smtpd";
+	starttls_guard_stderr(argc, argv, OPTSTRING);
 	options(argc, argv);
 	sig_init();
 	limits_start(&limits, timeout, lifetime, data_rate);
@@ -854,10 +966,21 @@ main(int argc, char **argv)
 	}
 	/* A client that stops reading must not hold us forever. */
 	net_set_timeout(STDOUT_FILENO, (int)timeout);
-	net_peer(STDIN_FILENO, &peer);
+	/* -E: fd 0 is the TLS program's loopback pair; only its variable
+	 * names the client, and without it nobody is trusted: 421. */
+	if (!is_tls)
+		net_peer(STDIN_FILENO, &peer);
+	else if ((env = getenv(TLS_PEER_ENV)) == NULL ||
+	    net_peer_parse(env, &peer) == -1) {
+		log_error("peer=unknown result=refused: -E without a usable "
+		    "$%s", TLS_PEER_ENV);
+		reply(&out, 421, "4.3.0 %s Service not available: local error",
+		    hostname);
+		session_exit(EXIT_TEMPFAIL);
+	}
 	is_trusted = is_trusted_peer();
-	log_info("peer=%s trusted=%s result=connect", peer.addr,
-	    is_trusted ? "yes" : "no");
+	log_info("peer=%s trusted=%s%s result=connect", peer.addr,
+	    is_trusted ? "yes" : "no", is_tls ? " tls=yes" : "");
 
 	if (queue_open(&queue, queue_dir, hostname) == -1) {
 		log_error("peer=%s result=refused: unable to open queue %s: %s",
@@ -879,7 +1002,10 @@ main(int argc, char **argv)
 		    rc == 1 ? "too many sessions" : "local error");
 		session_exit(rc == 1 ? 0 : EXIT_TEMPFAIL);
 	}
-	reply(&out, 220, "%s ESMTP smtpd", hostname);
+	/* RFC 3207 4.2: after STARTTLS the client speaks first (EHLO). */
+	if (!is_tls || getenv(STARTTLS_ENV) == NULL)
+		reply(&out, 220, "%s ESMTP smtpd", hostname);
+	unsetenv(STARTTLS_ENV);
 	state_enter(ST_INIT);
 	session();
 	return 0;
