@@ -339,4 +339,25 @@ int		 envelope_write(struct out *, const struct envelope *,
 int		 envelope_rewrite(struct queue *, int fd, const char *name,
 		    const struct envelope *, const int *keep, time_t next);
 
+/* proxy.c: the PROXY protocol header of a load balancer ---------------- */
+
+/* The spec's bounds: a v1 line is at most 107 octets with its CRLF; our
+ * bound for a v2 header with its TLVs.  Longer: not a header. */
+#define PROXY_V1_MAX		107
+#define PROXY_V2_MAX		1024
+
+struct proxy {
+	enum {
+		PROXY_CLIENT,	/* the client's address follows */
+		PROXY_LOCAL,	/* v2 LOCAL: the balancer's own connection */
+		PROXY_UNKNOWN	/* v1 UNKNOWN, v2 AF_UNSPEC: client unknown */
+	}		 kind;
+	int		 family;	/* AF_INET or AF_INET6 for a client */
+	unsigned char	 addr[16];	/* the client's source address */
+};
+
+/* Returns the header's length once bytes b[0..len) hold a whole one, 0
+ * while they may still become one, -1 when they never will. */
+int	proxy_parse(const unsigned char *, size_t, struct proxy *);
+
 #endif
