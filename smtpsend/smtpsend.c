@@ -548,12 +548,15 @@ print_queue(void)
 		/* Nothing but a regular file is opened: a FIFO would block
 		 * the open, a device do worse.  O_NONBLOCK for one put there
 		 * between the look and the open. */
-		fd = -1;
 		if (fstatat(queue.new_dir, list.v[i], &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || (S_ISREG(st.st_mode) &&
-		    ((fd = openat(queue.new_dir, list.v[i], O_RDONLY |
-		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1 ||
-		    fstat(fd, &st) == -1))) {
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			printf("%s  unreadable: %s\n", list.v[i],
+			    strerror(errno));
+			continue;
+		}
+		fd = !S_ISREG(st.st_mode) ? -1 : openat(queue.new_dir,
+		    list.v[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (S_ISREG(st.st_mode) && (fd == -1 || fstat(fd, &st) == -1)) {
 			printf("%s  unreadable: %s\n", list.v[i],
 			    strerror(errno));
 			if (fd != -1)
