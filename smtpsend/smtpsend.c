@@ -69,8 +69,9 @@ usage(void)
 {
 	printf("usage: smtpsend [-fp] [-q dir] [-n name] [-l file] "
 	    "[-t timeout] [-d domain]\n"
-	    "                [-r host[:port]] [-m maildir] [-e expire] "
-	    "[-w interval]\n");
+	    "                [-r url]... [-a secrets] [-C cafile] [-k] "
+	    "[-m maildir]\n"
+	    "                [-e expire] [-w interval]\n");
 	exit(0);
 }
 
@@ -564,13 +565,20 @@ print_queue(void)
 int
 main(int argc, char *argv[])
 {
-	const char *name = NULL, *log_file = NULL;
-	int c, is_print = 0, is_left;
+	const char *name = NULL, *log_file = NULL, *secrets = NULL;
+	const char *cafile = NULL;
+	int c, is_print = 0, is_probe = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":d:e:fhl:m:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":a:C:d:e:fhkl:m:n:pq:r:t:w:")) != -1) {
 		switch (c) {
+		case 'a':
+			secrets = optarg;
+			break;
+		case 'C':
+			cafile = optarg;
+			break;
 		case 'd':
 			if (!addr_domain_valid(optarg))
 				die_usage("bad domain: %s", optarg);
@@ -587,6 +595,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage();
+			break;
+		case 'k':
+			is_probe = 1;
 			break;
 		case 'l':
 			log_file = optarg;
@@ -629,13 +640,18 @@ main(int argc, char *argv[])
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
-	relay_setup(hostname, timeout);
-	if (log_open("smtpsend", is_print ? "-" : log_file) == -1) {
+	if (is_probe && !has_relay)
+		die_usage("-k needs a relay (-r)");
+	if (log_open("smtpsend", is_print || (is_probe && log_file == NULL) ?
+	    "-" : log_file) == -1) {
 		fprintf(stderr, "smtpsend: unable to open log %s: %s\n",
 		    log_file, strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
+	relay_setup(hostname, timeout, cafile, secrets);
 	sig_init();
+	if (is_probe)
+		return relay_probe();
 	if (queue_open(&queue, queue_dir, hostname) == -1 ||
 	    (failed_dir = openat(queue.dir, "failed", O_RDONLY |
 	    O_DIRECTORY | O_CLOEXEC)) == -1)
