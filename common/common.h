@@ -38,6 +38,12 @@
  * more as damaged. */
 #define RCPT_MAX		100
 
+/* Those 452s are not the client's errors (RFC 5321 4.5.3.1.10: it goes on
+ * with the accepted ones); only this many past RCPT_MAX in one transaction
+ * are free, each one more counts towards SMTP_ERRORS_MAX (Postfix's
+ * smtpd_recipient_overshoot_limit). */
+#define RCPT_OVERSHOOT_MAX	1000
+
 /* RFC 5321 4.5.3.1.3: a path is 256 octets including the angle brackets;
  * local part 64 (4.5.3.1.1), domain 255 (4.5.3.1.2).  Longer: 501. */
 #define ADDR_MAX		256
@@ -48,12 +54,30 @@
  * limit", at MAIL (SIZE=) or after the final dot. */
 #define SIZE_DEFAULT		(10UL * 1024 * 1024)
 
-/* Default idle timeout (-t) in seconds; then "421 4.4.2 ... timeout". */
+/* Default timeout (-t) in seconds: a command line must be complete this
+ * long after smtpd starts to wait for it; then "421 4.4.2 ... timeout". */
 #define TIMEOUT_DEFAULT		300
 
+/* Default minimum DATA rate (-r) in bytes a second: each read in DATA
+ * moves the deadline on by its bytes / rate, at most -t ahead (Postfix's
+ * smtpd_min_data_rate); slower: "421 4.4.2 ... timeout". */
+#define DATA_RATE_DEFAULT	500
+
+/* Default session lifetime (-L) in seconds; then "421 4.4.2 ... session
+ * too long", in a command or in DATA. */
+#define LIFETIME_DEFAULT	3600
+
+/* NOOP, RSET and HELP in a session (since the last queued message) that
+ * are free; each one more counts towards SMTP_ERRORS_MAX (Postfix's
+ * smtpd_junk_command_limit). */
+#define JUNK_MAX		100
+
 /* Default sessions at once per queue (-c); the one over the cap gets
- * "421 4.3.2 ... Service not available". */
-#define SESSIONS_DEFAULT	5
+ * "421 4.3.2 ... Service not available".  A Postfix client opens up to 20
+ * at once to one destination (default_destination_concurrency_limit);
+ * 30 takes those and leaves room for others, and the units' per-source
+ * caps (20) keep one client from taking all of them. */
+#define SESSIONS_DEFAULT	30
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
@@ -87,6 +111,7 @@ struct line {
 	int		 timeout;	/* seconds a read may wait; 0: forever */
 	int		 stop_on_signal; /* a caught SIGTERM ends the wait */
 	struct out	*flush;		/* flushed before every blocking read */
+	long long	 due;		/* line_now() deadline for reads; 0: none */
 	size_t		 start;		/* first unread byte in buf */
 	size_t		 end;		/* one past the last byte in buf */
 	char		 buf[IO_BUFSIZE];
@@ -102,6 +127,7 @@ enum line_status {
 };
 
 void		 line_init(struct line *, int fd, int timeout);
+long long	 line_now(void);
 int		 line_fill(struct line *);
 enum line_status line_read(struct line *, char *out, size_t size,
 		    size_t *len, int *bare_lf);
@@ -211,6 +237,8 @@ struct peer {
 };
 
 void	net_peer(int fd, struct peer *);
+int	net_peer_parse(const char *, struct peer *);
+void	net_peer_unknown(struct peer *);
 int	net_cidr_parse(const char *, struct cidr *);
 int	net_cidr_match(const struct cidr *net, const struct cidr *host);
 int	net_set_timeout(int fd, int seconds);

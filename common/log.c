@@ -45,11 +45,12 @@ log_line(int priority, const char *fmt, va_list ap)
 	struct tm tm;
 	time_t now;
 	size_t n = 0;
-	int m;
+	int m, saved = errno;	/* logging never changes errno */
 
 	if (log_fd == -1) {
 		vsnprintf(buf, sizeof(buf), fmt, ap);
 		syslog(priority, "%s", buf);
+		errno = saved;
 		return;
 	}
 	now = time(NULL);
@@ -60,8 +61,10 @@ log_line(int priority, const char *fmt, va_list ap)
 	if (m > 0)
 		n += (size_t)m;
 	m = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
-	if (m < 0)
+	if (m < 0) {
+		errno = saved;
 		return;
+	}
 	n += (size_t)m;
 	if (n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;	/* cut an over-long line */
@@ -70,6 +73,7 @@ log_line(int priority, const char *fmt, va_list ap)
 	 * write must not stop mail; there is nowhere else to report it. */
 	while (write(log_fd, buf, n) == -1 && errno == EINTR)
 		;
+	errno = saved;
 }
 
 void

@@ -23,14 +23,16 @@
 #define NETWORKS_MAX	64	/* -R likewise */
 
 static const char usage[] =
-"usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-s bytes] [-c n]\n"
-"             [-d domain]... [-R cidr]...\n"
+"usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
+"             [-s bytes] [-c n] [-d domain]... [-R cidr]...\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
-"  -t timeout  idle timeout, e.g. 300, 5m (default 300s)\n"
+"  -t timeout  time for one command line, e.g. 300, 5m (default 300s)\n"
+"  -r rate     minimum DATA rate in bytes a second (default 500)\n"
+"  -L life     session lifetime, e.g. 3600, 1h (default 1h)\n"
 "  -s bytes    maximum message size, e.g. 10485760, 10M (default 10M)\n"
-"  -c n        sessions at once per queue (default 5)\n"
+"  -c n        sessions at once per queue (default 30)\n"
 "  -d domain   accept mail for this domain from anyone (repeatable)\n"
 "  -R cidr     trust (relay for) this client network (repeatable)\n";
 
@@ -67,6 +69,8 @@ static struct cidr networks[NETWORKS_MAX];
 static size_t nnetworks;
 static unsigned long max_size = SIZE_DEFAULT;
 static unsigned timeout = TIMEOUT_DEFAULT;
+static unsigned lifetime = LIFETIME_DEFAULT;
+static unsigned long data_rate = DATA_RATE_DEFAULT;
 static unsigned long max_sessions = SESSIONS_DEFAULT;
 
 /* The session. */
@@ -78,7 +82,9 @@ static struct peer peer;
 static enum state state;
 static int is_trusted;
 static int is_esmtp;
+static struct limits limits;
 static unsigned errors;
+static unsigned junk;			/* NOOP, RSET, HELP (JUNK_MAX) */
 static unsigned messages;
 static char helo[HOST_MAX + 1];
 static const char *last_verb = "CONNECT";
@@ -89,6 +95,7 @@ static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
+static unsigned overshoot;		/* RCPTs past RCPT_MAX */
 
 static void smtp_helo(const char *, char *);
 static void smtp_ehlo(const char *, char *);
@@ -141,20 +148,50 @@ session_exit(int status)
  * Every reply goes through here.  Error replies count towards the hard
  * limit (Postfix's smtpd_hard_error_limit); past it the client is cut off.
  */
+static void
+respond_va(int code, int counts, const char *fmt, va_list ap)
+{
+	reply_va(&out, code, 1, fmt, ap);
+	if (counts && ++errors >= SMTP_ERRORS_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
+		log_info("peer=%s result=disconnect: too many errors",
+		    peer.addr);
+		session_exit(0);
+	}
+}
+
 static void __attribute__((format(printf, 2, 3)))
 respond(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	reply_va(&out, code, 1, fmt, ap);
+	respond_va(code, code >= 400, fmt, ap);
 	va_end(ap);
-	if (code >= 400 && ++errors >= SMTP_ERRORS_MAX) {
-		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
-		log_info("peer=%s result=disconnect: too many errors",
-		    peer.addr);
-		session_exit(0);
-	}
+}
+
+/* The reply to NOOP, RSET or HELP: past JUNK_MAX of them it counts as an
+ * error, so that they cannot keep a session alive for ever. */
+static void __attribute__((format(printf, 2, 3)))
+respond_junk(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	respond_va(code, code >= 400 || ++junk > JUNK_MAX, fmt, ap);
+	va_end(ap);
+}
+
+/* A 4xx or 5xx that is not the client's error (e.g. the 452 for a
+ * recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
+static void __attribute__((format(printf, 2, 3)))
+respond_uncounted(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	respond_va(code, 0, fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -163,15 +200,17 @@ transaction_reset(void)
 	sender[0] = '\0';
 	is_8bitmime = 0;
 	nrcpts = 0;
+	overshoot = 0;
 	if (state != ST_INIT)
 		state_enter(ST_HELO);
 }
 
-/* The 4xx for a local failure; errno says which. */
+/* The 4xx for a local failure; err, the errno where it failed, says
+ * which. */
 static void
-respond_local_failure(void)
+respond_local_failure(int err)
 {
-	if (errno == ENOSPC || errno == EDQUOT)
+	if (err == ENOSPC || err == EDQUOT)
 		respond(452, "4.3.1 Insufficient system storage");
 	else
 		respond(451, "4.3.0 Error: local error in processing");
@@ -365,7 +404,12 @@ smtp_rcpt(const char *verb, char *arg)
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
 		if (nrcpts == RCPT_MAX) {
-			respond(452, "4.5.3 Error: too many recipients");
+			if (++overshoot > RCPT_OVERSHOOT_MAX)
+				respond(452, "4.5.3 Error: too many "
+				    "recipients");
+			else
+				respond_uncounted(452, "4.5.3 Error: too many "
+				    "recipients");
 			return;
 		}
 		strcpy(rcpts[nrcpts++], addr);
@@ -401,6 +445,20 @@ data_begin(const char *id)
 	return out_printf(&qout, "; %s\r\n", date);
 }
 
+/* Why a deadline passed: the reply's words, and the log's. */
+static const char *
+timeout_words(void)
+{
+	return limits_life_over(&limits) ? "session too long" :
+	    "timeout exceeded";
+}
+
+static const char *
+timeout_log(void)
+{
+	return limits_life_over(&limits) ? "session too long" : "timeout";
+}
+
 /* The client went away or we must stop in the middle of a message. */
 static void __attribute__((noreturn))
 data_lost(struct queue_file *qf, int rc)
@@ -408,9 +466,10 @@ data_lost(struct queue_file *qf, int rc)
 	queue_abort(&queue, qf);
 	switch (line_status_of(rc)) {
 	case LINE_TIMEOUT:
-		reply(&out, 421, "4.4.2 %s Error: timeout exceeded", hostname);
-		log_info("peer=%s id=%s result=dropped: timeout in DATA",
-		    peer.addr, qf->name);
+		reply(&out, 421, "4.4.2 %s Error: %s", hostname,
+		    timeout_words());
+		log_info("peer=%s id=%s result=dropped: %s in DATA",
+		    peer.addr, qf->name, timeout_log());
 		break;
 	case LINE_SIGNAL:
 		reply(&out, 421, "4.3.2 %s Service shutting down", hostname);
@@ -430,7 +489,7 @@ smtp_data(const char *verb, char *arg)
 {
 	struct queue_file qf;
 	struct data d;
-	int rc;
+	int rc, err;
 
 	(void)verb;
 	if (*arg != '\0') {
@@ -438,9 +497,10 @@ smtp_data(const char *verb, char *arg)
 		return;
 	}
 	if (queue_create(&queue, &qf) == -1) {
+		err = errno;
 		log_error("peer=%s result=deferred: unable to create queue "
-		    "file: %s", peer.addr, strerror(errno));
-		respond_local_failure();
+		    "file: %s", peer.addr, strerror(err));
+		respond_local_failure(err);
 		/* The transaction is over, as after the final dot: a
 		 * pipelining client's next RCPT must not join it. */
 		transaction_reset();
@@ -452,9 +512,13 @@ smtp_data(const char *verb, char *arg)
 	state_enter(ST_DATA);
 
 	data_init(&d, &qout, max_size, line_bare_lf);
+	limits_command(&limits, &in);
 	while (d.state != D_END) {
-		if (line_pending(&in) == 0 && (rc = line_fill(&in)) <= 0)
-			data_lost(&qf, rc);
+		if (line_pending(&in) == 0) {
+			if ((rc = line_fill(&in)) <= 0)
+				data_lost(&qf, rc);
+			limits_data_credit(&limits, &in, (size_t)rc);
+		}
 		in.start += data_scan(&d, in.buf + in.start,
 		    line_pending(&in));
 	}
@@ -467,12 +531,14 @@ smtp_data(const char *verb, char *arg)
 		    d.size);
 	} else if (out_flush(&qout) == -1 ||
 	    queue_commit(&queue, &qf, "new") == -1) {
+		err = errno;
 		log_error("peer=%s id=%s result=deferred: unable to write "
-		    "queue file: %s", peer.addr, qf.name, strerror(errno));
+		    "queue file: %s", peer.addr, qf.name, strerror(err));
 		queue_abort(&queue, &qf);
-		respond_local_failure();
+		respond_local_failure(err);
 	} else {
 		messages++;
+		junk = 0;
 		respond(250, "2.0.0 Ok: queued as %s", qf.name);
 		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
 		    "result=queued", peer.addr, qf.name, sender, nrcpts,
@@ -490,7 +556,7 @@ smtp_rset(const char *verb, char *arg)
 		return;
 	}
 	transaction_reset();
-	respond(250, "2.0.0 Ok");
+	respond_junk(250, "2.0.0 Ok");
 }
 
 static void
@@ -498,7 +564,7 @@ smtp_noop(const char *verb, char *arg)
 {
 	(void)verb;
 	(void)arg;		/* RFC 5321 4.1.1.9: a parameter is ignored */
-	respond(250, "2.0.0 Ok");
+	respond_junk(250, "2.0.0 Ok");
 }
 
 static void
@@ -506,7 +572,7 @@ smtp_help(const char *verb, char *arg)
 {
 	(void)verb;
 	(void)arg;
-	respond(214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+	respond_junk(214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
 	    "HELP QUIT");
 }
 
@@ -570,6 +636,7 @@ session(void)
 	int bare_lf;
 
 	for (;;) {
+		limits_command(&limits, &in);
 		st = line_read(&in, buf, sizeof(buf), &len, &bare_lf);
 		switch (st) {
 		case LINE_OK:
@@ -583,10 +650,10 @@ session(void)
 			    "after %s", peer.addr, messages, last_verb);
 			session_exit(0);
 		case LINE_TIMEOUT:
-			reply(&out, 421, "4.4.2 %s Error: timeout exceeded",
-			    hostname);
-			log_info("peer=%s messages=%u result=timeout after %s",
-			    peer.addr, messages, last_verb);
+			reply(&out, 421, "4.4.2 %s Error: %s", hostname,
+			    timeout_words());
+			log_info("peer=%s messages=%u result=%s after %s",
+			    peer.addr, messages, timeout_log(), last_verb);
 			session_exit(0);
 		case LINE_SIGNAL:
 			reply(&out, 421, "4.3.2 %s Service shutting down",
@@ -594,6 +661,10 @@ session(void)
 			log_info("peer=%s result=shutting down", peer.addr);
 			session_exit(0);
 		case LINE_ERROR:
+			/* line_fill() flushes our replies first: a client
+			 * that stops reading fails there, not in read(). */
+			if (out.error != 0)
+				break;
 			log_info("peer=%s result=read error: %s", peer.addr,
 			    strerror(errno));
 			session_exit(0);
@@ -625,7 +696,7 @@ options(int argc, char **argv)
 	const char *name = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, ":q:n:l:t:s:c:d:R:h")) != -1) {
+	while ((c = getopt(argc, argv, ":q:n:l:t:r:L:s:c:d:R:h")) != -1) {
 		switch (c) {
 		case 'q':
 			queue_dir = optarg;
@@ -640,6 +711,17 @@ options(int argc, char **argv)
 			if (opt_duration(optarg, &timeout) == -1 ||
 			    timeout == 0)
 				die_usage("-t: not a duration: %s", optarg);
+			break;
+		case 'r':
+			if (opt_number(optarg, 1000000000UL, &data_rate) == -1
+			    || data_rate == 0)
+				die_usage("-r: not a rate in bytes a second: "
+				    "%s", optarg);
+			break;
+		case 'L':
+			if (opt_duration(optarg, &lifetime) == -1 ||
+			    lifetime == 0)
+				die_usage("-L: not a duration: %s", optarg);
 			break;
 		case 's':
 			if (opt_size(optarg, &max_size) == -1 || max_size == 0)
@@ -692,6 +774,7 @@ main(int argc, char **argv)
 	log_prog = "smtpd";
 	options(argc, argv);
 	sig_init();
+	limits_start(&limits, timeout, lifetime, data_rate);
 	line_init(&in, STDIN_FILENO, (int)timeout);
 	in.flush = &out;
 	in.stop_on_signal = 1;
@@ -730,8 +813,9 @@ main(int argc, char **argv)
 		else
 			log_info("peer=%s result=refused: too many sessions",
 			    peer.addr);
-		reply(&out, 421, "4.3.2 %s Service not available: %s",
-		    hostname, rc == 1 ? "too many sessions" : "local error");
+		reply(&out, 421, "%s %s Service not available: %s",
+		    rc == 1 ? "4.3.2" : "4.3.0", hostname,
+		    rc == 1 ? "too many sessions" : "local error");
 		session_exit(rc == 1 ? 0 : EXIT_TEMPFAIL);
 	}
 	reply(&out, 220, "%s ESMTP smtpd", hostname);

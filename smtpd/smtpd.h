@@ -29,4 +29,17 @@ void	data_init(struct data *, struct out *, unsigned long max_size,
 	    int lf_ends_line);
 size_t	data_scan(struct data *, const char *, size_t);
 
+/* limits.c: deadlines for reads, a session's lifetime */
+struct limits {
+	long long	end;		/* line_now() when the session must end */
+	unsigned	timeout;	/* -t: seconds per command line */
+	unsigned long	rate;		/* -r: DATA bytes a second, at least */
+};
+
+void	limits_start(struct limits *, unsigned timeout, unsigned lifetime,
+	    unsigned long rate);
+void	limits_command(const struct limits *, struct line *);
+void	limits_data_credit(const struct limits *, struct line *, size_t);
+int	limits_life_over(const struct limits *);
+
 #endif

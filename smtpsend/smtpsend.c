@@ -34,6 +34,11 @@
 #define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define MAILDIR_DEFAULT	"/var/spool/smtpq-mail"
 #define TMP_STALE	((time_t)36 * 3600) /* older in tmp/: crash debris */
+/* Linux stamps files from a clock that may run a tick ahead of time()
+ * (multigrain timestamps, 6.13 on): a file committed just after a second
+ * began can carry the next second.  A next try is always at least
+ * RETRY_MIN ahead, so a file at most this far ahead is new, and due. */
+#define CLOCK_SLACK	1
 
 /* What a look at one queue file came to. */
 enum try {
@@ -375,7 +380,7 @@ msg_try(const char *name, time_t now)
 		log_info("id=%s result=failed: not a regular file", name);
 		return msg_fail(name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
-	if (!is_flush && st.st_mtime > now)
+	if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		return TRY_NOTDUE;
 	if ((msg.fd = openat(queue.new_dir, name, O_RDWR | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {
@@ -396,7 +401,7 @@ msg_try(const char *name, time_t now)
 		rc = msg_unseen(name, "stat");
 	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev)
 		rc = TRY_GONE;		/* rewritten by another sender */
-	else if (!is_flush && st.st_mtime > now)
+	else if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		rc = TRY_NOTDUE;	/* deferred by another sender */
 	else
 		rc = msg_deliver(now, &st);
