@@ -33,6 +33,12 @@
  * (Postfix's smtpd_hard_error_limit). */
 #define SMTP_ERRORS_MAX		20
 
+/* RFC 4954 4: a failed AUTH is answered "535 5.7.8" only after this many
+ * seconds, and counts as an error; the AUTH_FAILURES_MAXth failure in a
+ * session is followed by "421 4.7.0 Too many authentication failures". */
+#define AUTH_FAIL_DELAY		1
+#define AUTH_FAILURES_MAX	3
+
 /* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
  * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
  * more as damaged. */
@@ -78,6 +84,15 @@
  * 30 takes those and leaves room for others, and the units' per-source
  * caps (20) keep one client from taking all of them. */
 #define SESSIONS_DEFAULT	30
+
+/* Free space the queue's file system must keep (-m; default: twice -s),
+ * plus the message's SIZE=, checked at MAIL; less: "452 4.3.1
+ * Insufficient system storage" (Postfix's queue_minfree). */
+#define MINFREE_SIZES		2
+
+/* Messages in one session; MAIL after them gets "421 4.7.0 ... too many
+ * messages" and the session ends (a new one may go on). */
+#define MESSAGES_MAX		100
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
@@ -185,6 +200,7 @@ int		 addr_parse(const char *, char *addr, size_t size,
 		    const char **rest);
 int		 addr_domain_valid(const char *);
 const char	*addr_domain(const char *);
+int		 addr_mailbox(const char *rcpt, char *box, size_t size);
 
 /* opt.c: command-line values -------------------------------------------- */
 
@@ -208,6 +224,10 @@ void	die(int status, const char *fmt, ...)
 extern const char *log_prog;
 
 int	log_open(const char *prog, const char *file);
+const char *log_esc(const char *, char *buf, size_t size);
+
+/* log_esc() output for a path: every byte may become four. */
+#define LOG_ADDR_MAX		(4 * ADDR_MAX + 1)
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -220,6 +240,7 @@ extern volatile sig_atomic_t sig_term;
  * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
+void	sig_reset(void);
 
 /* net.c, connect.c: addresses and connections ---------------------------- */
 
@@ -269,6 +290,28 @@ int	queue_create(struct queue *, struct queue_file *);
 int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
 void	queue_abort(struct queue *, struct queue_file *);
 int	queue_unique(const char *host, char *buf, size_t size);
+
+/* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
+
+int	submit_envelope(struct out *, const char *sender,
+	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime);
+int	submit_commit(struct queue *, struct queue_file *, struct out *);
+
+/* addrlist.c: RFC 5322 3.4 address lists (To:, Cc:, Bcc:) --------------- */
+
+/* Reads the next mailbox of an address list at *sp (display names,
+ * comments, groups and quoted strings understood) into addr, checked with
+ * addr_parse().  Returns 1 with an address, 0 at the end, -1 for bad
+ * syntax; *sp moves past what was read. */
+int	addrlist_next(const char **sp, char *addr, size_t size);
+/* base64.c: RFC 4648 base64, for SASL --------------------------------- */
+
+/* base64_encode() writes a NUL-terminated string and returns its length,
+ * -1 when size is too small.  base64_decode() takes a NUL-terminated
+ * string, refuses anything but canonical base64 (-1), and writes at most
+ * size bytes, their number in *len. */
+int	base64_encode(const void *, size_t len, char *out, size_t size);
+int	base64_decode(const char *, void *out, size_t size, size_t *len);
 
 /* date.c: dates for headers and logs ------------------------------------ */
 

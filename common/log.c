@@ -76,6 +76,39 @@ log_line(int priority, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+/*
+ * A value a client sent, fit for one field: space, '"', '\\', '<', '>',
+ * control and non-ASCII bytes become \xHH, so the value can neither end
+ * its field nor its line, nor pass for another key=value.  Cut to fit
+ * size (at least 1); returns buf.
+ */
+const char *
+log_esc(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	unsigned char c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c > ' ' && c < 127 && c != '"' && c != '\\' && c != '<' &&
+		    c != '>') {
+			if (n + 1 >= size)
+				break;
+			buf[n++] = (char)c;
+		} else {
+			if (n + 4 >= size)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 void
 log_info(const char *fmt, ...)
 {

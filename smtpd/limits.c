@@ -10,6 +10,8 @@
  * deadline lies past the session's end, -L after it began.
  */
 
+#include <sys/statvfs.h>
+
 #include "smtpd.h"
 
 #define NS	1000000000LL
@@ -53,4 +55,19 @@ int
 limits_life_over(const struct limits *l)
 {
 	return line_now() >= l->end;
+}
+
+/*
+ * Whether the queue's file system (dir, open) has need bytes free for an
+ * unprivileged user (Postfix's queue_minfree, checked at MAIL).  When it
+ * cannot be told, yes: the write itself will still fail safely.
+ */
+int
+limits_disk_ok(int dir, unsigned long long need)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(dir, &sv) == -1)
+		return 1;
+	return (unsigned long long)sv.f_bavail * sv.f_frsize >= need;
 }

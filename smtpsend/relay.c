@@ -509,7 +509,7 @@ void
 relay_send(struct msg *m)
 {
 	static struct txn t;
-	char params[64] = "";
+	char params[64] = "", masqbuf[ADDR_MAX + 1];
 	const char *body = envelope_ext(&m->env, "Body");
 	int code, is_batch;
 	size_t i;
@@ -561,7 +561,8 @@ relay_send(struct msg *m)
 	if (relay.has_8bitmime && body != NULL &&
 	    strcasecmp(body, "8BITMIME") == 0)
 		strcat(params, " BODY=8BITMIME");
-	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", m->env.from, params);
+	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
+	    masqbuf, sizeof(masqbuf)), params);
 	if (!is_batch && txn_mail(m, &t) == -1)
 		goto lost;
 	for (i = 0; i < m->env.nrcpt && t.mail / 100 == 2; i++) {

@@ -76,7 +76,8 @@ usage(void)
 	    "[-t timeout] [-d domain]\n"
 	    "                [-r url]... [-a secrets] [-C cafile] [-k] "
 	    "[-m maildir]\n"
-	    "                [-e expire] [-w interval]\n");
+	    "                [-e expire] [-w interval] "
+	    "[-M address|@domain] [-A aliases]\n");
 	exit(0);
 }
 
@@ -290,7 +291,11 @@ msg_finish(time_t now)
 	    msg.name, &msg.env, keep, times[0].tv_sec) == -1)
 		log_error("id=%s result=error: unable to rewrite: %s",
 		    msg.name, strerror(errno));
-	if (!sig_term && futimens(msg.fd, times) == -1)
+	/* A file sendmail(8) made is its caller's, whose times only the
+	 * owner may set: a copy of our own takes them. */
+	if (!sig_term && futimens(msg.fd, times) == -1 && (errno != EPERM ||
+	    envelope_rewrite(&queue, msg.fd, msg.name, &msg.env, keep,
+	    times[0].tv_sec) == -1))
 		log_error("id=%s result=error: unable to set next try: %s",
 		    msg.name, strerror(errno));
 	log_info("id=%s pending=%zu next=%s result=deferred", msg.name,
@@ -307,6 +312,7 @@ msg_deliver(time_t now, const struct stat *st)
 	enum result rc;
 	char *end;
 	size_t i;
+	int aliased;
 
 	/* The name starts with the arrival epoch (queue.c). */
 	msg.arrival = (time_t)strtoll(msg.name, &end, 10);
@@ -335,7 +341,10 @@ msg_deliver(time_t now, const struct stat *st)
 		msg.is_local[i] = is_local_domain(msg.env.rcpt[i]);
 		msg.is_expired[i] = 0;
 		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
-		if (msg.is_local[i])
+		if (msg.is_local[i] && (aliased = alias_deliver(&msg, i,
+		    &queue, msg.reply[i], sizeof(msg.reply[i]))) != -1)
+			msg.result[i] = (enum result)aliased;
+		else if (msg.is_local[i])
 			msg.result[i] = local_deliver(&msg, i, maildir,
 			    hostname, msg.reply[i], sizeof(msg.reply[i]));
 	}
@@ -570,16 +579,21 @@ print_queue(void)
 int
 main(int argc, char *argv[])
 {
-	const char *name = NULL, *log_file = NULL, *secrets = NULL;
-	const char *cafile = NULL;
+	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
+	const char *secrets = NULL, *cafile = NULL;
+	char why[256];
 	int c, is_print = 0, is_probe = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":a:C:d:e:fhkl:m:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:")) !=
+	    -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
+			break;
+		case 'A':
+			alias_file = optarg;
 			break;
 		case 'C':
 			cafile = optarg;
@@ -609,6 +623,11 @@ main(int argc, char *argv[])
 			break;
 		case 'm':
 			maildir = optarg;
+			break;
+		case 'M':
+			if (masq_config(optarg) == -1)
+				die_usage("bad -M address or @domain: %s",
+				    optarg);
 			break;
 		case 'n':
 			name = optarg;
@@ -642,6 +661,9 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
+	if (alias_file != NULL && alias_load(alias_file, why,
+	    sizeof(why)) == -1)
+		die_usage("-A: %s", why);
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");

@@ -93,7 +93,7 @@ const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 #define BODY_DOTS	0x1	/* SMTP DATA: dot-stuff, end with "." */
 #define BODY_LF		0x2	/* LF line ends (Maildir), not CRLF */
 #define BODY_HEADERS	0x4	/* the header section only, cut at: */
-#define BODY_HEADERS_MAX	(32UL * 1024)
+#define BODY_HEADERS_MAX	(8UL * 1024)
 
 int	body_copy(int fd, off_t offset, struct out *, int flags);
 int	body_has_8bit(int fd, off_t offset);
@@ -108,5 +108,14 @@ enum result	local_deliver(const struct msg *, size_t rcpt,
 
 int	dsn_queue(struct queue *, const struct msg *, const char *host,
 	    const char *relay, char *id, size_t idsize);
+
+/* alias.c: -A, aliases for local recipients */
+int	alias_load(const char *path, char *err, size_t errsize);
+int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
+	    size_t size);
+
+/* masq.c: -M, the envelope sender given to the relay */
+int		 masq_config(const char *arg);
+const char	*masq_sender(const char *from, char *buf, size_t size);
 
 #endif

@@ -221,7 +221,7 @@ assert_queues_and_caps() {
 	[[ "$output" == *"Normalized form: *-*-* *:*:00"* ]]
 }
 
-@test "sysusers.d and tmpfiles.d make user smtpq and the queue tmp new failed, 0750" {
+@test "sysusers.d and tmpfiles.d make user smtpq, the queue 0750, tmp and new 0770 (sendmail's group)" {
 	alt="$BATS_TEST_TMPDIR/alt"
 	mkdir -p "$alt/etc"
 	run systemd-sysusers --root="$alt" "$ROOT/usr/local/lib/sysusers.d/smtpq.conf"
@@ -231,8 +231,11 @@ assert_queues_and_caps() {
 	run systemd-tmpfiles --root="$alt" --create \
 	    "$ROOT/usr/local/lib/tmpfiles.d/smtpq.conf"
 	[ "$status" -eq 0 ]
-	for d in smtpq smtpq/tmp smtpq/new smtpq/failed smtpq-mail; do
+	for d in smtpq smtpq/failed smtpq-mail; do
 		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "750 $uid" ]
+	done
+	for d in smtpq/tmp smtpq/new; do
+		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "770 $uid" ]
 	done
 }
 

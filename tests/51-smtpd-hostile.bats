@@ -293,6 +293,7 @@ teardown() {
 	smtpd_session 'HELO c.example\r\nQUIT\r\n'	# makes the queue
 	# fill it: dd stops at ENOSPC
 	dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null || true
+	SMTPD_FLAGS=(-m 0)	# no check at MAIL: the write must fail
 	smtpd_session "HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n$(printf '%080d\\r\\n' $(seq 1 200))\r\n.\r\nQUIT\r\n"
 	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
 	    '452 4.3.1' '221 2.0.0'
@@ -332,4 +333,92 @@ PY
 	[ "$status" -eq 0 ]
 	grep -q 'result=write error' "$LOG"
 	! grep -q 'read error' "$LOG"
+}
+
+# Logs: every refusal, in the reply's words, with client values escaped.
+
+@test "every refused sender, recipient and message has a log line in the reply's words" {
+	SMTPD_FLAGS=(-s 1000)
+	smtpd_session 'EHLO c.example\r\nMAIL FROM:<nodomain>\r\nMAIL FROM:<a@example.org> SIZE=5000\r\nMAIL FROM:<a@example.org> FOO=1\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b c>\r\nRCPT TO:<b@example.net> NOTIFY=NEVER\r\nQUIT\r\n'
+	grep -q 'result=rejected: 501 5.1.7 Bad sender address syntax$' "$LOG"
+	grep -q 'from=<a@example.org> result=rejected: 552 5.3.4 Message size exceeds fixed limit$' "$LOG"
+	grep -q 'from=<a@example.org> result=rejected: 555 5.5.4 Unsupported option: FOO$' "$LOG"
+	grep -q 'from=<a@example.org> result=rejected: 501 5.1.3 Bad recipient address syntax$' "$LOG"
+	grep -q 'from=<a@example.org> to=<b@example.net> result=rejected: 555 5.5.4 Unsupported option: NOTIFY=NEVER$' "$LOG"
+	smtpd_session "HELO c.example\r\nMAIL FROM:<a@example.org>\r\n$(printf 'RCPT TO:<r%d@example.net>\\r\\n' $(seq 1 101))QUIT\r\n"
+	grep -q 'to=<r101@example.net> result=rejected: 452 4.5.3 Error: too many recipients$' "$LOG"
+}
+
+@test "a sender or recipient cannot forge a log field or line" {
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<"x> result=queued id=FAKE"@b.c>\r\nRCPT TO:<"y> to=<z@q"@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 6 '250 2.0.0'
+	local line
+	line=$(grep 'result=queued' "$LOG")
+	# fields are separated by spaces: one " result=", one " id="
+	[ "$(grep -o ' result=' <<<"$line" | wc -l)" -eq 1 ]
+	[ "$(grep -o ' id=' <<<"$line" | wc -l)" -eq 1 ]
+	[[ "$line" == *'from=<\x22x\x3e\x20result=queued\x20id=FAKE\x22@b.c>'* ]]
+	! grep -q 'id=FAKE ' "$LOG"
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO c.example\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<"v> result=queued"@elsewhere.example>\r\nQUIT\r\n'
+	line=$(grep 'Relay access denied' "$LOG")
+	[ "$(grep -o ' result=' <<<"$line" | wc -l)" -eq 1 ]
+}
+
+@test "a client that closes after its message without QUIT is logged as lost after END-OF-MESSAGE" {
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\n'
+	grep -q 'messages=1 result=lost connection after END-OF-MESSAGE' "$LOG"
+	! grep -q 'after DATA' "$LOG"
+}
+
+# Disk fill: 452 4.3.1 at MAIL when the queue's file system runs low.
+
+@test "MAIL is 452 4.3.1 when the queue's file system has less than -m (default twice -s) plus SIZE= free" {
+	full_tmpfs
+	Q=$FULL/queue
+	SMTPD_FLAGS=(-s 100k)
+	local mail='HELO c.example\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n'
+	smtpd_session "$mail"
+	assert_reply 3 '250 2.1.0'	# 256k free, 200k needed
+	head -c 100k /dev/zero >"$FULL/filler"
+	smtpd_session "$mail"
+	assert_reply 3 '452 4.3.1 Insufficient system storage'
+	grep -q 'result=rejected: 452 4.3.1 Insufficient system storage' "$LOG"
+	SMTPD_FLAGS=(-s 100k -m 0)
+	smtpd_session "$mail"
+	assert_reply 3 '250 2.1.0'
+	SMTPD_FLAGS=(-s 300k -m 10k)
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org> SIZE=90000\r\nMAIL FROM:<a@example.org> SIZE=200000\r\nQUIT\r\n'
+	assert_reply 3 '250 2.1.0'
+	assert_reply 4 '503 5.5.1'
+	smtpd_session 'HELO c.example\r\nMAIL FROM:<a@example.org> SIZE=200000\r\nQUIT\r\n'
+	assert_reply 3 '452 4.3.1'
+	run "$SMTPD" -q "$Q" -n mx.test -m x
+	[ "$status" -eq 64 ]
+}
+
+# Backscatter: refuse at RCPT what local delivery would refuse for good.
+
+@test "a -d local part that smtpsend could never deliver is 550 5.1.3 at RCPT, not a bounce later" {
+	local a
+	SMTPD_FLAGS=(-d example.net)
+	for a in 'a/b' '"x"' '"a b"' '"back\\\\slash"'; do
+		REMOTE_ADDR=192.0.2.1 smtpd_session "HELO c.example\r\nMAIL FROM:<victim@example.org>\r\nRCPT TO:<$a@example.net>\r\nRCPT TO:<ok@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+		assert_reply 4 '550 5.1.3' || { echo "local part $a" >&2; return 1; }
+		assert_reply 5 '250 2.1.5'
+	done
+	grep -q 'result=rejected: 550 5.1.3 Error: unsafe mailbox name' "$LOG"
+	# the same rule in smtpsend: what smtpd queues is delivered
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d example.net -m "$BATS_TEST_TMPDIR/mail"
+	[ "$status" -eq 0 ]
+	[ "$(count_files "$BATS_TEST_TMPDIR/mail/ok/new")" -eq 4 ]
+	assert_empty "$Q/failed"
+}
+
+@test "after 100 messages in one session MAIL gets 421 4.7.0 and the session ends" {
+	local msg
+	msg=$(for ((i = 0; i < 101; i++)); do printf 'MAIL FROM:<a@example.org>\\r\\nRCPT TO:<b@example.net>\\r\\nDATA\\r\\nhi\\r\\n.\\r\\n'; done)
+	smtpd_session "HELO c.example\r\n${msg}QUIT\r\n"
+	[ "$(count_files "$Q/new")" -eq 100 ]
+	replies | tail -n 1 | grep -q '^421 4.7.0 mx.test Error: too many messages in one session'
+	grep -q 'messages=100 result=disconnect: too many messages' "$LOG"
 }
