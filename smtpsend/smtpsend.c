@@ -74,9 +74,10 @@ usage(void)
 {
 	printf("usage: smtpsend [-fp] [-q dir] [-n name] [-l file] "
 	    "[-t timeout] [-d domain]\n"
-	    "                [-r host[:port]] [-m maildir] [-e expire] "
-	    "[-w interval]\n"
-	    "                [-M address|@domain] [-A aliases]\n");
+	    "                [-r url]... [-a secrets] [-C cafile] [-k] "
+	    "[-m maildir]\n"
+	    "                [-e expire] [-w interval] "
+	    "[-M address|@domain] [-A aliases]\n");
 	exit(0);
 }
 
@@ -596,15 +597,23 @@ int
 main(int argc, char *argv[])
 {
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
+	const char *secrets = NULL, *cafile = NULL;
 	char why[256];
-	int c, is_print = 0, is_left;
+	int c, is_print = 0, is_probe = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":A:d:e:fhl:m:M:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:")) !=
+	    -1) {
 		switch (c) {
+		case 'a':
+			secrets = optarg;
+			break;
 		case 'A':
 			alias_file = optarg;
+			break;
+		case 'C':
+			cafile = optarg;
 			break;
 		case 'd':
 			if (!addr_domain_valid(optarg))
@@ -622,6 +631,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage();
+			break;
+		case 'k':
+			is_probe = 1;
 			break;
 		case 'l':
 			log_file = optarg;
@@ -672,13 +684,18 @@ main(int argc, char *argv[])
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
-	relay_setup(hostname, timeout);
-	if (log_open("smtpsend", is_print ? "-" : log_file) == -1) {
+	if (is_probe && !has_relay)
+		die_usage("-k needs a relay (-r)");
+	if (log_open("smtpsend", is_print || (is_probe && log_file == NULL) ?
+	    "-" : log_file) == -1) {
 		fprintf(stderr, "smtpsend: unable to open log %s: %s\n",
 		    log_file, strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
+	relay_setup(hostname, timeout, cafile, secrets);
 	sig_init();
+	if (is_probe)
+		return relay_probe();
 	if (queue_open(&queue, queue_dir, hostname) == -1 ||
 	    (failed_dir = openat(queue.dir, "failed", O_RDONLY |
 	    O_DIRECTORY | O_CLOEXEC)) == -1)
