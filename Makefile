@@ -42,16 +42,26 @@ endif
 ALL_CFLAGS = $(STD) $(SAN) $(CFLAGS) -Icommon
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
-SMTPD_SRC   = $(sort $(wildcard smtpd/*.c))
+# smtpd/NAME.c for each NAME in SMTPD_PROGS is a program of its own,
+# smtpd/NAME, built by the rule below with LDLIBS_NAME, not part of smtpd;
+# smtpd/sendmail*.c are sendmail's, with a rule of their own.
+SMTPD_PROGS = checkpassword
+LDLIBS_checkpassword = -lcrypt
+SMTPD_SRC   = $(filter-out $(SMTPD_PROGS:%=smtpd/%.c) smtpd/sendmail%,\
+	      $(sort $(wildcard smtpd/*.c)))
+SENDMAIL_SRC = $(sort $(wildcard smtpd/sendmail*.c))
 SMTPSEND_SRC = $(sort $(wildcard smtpsend/*.c))
 UNIT_SRC    = $(sort $(wildcard tests/unit/*.c))
 
 COMMON_OBJ  = $(COMMON_SRC:%.c=$(O)/%.o)
 SMTPD_OBJ   = $(SMTPD_SRC:%.c=$(O)/%.o)
 SMTPSEND_OBJ = $(SMTPSEND_SRC:%.c=$(O)/%.o)
+SENDMAIL_OBJ = $(SENDMAIL_SRC:%.c=$(O)/%.o)
 UNIT_BIN    = $(UNIT_SRC:%.c=$(O)/%)
 
-PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend)
+PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend) \
+	  $(if $(SENDMAIL_SRC),$(O)/smtpd/sendmail $(O)/smtpd/mailq) \
+	  $(SMTPD_PROGS:%=$(O)/smtpd/%)
 
 .PHONY: all test unit run clean install uninstall bench valgrind
 all: $(PROGS)
@@ -100,10 +110,24 @@ $(O)/smtpd/smtpd: $(SMTPD_OBJ) $(O)/common/libcommon.a
 endif
 
 $(SMTPD_OBJ): smtpd/smtpd.h
+
+# The programs beside smtpd: dynamic, against the system's libc.
+$(SMTPD_PROGS:%=$(O)/smtpd/%): $(O)/smtpd/%: $(O)/smtpd/%.o \
+    $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/common/libcommon.a \
+	    $(LDLIBS_$*)
 $(SMTPSEND_OBJ): smtpsend/smtpsend.h
 
 $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPSEND_OBJ) $(O)/common/libcommon.a
+
+# sendmail runs setgid (make install): dynamic glibc, which ignores the
+# caller's LD_* variables in a setgid program.  mailq is a link to it.
+$(O)/smtpd/sendmail: $(SENDMAIL_OBJ) $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_OBJ) $(O)/common/libcommon.a
+
+$(O)/smtpd/mailq: $(O)/smtpd/sendmail
+	ln -sf sendmail $@
 
 $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 	@mkdir -p $(@D)
@@ -159,6 +183,8 @@ run: all
 clean:
 	rm -rf build var
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
+	    smtpd/sendmail smtpd/mailq \
+	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%)
 
 # Installation ----------------------------------------------------------
@@ -181,12 +207,20 @@ TMPFILESDIR	= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR	= /etc
 QUEUEDIR	= /var/spool/smtpq
 MAILROOT	= /var/spool/smtpq-mail
+QUEUE_GROUP	= smtpq
 
 SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
-MANPAGES = $(wildcard smtpd/smtpd.8 smtpsend/smtpsend.8)
+MANPAGES = $(wildcard smtpd/smtpd.8 smtpd/sendmail.8 smtpsend/smtpsend.8)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
-	  systemd/smtpsend.service systemd/smtpsend.timer
+	  systemd/smtpsend.service systemd/smtpsend.timer \
+	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
+	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
+	  systemd/smtpq-stunnel-465.service
+# Examples for STARTTLS and submission, installed under $(DATADIR).
+TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
+	  inetd/xinetd.smtpd-tls
+TLS_SCRIPTS = inetd/tcpserver-587.run inetd/tcpserver-465.run
 ENVFILE	= $(SYSCONFDIR)/default/smtpq
 
 install: all
@@ -206,12 +240,30 @@ install: all
 		mkdirs "$$(dirname "$$2")"; tmp="$$d$$2.new$$$$"; \
 		if [ "$$4" = subst ]; then $(SUBST) "$$1" >"$$tmp"; \
 		else cp "$$1" "$$tmp"; fi; \
+		if [ -n "$${4#subst}" ]; then chgrp "$${4#subst}" "$$tmp"; fi; \
 		chmod "$$3" "$$tmp"; mv -f "$$tmp" "$$d$$2"; \
 		echo "$$2" >>"$$new"; echo "install $$1 $$d$$2"; \
 	}; \
 	put $(O)/smtpd/smtpd $(SBINDIR)/smtpd 755; \
+	put $(O)/smtpd/checkpassword $(SBINDIR)/smtpq-checkpassword 755; \
 	if [ -f $(O)/smtpsend/smtpsend ]; then \
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
+	if [ -f $(O)/smtpd/sendmail ]; then \
+		if [ -z "$$d" ] && ! getent group $(QUEUE_GROUP) >/dev/null; \
+		then systemd-sysusers "$(SYSUSERSDIR)/smtpq.conf" 2>/dev/null \
+		    || systemd-sysusers systemd/smtpq.sysusers || true; fi; \
+		if getent group $(QUEUE_GROUP) >/dev/null && \
+		    [ "$$(id -u)" -eq 0 ]; then \
+			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 2755 \
+			    $(QUEUE_GROUP); \
+		else \
+			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 755; \
+			echo "note: no group $(QUEUE_GROUP) (or not root):" \
+			    "sendmail is not setgid; only root can use it"; \
+		fi; \
+		ln -sf sendmail "$$d$(SBINDIR)/mailq"; \
+		echo "$(SBINDIR)/mailq" >>"$$new"; \
+	fi; \
 	for f in $(MANPAGES); do \
 		put $$f $(MANDIR)/man8/$${f##*/} 644 subst; done; \
 	for f in $(UNITS); do put $$f $(UNITDIR)/$${f##*/} 644 subst; done; \
@@ -222,8 +274,51 @@ install: all
 	put inetd/inetd.conf $(DATADIR)/inetd.conf 644 subst; \
 	put inetd/xinetd.smtpd $(DATADIR)/xinetd.smtpd 644 subst; \
 	put inetd/tcpserver.run $(DATADIR)/tcpserver.run 755 subst; \
+	for f in $(TLS_EXAMPLES); do put $$f $(DATADIR)/$$f 644 subst; done; \
+	for f in $(TLS_SCRIPTS); do put $$f $(DATADIR)/$$f 755 subst; done; \
 	if [ -f "$$list" ]; then cat "$$list" >>"$$new"; fi; \
 	LC_ALL=C sort -u "$$new" >"$$list"; chmod 644 "$$list"
+
+# make install-sendmail: $(SBINDIR)/sendmail becomes /usr/sbin/sendmail
+# and /usr/bin/mailq (symbolic links).  A file there that a Debian MTA
+# package owns is set aside with dpkg-divert --local --rename (to
+# PATH.smtpq-orig), so the package neither fights the link nor loses its
+# file; make uninstall-sendmail puts it back.
+SENDMAIL_LINKS = /usr/sbin/sendmail:$(SBINDIR)/sendmail \
+		 /usr/bin/mailq:$(SBINDIR)/mailq
+
+install-sendmail:
+	@set -e; for pair in $(SENDMAIL_LINKS); do \
+		link=$${pair%%:*}; target=$${pair#*:}; \
+		if [ "$$(readlink "$(DESTDIR)$$link" || true)" = "$$target" ]; \
+		then continue; fi; \
+		if [ -z "$(DESTDIR)" ] && [ -e "$$link" ] && \
+		    command -v dpkg-divert >/dev/null; then \
+			dpkg-divert --local --rename \
+			    --divert "$$link.smtpq-orig" --add "$$link"; \
+		fi; \
+		if [ -e "$(DESTDIR)$$link" ] || [ -L "$(DESTDIR)$$link" ]; then \
+			echo "install-sendmail: $(DESTDIR)$$link exists;" \
+			    "move it aside first"; exit 1; fi; \
+		mkdir -p "$$(dirname "$(DESTDIR)$$link")"; \
+		ln -s "$$target" "$(DESTDIR)$$link"; \
+		echo "ln -s $$target $(DESTDIR)$$link"; \
+	done
+
+uninstall-sendmail:
+	@set -e; for pair in $(SENDMAIL_LINKS); do \
+		link=$${pair%%:*}; target=$${pair#*:}; \
+		if [ "$$(readlink "$(DESTDIR)$$link" || true)" != "$$target" ]; \
+		then continue; fi; \
+		rm -f "$(DESTDIR)$$link"; echo "rm $(DESTDIR)$$link"; \
+		if [ -z "$(DESTDIR)" ] && command -v dpkg-divert >/dev/null && \
+		    dpkg-divert --list "$$link" | grep -q .; then \
+			dpkg-divert --local --rename \
+			    --divert "$$link.smtpq-orig" --remove "$$link"; \
+		fi; \
+	done
+
+.PHONY: install-sendmail uninstall-sendmail
 
 uninstall:
 	@set -e; d='$(DESTDIR)'; list="$$d$(DATADIR)/installed"; \
@@ -294,7 +389,8 @@ fuzz: $(FUZZ_BIN)
 #                                   ones that only read arg cannot say const
 CPPCHECK   ?= cppcheck
 CLANG_TIDY ?= clang-tidy
-LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SMTPSEND_SRC)
+LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SENDMAIL_SRC) \
+	      $(SMTPD_PROGS:%=smtpd/%.c) $(SMTPSEND_SRC)
 LINT_DEFS   = -std=c11 -D_POSIX_C_SOURCE=200809L -Icommon
 LINT_JOBS  ?= 2
 

@@ -168,3 +168,29 @@ done:
 	*rest = p;
 	return 0;
 }
+
+/*
+ * The mailbox name for rcpt: its local part in lower case.  Returns -1 for
+ * one that is empty, quoted, starts with a dot, or holds '/' or anything
+ * but printable ASCII, so it can never leave ROOT or hide itself there.
+ * smtpsend's local delivery uses it, and smtpd refuses at RCPT what it
+ * refuses, so that no bounce is made for a recipient we could refuse.
+ */
+int
+addr_mailbox(const char *rcpt, char *box, size_t size)
+{
+	const char *at = strrchr(rcpt, '@');
+	size_t i, len = at != NULL ? (size_t)(at - rcpt) : strlen(rcpt);
+
+	if (len == 0 || len >= size || rcpt[0] == '.')
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (rcpt[i] <= ' ' || rcpt[i] > '~' || rcpt[i] == '/' ||
+		    rcpt[i] == '"' || rcpt[i] == '\\')
+			return -1;
+		box[i] = (rcpt[i] >= 'A' && rcpt[i] <= 'Z') ?
+		    (char)(rcpt[i] - 'A' + 'a') : rcpt[i];
+	}
+	box[len] = '\0';
+	return 0;
+}

@@ -33,10 +33,22 @@
  * (Postfix's smtpd_hard_error_limit). */
 #define SMTP_ERRORS_MAX		20
 
+/* RFC 4954 4: a failed AUTH is answered "535 5.7.8" only after this many
+ * seconds, and counts as an error; the AUTH_FAILURES_MAXth failure in a
+ * session is followed by "421 4.7.0 Too many authentication failures". */
+#define AUTH_FAIL_DELAY		1
+#define AUTH_FAILURES_MAX	3
+
 /* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
  * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
  * more as damaged. */
 #define RCPT_MAX		100
+
+/* Those 452s are not the client's errors (RFC 5321 4.5.3.1.10: it goes on
+ * with the accepted ones); only this many past RCPT_MAX in one transaction
+ * are free, each one more counts towards SMTP_ERRORS_MAX (Postfix's
+ * smtpd_recipient_overshoot_limit). */
+#define RCPT_OVERSHOOT_MAX	1000
 
 /* RFC 5321 4.5.3.1.3: a path is 256 octets including the angle brackets;
  * local part 64 (4.5.3.1.1), domain 255 (4.5.3.1.2).  Longer: 501. */
@@ -48,12 +60,39 @@
  * limit", at MAIL (SIZE=) or after the final dot. */
 #define SIZE_DEFAULT		(10UL * 1024 * 1024)
 
-/* Default idle timeout (-t) in seconds; then "421 4.4.2 ... timeout". */
+/* Default timeout (-t) in seconds: a command line must be complete this
+ * long after smtpd starts to wait for it; then "421 4.4.2 ... timeout". */
 #define TIMEOUT_DEFAULT		300
 
+/* Default minimum DATA rate (-r) in bytes a second: each read in DATA
+ * moves the deadline on by its bytes / rate, at most -t ahead (Postfix's
+ * smtpd_min_data_rate); slower: "421 4.4.2 ... timeout". */
+#define DATA_RATE_DEFAULT	500
+
+/* Default session lifetime (-L) in seconds; then "421 4.4.2 ... session
+ * too long", in a command or in DATA. */
+#define LIFETIME_DEFAULT	3600
+
+/* NOOP, RSET and HELP in a session (since the last queued message) that
+ * are free; each one more counts towards SMTP_ERRORS_MAX (Postfix's
+ * smtpd_junk_command_limit). */
+#define JUNK_MAX		100
+
 /* Default sessions at once per queue (-c); the one over the cap gets
- * "421 4.3.2 ... Service not available". */
-#define SESSIONS_DEFAULT	5
+ * "421 4.3.2 ... Service not available".  A Postfix client opens up to 20
+ * at once to one destination (default_destination_concurrency_limit);
+ * 30 takes those and leaves room for others, and the units' per-source
+ * caps (20) keep one client from taking all of them. */
+#define SESSIONS_DEFAULT	30
+
+/* Free space the queue's file system must keep (-m; default: twice -s),
+ * plus the message's SIZE=, checked at MAIL; less: "452 4.3.1
+ * Insufficient system storage" (Postfix's queue_minfree). */
+#define MINFREE_SIZES		2
+
+/* Messages in one session; MAIL after them gets "421 4.7.0 ... too many
+ * messages" and the session ends (a new one may go on). */
+#define MESSAGES_MAX		100
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
@@ -87,6 +126,7 @@ struct line {
 	int		 timeout;	/* seconds a read may wait; 0: forever */
 	int		 stop_on_signal; /* a caught SIGTERM ends the wait */
 	struct out	*flush;		/* flushed before every blocking read */
+	long long	 due;		/* line_now() deadline for reads; 0: none */
 	size_t		 start;		/* first unread byte in buf */
 	size_t		 end;		/* one past the last byte in buf */
 	char		 buf[IO_BUFSIZE];
@@ -102,6 +142,7 @@ enum line_status {
 };
 
 void		 line_init(struct line *, int fd, int timeout);
+long long	 line_now(void);
 int		 line_fill(struct line *);
 enum line_status line_read(struct line *, char *out, size_t size,
 		    size_t *len, int *bare_lf);
@@ -113,6 +154,8 @@ size_t		 line_pending(const struct line *);
 struct out {
 	int	fd;
 	int	error;		/* first errno seen; later writes do nothing */
+	int	timeout;	/* a non-blocking fd: seconds a write may wait */
+	int	stop_on_signal;	/* a caught SIGTERM ends that wait */
 	size_t	len;
 	char	buf[IO_BUFSIZE];
 };
@@ -145,6 +188,12 @@ int	reply_va(struct out *, int code, int is_last, const char *fmt,
 int	reply_read(struct line *, char *text, size_t size,
 	    enum line_status *status);
 
+/* reply_read() takes at most this many lines (so at most this many times
+ * REPLY_LINE_MAX octets) of one reply, and, when the reader has a timeout,
+ * no new line once that long has passed since the reply began; then the
+ * reply is malformed (LINE_OK) or timed out (LINE_TIMEOUT). */
+#define REPLY_LINES_MAX		100
+
 /* addr.c: RFC 5321 paths ------------------------------------------------- */
 
 /*
@@ -159,6 +208,7 @@ int		 addr_parse(const char *, char *addr, size_t size,
 		    const char **rest);
 int		 addr_domain_valid(const char *);
 const char	*addr_domain(const char *);
+int		 addr_mailbox(const char *rcpt, char *box, size_t size);
 
 /* opt.c: command-line values -------------------------------------------- */
 
@@ -182,6 +232,10 @@ void	die(int status, const char *fmt, ...)
 extern const char *log_prog;
 
 int	log_open(const char *prog, const char *file);
+const char *log_esc(const char *, char *buf, size_t size);
+
+/* log_esc() output for a path: every byte may become four. */
+#define LOG_ADDR_MAX		(4 * ADDR_MAX + 1)
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -194,6 +248,7 @@ extern volatile sig_atomic_t sig_term;
  * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
+void	sig_reset(void);
 
 /* net.c, connect.c: addresses and connections ---------------------------- */
 
@@ -211,6 +266,8 @@ struct peer {
 };
 
 void	net_peer(int fd, struct peer *);
+int	net_peer_parse(const char *, struct peer *);
+void	net_peer_unknown(struct peer *);
 int	net_cidr_parse(const char *, struct cidr *);
 int	net_cidr_match(const struct cidr *net, const struct cidr *host);
 int	net_set_timeout(int fd, int seconds);
@@ -242,6 +299,28 @@ int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
 void	queue_abort(struct queue *, struct queue_file *);
 int	queue_unique(const char *host, char *buf, size_t size);
 
+/* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
+
+int	submit_envelope(struct out *, const char *sender,
+	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime);
+int	submit_commit(struct queue *, struct queue_file *, struct out *);
+
+/* addrlist.c: RFC 5322 3.4 address lists (To:, Cc:, Bcc:) --------------- */
+
+/* Reads the next mailbox of an address list at *sp (display names,
+ * comments, groups and quoted strings understood) into addr, checked with
+ * addr_parse().  Returns 1 with an address, 0 at the end, -1 for bad
+ * syntax; *sp moves past what was read. */
+int	addrlist_next(const char **sp, char *addr, size_t size);
+/* base64.c: RFC 4648 base64, for SASL --------------------------------- */
+
+/* base64_encode() writes a NUL-terminated string and returns its length,
+ * -1 when size is too small.  base64_decode() takes a NUL-terminated
+ * string, refuses anything but canonical base64 (-1), and writes at most
+ * size bytes, their number in *len. */
+int	base64_encode(const void *, size_t len, char *out, size_t size);
+int	base64_decode(const char *, void *out, size_t size, size_t *len);
+
 /* date.c: dates for headers and logs ------------------------------------ */
 
 int	date_rfc5322(time_t, char *buf, size_t size);
@@ -267,5 +346,26 @@ int		 envelope_write(struct out *, const struct envelope *,
 		    const int *keep);
 int		 envelope_rewrite(struct queue *, int fd, const char *name,
 		    const struct envelope *, const int *keep, time_t next);
+
+/* proxy.c: the PROXY protocol header of a load balancer ---------------- */
+
+/* The spec's bounds: a v1 line is at most 107 octets with its CRLF; our
+ * bound for a v2 header with its TLVs.  Longer: not a header. */
+#define PROXY_V1_MAX		107
+#define PROXY_V2_MAX		1024
+
+struct proxy {
+	enum {
+		PROXY_CLIENT,	/* the client's address follows */
+		PROXY_LOCAL,	/* v2 LOCAL: the balancer's own connection */
+		PROXY_UNKNOWN	/* v1 UNKNOWN, v2 AF_UNSPEC: client unknown */
+	}		 kind;
+	int		 family;	/* AF_INET or AF_INET6 for a client */
+	unsigned char	 addr[16];	/* the client's source address */
+};
+
+/* Returns the header's length once bytes b[0..len) hold a whole one, 0
+ * while they may still become one, -1 when they never will. */
+int	proxy_parse(const unsigned char *, size_t, struct proxy *);
 
 #endif

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -25,6 +26,18 @@ line_init(struct line *in, int fd, int timeout)
 	in->flush = NULL;
 	in->start = 0;
 	in->end = 0;
+	in->due = 0;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds, for deadlines (never 0). */
+long long
+line_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 1;	/* POSIX guarantees the clock; be safe */
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + 1;
 }
 
 size_t
@@ -35,7 +48,8 @@ line_pending(const struct line *in)
 
 /*
  * Reads more input into the buffer.  Returns the number of bytes read, 0 at
- * end of input, -1 on error, -2 on timeout, -3 when SIGTERM arrived.
+ * end of input, -1 on error, -2 on timeout (timeout seconds without input,
+ * or the deadline in due passed), -3 when SIGTERM arrived.
  */
 int
 line_fill(struct line *in)
@@ -44,6 +58,7 @@ line_fill(struct line *in)
 	sigset_t none;
 	fd_set rfds;
 	ssize_t n;
+	long long wait, left;
 	int rc;
 
 	if (in->flush != NULL && out_flush(in->flush) == -1)
@@ -63,12 +78,20 @@ line_fill(struct line *in)
 			return -3;
 		FD_ZERO(&rfds);
 		FD_SET(in->fd, &rfds);
-		ts.tv_sec = in->timeout;
-		ts.tv_nsec = 0;
+		wait = in->timeout > 0 ? in->timeout * 1000000000LL : -1;
+		if (in->due != 0) {
+			left = in->due - line_now();
+			if (left <= 0)
+				return -2;
+			if (wait < 0 || left < wait)
+				wait = left;
+		}
+		ts.tv_sec = (time_t)(wait / 1000000000LL);
+		ts.tv_nsec = (long)(wait % 1000000000LL);
 		sigemptyset(&none);
 		/* Blocked signals get through only here (sig.c). */
 		rc = pselect(in->fd + 1, &rfds, NULL, NULL,
-		    in->timeout > 0 ? &ts : NULL,
+		    wait >= 0 ? &ts : NULL,
 		    in->stop_on_signal ? &none : NULL);
 		if (rc == -1 && errno == EINTR)
 			continue;

@@ -45,11 +45,12 @@ log_line(int priority, const char *fmt, va_list ap)
 	struct tm tm;
 	time_t now;
 	size_t n = 0;
-	int m;
+	int m, saved = errno;	/* logging never changes errno */
 
 	if (log_fd == -1) {
 		vsnprintf(buf, sizeof(buf), fmt, ap);
 		syslog(priority, "%s", buf);
+		errno = saved;
 		return;
 	}
 	now = time(NULL);
@@ -60,8 +61,10 @@ log_line(int priority, const char *fmt, va_list ap)
 	if (m > 0)
 		n += (size_t)m;
 	m = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
-	if (m < 0)
+	if (m < 0) {
+		errno = saved;
 		return;
+	}
 	n += (size_t)m;
 	if (n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;	/* cut an over-long line */
@@ -70,6 +73,40 @@ log_line(int priority, const char *fmt, va_list ap)
 	 * write must not stop mail; there is nowhere else to report it. */
 	while (write(log_fd, buf, n) == -1 && errno == EINTR)
 		;
+	errno = saved;
+}
+
+/*
+ * A value a client sent, fit for one field: space, '"', '\\', '<', '>',
+ * control and non-ASCII bytes become \xHH, so the value can neither end
+ * its field nor its line, nor pass for another key=value.  Cut to fit
+ * size (at least 1); returns buf.
+ */
+const char *
+log_esc(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	unsigned char c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c > ' ' && c < 127 && c != '"' && c != '\\' && c != '<' &&
+		    c != '>') {
+			if (n + 1 >= size)
+				break;
+			buf[n++] = (char)c;
+		} else {
+			if (n + 4 >= size)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
+	buf[n] = '\0';
+	return buf;
 }
 
 void

@@ -57,17 +57,55 @@ net_known(struct peer *p, int family, const void *bytes)
 }
 
 /*
+ * A launcher's word for the client: a numeric IPv4 or IPv6 address and
+ * nothing else (no port, brackets, zone or name).  Returns 0 with p set
+ * (trusted only for loopback), or -1, p untouched, for anything else.
+ * Every way smtpd learns a client address from outside goes through here.
+ */
+int
+net_peer_parse(const char *s, struct peer *p)
+{
+	unsigned char bytes[16];
+	struct peer q;
+
+	memset(&q, 0, sizeof(q));
+	if (inet_pton(AF_INET, s, bytes) == 1)
+		net_known(&q, AF_INET, bytes);
+	else if (inet_pton(AF_INET6, s, bytes) == 1)
+		net_known(&q, AF_INET6, bytes);
+	else
+		return -1;
+	*p = q;
+	return 0;
+}
+
+/* What a peer becomes when a launcher named it in a way we cannot use:
+ * never trusted, never matched by -R. */
+void
+net_peer_unknown(struct peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	strcpy(p->addr, "unknown");
+}
+
+/*
  * The client: getpeername() on fd; else what the launcher put in the
  * environment (REMOTE_ADDR from systemd, TCPREMOTEIP from tcpserver); else
- * "stdin", a local user with a pipe, trusted like loopback.
+ * "stdin", a local user with a pipe, trusted like loopback.  A variable
+ * that is set but does not parse, or two that disagree, make an unknown,
+ * untrusted peer: a launcher that says something must never be taken for
+ * the absence of one.
  */
 void
 net_peer(int fd, struct peer *p)
 {
+	static const char *const vars[] = { "REMOTE_ADDR", "TCPREMOTEIP" };
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	struct peer q;
 	const char *env;
-	unsigned char bytes[16];
+	size_t i;
+	int seen = 0;
 
 	memset(p, 0, sizeof(*p));
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
@@ -85,18 +123,20 @@ net_peer(int fd, struct peer *p)
 		p->is_trusted = 1;
 		return;
 	}
-	if ((env = getenv("REMOTE_ADDR")) == NULL)
-		env = getenv("TCPREMOTEIP");
-	if (env != NULL) {
-		if (inet_pton(AF_INET, env, bytes) == 1) {
-			net_known(p, AF_INET, bytes);
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		if ((env = getenv(vars[i])) == NULL)
+			continue;
+		if (net_peer_parse(env, &q) == -1 || (seen &&
+		    (q.host.family != p->host.family ||
+		    memcmp(q.host.addr, p->host.addr, 16) != 0))) {
+			net_peer_unknown(p);
 			return;
 		}
-		if (inet_pton(AF_INET6, env, bytes) == 1) {
-			net_known(p, AF_INET6, bytes);
-			return;
-		}
+		*p = q;
+		seen = 1;
 	}
+	if (seen)
+		return;
 	strcpy(p->addr, "stdin");
 	p->is_trusted = 1;
 }

@@ -59,3 +59,22 @@ sig_sleep(unsigned seconds)
 		return;
 	(void)pselect(0, NULL, NULL, NULL, &ts, &none);
 }
+
+/* Undoes sig_init() (handlers and mask, SIGPIPE too), before an exec:
+ * both would be inherited. */
+void
+sig_reset(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}

@@ -23,16 +23,26 @@
 #define NETWORKS_MAX	64	/* -R likewise */
 
 static const char usage[] =
-"usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-s bytes] [-c n]\n"
-"             [-d domain]... [-R cidr]...\n"
+"usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
+"             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
+"             [-T program] [-E] [-A program] [-S]\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
-"  -t timeout  idle timeout, e.g. 300, 5m (default 300s)\n"
+"  -t timeout  time for one command line, e.g. 300, 5m (default 300s)\n"
+"  -r rate     minimum DATA rate in bytes a second (default 500)\n"
+"  -L life     session lifetime, e.g. 3600, 1h (default 1h)\n"
 "  -s bytes    maximum message size, e.g. 10485760, 10M (default 10M)\n"
-"  -c n        sessions at once per queue (default 5)\n"
+"  -m bytes    free space the queue must keep (default: twice -s)\n"
+"  -c n        sessions at once per queue (default 30)\n"
 "  -d domain   accept mail for this domain from anyone (repeatable)\n"
-"  -R cidr     trust (relay for) this client network (repeatable)\n";
+"  -R cidr     trust (relay for) this client network (repeatable)\n"
+"  -T program  offer STARTTLS, run by exec'ing this (e.g. stunnel config)\n"
+"  -E          the connection is TLS already; client from $REMOTE_HOST\n"
+"  -A program  offer AUTH over TLS, checkpassword(8) program to verify\n"
+"  -S          submission: MAIL needs AUTH (but from a pipe)\n";
+
+#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:Sh"
 
 /* RFC 5321 4.1.4 and 3.3: where a session stands. */
 enum state {
@@ -66,8 +76,16 @@ static size_t ndomains;
 static struct cidr networks[NETWORKS_MAX];
 static size_t nnetworks;
 static unsigned long max_size = SIZE_DEFAULT;
+static unsigned long min_free;		/* -m */
+static int is_min_free_set;		/* else MINFREE_SIZES * max_size */
 static unsigned timeout = TIMEOUT_DEFAULT;
+static unsigned lifetime = LIFETIME_DEFAULT;
+static unsigned long data_rate = DATA_RATE_DEFAULT;
 static unsigned long max_sessions = SESSIONS_DEFAULT;
+static char *tls_argv[PROG_ARGS_MAX + 1];	/* -T; [0] NULL: none */
+static char *auth_argv[PROG_ARGS_MAX + 1];	/* -A */
+static int is_tls;				/* -E */
+static int is_submission;			/* -S */
 
 /* The session. */
 static struct line in;			/* the client, fd 0 */
@@ -78,17 +96,22 @@ static struct peer peer;
 static enum state state;
 static int is_trusted;
 static int is_esmtp;
+static struct limits limits;
 static unsigned errors;
+static unsigned junk;			/* NOOP, RSET, HELP (JUNK_MAX) */
 static unsigned messages;
 static char helo[HOST_MAX + 1];
 static const char *last_verb = "CONNECT";
 static int line_bare_lf;		/* the last command ended in LF alone */
+static char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
 
 /* The transaction. */
 static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
+static unsigned long mail_size;		/* MAIL's SIZE=, 0 without */
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
+static unsigned overshoot;		/* RCPTs past RCPT_MAX */
 
 static void smtp_helo(const char *, char *);
 static void smtp_ehlo(const char *, char *);
@@ -100,6 +123,8 @@ static void smtp_noop(const char *, char *);
 static void smtp_help(const char *, char *);
 static void smtp_quit(const char *, char *);
 static void smtp_unimplemented(const char *, char *);
+static void smtp_starttls(const char *, char *);
+static void smtp_auth(const char *, char *);
 
 static const struct command commands[] = {
 	{ "HELO", smtp_helo, ANY, NULL },
@@ -118,6 +143,8 @@ static const struct command commands[] = {
 	{ "SAML", smtp_unimplemented, ANY, NULL },
 	{ "SEND", smtp_unimplemented, ANY, NULL },
 	{ "TURN", smtp_unimplemented, ANY, NULL },
+	{ "STARTTLS", smtp_starttls, ANY, NULL },
+	{ "AUTH", smtp_auth, IN(ST_HELO), "Error: MAIL transaction in progress" },
 };
 
 static void
@@ -141,20 +168,75 @@ session_exit(int status)
  * Every reply goes through here.  Error replies count towards the hard
  * limit (Postfix's smtpd_hard_error_limit); past it the client is cut off.
  */
+static void
+respond_va(int code, int counts, const char *fmt, va_list ap)
+{
+	reply_va(&out, code, 1, fmt, ap);
+	if (counts && ++errors >= SMTP_ERRORS_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
+		log_info("peer=%s result=disconnect: too many errors",
+		    peer.addr);
+		session_exit(0);
+	}
+}
+
 static void __attribute__((format(printf, 2, 3)))
 respond(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	reply_va(&out, code, 1, fmt, ap);
+	respond_va(code, code >= 400, fmt, ap);
 	va_end(ap);
-	if (code >= 400 && ++errors >= SMTP_ERRORS_MAX) {
-		reply(&out, 421, "4.7.0 %s Error: too many errors", hostname);
-		log_info("peer=%s result=disconnect: too many errors",
-		    peer.addr);
-		session_exit(0);
-	}
+}
+
+/* The reply to NOOP, RSET or HELP: past JUNK_MAX of them it counts as an
+ * error, so that they cannot keep a session alive for ever. */
+static void __attribute__((format(printf, 2, 3)))
+respond_junk(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	respond_va(code, code >= 400 || ++junk > JUNK_MAX, fmt, ap);
+	va_end(ap);
+}
+
+/* counts: whether the reply is the client's error (not so the 452 for
+ * a recipient past the limit, which RFC 5321 4.5.3.1.10 expects). */
+static void __attribute__((format(printf, 3, 4)))
+respond_counts(int code, int counts, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	respond_va(code, counts, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A refused sender, recipient or message: a log line in the reply's words
+ * ("result=rejected: 501 5.1.7 Bad sender address syntax"), then the
+ * reply "code words value".  Whatever the client sent (from, to, value) is
+ * escaped in the log (log_esc), so it cannot forge a field or a line.
+ */
+static void
+refuse(int code, int counts, const char *from, const char *to,
+    const char *words, const char *value)
+{
+	char f[LOG_ADDR_MAX], t[LOG_ADDR_MAX], v[4 * SMTP_LINE_MAX + 1];
+
+	log_info("peer=%s%s%s%s%s%s%s result=rejected: %d %s%s%s", peer.addr,
+	    from != NULL ? " from=<" : "",
+	    from != NULL ? log_esc(from, f, sizeof(f)) : "",
+	    from != NULL ? ">" : "",
+	    to != NULL ? " to=<" : "", to != NULL ? log_esc(to, t, sizeof(t)) :
+	    "", to != NULL ? ">" : "", code, words, value != NULL ? " " : "",
+	    value != NULL ? log_esc(value, v, sizeof(v)) : "");
+	if (value != NULL)
+		respond_counts(code, counts, "%s %s", words, value);
+	else
+		respond_counts(code, counts, "%s", words);
 }
 
 static void
@@ -163,15 +245,17 @@ transaction_reset(void)
 	sender[0] = '\0';
 	is_8bitmime = 0;
 	nrcpts = 0;
+	overshoot = 0;
 	if (state != ST_INIT)
 		state_enter(ST_HELO);
 }
 
-/* The 4xx for a local failure; errno says which. */
+/* The 4xx for a local failure; err, the errno where it failed, says
+ * which. */
 static void
-respond_local_failure(void)
+respond_local_failure(int err)
 {
-	if (errno == ENOSPC || errno == EDQUOT)
+	if (err == ENOSPC || err == EDQUOT)
 		respond(452, "4.3.1 Insufficient system storage");
 	else
 		respond(451, "4.3.0 Error: local error in processing");
@@ -225,6 +309,10 @@ smtp_ehlo(const char *verb, char *arg)
 	reply_more(&out, 250, "SIZE %lu", max_size);
 	reply_more(&out, 250, "8BITMIME");
 	reply_more(&out, 250, "ENHANCEDSTATUSCODES");
+	if (tls_argv[0] != NULL && !is_tls)
+		reply_more(&out, 250, "STARTTLS");
+	if (auth_argv[0] != NULL && is_tls)
+		reply_more(&out, 250, "AUTH PLAIN LOGIN");
 	respond(250, "HELP");
 }
 
@@ -259,14 +347,16 @@ mail_params(char *params)
 			*value++ = '\0';
 		if (strcasecmp(p, "SIZE") == 0 && value != NULL) {
 			if (opt_number(value, (unsigned long)-1, &size) == -1) {
-				respond(501, "5.5.4 Bad SIZE syntax");
+				refuse(501, 1, sender, NULL,
+				    "5.5.4 Bad SIZE syntax", NULL);
 				return -1;
 			}
 			if (size > max_size) {
-				respond(552, "5.3.4 Message size exceeds "
-				    "fixed limit");
+				refuse(552, 1, sender, NULL, "5.3.4 Message "
+				    "size exceeds fixed limit", NULL);
 				return -1;
 			}
+			mail_size = size;
 		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
 		    strcasecmp(value, "7BIT") == 0) {
 			is_8bitmime = 0;
@@ -274,7 +364,8 @@ mail_params(char *params)
 		    strcasecmp(value, "8BITMIME") == 0) {
 			is_8bitmime = 1;
 		} else {
-			respond(555, "5.5.4 Unsupported option: %s", p);
+			refuse(555, 1, sender, NULL,
+			    "5.5.4 Unsupported option:", p);
 			return -1;
 		}
 	}
@@ -288,18 +379,42 @@ smtp_mail(const char *verb, char *arg)
 	char *path;
 
 	(void)verb;
+	if (messages >= MESSAGES_MAX) {
+		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
+		    "session", hostname);
+		log_info("peer=%s messages=%u result=disconnect: too many "
+		    "messages in one session", peer.addr, messages);
+		session_exit(0);
+	}
+	/* RFC 6409 4.3: submission needs AUTH, but from a local pipe. */
+	if (is_submission && user[0] == '\0' &&
+	    (is_tls || strcmp(peer.addr, "stdin") != 0)) {
+		refuse(530, 0, NULL, NULL, "5.7.0 Authentication required",
+		    NULL);
+		return;
+	}
 	if ((path = arg_after(arg, "FROM:")) == NULL) {
-		respond(501, "5.5.4 Syntax: MAIL FROM:<address>");
+		refuse(501, 1, NULL, NULL, "5.5.4 Syntax: MAIL FROM:<address>",
+		    NULL);
 		return;
 	}
 	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
 	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
 		sender[0] = '\0';
-		respond(501, "5.1.7 Bad sender address syntax");
+		refuse(501, 1, NULL, NULL, "5.1.7 Bad sender address syntax",
+		    NULL);
 		return;
 	}
 	is_8bitmime = 0;
+	mail_size = 0;
 	if (mail_params((char *)rest) == -1) {
+		sender[0] = '\0';
+		return;
+	}
+	if (!limits_disk_ok(queue.dir, (unsigned long long)min_free +
+	    mail_size)) {
+		refuse(452, 0, sender, NULL, "4.3.1 Insufficient system "
+		    "storage", NULL);
 		sender[0] = '\0';
 		return;
 	}
@@ -321,7 +436,8 @@ domain_is_ours(const char *domain)
 static void
 smtp_rcpt(const char *verb, char *arg)
 {
-	char addr[ADDR_MAX + 1];
+	char addr[ADDR_MAX + 1], esc_from[LOG_ADDR_MAX], esc_to[LOG_ADDR_MAX];
+	char box[ADDR_LOCAL_MAX + 1];
 	const char *rest, *domain;
 	char *path;
 	size_t i;
@@ -329,34 +445,46 @@ smtp_rcpt(const char *verb, char *arg)
 
 	(void)verb;
 	if ((path = arg_after(arg, "TO:")) == NULL) {
-		respond(501, "5.5.4 Syntax: RCPT TO:<address>");
+		refuse(501, 1, sender, NULL, "5.5.4 Syntax: RCPT TO:<address>",
+		    NULL);
 		return;
 	}
 	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
 	    addr[0] == '\0') {
-		respond(501, "5.1.3 Bad recipient address syntax");
+		refuse(501, 1, sender, NULL,
+		    "5.1.3 Bad recipient address syntax", NULL);
 		return;
 	}
 	if ((domain = addr_domain(addr)) == NULL) {
 		/* RFC 5321 4.5.1: <postmaster> needs no domain, and is
 		 * always ours. */
 		if (strcasecmp(addr, "postmaster") != 0) {
-			respond(501, "5.1.3 Bad recipient address syntax");
+			refuse(501, 1, sender, addr,
+			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
 		n = snprintf(addr, sizeof(addr), "postmaster@%s", hostname);
 		if (n < 0 || (size_t)n >= sizeof(addr)) {
-			respond(501, "5.1.3 Bad recipient address syntax");
+			refuse(501, 1, sender, NULL,
+			    "5.1.3 Bad recipient address syntax", NULL);
 			return;
 		}
-	} else if (!is_trusted && !domain_is_ours(domain)) {
-		respond(554, "5.7.1 <%s>: Relay access denied", addr);
+	} else if (domain_is_ours(domain) &&
+	    addr_mailbox(addr, box, sizeof(box)) == -1) {
+		/* smtpsend would refuse it for good: no bounce later */
+		refuse(550, 1, sender, addr, "5.1.3 Error: unsafe mailbox "
+		    "name", NULL);
+		return;
+	} else if (!is_trusted && user[0] == '\0' && !domain_is_ours(domain)) {
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
-		    " relay access denied", peer.addr, sender, addr);
+		    " Relay access denied", peer.addr,
+		    log_esc(sender, esc_from, sizeof(esc_from)),
+		    log_esc(addr, esc_to, sizeof(esc_to)));
+		respond(554, "5.7.1 <%s>: Relay access denied", addr);
 		return;
 	}
 	if (*rest != '\0') {
-		respond(555, "5.5.4 Unsupported option: %s", rest);
+		refuse(555, 1, sender, addr, "5.5.4 Unsupported option:", rest);
 		return;
 	}
 	for (i = 0; i < nrcpts; i++)
@@ -365,7 +493,8 @@ smtp_rcpt(const char *verb, char *arg)
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
 		if (nrcpts == RCPT_MAX) {
-			respond(452, "4.5.3 Error: too many recipients");
+			refuse(452, ++overshoot > RCPT_OVERSHOOT_MAX, sender,
+			    addr, "4.5.3 Error: too many recipients", NULL);
 			return;
 		}
 		strcpy(rcpts[nrcpts++], addr);
@@ -379,26 +508,37 @@ static int
 data_begin(const char *id)
 {
 	char date[64];
-	size_t i;
 
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
 		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
-	out_printf(&qout, "From: <%s>\n", sender);
-	if (is_8bitmime)
-		out_puts(&qout, "Body: 8BITMIME\n");
-	for (i = 0; i < nrcpts; i++)
-		out_printf(&qout, "To: <%s>\n", rcpts[i]);
-	out_puts(&qout, "\n");
+	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
+	    nrcpts, is_8bitmime);
 	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
 	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
 	    peer.is_known ? "[" : "",
 	    peer.is_known && peer.host.family == AF_INET6 ? "IPv6:" : "",
 	    peer.addr, peer.is_known ? "]" : "");
-	out_printf(&qout, "\tby %s (smtpd) with %s id %s", hostname,
-	    is_esmtp ? "ESMTP" : "SMTP", id);
+	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too. */
+	out_printf(&qout, "\tby %s (smtpd) with %s%s%s id %s", hostname,
+	    is_esmtp ? "ESMTP" : "SMTP", is_tls ? "S" : "",
+	    user[0] != '\0' ? "A" : "", id);
 	if (nrcpts == 1)
 		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);
 	return out_printf(&qout, "; %s\r\n", date);
+}
+
+/* Why a deadline passed: the reply's words, and the log's. */
+static const char *
+timeout_words(void)
+{
+	return limits_life_over(&limits) ? "session too long" :
+	    "timeout exceeded";
+}
+
+static const char *
+timeout_log(void)
+{
+	return limits_life_over(&limits) ? "session too long" : "timeout";
 }
 
 /* The client went away or we must stop in the middle of a message. */
@@ -408,9 +548,10 @@ data_lost(struct queue_file *qf, int rc)
 	queue_abort(&queue, qf);
 	switch (line_status_of(rc)) {
 	case LINE_TIMEOUT:
-		reply(&out, 421, "4.4.2 %s Error: timeout exceeded", hostname);
-		log_info("peer=%s id=%s result=dropped: timeout in DATA",
-		    peer.addr, qf->name);
+		reply(&out, 421, "4.4.2 %s Error: %s", hostname,
+		    timeout_words());
+		log_info("peer=%s id=%s result=dropped: %s in DATA",
+		    peer.addr, qf->name, timeout_log());
 		break;
 	case LINE_SIGNAL:
 		reply(&out, 421, "4.3.2 %s Service shutting down", hostname);
@@ -428,9 +569,10 @@ data_lost(struct queue_file *qf, int rc)
 static void
 smtp_data(const char *verb, char *arg)
 {
+	char esc[LOG_ADDR_MAX];
 	struct queue_file qf;
 	struct data d;
-	int rc;
+	int rc, err;
 
 	(void)verb;
 	if (*arg != '\0') {
@@ -438,9 +580,10 @@ smtp_data(const char *verb, char *arg)
 		return;
 	}
 	if (queue_create(&queue, &qf) == -1) {
+		err = errno;
 		log_error("peer=%s result=deferred: unable to create queue "
-		    "file: %s", peer.addr, strerror(errno));
-		respond_local_failure();
+		    "file: %s", peer.addr, strerror(err));
+		respond_local_failure(err);
 		/* The transaction is over, as after the final dot: a
 		 * pipelining client's next RCPT must not join it. */
 		transaction_reset();
@@ -452,32 +595,37 @@ smtp_data(const char *verb, char *arg)
 	state_enter(ST_DATA);
 
 	data_init(&d, &qout, max_size, line_bare_lf);
+	limits_command(&limits, &in);
 	while (d.state != D_END) {
-		if (line_pending(&in) == 0 && (rc = line_fill(&in)) <= 0)
-			data_lost(&qf, rc);
+		if (line_pending(&in) == 0) {
+			if ((rc = line_fill(&in)) <= 0)
+				data_lost(&qf, rc);
+			limits_data_credit(&limits, &in, (size_t)rc);
+		}
 		in.start += data_scan(&d, in.buf + in.start,
 		    line_pending(&in));
 	}
 
 	if (d.is_too_big) {
 		queue_abort(&queue, &qf);
-		respond(552, "5.3.4 Error: message file too big");
 		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
-		    "552 5.3.4 message too big", peer.addr, qf.name, sender,
-		    d.size);
-	} else if (out_flush(&qout) == -1 ||
-	    queue_commit(&queue, &qf, "new") == -1) {
+		    "552 5.3.4 Error: message file too big", peer.addr, qf.name,
+		    log_esc(sender, esc, sizeof(esc)), d.size);
+		respond(552, "5.3.4 Error: message file too big");
+	} else if (submit_commit(&queue, &qf, &qout) == -1) {
+		err = errno;
 		log_error("peer=%s id=%s result=deferred: unable to write "
-		    "queue file: %s", peer.addr, qf.name, strerror(errno));
-		queue_abort(&queue, &qf);
-		respond_local_failure();
+		    "queue file: %s", peer.addr, qf.name, strerror(err));
+		respond_local_failure(err);
 	} else {
 		messages++;
+		junk = 0;
 		respond(250, "2.0.0 Ok: queued as %s", qf.name);
 		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
-		    "result=queued", peer.addr, qf.name, sender, nrcpts,
-		    d.size);
+		    "result=queued", peer.addr, qf.name,
+		    log_esc(sender, esc, sizeof(esc)), nrcpts, d.size);
 	}
+	last_verb = "END-OF-MESSAGE";
 	transaction_reset();
 }
 
@@ -490,7 +638,7 @@ smtp_rset(const char *verb, char *arg)
 		return;
 	}
 	transaction_reset();
-	respond(250, "2.0.0 Ok");
+	respond_junk(250, "2.0.0 Ok");
 }
 
 static void
@@ -498,7 +646,7 @@ smtp_noop(const char *verb, char *arg)
 {
 	(void)verb;
 	(void)arg;		/* RFC 5321 4.1.1.9: a parameter is ignored */
-	respond(250, "2.0.0 Ok");
+	respond_junk(250, "2.0.0 Ok");
 }
 
 static void
@@ -506,7 +654,7 @@ smtp_help(const char *verb, char *arg)
 {
 	(void)verb;
 	(void)arg;
-	respond(214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+	respond_junk(214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
 	    "HELP QUIT");
 }
 
@@ -527,6 +675,58 @@ smtp_unimplemented(const char *verb, char *arg)
 	respond(502, "5.5.1 Error: %s not implemented", verb);
 }
 
+static void
+smtp_starttls(const char *verb, char *arg)
+{
+	(void)verb;
+	if (*arg != '\0')
+		respond(501, "5.5.4 Syntax: STARTTLS");
+	else if (tls_argv[0] == NULL)
+		respond(502, "5.5.1 Error: STARTTLS not implemented");
+	else if (is_tls)
+		respond(503, "5.5.1 Error: TLS already active");
+	else if (state == ST_MAIL || state == ST_RCPT)
+		respond(503, "5.5.1 Error: MAIL transaction in progress");
+	else {
+		starttls_exec(&in, &out, tls_argv, peer.addr);
+		respond(454, "4.7.0 TLS not available");
+	}
+}
+
+static void session_end(enum line_status) __attribute__((noreturn));
+
+static void
+smtp_auth(const char *verb, char *arg)
+{
+	enum line_status st = LINE_OK;
+	char tried[AUTH_USER_MAX + 1];
+	const char *text;
+	int code;
+
+	(void)verb;
+	if (auth_argv[0] == NULL || !is_tls) {
+		respond(503, "5.5.1 Error: authentication not enabled");
+		return;
+	}
+	if (user[0] != '\0') {
+		respond(503, "5.5.1 Error: already authenticated");
+		return;
+	}
+	code = auth_run(&in, &out, arg, auth_argv, peer.addr, tried, &text,
+	    &st);
+	if (code == -1)
+		session_end(st);
+	if (code == 421) {
+		reply(&out, 535, "%s", text);
+		reply(&out, 421, "4.7.0 %s Error: too many authentication "
+		    "failures", hostname);
+		session_exit(0);
+	}
+	if (code == 235)
+		strcpy(user, tried);
+	respond(code, "%s", text);
+}
+
 /* Finds and runs the command on one line. */
 static void
 dispatch(char *line, size_t len, int bare_lf)
@@ -544,7 +744,8 @@ dispatch(char *line, size_t len, int bare_lf)
 	while (*arg == ' ')
 		arg++;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (n == 4 && strncasecmp(line, commands[i].verb, 4) == 0)
+		if (n == strlen(commands[i].verb) &&
+		    strncasecmp(line, commands[i].verb, n) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		respond(500, "5.5.2 Error: command not recognized");
@@ -561,6 +762,39 @@ dispatch(char *line, size_t len, int bare_lf)
 	cmd->handler(cmd->verb, arg);
 }
 
+/* Input ended between commands: end of input, timeout, signal, error. */
+static void
+session_end(enum line_status st)
+{
+	switch (st) {
+	case LINE_TIMEOUT:
+		reply(&out, 421, "4.4.2 %s Error: %s", hostname,
+		    timeout_words());
+		log_info("peer=%s messages=%u result=%s after %s", peer.addr,
+		    messages, timeout_log(), last_verb);
+		break;
+	case LINE_SIGNAL:
+		reply(&out, 421, "4.3.2 %s Service shutting down", hostname);
+		log_info("peer=%s result=shutting down", peer.addr);
+		break;
+	case LINE_ERROR:
+		/* line_fill() flushes our replies first: a client that
+		 * stops reading fails there, not in read(). */
+		if (out.error != 0)
+			log_info("peer=%s result=write error: %s", peer.addr,
+			    strerror(out.error));
+		else
+			log_info("peer=%s result=read error: %s", peer.addr,
+			    strerror(errno));
+		break;
+	default:
+		log_info("peer=%s messages=%u result=lost connection after %s",
+		    peer.addr, messages, last_verb);
+		break;
+	}
+	session_exit(0);
+}
+
 static void
 session(void)
 {
@@ -570,34 +804,14 @@ session(void)
 	int bare_lf;
 
 	for (;;) {
+		limits_command(&limits, &in);
 		st = line_read(&in, buf, sizeof(buf), &len, &bare_lf);
-		switch (st) {
-		case LINE_OK:
+		if (st == LINE_OK)
 			dispatch(buf, len, bare_lf);
-			break;
-		case LINE_LONG:
+		else if (st == LINE_LONG)
 			respond(500, "5.5.2 Error: line too long");
-			break;
-		case LINE_EOF:
-			log_info("peer=%s messages=%u result=lost connection "
-			    "after %s", peer.addr, messages, last_verb);
-			session_exit(0);
-		case LINE_TIMEOUT:
-			reply(&out, 421, "4.4.2 %s Error: timeout exceeded",
-			    hostname);
-			log_info("peer=%s messages=%u result=timeout after %s",
-			    peer.addr, messages, last_verb);
-			session_exit(0);
-		case LINE_SIGNAL:
-			reply(&out, 421, "4.3.2 %s Service shutting down",
-			    hostname);
-			log_info("peer=%s result=shutting down", peer.addr);
-			session_exit(0);
-		case LINE_ERROR:
-			log_info("peer=%s result=read error: %s", peer.addr,
-			    strerror(errno));
-			session_exit(0);
-		}
+		else
+			session_end(st);
 		if (out.error != 0) {
 			log_info("peer=%s result=write error: %s", peer.addr,
 			    strerror(out.error));
@@ -625,7 +839,7 @@ options(int argc, char **argv)
 	const char *name = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, ":q:n:l:t:s:c:d:R:h")) != -1) {
+	while ((c = getopt(argc, argv, OPTSTRING)) != -1) {
 		switch (c) {
 		case 'q':
 			queue_dir = optarg;
@@ -641,9 +855,25 @@ options(int argc, char **argv)
 			    timeout == 0)
 				die_usage("-t: not a duration: %s", optarg);
 			break;
+		case 'r':
+			if (opt_number(optarg, 1000000000UL, &data_rate) == -1
+			    || data_rate == 0)
+				die_usage("-r: not a rate in bytes a second: "
+				    "%s", optarg);
+			break;
+		case 'L':
+			if (opt_duration(optarg, &lifetime) == -1 ||
+			    lifetime == 0)
+				die_usage("-L: not a duration: %s", optarg);
+			break;
 		case 's':
 			if (opt_size(optarg, &max_size) == -1 || max_size == 0)
 				die_usage("-s: not a size: %s", optarg);
+			break;
+		case 'm':
+			if (opt_size(optarg, &min_free) == -1)
+				die_usage("-m: not a size: %s", optarg);
+			is_min_free_set = 1;
 			break;
 		case 'c':
 			if (opt_number(optarg, 10000, &max_sessions) == -1 ||
@@ -668,6 +898,22 @@ options(int argc, char **argv)
 				die_usage("-R: not an address/prefix: %s",
 				    optarg);
 			break;
+		case 'T':
+			if (prog_split(optarg, tls_argv, PROG_ARGS_MAX) == -1)
+				die_usage("-T: not a program and at most %d "
+				    "words: %s", PROG_ARGS_MAX, optarg);
+			break;
+		case 'A':
+			if (prog_split(optarg, auth_argv, PROG_ARGS_MAX) == -1)
+				die_usage("-A: not a program and at most %d "
+				    "words: %s", PROG_ARGS_MAX, optarg);
+			break;
+		case 'E':
+			is_tls = 1;
+			break;
+		case 'S':
+			is_submission = 1;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -677,8 +923,15 @@ options(int argc, char **argv)
 			die_usage("unknown option -%c", optopt);
 		}
 	}
+	if (!is_min_free_set)
+		min_free = max_size > (unsigned long)-1 / MINFREE_SIZES ?
+		    (unsigned long)-1 : MINFREE_SIZES * max_size;
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
+	if (is_submission && auth_argv[0] == NULL)
+		die_usage("-S needs -A: submission without AUTH takes no mail");
+	if (is_tls && logfile != NULL && strcmp(logfile, "-") == 0)
+		die_usage("-E with -l -: stderr may be the client's connection");
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("%s: not a usable host name; give one with -n",
 		    name != NULL ? name : "the system's name");
@@ -687,11 +940,14 @@ options(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	const char *env;
 	int rc;
 
 	log_prog = "smtpd";
+	starttls_guard_stderr(argc, argv, OPTSTRING);
 	options(argc, argv);
 	sig_init();
+	limits_start(&limits, timeout, lifetime, data_rate);
 	line_init(&in, STDIN_FILENO, (int)timeout);
 	in.flush = &out;
 	in.stop_on_signal = 1;
@@ -710,10 +966,21 @@ main(int argc, char **argv)
 	}
 	/* A client that stops reading must not hold us forever. */
 	net_set_timeout(STDOUT_FILENO, (int)timeout);
-	net_peer(STDIN_FILENO, &peer);
+	/* -E: fd 0 is the TLS program's loopback pair; only its variable
+	 * names the client, and without it nobody is trusted: 421. */
+	if (!is_tls)
+		net_peer(STDIN_FILENO, &peer);
+	else if ((env = getenv(TLS_PEER_ENV)) == NULL ||
+	    net_peer_parse(env, &peer) == -1) {
+		log_error("peer=unknown result=refused: -E without a usable "
+		    "$%s", TLS_PEER_ENV);
+		reply(&out, 421, "4.3.0 %s Service not available: local error",
+		    hostname);
+		session_exit(EXIT_TEMPFAIL);
+	}
 	is_trusted = is_trusted_peer();
-	log_info("peer=%s trusted=%s result=connect", peer.addr,
-	    is_trusted ? "yes" : "no");
+	log_info("peer=%s trusted=%s%s result=connect", peer.addr,
+	    is_trusted ? "yes" : "no", is_tls ? " tls=yes" : "");
 
 	if (queue_open(&queue, queue_dir, hostname) == -1) {
 		log_error("peer=%s result=refused: unable to open queue %s: %s",
@@ -730,11 +997,15 @@ main(int argc, char **argv)
 		else
 			log_info("peer=%s result=refused: too many sessions",
 			    peer.addr);
-		reply(&out, 421, "4.3.2 %s Service not available: %s",
-		    hostname, rc == 1 ? "too many sessions" : "local error");
+		reply(&out, 421, "%s %s Service not available: %s",
+		    rc == 1 ? "4.3.2" : "4.3.0", hostname,
+		    rc == 1 ? "too many sessions" : "local error");
 		session_exit(rc == 1 ? 0 : EXIT_TEMPFAIL);
 	}
-	reply(&out, 220, "%s ESMTP smtpd", hostname);
+	/* RFC 3207 4.2: after STARTTLS the client speaks first (EHLO). */
+	if (!is_tls || getenv(STARTTLS_ENV) == NULL)
+		reply(&out, 220, "%s ESMTP smtpd", hostname);
+	unsetenv(STARTTLS_ENV);
 	state_enter(ST_INIT);
 	session();
 	return 0;

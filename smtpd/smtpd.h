@@ -29,4 +29,43 @@ void	data_init(struct data *, struct out *, unsigned long max_size,
 	    int lf_ends_line);
 size_t	data_scan(struct data *, const char *, size_t);
 
+/* limits.c: deadlines for reads, a session's lifetime */
+struct limits {
+	long long	end;		/* line_now() when the session must end */
+	unsigned	timeout;	/* -t: seconds per command line */
+	unsigned long	rate;		/* -r: DATA bytes a second, at least */
+};
+
+void	limits_start(struct limits *, unsigned timeout, unsigned lifetime,
+	    unsigned long rate);
+void	limits_command(const struct limits *, struct line *);
+void	limits_data_credit(const struct limits *, struct line *, size_t);
+int	limits_life_over(const struct limits *);
+int	limits_disk_ok(int dir, unsigned long long need);
+
+/* prog.c: helper programs, -T and -A */
+#define PROG_ARGS_MAX	32	/* words in -T or -A; more: usage error */
+#define PROG_PATH_MAX	4096
+
+int	prog_split(char *spec, char *argv[], size_t max);
+int	prog_find(const char *name, char *path, size_t size);
+int	prog_exec(const char *path, char *const argv[]);
+int	prog_devnull(int fd);
+
+/* starttls.c: STARTTLS by exec (RFC 3207) */
+#define STARTTLS_ENV	"SMTPD_STARTTLS"	/* set for the next smtpd */
+#define TLS_PEER_ENV	"REMOTE_HOST"		/* stunnel's client address */
+
+int	starttls_exec(struct line *, struct out *, char *const argv[],
+	    const char *peer);
+void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
+
+/* auth.c: AUTH PLAIN and LOGIN (RFC 4954, 4616) */
+#define AUTH_USER_MAX	255
+#define AUTH_PASS_MAX	255
+
+int	auth_run(struct line *, struct out *, char *arg, char *const argv[],
+	    const char *peer, char *user, const char **text,
+	    enum line_status *);
+
 #endif

@@ -4,20 +4,44 @@
  *
  * The queue file is read in fixed chunks and converted on the fly, so
  * memory stays the same whatever the message's size.  Line ends are made
- * uniform on the way (a bare LF becomes the output's line end; a bare CR is
- * content, as smtpd keeps it), and for SMTP every line starting with a dot
- * gets a second one and the message ends with "." alone (RFC 5321 4.5.2).
+ * uniform on the way, and for SMTP every line starting with a dot gets a
+ * second one and the message ends with "." alone (RFC 5321 4.5.2).
+ *
+ * SMTP smuggling: smtpd stores what a client sent, bare CR and NUL
+ * included; a next hop that took a bare CR for a line end, or dropped a
+ * NUL, would read "<CR>.<CR>" or "<CRLF><NUL>.<CRLF>" as the end of DATA
+ * and the rest as our commands.  So nothing leaves here with a bare CR,
+ * a bare LF or a NUL, whichever way it goes (relay, Maildir, the headers
+ * a bounce quotes): a bare LF becomes the output's line end (it is one to
+ * most readers), a bare CR and a NUL become a space (as Postfix's
+ * cleanup_replace_stray_cr_lf does).  Done here, on the way out, so that
+ * the queue keeps what was received and every message already queued is
+ * covered.
+ *
+ * RFC 5321 4.5.3.1.6: a line in DATA is at most 998 octets before its
+ * CRLF, and relays refuse longer ones ("500 Line too long").  For SMTP a
+ * longer line is broken as Postfix's smtp_line_length_limit does: after
+ * 998 octets come CRLF and a space, then the rest (a folded header stays
+ * a header; a body line gets a space in it).
  */
 #include <errno.h>
 #include <unistd.h>
 
 #include "smtpsend.h"
 
+#define BODY_LINE_MAX	998	/* RFC 5321 4.5.3.1.6, without CRLF */
+
+/* Output for n octets of input: each gives at most two (a line end for an
+ * LF, a stuffed dot and the octet), a break adds three per BODY_LINE_MAX
+ * octets of content; and the end of body_copy(), a CR, a line end, ".". */
+#define BODY_OUT(n)	(2 * (n) + 3 * ((n) / BODY_LINE_MAX + 1) + 16)
+
 struct body {
 	int	flags;
 	int	at_bol;		/* nothing of the current line written yet */
 	int	has_cr;		/* a CR was read; the next byte decides */
 	int	is_done;	/* BODY_HEADERS: the empty line was read */
+	size_t	col;		/* octets of the current line written */
 	size_t	total;		/* octets written so far */
 };
 
@@ -31,6 +55,7 @@ body_eol(struct body *b, char *p)
 		return 0;
 	}
 	b->at_bol = 1;
+	b->col = 0;
 	if (b->flags & BODY_LF) {
 		p[0] = '\n';
 		return 1;
@@ -40,7 +65,28 @@ body_eol(struct body *b, char *p)
 	return 2;
 }
 
-/* Converts in[0..n) into out (room for 2n + 4); returns the length. */
+/* Writes content octet c at p, after a line break or a stuffed dot if it
+ * needs one; returns the length. */
+static size_t
+body_char(struct body *b, char c, char *p)
+{
+	size_t len = 0;
+
+	if ((b->flags & BODY_DOTS) && b->col == BODY_LINE_MAX) {
+		p[len++] = '\r';
+		p[len++] = '\n';
+		p[len++] = ' ';
+		b->col = 1;
+	} else if (b->at_bol && c == '.' && (b->flags & BODY_DOTS))
+		p[len++] = '.';
+	b->at_bol = 0;
+	b->col++;
+	p[len++] = c;
+	return len;
+}
+
+/* Converts in[0..n) into out, which needs room for BODY_OUT(n) octets;
+ * returns the length. */
 static size_t
 body_convert(struct body *b, const char *in, size_t n, char *out)
 {
@@ -56,9 +102,8 @@ body_convert(struct body *b, const char *in, size_t n, char *out)
 				len += body_eol(b, out + len);
 				continue;
 			}
-			/* A bare CR: content. */
-			out[len++] = '\r';
-			b->at_bol = 0;
+			/* A bare CR: a space (SMTP smuggling). */
+			len += body_char(b, ' ', out + len);
 		}
 		if (c == '\r') {
 			b->has_cr = 1;
@@ -70,10 +115,7 @@ body_convert(struct body *b, const char *in, size_t n, char *out)
 			len += body_eol(b, out + len);
 			continue;
 		}
-		if (b->at_bol && c == '.' && (b->flags & BODY_DOTS))
-			out[len++] = '.';
-		b->at_bol = 0;
-		out[len++] = c;
+		len += body_char(b, c == '\0' ? ' ' : c, out + len);
 	}
 	return len;
 }
@@ -98,8 +140,8 @@ body_pread(int fd, void *buf, size_t size, off_t offset)
 int
 body_copy(int fd, off_t offset, struct out *o, int flags)
 {
-	static char in[IO_BUFSIZE / 2], out[IO_BUFSIZE + 8];
-	struct body b = { flags, 1, 0, 0, 0 };
+	static char in[IO_BUFSIZE / 2], out[BODY_OUT(IO_BUFSIZE / 2)];
+	struct body b = { flags, 1, 0, 0, 0, 0 };
 	ssize_t n;
 	size_t len;
 
@@ -118,10 +160,8 @@ body_copy(int fd, off_t offset, struct out *o, int flags)
 			break;
 	}
 	len = 0;
-	if (b.has_cr) {
-		out[len++] = '\r';
-		b.at_bol = 0;
-	}
+	if (b.has_cr)
+		len += body_char(&b, ' ', out + len);
 	if (!b.at_bol)
 		len += body_eol(&b, out + len);
 	if (flags & BODY_DOTS) {

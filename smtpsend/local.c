@@ -19,30 +19,6 @@
 
 #include "smtpsend.h"
 
-/*
- * The mailbox name for rcpt: its local part in lower case.  Returns -1 for
- * one that is empty, quoted, starts with a dot, or holds '/' or anything
- * but printable ASCII, so it can never leave ROOT or hide itself there.
- */
-static int
-local_mailbox(const char *rcpt, char *box, size_t size)
-{
-	const char *at = strrchr(rcpt, '@');
-	size_t i, len = at != NULL ? (size_t)(at - rcpt) : strlen(rcpt);
-
-	if (len == 0 || len >= size || rcpt[0] == '.')
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (rcpt[i] <= ' ' || rcpt[i] > '~' || rcpt[i] == '/' ||
-		    rcpt[i] == '"' || rcpt[i] == '\\')
-			return -1;
-		box[i] = (rcpt[i] >= 'A' && rcpt[i] <= 'Z') ?
-		    (char)(rcpt[i] - 'A' + 'a') : rcpt[i];
-	}
-	box[len] = '\0';
-	return 0;
-}
-
 /* mkdir at dirfd, and fsync dirfd when it made one.  0 or -1. */
 static int
 local_mkdir(int dirfd, const char *name)
@@ -127,7 +103,7 @@ local_deliver(const struct msg *m, size_t rcpt, const char *root,
 	int rootfd = -1, boxfd = -1, saved;
 	size_t i;
 
-	if (local_mailbox(addr, box, sizeof(box)) == -1) {
+	if (addr_mailbox(addr, box, sizeof(box)) == -1) {
 		snprintf(reply, size, "550 5.1.3 <%s>: unsafe mailbox name",
 		    addr);
 		return RES_PERM;

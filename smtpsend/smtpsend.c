@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,11 @@
 #define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define MAILDIR_DEFAULT	"/var/spool/smtpq-mail"
 #define TMP_STALE	((time_t)36 * 3600) /* older in tmp/: crash debris */
+/* Linux stamps files from a clock that may run a tick ahead of time()
+ * (multigrain timestamps, 6.13 on): a file committed just after a second
+ * began can carry the next second.  A next try is always at least
+ * RETRY_MIN ahead, so a file at most this far ahead is new, and due. */
+#define CLOCK_SLACK	1
 
 /* What a look at one queue file came to. */
 enum try {
@@ -53,8 +57,6 @@ struct names {
 static const char *queue_dir = QUEUE_DEFAULT;
 static const char *maildir = MAILDIR_DEFAULT;
 static char hostname[HOST_MAX + 1];
-static char relay_host[HOST_MAX + 1], relay_port[8];
-static char relay_name[HOST_MAX + 10];	/* "host:port", for logs */
 static int has_relay, is_flush;
 static const char *domains[DOMAINS_MAX];
 static size_t ndomains;
@@ -67,29 +69,14 @@ static struct names tried;
 static struct line file_in;		/* reads the envelope */
 static struct msg msg;			/* the message being delivered */
 
-/* The relay session, kept open from one message to the next. */
-static struct {
-	int		fd;		/* -1: not connected */
-	int		is_down;	/* unreachable: do not retry this run */
-	int		is_broken;	/* lost mid-session: no more replies */
-	int		has_pipelining, has_8bitmime;
-	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
-	int		has_size;
-	int		needs_rset;	/* a transaction did not end at "." */
-	char		why[REPLY_LINE_MAX + 1];	/* why it is down */
-	char		last[REPLY_LINE_MAX + 1];	/* "CODE text" */
-	char		text[REPLY_TEXT_MAX + 1];	/* all its lines */
-	struct line	in;
-	struct out	out;
-} relay = { .fd = -1 };
-
 static void
 usage(void)
 {
 	printf("usage: smtpsend [-fp] [-q dir] [-n name] [-l file] "
 	    "[-t timeout] [-d domain]\n"
 	    "                [-r host[:port]] [-m maildir] [-e expire] "
-	    "[-w interval]\n");
+	    "[-w interval]\n"
+	    "                [-M address|@domain] [-A aliases]\n");
 	exit(0);
 }
 
@@ -108,23 +95,8 @@ fmt_duration(long s, char *buf, size_t size)
 	return buf;
 }
 
-static void	say(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-/* Formats into buf, cutting what does not fit: a reply we keep is one
- * line of at most REPLY_LINE_MAX octets (RFC 5321 4.5.3.1.5) anyway. */
-static void
-say(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-}
-
 /* Copies a reply into a log- and header-safe one-line form. */
-static void
+void
 printable(char *dst, size_t size, const char *src)
 {
 	size_t i;
@@ -132,6 +104,15 @@ printable(char *dst, size_t size, const char *src)
 	for (i = 0; i + 1 < size && src[i] != '\0'; i++)
 		dst[i] = (src[i] < ' ' || src[i] > '~') ? ' ' : src[i];
 	dst[i] = '\0';
+}
+
+/* Sets m's recipient i's outcome from a reply code and text. */
+void
+rcpt_set(struct msg *m, size_t i, int code, const char *reply)
+{
+	m->result[i] = code / 100 == 2 ? RES_OK :
+	    code / 100 == 5 ? RES_PERM : RES_TEMP;
+	printable(m->reply[i], sizeof(m->reply[i]), reply);
 }
 
 /* --- names: listing new/, remembering what this run tried ------------- */
@@ -201,321 +182,6 @@ names_list(struct names *ns)
 	return 0;
 }
 
-/* --- the relay: an SMTP client as a straight line of phases ----------- */
-
-/*
- * Reads the relay's next reply (RFC 5321 4.2.1: one or more lines) into
- * relay.last and relay.text and returns its code.  Returns -1 when the
- * relay is lost: timeout, end of connection, garbage, or a 421, after
- * which the server closes (RFC 5321 3.8); relay.why then says which.
- */
-static int
-relay_reply(void)
-{
-	enum line_status st;
-	char text[REPLY_LINE_MAX + 1];
-	int code;
-
-	if (relay.is_broken)
-		return -1;
-	code = reply_read(&relay.in, relay.text, sizeof(relay.text), &st);
-	if (code != -1) {
-		printable(text, sizeof(text), relay.text);
-		say(relay.last, sizeof(relay.last), "%d %s", code, text);
-		if (code != 421)
-			return code;
-		say(relay.why, sizeof(relay.why), "%s", relay.last);
-	} else if (st == LINE_TIMEOUT)
-		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
-		    "timeout after %us", relay_name, timeout);
-	else if (st == LINE_EOF)
-		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
-		    "connection closed", relay_name);
-	else if (st == LINE_SIGNAL)
-		say(relay.why, sizeof(relay.why), "451 4.3.2 relay %s: "
-		    "interrupted, shutting down", relay_name);
-	else if (st == LINE_OK)
-		say(relay.why, sizeof(relay.why), "451 4.5.0 relay %s: "
-		    "malformed reply", relay_name);
-	else
-		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
-		    "%s", relay_name, strerror(errno));
-	relay.is_broken = 1;
-	return -1;
-}
-
-/* Ends the session: QUIT on every connection (RFC 5321 4.1.1.10), its
- * reply awaited unless the session is already broken. */
-static void
-relay_close(void)
-{
-	enum line_status st;
-
-	if (relay.fd == -1)
-		return;
-	out_puts(&relay.out, "QUIT\r\n");
-	if (relay.is_broken)
-		out_flush(&relay.out);
-	else	/* not relay_reply(): relay.why must stay as it is */
-		(void)reply_read(&relay.in, relay.text, sizeof(relay.text),
-		    &st);
-	close(relay.fd);
-	relay.fd = -1;
-}
-
-/* The EHLO reply's lines after the first are extensions (RFC 5321
- * 4.1.1.1): note the ones we use. */
-static void
-relay_extensions(void)
-{
-	char *line, *next;
-
-	relay.has_pipelining = relay.has_8bitmime = relay.has_size = 0;
-	relay.size_max = 0;
-	for (line = strchr(relay.text, '\n'); line != NULL; line = next) {
-		line++;
-		if ((next = strchr(line, '\n')) != NULL)
-			*next = '\0';
-		if (strcasecmp(line, "PIPELINING") == 0)
-			relay.has_pipelining = 1;	/* RFC 2920 */
-		else if (strcasecmp(line, "8BITMIME") == 0)
-			relay.has_8bitmime = 1;		/* RFC 6152 */
-		else if (strncasecmp(line, "SIZE", 4) == 0 &&
-		    (line[4] == '\0' || line[4] == ' ')) {
-			relay.has_size = 1;		/* RFC 1870 */
-			if (line[4] == ' ' && opt_number(line + 5,
-			    (unsigned long)-1, &relay.size_max) == -1)
-				relay.size_max = 0;
-		}
-	}
-}
-
-/* Connects and greets: 220, EHLO (HELO when refused).  0, or -1 with the
- * relay down for the rest of this run and relay.why saying why. */
-static int
-relay_open(void)
-{
-	char err[256];
-	int code;
-
-	relay.is_broken = relay.needs_rset = 0;
-	relay.fd = net_connect(relay_host, relay_port, (int)timeout, err,
-	    sizeof(err));
-	if (relay.fd == -1) {
-		printable(relay.text, sizeof(relay.text), err);
-		say(relay.why, sizeof(relay.why), "451 4.4.1 relay %s: %s",
-		    relay_name, relay.text);
-		log_info("relay=%s result=unreachable: %s", relay_name,
-		    relay.why);
-		relay.is_down = 1;
-		return -1;
-	}
-	line_init(&relay.in, relay.fd, (int)timeout);
-	relay.in.flush = &relay.out;
-	relay.in.stop_on_signal = 1;
-	out_init(&relay.out, relay.fd);
-
-	/* RFC 5321 3.1: anything but 220 means no service here. */
-	if ((code = relay_reply()) != 220)
-		goto fail;
-	out_printf(&relay.out, "EHLO %s\r\n", hostname);
-	if ((code = relay_reply()) / 100 == 2)
-		relay_extensions();
-	else if (code != -1) {
-		/* RFC 5321 4.1.4: a server without EHLO still has HELO. */
-		relay.has_pipelining = relay.has_8bitmime = 0;
-		relay.has_size = 0;
-		out_printf(&relay.out, "HELO %s\r\n", hostname);
-		if ((code = relay_reply()) / 100 != 2)
-			goto fail;
-	} else
-		goto fail;
-	log_info("relay=%s result=connected%s%s", relay_name,
-	    relay.has_pipelining ? " pipelining" : "",
-	    relay.has_size ? " size" : "");
-	return 0;
-fail:
-	if (code != -1)
-		say(relay.why, sizeof(relay.why), "451 4.4.1 relay %s "
-		    "refused the session: %s", relay_name, relay.last);
-	log_info("relay=%s result=unusable: %s", relay_name, relay.why);
-	relay_close();
-	relay.is_down = 1;
-	return -1;
-}
-
-/* Sets recipient i's outcome from a reply code and text. */
-static void
-rcpt_set(size_t i, int code, const char *reply)
-{
-	msg.result[i] = code / 100 == 2 ? RES_OK :
-	    code / 100 == 5 ? RES_PERM : RES_TEMP;
-	printable(msg.reply[i], sizeof(msg.reply[i]), reply);
-}
-
-/* The relay was lost: every relayed recipient stays pending, the
- * message intact; no more connections this run. */
-static void
-relay_lost(void)
-{
-	size_t i;
-
-	for (i = 0; i < msg.env.nrcpt; i++)
-		if (!msg.is_local[i])
-			rcpt_set(i, 451, relay.why);
-	relay.is_broken = relay.is_down = 1;
-	relay_close();
-}
-
-/* Where a transaction stands: MAIL's reply, and who the relay took. */
-struct txn {
-	int	mail;			/* MAIL's reply code */
-	int	accepted[RCPT_MAX];	/* RCPT got 2xx: DATA decides */
-	size_t	n;			/* how many */
-};
-
-/* Reads the reply to MAIL; a refusal is every relayed recipient's. */
-static int
-txn_mail(struct txn *t)
-{
-	size_t i;
-
-	if ((t->mail = relay_reply()) == -1)
-		return -1;
-	for (i = 0; t->mail / 100 != 2 && i < msg.env.nrcpt; i++)
-		if (!msg.is_local[i])
-			rcpt_set(i, t->mail, relay.last);
-	return 0;
-}
-
-/* Reads the reply to RCPT i; it decides the recipient unless it is 2xx
- * (then DATA and the final dot do), or MAIL was refused. */
-static int
-txn_rcpt(struct txn *t, size_t i)
-{
-	int code;
-
-	if ((code = relay_reply()) == -1)
-		return -1;
-	if (t->mail / 100 == 2) {
-		rcpt_set(i, code, relay.last);
-		t->accepted[i] = code / 100 == 2;
-		t->n += t->accepted[i];
-	}
-	return 0;
-}
-
-/*
- * One transaction for the relayed recipients of msg: MAIL, RCPT each,
- * DATA, the message and its final dot.  With PIPELINING (RFC 2920 3.1)
- * MAIL, the RCPTs and DATA go in one batch and their replies are read in
- * order after it; without, each command waits for its reply.
- */
-static void
-relay_send(void)
-{
-	static struct txn t;
-	char params[64] = "";
-	const char *body = envelope_ext(&msg.env, "Body");
-	int code, is_batch;
-	size_t i;
-
-	if (relay.is_down)
-		goto lost;
-	if (relay.fd != -1 && relay.needs_rset) {
-		out_puts(&relay.out, "RSET\r\n");
-		if ((code = relay_reply()) == -1)
-			goto lost;
-		if (code / 100 != 2)
-			relay_close();		/* start afresh */
-	}
-	if (relay.fd == -1 && relay_open() == -1)
-		goto lost;
-	/* RFC 1870 6.1: a message over the declared limit is not sent. */
-	if (relay.size_max > 0 && (unsigned long long)msg.size >
-	    relay.size_max) {
-		for (i = 0; i < msg.env.nrcpt; i++)
-			if (!msg.is_local[i])
-				rcpt_set(i, 552, "552 5.3.4 message larger "
-				    "than the relay's SIZE limit");
-		return;
-	}
-	/* RFC 6152 3: 8-bit data goes only to a relay that offers 8BITMIME.
-	 * We do not convert to 7 bit: a message declared 8BITMIME that really
-	 * holds 8-bit bytes is returned (RFC 3463 5.6.3); one that only
-	 * declared it is 7-bit and goes as it is. */
-	if (!relay.has_8bitmime && body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0 &&
-	    (code = body_has_8bit(msg.fd, msg.env.body)) != 0) {
-		for (i = 0; i < msg.env.nrcpt; i++)
-			if (!msg.is_local[i])
-				rcpt_set(i, code == 1 ? 554 : 451, code == 1 ?
-				    "554 5.6.3 8-bit message, and the relay "
-				    "does not offer 8BITMIME" :
-				    "451 4.3.0 unable to read queue file");
-		return;
-	}
-	memset(&t, 0, sizeof(t));
-	t.mail = 250;		/* batched: RCPTs go out before its reply */
-	is_batch = relay.has_pipelining;
-	relay.needs_rset = 1;
-
-	if (relay.has_size)
-		snprintf(params, sizeof(params), " SIZE=%lld",
-		    (long long)msg.size);
-	/* Never a parameter the relay did not offer. */
-	if (relay.has_8bitmime && body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0)
-		strcat(params, " BODY=8BITMIME");
-	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", msg.env.from, params);
-	if (!is_batch && txn_mail(&t) == -1)
-		goto lost;
-	for (i = 0; i < msg.env.nrcpt && t.mail / 100 == 2; i++) {
-		if (msg.is_local[i])
-			continue;
-		out_printf(&relay.out, "RCPT TO:<%s>\r\n", msg.env.rcpt[i]);
-		if (!is_batch && txn_rcpt(&t, i) == -1)
-			goto lost;
-	}
-	if (!is_batch && t.n == 0)
-		return;			/* nobody to send it to */
-	out_puts(&relay.out, "DATA\r\n");
-	if (is_batch) {
-		if (txn_mail(&t) == -1)
-			goto lost;
-		for (i = 0; i < msg.env.nrcpt; i++)
-			if (!msg.is_local[i] && txn_rcpt(&t, i) == -1)
-				goto lost;
-	}
-	if ((code = relay_reply()) == -1)
-		goto lost;
-
-	if (code == 354) {
-		/* RFC 2920 3.1: DATA accepted without recipients: a lone
-		 * dot ends the empty message. */
-		if (t.n == 0)
-			out_puts(&relay.out, ".\r\n");
-		else if (body_copy(msg.fd, msg.env.body, &relay.out,
-		    BODY_DOTS) == -1) {
-			/* Never the final dot after a partial message. */
-			say(relay.why, sizeof(relay.why), "451 4.4.2 "
-			    "relay %s: %s in DATA: %s", relay_name,
-			    relay.out.error != 0 ? "connection lost" :
-			    "unable to read queue file", strerror(errno));
-			goto lost;
-		}
-		if ((code = relay_reply()) == -1)
-			goto lost;
-		relay.needs_rset = 0;
-	}
-	/* The reply to DATA or to the final dot. */
-	for (i = 0; i < msg.env.nrcpt; i++)
-		if (!msg.is_local[i] && t.accepted[i])
-			rcpt_set(i, code, relay.last);
-	return;
-lost:
-	relay_lost();
-}
 
 /* --- one message ----------------------------------------------------- */
 
@@ -579,7 +245,7 @@ msg_finish(time_t now)
 			msg.is_expired[i] = 1;
 		}
 		log_info("id=%s to=<%s> via=%s result=%s%s: %s", msg.name,
-		    msg.env.rcpt[i], msg.is_local[i] ? "maildir" : relay_name,
+		    msg.env.rcpt[i], msg.is_local[i] ? "maildir" : relay_via(),
 		    said[msg.result[i]], msg.is_expired[i] ? " (expired)" : "",
 		    msg.reply[i]);
 		failed += msg.result[i] == RES_PERM;
@@ -588,7 +254,7 @@ msg_finish(time_t now)
 		log_info("id=%s result=failed: no bounce for a bounce "
 		    "(null sender)", msg.name);
 	else if (failed > 0 && dsn_queue(&queue, &msg, hostname,
-	    has_relay ? relay_host : NULL, dsn, sizeof(dsn)) == -1) {
+	    has_relay ? relay_hostname() : NULL, dsn, sizeof(dsn)) == -1) {
 		/* Cannot tell the sender: keep them pending and retry. */
 		log_error("id=%s result=deferred: unable to queue bounce: %s",
 		    msg.name, strerror(errno));
@@ -624,7 +290,11 @@ msg_finish(time_t now)
 	    msg.name, &msg.env, keep, times[0].tv_sec) == -1)
 		log_error("id=%s result=error: unable to rewrite: %s",
 		    msg.name, strerror(errno));
-	if (!sig_term && futimens(msg.fd, times) == -1)
+	/* A file sendmail(8) made is its caller's, whose times only the
+	 * owner may set: a copy of our own takes them. */
+	if (!sig_term && futimens(msg.fd, times) == -1 && (errno != EPERM ||
+	    envelope_rewrite(&queue, msg.fd, msg.name, &msg.env, keep,
+	    times[0].tv_sec) == -1))
 		log_error("id=%s result=error: unable to set next try: %s",
 		    msg.name, strerror(errno));
 	log_info("id=%s pending=%zu next=%s result=deferred", msg.name,
@@ -641,6 +311,7 @@ msg_deliver(time_t now, const struct stat *st)
 	enum result rc;
 	char *end;
 	size_t i;
+	int aliased;
 
 	/* The name starts with the arrival epoch (queue.c). */
 	msg.arrival = (time_t)strtoll(msg.name, &end, 10);
@@ -668,14 +339,17 @@ msg_deliver(time_t now, const struct stat *st)
 	for (i = 0; i < msg.env.nrcpt; i++) {
 		msg.is_local[i] = is_local_domain(msg.env.rcpt[i]);
 		msg.is_expired[i] = 0;
-		rcpt_set(i, 451, "451 4.4.0 not tried");
-		if (msg.is_local[i])
+		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
+		if (msg.is_local[i] && (aliased = alias_deliver(&msg, i,
+		    &queue, msg.reply[i], sizeof(msg.reply[i]))) != -1)
+			msg.result[i] = (enum result)aliased;
+		else if (msg.is_local[i])
 			msg.result[i] = local_deliver(&msg, i, maildir,
 			    hostname, msg.reply[i], sizeof(msg.reply[i]));
 	}
 	for (i = 0; i < msg.env.nrcpt; i++)
 		if (!msg.is_local[i]) {
-			relay_send();
+			relay_send(&msg);
 			break;
 		}
 	return msg_finish(time(NULL));
@@ -714,10 +388,10 @@ msg_try(const char *name, time_t now)
 		log_info("id=%s result=failed: not a regular file", name);
 		return msg_fail(name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
-	if (!is_flush && st.st_mtime > now)
+	if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		return TRY_NOTDUE;
 	if ((msg.fd = openat(queue.new_dir, name, O_RDWR | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return TRY_GONE;
 		log_error("id=%s result=error: unable to open: %s", name,
@@ -733,9 +407,10 @@ msg_try(const char *name, time_t now)
 	else if (fstat(msg.fd, &st) == -1 || fstatat(queue.new_dir, name,
 	    &again, AT_SYMLINK_NOFOLLOW) == -1)
 		rc = msg_unseen(name, "stat");
-	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev)
+	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev ||
+	    !S_ISREG(st.st_mode))
 		rc = TRY_GONE;		/* rewritten by another sender */
-	else if (!is_flush && st.st_mtime > now)
+	else if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		rc = TRY_NOTDUE;	/* deferred by another sender */
 	else
 		rc = msg_deliver(now, &st);
@@ -834,7 +509,7 @@ run(void)
 	int rc;
 
 	tmp_sweep(time(NULL));
-	relay.is_down = 0;
+	relay_begin();
 	do
 		rc = scan(&done, &left);
 	while (rc == 0 && done > 0 && !sig_term);
@@ -870,10 +545,23 @@ print_queue(void)
 		die(EXIT_TEMPFAIL, "unable to list %s/new: %s", queue_dir,
 		    strerror(errno));
 	for (i = 0; i < list.n; i++) {
-		if ((fd = openat(queue.new_dir, list.v[i], O_RDONLY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		/* Nothing but a regular file is opened: a FIFO would block
+		 * the open, a device do worse.  O_NONBLOCK for one put there
+		 * between the look and the open. */
+		fd = -1;
+		if (fstatat(queue.new_dir, list.v[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || (S_ISREG(st.st_mode) &&
+		    ((fd = openat(queue.new_dir, list.v[i], O_RDONLY |
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+		    fstat(fd, &st) == -1))) {
 			printf("%s  unreadable: %s\n", list.v[i],
 			    strerror(errno));
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			printf("%s  damaged: not a regular file\n", list.v[i]);
 			if (fd != -1)
 				close(fd);
 			continue;
@@ -904,13 +592,17 @@ print_queue(void)
 int
 main(int argc, char *argv[])
 {
-	const char *name = NULL, *log_file = NULL;
+	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
+	char why[256];
 	int c, is_print = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":d:e:fhl:m:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":A:d:e:fhl:m:M:n:pq:r:t:w:")) != -1) {
 		switch (c) {
+		case 'A':
+			alias_file = optarg;
+			break;
 		case 'd':
 			if (!addr_domain_valid(optarg))
 				die_usage("bad domain: %s", optarg);
@@ -934,6 +626,11 @@ main(int argc, char *argv[])
 		case 'm':
 			maildir = optarg;
 			break;
+		case 'M':
+			if (masq_config(optarg) == -1)
+				die_usage("bad -M address or @domain: %s",
+				    optarg);
+			break;
 		case 'n':
 			name = optarg;
 			break;
@@ -944,12 +641,8 @@ main(int argc, char *argv[])
 			queue_dir = optarg;
 			break;
 		case 'r':
-			if (net_split_hostport(optarg, relay_host,
-			    sizeof(relay_host), relay_port, sizeof(relay_port),
-			    "25") == -1)
+			if (relay_config(optarg) == -1)
 				die_usage("bad relay: %s", optarg);
-			snprintf(relay_name, sizeof(relay_name), "%s:%s",
-			    relay_host, relay_port);
 			has_relay = 1;
 			break;
 		case 't':
@@ -970,9 +663,13 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
+	if (alias_file != NULL && alias_load(alias_file, why,
+	    sizeof(why)) == -1)
+		die_usage("-A: %s", why);
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
+	relay_setup(hostname, timeout);
 	if (log_open("smtpsend", is_print ? "-" : log_file) == -1) {
 		fprintf(stderr, "smtpsend: unable to open log %s: %s\n",
 		    log_file, strerror(errno));

@@ -1,7 +1,8 @@
 /*
  * smtpsend.h: what the parts of smtpsend share: the message being
- * delivered, and the three jobs that have their own file (body.c streams
- * the message, local.c delivers into a Maildir, dsn.c writes a bounce).
+ * delivered, and the jobs that have their own file (relay.c talks SMTP to
+ * the relay, body.c streams the message, local.c delivers into a Maildir,
+ * dsn.c writes a bounce).
  */
 #ifndef SMTPSEND_H
 #define SMTPSEND_H
@@ -21,12 +22,36 @@ struct msg {
 	char		 reply[RCPT_MAX][REPLY_LINE_MAX + 1]; /* "550 5.1.1 ..." */
 };
 
+/* smtpsend.c: outcomes ------------------------------------------------- */
+
+/* Sets m's recipient i's outcome from a reply: 2xx sent, 5xx failed for
+ * good, else pending; the reply is kept, made printable. */
+void	rcpt_set(struct msg *m, size_t rcpt, int code, const char *reply);
+void	printable(char *dst, size_t size, const char *src);
+
+/* relay.c: the SMTP client to the relay -------------------------------- */
+
+/*
+ * relay_config() takes -r (-1: malformed), relay_setup() our EHLO name and
+ * -t.  relay_send() delivers m to its recipients that are not local, over
+ * the session of the message before when it is still open, and sets their
+ * outcomes; relay_close() ends the session (QUIT), relay_begin() starts a
+ * run in which a relay that was down is tried again.
+ */
+int		 relay_config(const char *arg);
+void		 relay_setup(const char *helo, unsigned timeout);
+void		 relay_begin(void);
+void		 relay_send(struct msg *m);
+void		 relay_close(void);
+const char	*relay_via(void);	/* "host:port", for logs */
+const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
+
 /* body.c: the message, converted on its way out ------------------------ */
 
 #define BODY_DOTS	0x1	/* SMTP DATA: dot-stuff, end with "." */
 #define BODY_LF		0x2	/* LF line ends (Maildir), not CRLF */
 #define BODY_HEADERS	0x4	/* the header section only, cut at: */
-#define BODY_HEADERS_MAX	(32UL * 1024)
+#define BODY_HEADERS_MAX	(8UL * 1024)
 
 int	body_copy(int fd, off_t offset, struct out *, int flags);
 int	body_has_8bit(int fd, off_t offset);
@@ -41,5 +66,14 @@ enum result	local_deliver(const struct msg *, size_t rcpt,
 
 int	dsn_queue(struct queue *, const struct msg *, const char *host,
 	    const char *relay, char *id, size_t idsize);
+
+/* alias.c: -A, aliases for local recipients */
+int	alias_load(const char *path, char *err, size_t errsize);
+int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
+	    size_t size);
+
+/* masq.c: -M, the envelope sender given to the relay */
+int		 masq_config(const char *arg);
+const char	*masq_sender(const char *from, char *buf, size_t size);
 
 #endif

@@ -90,7 +90,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 }
 
 @test "an unknown command is 500 5.5.2" {
-	smtpd_session 'BDAT 10 LAST\r\nSTARTTLS\r\nMAILFROM:<a@b.example>\r\nHEL\r\nHELOO x\r\n\r\n   \r\nQUIT\r\n'
+	smtpd_session 'BDAT 10 LAST\r\nSTARTTLSX\r\nMAILFROM:<a@b.example>\r\nHEL\r\nHELOO x\r\n\r\n   \r\nQUIT\r\n'
 	assert_status 0
 	assert_replies '220 ' '500 5.5.2' '500 5.5.2' '500 5.5.2' '500 5.5.2' \
 	    '500 5.5.2' '500 5.5.2' '500 5.5.2' '221 2.0.0'

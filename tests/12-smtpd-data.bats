@@ -163,7 +163,7 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	{
 		printf 'EHLO client.example\r\n'
 		printf 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nfirst\r\n.\r\n'
-		yes $'NOOP\r\nHELP\r' | head -n 12000
+		yes $'HELO client.example\r' | head -n 3200
 		printf 'MAIL FROM:<d@example.org>\r\nRCPT TO:<e@example.net>\r\nDATA\r\nsecond\r\n.\r\n'
 		printf 'VRFY x\r\nRSET\r\nQUIT\r\n'
 	} >"$in"
@@ -172,7 +172,7 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	{
 		printf '%s\n' '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
 		    '250 2.1.0' '250 2.1.5' '250 2.1.5' '354 ' '250 2.0.0'
-		yes $'250 2.0.0\n214 2.0.0' | head -n 12000
+		yes '250 ' | head -n 3200
 		printf '%s\n' '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' \
 		    '502 5.5.1' '250 2.0.0' '221 2.0.0'
 	} >"$want"

@@ -8,9 +8,9 @@
 # be, and nothing grows with the input (peak RSS is measured for the
 # report with ABUSE_RSS_LOG, see helpers.bash, not asserted here).
 #
-# Timeouts are per wait for input (line_fill), as Postfix's smtpd_timeout
-# is per read: a client that keeps sending, however slowly, is not cut
-# off; one that goes quiet for -t seconds is, mid-line or not.
+# Timeouts are deadlines (issue 11, smtpd/limits.c): a command line must
+# be complete within -t of the wait for it, however it trickles in; DATA
+# must keep up -r bytes a second.  tests/51-smtpd-hostile.bats has those.
 
 #
 # Under valgrind (tests/run valgrind:, which sets SMTPQ_VALGRIND) a "GiB"
@@ -42,12 +42,13 @@ noops() {
 	printf 'QUIT\r\n'
 }
 
-# HELO, then n rounds of MAIL RCPT RSET NOOP HELP, then QUIT.
+# HELO, then n rounds of MAIL RCPT HELO MAIL HELO, then QUIT (no NOOP,
+# RSET or HELP: past JUNK_MAX those count as errors).
 mixed() {
 	local i
 	printf 'HELO client.example\r\n'
 	for ((i = 0; i < $1; i++)); do
-		printf 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRSET\r\nNOOP\r\nHELP\r\n'
+		printf 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nHELO client.example\r\nMAIL FROM:<a@example.org>\r\nHELO client.example\r\n'
 	done
 	printf 'QUIT\r\n'
 }
@@ -73,14 +74,14 @@ long_command() {
 
 # Slow and stalled clients ------------------------------------------------
 
-@test "a command sent one byte a second with -t 3 still gets its reply" {
+@test "a command sent a byte at a time within -t 3 still gets its reply" {
 	local c
 	SMTPD_FLAGS=(-t 3)
 	smtpd_start
-	# "NOOP" CRLF takes 5 s in all, longer than -t, but no wait is
+	# "NOOP" CRLF takes 1.5 s in all, within the deadline
 	for c in N O O P '\r' '\n'; do
 		smtpd_send "$c"
-		[ "$c" = '\n' ] || sleep 1
+		[ "$c" = '\n' ] || sleep 0.3
 	done
 	wait_for smtpd_replied '^250 2\.0\.0'
 	smtpd_send 'QUIT\r\n'
@@ -109,17 +110,17 @@ long_command() {
 
 # Many commands in one session ------------------------------------------
 
-@test "10,000 pipelined NOOPs get exactly 10,000 250 2.0.0 replies" {
+@test "10,000 pipelined NOOPs: 120 get 250 2.0.0 (JUNK_MAX free, then 20 errors), then 421 4.7.0" {
 	local want=$BATS_TEST_TMPDIR/want
 	abuse_feed 60 noops 10000
 	assert_status 0
-	{ echo '220 '; yes '250 2.0.0 Ok' | head -n 10000; echo '221 2.0.0'; } \
-	    >"$want"
+	{ echo '220 '; yes '250 2.0.0 Ok' | head -n 120
+	  echo '421 4.7.0 mx.test Error: too many errors'; } >"$want"
 	assert_replies_file "$want"
 	assert_crlf_replies
 }
 
-@test "10,000 mixed valid commands (MAIL RCPT RSET NOOP HELP) get 10,000 right replies in order" {
+@test "10,000 mixed valid commands (MAIL RCPT HELO MAIL HELO) get 10,000 right replies in order" {
 	local want=$BATS_TEST_TMPDIR/want
 	# After HELO, 2,000 rounds of five commands; each round leaves the
 	# session where it began, and none is an error.
@@ -129,7 +130,7 @@ long_command() {
 		printf '%s\n' '220 ' '250 mx.test'
 		for ((i = 0; i < 2000; i++)); do
 			printf '%s\n' '250 2.1.0 Ok' '250 2.1.5 Ok' \
-			    '250 2.0.0 Ok' '250 2.0.0 Ok' '214 2.0.0 Commands:'
+			    '250 mx.test' '250 2.1.0 Ok' '250 mx.test'
 		done
 		echo '221 2.0.0'
 	} >"$want"

@@ -482,7 +482,8 @@ relay_count() {
 
 # Writes, once per test, the message (about 100 KB: several reads of the
 # queue file, several writes to the relay and the Maildir, a line to
-# dot-stuff)
+# dot-stuff, a lone dot inside; $(...) strips the final LF, so it is
+# added after)
 # from a@src.test to RCPTS, and keeps it in ORIG, its message part in
 # ORIG_BODY and what a Maildir must get for local recipient R in WANT_R.
 # Each run then starts from a copy (queue_fresh).
@@ -493,7 +494,7 @@ make_send_message() {
 	BODY=$(printf 'Subject: fault\r\n\r\n.leading dot\r\n'
 	    awk 'BEGIN { for (i = 1; i <= 2500; i++)
 		printf "line %d of a message that spans reads\r\n", i }'
-	    printf 'end\r\n.\r\n')$'\r\n'
+	    printf 'end\r\n.\r')$'\n'
 	BODY=$BODY qmsg "$NAME" a@src.test "${RCPTS[@]}"
 	slurp "$Q/new/$NAME" ORIG
 	ORIG_BODY=${ORIG#*$'\n\n'}

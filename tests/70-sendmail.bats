@@ -1,0 +1,305 @@
+#!/usr/bin/env bats
+# sendmail(8): a message on stdin into the queue, as the host's programs
+# hand it over.  The queue file is checked byte for byte where it matters.
+
+load helpers
+
+SENDMAIL=${SENDMAIL:-$BATS_TEST_DIRNAME/../smtpd/sendmail}
+HOST=$(uname -n)
+
+setup() {
+	unset REMOTE_ADDR TCPREMOTEIP
+	ME=$(id -un)
+}
+
+# Runs sendmail with the queue in $Q and $1 (printf format) on stdin.
+submit() {
+	local input=$1
+	shift
+	run bash -c 'printf -- "$1" | "$2" -oQ"$3" "${@:4}"' _ "$input" \
+	    "$SENDMAIL" "$Q" "$@"
+}
+
+# The message part of the only queued file, CR removed.
+message() {
+	local f
+	f=$(queued_file) || return 1
+	sed '1,/^$/d' "$f" | tr -d '\r'
+}
+
+envelope() {
+	local f
+	f=$(queued_file) || return 1
+	sed '/^$/q' "$f"
+}
+
+@test "recipients as arguments: the envelope, exit 0 once the file is in new/" {
+	submit 'Subject: hi\n\nhello\n' a@example.net 'b@example.net, c@example.net'
+	[ "$status" -eq 0 ]
+	[ "$(envelope)" = "From: <$ME@$HOST>
+To: <a@example.net>
+To: <b@example.net>
+To: <c@example.net>" ]
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
+
+@test "a bare local name gets this host's name" {
+	submit 'Subject: hi\n\nhello\n' root
+	[ "$status" -eq 0 ]
+	envelope | grep -qx "To: <root@$HOST>"
+}
+
+@test "Received: names the local user and uid; Date:, Message-ID:, From: are added" {
+	submit 'Subject: hi\n\nhello\n' a@example.net
+	[ "$status" -eq 0 ]
+	message >"$BATS_TEST_TMPDIR/m"
+	head -n 1 "$BATS_TEST_TMPDIR/m" | grep -q "^Received: by $HOST (sendmail, from userid $(id -u), user $ME)$"
+	sed -n 2p "$BATS_TEST_TMPDIR/m" | grep -Eq "^	id [0-9]+\.M[0-9]+P[0-9]+\..*$"
+	grep -Eq '^	for <a@example.net>; [A-Z][a-z]{2}, [0-9]{1,2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} [+-][0-9]{4}$' "$BATS_TEST_TMPDIR/m"
+	grep -Eq '^Date: [A-Z][a-z]{2}, [0-9]{1,2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} [+-][0-9]{4}$' "$BATS_TEST_TMPDIR/m"
+	grep -Eq "^Message-ID: <[0-9]+\.M[0-9]+P[0-9]+@$HOST>$" "$BATS_TEST_TMPDIR/m"
+	grep -Eq "^From: (\".*\" )?<$ME@$HOST>$" "$BATS_TEST_TMPDIR/m"
+	# the added fields end the header section, the body follows
+	[ "$(sed -n '/^$/,$p' "$BATS_TEST_TMPDIR/m")" = "
+hello" ]
+}
+
+@test "-F sets the From: display name, quoted" {
+	submit 'Subject: hi\n\nhello\n' -F 'Cron "Daemon"' a@example.net
+	[ "$status" -eq 0 ]
+	message | grep -qx "From: \"Cron \\\\\"Daemon\\\\\"\" <$ME@$HOST>"
+}
+
+@test "Date:, From: and Message-ID: of the caller are kept, not doubled" {
+	submit 'From: Me <me@example.org>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <x@y>\n\nhello\n' a@example.net
+	[ "$status" -eq 0 ]
+	[ "$(message | grep -c '^From:')" -eq 1 ]
+	[ "$(message | grep -c '^Date:')" -eq 1 ]
+	[ "$(message | grep -ci '^Message-ID:')" -eq 1 ]
+	message | grep -qx 'From: Me <me@example.org>'
+	message | grep -qx 'Message-ID: <x@y>'
+}
+
+@test "-f sets the envelope sender; a bare name gets the host; <> is the null sender" {
+	submit 'Subject: a\n\nx\n' -f bounce@example.org a@example.net
+	[ "$status" -eq 0 ]
+	envelope | grep -qx 'From: <bounce@example.org>'
+	rm -f "$Q"/new/*
+	submit 'Subject: a\n\nx\n' -fnoreply a@example.net
+	envelope | grep -qx "From: <noreply@$HOST>"
+	rm -f "$Q"/new/*
+	submit 'Subject: a\n\nx\n' -f '<>' a@example.net
+	envelope | grep -qx 'From: <>'
+	# the Received: keeps the real user whatever -f says
+	message | grep -q "from userid $(id -u), user $ME"
+}
+
+@test "-t: To:, Cc:, Bcc: with display names, groups, comments and folding; Bcc: removed" {
+	submit 'To: "Doe, Jane" <jane@example.net>, Team: a@example.net,\n  b@example.net;\nCc: c@example.net (Carl), undisclosed-recipients:;\nBcc: hidden@example.net\n\t, hidden2@example.net\nSubject: t\n\nbody\n' -t extra@example.net
+	[ "$status" -eq 0 ]
+	[ "$(envelope | grep '^To:')" = "To: <extra@example.net>
+To: <jane@example.net>
+To: <a@example.net>
+To: <b@example.net>
+To: <c@example.net>
+To: <hidden@example.net>
+To: <hidden2@example.net>" ]
+	[ "$(message | grep -ci hidden)" -eq 0 ]
+	[ "$(message | grep -ci '^Bcc:')" -eq 0 ]
+	message | grep -qx 'To: "Doe, Jane" <jane@example.net>, Team: a@example.net,'
+	message | grep -qx '  b@example.net;'
+}
+
+@test "-t: a header address that is not one is 65, nothing queued" {
+	submit 'To: <a@@b>\n\nx\n' -t
+	[ "$status" -eq 65 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
+
+@test "bare LF and CRLF input are queued alike, as CRLF" {
+	submit 'Subject: a\n\nline 1\nline 2\n' a@example.net
+	f=$(queued_file)
+	sed '1,/^$/d' "$f" | sed '/^Received:/,/^\tid/d;/^Date:/d;/^Message-ID:/d' >"$BATS_TEST_TMPDIR/lf"
+	rm -f "$f"
+	submit 'Subject: a\r\n\r\nline 1\r\nline 2\r\n' a@example.net
+	f=$(queued_file)
+	sed '1,/^$/d' "$f" | sed '/^Received:/,/^\tid/d;/^Date:/d;/^Message-ID:/d' >"$BATS_TEST_TMPDIR/crlf"
+	cmp "$BATS_TEST_TMPDIR/lf" "$BATS_TEST_TMPDIR/crlf"
+	tail -c 16 "$BATS_TEST_TMPDIR/lf" | od -c | grep -q 'l   i   n   e       2  \\r  \\n'
+}
+
+@test "a missing final newline gets one" {
+	submit 'Subject: a\n\nno newline' a@example.net
+	[ "$status" -eq 0 ]
+	[ "$(tail -c 12 "$(queued_file)")" = $'no newline\r' ]
+}
+
+@test "a lone dot ends the message without -i" {
+	submit 'Subject: a\n\nbefore\n.\nafter\n' a@example.net
+	[ "$status" -eq 0 ]
+	message | grep -qx before
+	[ "$(message | grep -cx after)" -eq 0 ]
+}
+
+@test "with -i and -oi a lone dot is text, and dots are never unstuffed" {
+	for flag in -i -oi; do
+		rm -f "$Q"/new/*
+		submit 'Subject: a\n\nbefore\n.\n..two\nafter\n' "$flag" a@example.net
+		[ "$status" -eq 0 ]
+		[ "$(message | sed '1,/^$/d')" = "before
+.
+..two
+after" ]
+	done
+}
+
+@test "NUL bytes are removed" {
+	submit 'Subject: a\n\nab\0cd\n' a@example.net
+	[ "$status" -eq 0 ]
+	message | grep -qx abcd
+	[ "$(tr -cd '\000' <"$(queued_file)" | wc -c)" -eq 0 ]
+}
+
+@test "a line over 998 octets is broken at 998" {
+	long=$(head -c 2500 /dev/zero | tr '\0' x)
+	submit "Subject: a\n\n$long\n" a@example.net
+	[ "$status" -eq 0 ]
+	[ "$(message | sed '1,/^$/d' | awk '{ print length($0) }' | tr '\n' ' ')" = "998 998 504 " ]
+}
+
+@test "a header line over 998 octets is folded" {
+	long=$(head -c 1500 /dev/zero | tr '\0' y)
+	submit "Subject: $long\n\nbody\n" a@example.net
+	[ "$status" -eq 0 ]
+	message | grep -q "^Subject: y"
+	message | grep -qx "	$(head -c 511 /dev/zero | tr '\0' y)"
+}
+
+@test "a first line that is not a header starts the body" {
+	submit 'just text\nmore\n' a@example.net
+	[ "$status" -eq 0 ]
+	[ "$(message | sed '1,/^$/d')" = "just text
+more" ]
+}
+
+@test "an empty message is queued with the headers sendmail adds" {
+	run bash -c '"$1" -oQ"$2" a@example.net </dev/null' _ "$SENDMAIL" "$Q"
+	[ "$status" -eq 0 ]
+	message | grep -q '^Date:'
+	[ "$(message | tail -n 1)" = "" ]
+}
+
+@test "no recipient is 65, nothing queued" {
+	submit 'Subject: a\n\nx\n'
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"no recipients"* ]]
+	submit 'Subject: a\n\nx\n' -t
+	[ "$status" -eq 65 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "a bad recipient or sender address is 65" {
+	submit 'x\n' 'a@@example.net'
+	[ "$status" -eq 65 ]
+	submit 'x\n' -f 'a b@c' a@example.net
+	[ "$status" -eq 65 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "a message at the size limit is queued; one past it is 65 and leaves nothing" {
+	# 10 MiB counts the queued message: the added headers included.
+	f=$BATS_TEST_TMPDIR/big
+	head -c $((10 * 1024 * 1024 - 2000)) /dev/zero | tr '\0' a | fold -w 76 |
+	    sed 's/$/\r/' | head -c $((10 * 1024 * 1024 - 2000)) >"$f"
+	run bash -c '"$1" -oQ"$2" a@example.net <"$3"' _ "$SENDMAIL" "$Q" "$f"
+	[ "$status" -eq 0 ]
+	rm -f "$Q"/new/*
+	head -c $((10 * 1024 * 1024 + 10)) /dev/zero | tr '\0' a | fold -w 76 |
+	    sed 's/$/\r/' >"$f"
+	run bash -c '"$1" -oQ"$2" a@example.net <"$3"' _ "$SENDMAIL" "$Q" "$f"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"larger than"* ]]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
+
+@test "a queue that cannot be opened is 75" {
+	: >"$BATS_TEST_TMPDIR/notadir"
+	run bash -c 'printf "x\n" | "$1" -oQ"$2" a@example.net' _ "$SENDMAIL" "$BATS_TEST_TMPDIR/notadir"
+	[ "$status" -eq 75 ]
+}
+
+@test "a full disk is 75 and leaves no file in new/ or tmp/" {
+	# A 64 KiB tmpfs over the queue, in a mount namespace of its own.
+	mkdir -p "$Q"
+	run unshare -m sh -c '
+		mount -t tmpfs -o size=64k smtpq-test "$2" || exit 99
+		mkdir "$2/tmp" "$2/new" "$2/failed"
+		head -c 200000 /dev/zero | tr "\0" a | fold -w 70 |
+		    "$1" -oQ"$2" a@example.net
+		rc=$?
+		echo "new=$(ls "$2/new" | wc -l) tmp=$(ls "$2/tmp" | wc -l)"
+		exit $rc' _ "$SENDMAIL" "$Q"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"No space left on device"* ]]
+	[[ "$output" == *"new=0 tmp=0"* ]]
+}
+
+@test "killed while the message comes in, sendmail leaves nothing in new/" {
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	"$SENDMAIL" -oQ"$Q" a@example.net <"$BATS_TEST_TMPDIR/in" &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	printf 'Subject: a\n\nhalf a message\n' >&5
+	wait_for test -d "$Q/new"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	exec 5>&-
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "-bs speaks smtpd's SMTP dialogue on stdin and stdout" {
+	run bash -c 'printf "HELO me\r\nMAIL FROM:<me@example.org>\r\nRCPT TO:<a@example.net>\r\nDATA\r\nSubject: s\r\n\r\nvia smtp\r\n.\r\nQUIT\r\n" | "$1" -bs -oQ"$2"' _ "$SENDMAIL" "$Q"
+	[ "$status" -eq 0 ]
+	assert_reply 1 "220 "
+	assert_reply 5 "354 "
+	assert_reply 6 "250 2.0.0 Ok: queued as"
+	envelope | grep -qx 'From: <me@example.org>'
+	message | grep -qx 'via smtp'
+}
+
+@test "-bp and mailq list the queue" {
+	submit 'Subject: a\n\nx\n' -f s@example.org listed@example.net
+	[ "$status" -eq 0 ]
+	id=$(basename "$(queued_file)")
+	run "$SENDMAIL" -bp -oQ"$Q"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$id"* ]]
+	[[ "$output" == *"listed@example.net"* ]]
+	ln -s "$SENDMAIL" "$BATS_TEST_TMPDIR/mailq"
+	run "$BATS_TEST_TMPDIR/mailq" -oQ"$Q"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$id"* ]]
+}
+
+@test "-q wakes the sender waiting on QUEUE/trigger" {
+	mkdir -p "$Q"
+	mkfifo "$Q/trigger"
+	exec 4<>"$Q/trigger"
+	run "$SENDMAIL" -q -oQ"$Q"
+	[ "$status" -eq 0 ]
+	read -r -t 5 -N 1 got <&4
+	exec 4<&-
+	[ "$got" = q ]
+}
+
+@test "options other MTAs take are accepted and ignored; an unknown one is 64" {
+	submit 'Subject: a\n\nx\n' -odi -oem -oeq -v -B 8BITMIME -N never -bm -em a@example.net
+	[ "$status" -eq 0 ]
+	queued_file
+	submit 'x\n' -Z a@example.net
+	[ "$status" -eq 64 ]
+	submit 'x\n' -bd
+	[ "$status" -eq 64 ]
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# sendmail(8) setgid to the queue group: an ordinary user, made by the
+# test, submits mail, and can neither read, change nor delete queued mail,
+# nor put a file of its own into new/.  Needs root (useradd).
+#
+# The plain build only: neither LeakSanitizer nor valgrind can run in a
+# setgid (non-dumpable) process; 70-sendmail.bats runs the same code
+# under both.
+# tests/run: once
+
+load helpers
+
+SENDMAIL=$BATS_TEST_DIRNAME/../smtpd/sendmail
+
+setup() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to make a user"
+	TAG=$(printf 'smq%05d%04d' $$ $((RANDOM % 10000)))
+	USR=${TAG}u GRP=${TAG}g OWNER=${TAG}o
+	groupadd "$GRP"
+	useradd -M -N -g nogroup -d /nonexistent -s /usr/sbin/nologin \
+	    -c 'Plain User,,,' "$USR"
+	useradd -M -N -g "$GRP" -d /nonexistent -s /usr/sbin/nologin "$OWNER"
+	# A place the user can reach (the bats tmpdir is root's alone).
+	TOP=$(mktemp -d /tmp/smtpq-priv.XXXXXX)
+	chmod 755 "$TOP"
+	cp "$SENDMAIL" "$TOP/sendmail"
+	chown "root:$GRP" "$TOP/sendmail"
+	chmod 2755 "$TOP/sendmail"
+	Q=$TOP/queue
+	mkdir -m 750 "$Q"
+	mkdir -m 770 "$Q/tmp" "$Q/new"
+	mkdir -m 750 "$Q/failed"
+	chown -R "$OWNER:$GRP" "$Q"
+}
+
+teardown() {
+	rm -rf "$TOP"
+	userdel "$USR" 2>/dev/null || true
+	userdel "$OWNER" 2>/dev/null || true
+	groupdel "$GRP" 2>/dev/null || true
+}
+
+# Runs "$@" as the plain user (no supplementary groups).
+as_user() {
+	run setpriv --reuid="$USR" --regid=nogroup --clear-groups -- "$@"
+}
+
+# The same, with $Q as /var/spool/smtpq, sendmail's built-in queue (-oQ
+# would give the group up): in a mount namespace of its own, on a tmpfs
+# over /var/spool there, so the host's spool is never touched.
+submit_as_user() {
+	run unshare -m sh -c '
+		mount -t tmpfs smtpq-test /var/spool || exit 99
+		mkdir /var/spool/smtpq && mount --bind "$1" /var/spool/smtpq ||
+		    exit 99
+		shift
+		exec setpriv --reuid="$0" --regid=nogroup --clear-groups -- "$@"
+	' "$USR" "$Q" "$@"
+}
+
+@test "a user made by the test submits mail through the setgid sendmail" {
+	submit_as_user sh -c 'printf "Subject: mine\n\nhello\n" | "$1" a@example.net' _ "$TOP/sendmail"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	[ "$(stat -c '%U %G %a' "$f")" = "$USR $GRP 660" ]
+	grep -qx "From: <$USR@$(uname -n)>" "$f"
+	grep -q "from userid $(id -u "$USR"), user $USR)" "$f"
+	grep -q '^From: "Plain User" <' "$f"
+}
+
+@test "-f changes the envelope sender, never the uid in Received:" {
+	submit_as_user sh -c 'printf "x\n" | "$1" -f boss@example.org a@example.net' _ "$TOP/sendmail"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	grep -qx 'From: <boss@example.org>' "$f"
+	grep -q "from userid $(id -u "$USR"), user $USR)" "$f"
+}
+
+@test "the user cannot list, read, change or delete queued mail" {
+	printf 'Subject: secret\n\nfor root\n' | "$TOP/sendmail" -oQ"$Q" b@example.net
+	submit_as_user sh -c 'printf "x\n" | "$1" a@example.net' _ "$TOP/sendmail"
+	[ "$status" -eq 0 ]
+	[ "$(count_files "$Q/new")" -eq 2 ]
+	for f in "$Q"/new/*; do
+		as_user cat "$f"
+		[ "$status" -ne 0 ]
+		as_user sh -c 'echo more >>"$1"' _ "$f"
+		[ "$status" -ne 0 ]
+		as_user rm -f "$f"
+		[ "$status" -ne 0 ]
+		as_user mv "$f" "$Q/failed/"
+		[ "$status" -ne 0 ]
+		[ -f "$f" ]
+	done
+	as_user ls "$Q/new"
+	[ "$status" -ne 0 ]
+	# nor through sendmail: mailq and -oQ run with the user's own rights
+	submit_as_user "$TOP/sendmail" -bp
+	[[ "$output" != *"b@example.net"* ]]
+	as_user sh -c 'printf "x\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+	[ "$status" -eq 75 ]
+	[ "$(count_files "$Q/new")" -eq 2 ]
+	grep -q 'for root' "$Q"/new/*
+}
+
+@test "the user cannot drop a file of its own into new/ or tmp/" {
+	as_user sh -c 'printf "From: <x>\nTo: <y@z>\n\n" >"$1/new/forged"' _ "$Q"
+	[ "$status" -ne 0 ]
+	as_user sh -c 'printf "junk" >"$1/tmp/forged"' _ "$Q"
+	[ "$status" -ne 0 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
+
+@test "the queue's owner defers a user's message with its next try set" {
+	submit_as_user sh -c 'printf "x\n" | "$1" a@example.net' _ "$TOP/sendmail"
+	[ "$status" -eq 0 ]
+	port=$(free_port)
+	run setpriv --reuid="$OWNER" --regid="$GRP" --clear-groups -- \
+	    "$SMTPSEND" -q "$Q" -n mx.test -l - -r "127.0.0.1:$port" -t 5
+	[ "$status" -eq 75 ]
+	[[ "$output" != *"unable to set next try"* ]]
+	f=$(queued_file)
+	[ "$(stat -c %Y "$f")" -gt "$(date +%s)" ]
+	[ "$(stat -c %U "$f")" = "$OWNER" ]
+}
+
+@test "make install puts sendmail setgid to the queue group, mailq beside it" {
+	dest=$TOP/dest
+	run make -s -C "$BATS_TEST_DIRNAME/.." -o all DESTDIR="$dest" \
+	    PREFIX=/usr/local QUEUE_GROUP="$GRP" install
+	[ "$status" -eq 0 ]
+	[ "$(stat -c '%G %a' "$dest/usr/local/sbin/sendmail")" = "$GRP 2755" ]
+	[ "$(readlink "$dest/usr/local/sbin/mailq")" = sendmail ]
+	grep -qx /usr/local/sbin/sendmail "$dest/usr/local/share/smtpq/installed"
+	run make -s -C "$BATS_TEST_DIRNAME/.." DESTDIR="$dest" install-sendmail
+	[ "$status" -eq 0 ]
+	[ "$(readlink "$dest/usr/sbin/sendmail")" = /usr/local/sbin/sendmail ]
+	[ "$(readlink "$dest/usr/bin/mailq")" = /usr/local/sbin/mailq ]
+	run make -s -C "$BATS_TEST_DIRNAME/.." DESTDIR="$dest" uninstall-sendmail
+	[ ! -e "$dest/usr/sbin/sendmail" ] && [ ! -L "$dest/usr/bin/mailq" ]
+	run make -s -C "$BATS_TEST_DIRNAME/.." DESTDIR="$dest" PREFIX=/usr/local uninstall
+	[ "$status" -eq 0 ]
+	[ ! -e "$dest/usr/local/sbin/sendmail" ]
+	[ ! -L "$dest/usr/local/sbin/mailq" ]
+}
