@@ -1,6 +1,6 @@
 /*
- * auth.c: the relay's password (-a FILE) and the base64 AUTH sends
- * (RFC 4954, RFC 4648 4).
+ * auth.c: the relay's password (-a FILE) for AUTH (RFC 4954); the base64
+ * it is sent in is common/base64.c's.
  *
  * The secrets file has lines "host user password", the password being the
  * rest of the line; empty lines and lines starting with "#" are skipped.
@@ -92,31 +92,4 @@ auth_secret(const char *file, const char *host, const char *user,
 		snprintf(err, errsize, "%s has no line \"%s %s PASSWORD\"",
 		    file, host, user);
 	return found ? 0 : -1;
-}
-
-/* base64 of in[0..len): 0, or -1 when it does not fit in out. */
-int
-auth_base64(const char *in, size_t len, char *out, size_t size)
-{
-	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *s = (const unsigned char *)in;
-	unsigned long v;
-	size_t i, o = 0;
-
-	if ((len + 2) / 3 * 4 + 1 > size)
-		return -1;
-	for (i = 0; i < len; i += 3) {
-		v = (unsigned long)s[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned long)s[i + 1] << 8;
-		if (i + 2 < len)
-			v |= s[i + 2];
-		out[o++] = set[v >> 18 & 63];
-		out[o++] = set[v >> 12 & 63];
-		out[o++] = i + 1 < len ? set[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? set[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
 }

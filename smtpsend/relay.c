@@ -340,18 +340,19 @@ relay_auth(const struct relay_conf *rc)
 		memcpy(plain + 1, user, ulen);
 		plain[ulen + 1] = '\0';
 		memcpy(plain + ulen + 2, rc->pass, plen);
-		if (auth_base64(plain, ulen + plen + 2, b64, sizeof(b64)) == 0) {
+		if (base64_encode(plain, ulen + plen + 2, b64,
+		    sizeof(b64)) != -1) {
 			out_printf(&relay.out, "AUTH PLAIN %s\r\n", b64);
 			code = relay_reply();
 		}
 	} else if (relay.has_login) {
 		out_puts(&relay.out, "AUTH LOGIN\r\n");
 		if ((code = relay_reply()) == 334 &&
-		    auth_base64(user, ulen, b64, sizeof(b64)) == 0) {
+		    base64_encode(user, ulen, b64, sizeof(b64)) != -1) {
 			out_printf(&relay.out, "%s\r\n", b64);
 			if ((code = relay_reply()) == 334 &&
-			    auth_base64(rc->pass, plen, b64, sizeof(b64)) ==
-			    0) {
+			    base64_encode(rc->pass, plen, b64, sizeof(b64))
+			    != -1) {
 				out_printf(&relay.out, "%s\r\n", b64);
 				code = relay_reply();
 			}

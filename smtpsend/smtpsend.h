@@ -67,7 +67,6 @@ void	tls_stop(struct tls *, char *why, size_t size);
 
 int	auth_secret(const char *file, const char *host, const char *user,
 	    char *pass, size_t size, char *err, size_t errsize);
-int	auth_base64(const char *in, size_t len, char *out, size_t size);
 
 /* relay.c: the SMTP client to the relay -------------------------------- */
 
