@@ -157,7 +157,7 @@ greeted_count() {
 		pids+=($!)
 	done
 	# All 20 greeted at once before any sends: 20 sessions truly open.
-	wait_for greeted_count 20
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for greeted_count 20
 	: >"$BATS_TEST_TMPDIR/go"
 	for i in $(seq 1 20); do
 		if ! wait "${pids[$((i - 1))]}"; then
