@@ -355,7 +355,13 @@ smtp_starttls(const char *verb, char *arg)
 		respond(503, "5.5.1 Error: TLS already active");
 	else if (state == ST_MAIL || state == ST_RCPT)
 		respond(503, "5.5.1 Error: MAIL transaction in progress");
-	else {
+	else if (!peer.is_known) {
+		/* The next smtpd learns the client from us (STARTTLS_ENV),
+		 * and only a network address can be carried over. */
+		log_info("peer=%s result=starttls refused: not a network "
+		    "client", peer.addr);
+		respond(454, "4.7.0 TLS not available");
+	} else {
 		starttls_exec(&in, &out, tls_argv, peer.addr);
 		respond(454, "4.7.0 TLS not available");
 	}
@@ -622,7 +628,7 @@ options(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	const char *env;
+	const char *env = NULL, *env_name = TLS_PEER_ENV;
 	int rc;
 
 	log_prog = "smtpd";
@@ -648,14 +654,20 @@ main(int argc, char **argv)
 	}
 	/* A client that stops reading must not hold us forever. */
 	net_set_timeout(STDOUT_FILENO, (int)timeout);
-	/* -E: fd 0 is the TLS program's loopback pair; only its variable
-	 * names the client, and without it nobody is trusted: 421. */
+	/* -E: fd 0 is the TLS program's loopback pair; only a variable
+	 * names the client, and without it nobody is trusted: 421.  After
+	 * our own STARTTLS it is the address the smtpd before us saw
+	 * (STARTTLS_ENV), not the TLS program's view of its peer, which
+	 * behind a proxy is the proxy. */
+	if (is_tls && (env = getenv(STARTTLS_ENV)) != NULL)
+		env_name = STARTTLS_ENV;
+	else if (is_tls)
+		env = getenv(TLS_PEER_ENV);
 	if (!is_tls)
 		net_peer(STDIN_FILENO, &peer);
-	else if ((env = getenv(TLS_PEER_ENV)) == NULL ||
-	    net_peer_parse(env, &peer) == -1) {
+	else if (env == NULL || net_peer_parse(env, &peer) == -1) {
 		log_error("peer=unknown result=refused: -E without a usable "
-		    "$%s", TLS_PEER_ENV);
+		    "$%s", env_name);
 		reply(&out, 421, "4.3.0 %s Service not available: local error",
 		    hostname);
 		session_exit(EXIT_TEMPFAIL);

@@ -53,7 +53,7 @@ int	prog_exec(const char *path, char *const argv[]);
 int	prog_devnull(int fd);
 
 /* starttls.c: STARTTLS by exec (RFC 3207) */
-#define STARTTLS_ENV	"SMTPD_STARTTLS"	/* set for the next smtpd */
+#define STARTTLS_ENV	"SMTPD_STARTTLS"	/* the client, for the next smtpd */
 #define TLS_PEER_ENV	"REMOTE_HOST"		/* stunnel's client address */
 
 int	starttls_exec(struct line *, struct out *, char *const argv[],
