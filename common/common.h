@@ -154,6 +154,8 @@ size_t		 line_pending(const struct line *);
 struct out {
 	int	fd;
 	int	error;		/* first errno seen; later writes do nothing */
+	int	timeout;	/* a non-blocking fd: seconds a write may wait */
+	int	stop_on_signal;	/* a caught SIGTERM ends that wait */
 	size_t	len;
 	char	buf[IO_BUFSIZE];
 };
@@ -185,6 +187,12 @@ int	reply_va(struct out *, int code, int is_last, const char *fmt,
  */
 int	reply_read(struct line *, char *text, size_t size,
 	    enum line_status *status);
+
+/* reply_read() takes at most this many lines (so at most this many times
+ * REPLY_LINE_MAX octets) of one reply, and, when the reader has a timeout,
+ * no new line once that long has passed since the reply began; then the
+ * reply is malformed (LINE_OK) or timed out (LINE_TIMEOUT). */
+#define REPLY_LINES_MAX		100
 
 /* addr.c: RFC 5321 paths ------------------------------------------------- */
 

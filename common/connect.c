@@ -2,13 +2,14 @@
  * connect.c: outgoing connections with a timeout (smtpsend).  Apart from
  * net.c so that smtpd, linked statically, never pulls in getaddrinfo().
  */
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,19 +50,35 @@ net_split_hostport(const char *s, char *host, size_t hostsize, char *port,
 	return 0;
 }
 
-/* Waits up to timeout seconds for a non-blocking connect() to finish. */
+/* Waits up to timeout seconds for a non-blocking connect() to finish; a
+ * SIGTERM ends the wait (sig.c: blocked signals get through only while we
+ * wait), with errno EINTR. */
 static int
 net_connect_wait(int fd, int timeout)
 {
-	struct pollfd pfd;
+	struct timespec ts;
+	sigset_t none;
+	fd_set wfds;
 	socklen_t len = sizeof(int);
 	int rc, soerr;
 
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	do
-		rc = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
-	while (rc == -1 && errno == EINTR);
+	if (fd >= FD_SETSIZE) {
+		errno = EMFILE;
+		return -1;
+	}
+	do {
+		if (sig_term) {
+			errno = EINTR;
+			return -1;
+		}
+		FD_ZERO(&wfds);
+		FD_SET(fd, &wfds);
+		ts.tv_sec = timeout;
+		ts.tv_nsec = 0;
+		sigemptyset(&none);
+		rc = pselect(fd + 1, NULL, &wfds, NULL,
+		    timeout > 0 ? &ts : NULL, &none);
+	} while (rc == -1 && errno == EINTR);
 	if (rc == -1)
 		return -1;
 	if (rc == 0) {
@@ -79,9 +96,9 @@ net_connect_wait(int fd, int timeout)
 
 /*
  * Connects to host:port, trying every address getaddrinfo() gives (IPv6
- * and IPv4) in turn, each for up to timeout seconds.  Returns a blocking
- * socket whose reads and writes time out after timeout seconds, or -1 with
- * the reason in err.
+ * and IPv4) in turn, each for up to timeout seconds, until a SIGTERM.
+ * Returns a blocking socket whose reads and writes time out after timeout
+ * seconds, or -1 with the reason in err.
  */
 int
 net_connect(const char *host, const char *port, int timeout, char *err,
@@ -99,7 +116,7 @@ net_connect(const char *host, const char *port, int timeout, char *err,
 		return -1;
 	}
 	snprintf(err, errsize, "%s: no address", host);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
+	for (ai = res; ai != NULL && !sig_term; ai = ai->ai_next) {
 		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name,
 		    sizeof(name), NULL, 0, NI_NUMERICHOST) != 0)
 			strcpy(name, "?");

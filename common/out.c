@@ -4,8 +4,16 @@
  * Callers append; out_flush() writes it all.  The first error sticks in
  * out->error and makes every later call fail, so a caller may write a whole
  * message and check once, before it commits.
+ *
+ * On a non-blocking descriptor with a timeout (smtpsend's relay), a write
+ * that would block waits in pselect(), at most timeout seconds for room,
+ * and with stop_on_signal a SIGTERM ends that wait (sig.c): a relay that
+ * stops reading can neither hold us past -t nor past a shutdown.
  */
+#include <sys/select.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +25,48 @@ out_init(struct out *o, int fd)
 {
 	o->fd = fd;
 	o->error = 0;
+	o->timeout = 0;
+	o->stop_on_signal = 0;
 	o->len = 0;
+}
+
+/* Waits until o->fd takes more.  0, or -1 with errno ETIMEDOUT, EINTR (a
+ * SIGTERM) or select's. */
+static int
+out_wait(struct out *o)
+{
+	struct timespec ts;
+	sigset_t none;
+	fd_set wfds;
+	int rc;
+
+	if (o->fd < 0 || o->fd >= FD_SETSIZE) {
+		errno = EBADF;
+		return -1;
+	}
+	for (;;) {
+		if (o->stop_on_signal && sig_term) {
+			errno = EINTR;
+			return -1;
+		}
+		FD_ZERO(&wfds);
+		FD_SET(o->fd, &wfds);
+		ts.tv_sec = o->timeout;
+		ts.tv_nsec = 0;
+		sigemptyset(&none);
+		/* Blocked signals get through only here (sig.c). */
+		rc = pselect(o->fd + 1, NULL, &wfds, NULL, &ts,
+		    o->stop_on_signal ? &none : NULL);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1)
+			return -1;
+		if (rc == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		return 0;
+	}
 }
 
 int
@@ -30,6 +79,12 @@ out_flush(struct out *o)
 		n = write(o->fd, o->buf + done, o->len - done);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    o->timeout > 0) {
+			if (out_wait(o) == -1)
+				o->error = errno;
+			continue;
+		}
 		if (n == -1)
 			o->error = (errno == EAGAIN || errno == EWOULDBLOCK) ?
 			    ETIMEDOUT : errno;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -76,12 +77,29 @@ reply_read(struct line *in, char *text, size_t size, enum line_status *status)
 {
 	char buf[REPLY_LINE_MAX + 1];
 	enum line_status st;
-	size_t len;
+	struct timespec start, now;
+	size_t len, lines;
 	int code = -1, this, bare_lf;
 
 	if (size > 0)
 		text[0] = '\0';
-	for (;;) {
+	if (clock_gettime(CLOCK_MONOTONIC, &start) == -1) {
+		*status = LINE_ERROR;
+		return -1;
+	}
+	for (lines = 0;; lines++) {
+		/* "250-x" for ever: bounded in lines, and so in octets; in
+		 * time too, not only between octets. */
+		if (lines == REPLY_LINES_MAX) {
+			*status = LINE_OK;
+			return -1;
+		}
+		if (lines > 0 && in->timeout > 0 &&
+		    clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
+		    now.tv_sec - start.tv_sec >= in->timeout) {
+			*status = LINE_TIMEOUT;
+			return -1;
+		}
 		st = line_read(in, buf, sizeof(buf), &len, &bare_lf);
 		if (st == LINE_LONG) {
 			/* Keep going: an over-long text line is still a

@@ -10,6 +10,7 @@
  * read is bounded (reply_read()), every wait bounded by -t.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +19,19 @@
 
 #include "smtpsend.h"
 
-static char relay_host[HOST_MAX + 1], relay_port[8];
-static char relay_name[HOST_MAX + 10];	/* "host:port", for logs */
+#define RELAYS_MAX	8		/* -r given more often: usage error */
+
+/* The relays (-r), tried in turn until one takes the session. */
+static struct relay_conf {
+	struct url	url;
+	char		pass[AUTH_PASS_MAX + 1];	/* for url.user */
+} relays[RELAYS_MAX];
+static size_t nrelays, cur;		/* relays[cur] is in use */
+#define relay_name	(relays[cur].url.name)
+
 static const char *relay_helo = "localhost";	/* our EHLO name */
 static unsigned relay_timeout = TIMEOUT_DEFAULT;
+static const char *relay_cafile;		/* -C; NULL: the system's */
 
 /* The relay session, kept open from one message to the next. */
 static struct {
@@ -32,12 +42,18 @@ static struct {
 	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
 	int		has_size;
 	int		needs_rset;	/* a transaction did not end at "." */
+	int		has_starttls, has_plain, has_login;
+	int		is_tls;		/* through s_client */
+	int		is_verified;	/* and the certificate checked */
+	int		got_reply;	/* one since connecting */
+	enum line_status status;	/* of the last reply read */
+	struct tls	tls;
 	char		why[REPLY_LINE_MAX + 1];	/* why it is down */
 	char		last[REPLY_LINE_MAX + 1];	/* "CODE text" */
 	char		text[REPLY_TEXT_MAX + 1];	/* all its lines */
 	struct line	in;
 	struct out	out;
-} relay = { .fd = -1 };
+} relay = { .fd = -1, .tls = { -1, -1 } };
 
 static void	say(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -54,24 +70,61 @@ say(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* -r host[:port]: 0, or -1 when malformed.  A later -r replaces it. */
-int
-relay_config(const char *arg)
+/* Whether w is one of the words in list (an AUTH line's mechanisms). */
+static int
+has_word(const char *list, const char *w)
 {
-	if (net_split_hostport(arg, relay_host, sizeof(relay_host),
-	    relay_port, sizeof(relay_port), "25") == -1)
-		return -1;
-	snprintf(relay_name, sizeof(relay_name), "%s:%s", relay_host,
-	    relay_port);
+	size_t len = strlen(w), n;
+
+	while (*list != '\0') {
+		list += strspn(list, " ");
+		n = strcspn(list, " ");
+		if (n == len && strncasecmp(list, w, len) == 0)
+			return 1;
+		list += n;
+	}
 	return 0;
 }
 
-/* Our name for EHLO, and the bound on every wait (-t). */
-void
-relay_setup(const char *helo, unsigned timeout)
+/* -r URL, once more: 0, or -1 when malformed or one too many. */
+int
+relay_config(const char *arg)
 {
+	if (nrelays == RELAYS_MAX || url_parse(arg, &relays[nrelays].url) ==
+	    -1)
+		return -1;
+	nrelays++;
+	return 0;
+}
+
+/*
+ * Our name for EHLO, the bound on every wait (-t), the CA bundle (-C) and
+ * the secrets file (-a).  Exits 78 when a relay names a user whose
+ * password cannot be had, or the file is one others can read.
+ */
+void
+relay_setup(const char *helo, unsigned timeout, const char *cafile,
+    const char *secrets)
+{
+	char err[512];
+	size_t i;
+
 	relay_helo = helo;
 	relay_timeout = timeout;
+	relay_cafile = cafile;
+	for (i = 0; i < nrelays; i++) {
+		if (relays[i].url.user[0] == '\0')
+			continue;
+		if (secrets == NULL)
+			die(EXIT_CONFIG, "relay %s: user %s, but no -a file "
+			    "with the password", relays[i].url.name,
+			    relays[i].url.user);
+		if (auth_secret(secrets, relays[i].url.host,
+		    relays[i].url.user, relays[i].pass,
+		    sizeof(relays[i].pass), err, sizeof(err)) == -1)
+			die(EXIT_CONFIG, "relay %s: %s", relays[i].url.name,
+			    err);
+	}
 }
 
 /* A new run: a relay that was down may be back. */
@@ -92,7 +145,7 @@ relay_via(void)
 const char *
 relay_hostname(void)
 {
-	return relay_host;
+	return relays[cur].url.host;
 }
 
 /*
@@ -111,6 +164,8 @@ relay_reply(void)
 	if (relay.is_broken)
 		return -1;
 	code = reply_read(&relay.in, relay.text, sizeof(relay.text), &st);
+	relay.status = st;
+	relay.got_reply |= code != -1;
 	if (code != -1) {
 		printable(text, sizeof(text), relay.text);
 		say(relay.last, sizeof(relay.last), "%d %s", code, text);
@@ -120,7 +175,11 @@ relay_reply(void)
 	} else if (st == LINE_TIMEOUT)
 		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
 		    "timeout after %us", relay_name, relay_timeout);
-	else if (st == LINE_EOF)
+	else if ((st == LINE_EOF || st == LINE_ERROR) && relay.tls.pid != -1) {
+		tls_stop(&relay.tls, text, sizeof(text));
+		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
+		    "connection closed: %s", relay_name, text);
+	} else if (st == LINE_EOF)
 		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
 		    "connection closed", relay_name);
 	else if (st == LINE_SIGNAL)
@@ -153,6 +212,7 @@ relay_close(void)
 		    &st);
 	close(relay.fd);
 	relay.fd = -1;
+	tls_stop(&relay.tls, NULL, 0);
 }
 
 /* The EHLO reply's lines after the first are extensions (RFC 5321
@@ -163,6 +223,7 @@ relay_extensions(void)
 	char *line, *next;
 
 	relay.has_pipelining = relay.has_8bitmime = relay.has_size = 0;
+	relay.has_starttls = relay.has_plain = relay.has_login = 0;
 	relay.size_max = 0;
 	for (line = strchr(relay.text, '\n'); line != NULL; line = next) {
 		line++;
@@ -172,6 +233,12 @@ relay_extensions(void)
 			relay.has_pipelining = 1;	/* RFC 2920 */
 		else if (strcasecmp(line, "8BITMIME") == 0)
 			relay.has_8bitmime = 1;		/* RFC 6152 */
+		else if (strcasecmp(line, "STARTTLS") == 0)
+			relay.has_starttls = 1;		/* RFC 3207 */
+		else if (strncasecmp(line, "AUTH ", 5) == 0) {	/* RFC 4954 */
+			relay.has_plain = has_word(line + 5, "PLAIN");
+			relay.has_login = has_word(line + 5, "LOGIN");
+		}
 		else if (strncasecmp(line, "SIZE", 4) == 0 &&
 		    (line[4] == '\0' || line[4] == ' ')) {
 			relay.has_size = 1;		/* RFC 1870 */
@@ -182,56 +249,209 @@ relay_extensions(void)
 	}
 }
 
-/* Connects and greets: 220, EHLO (HELO when refused).  0, or -1 with the
- * relay down for the rest of this run and relay.why saying why. */
+/* Says EHLO (HELO when refused) and notes the extensions.  The reply's
+ * code, -1 when the relay is lost. */
 static int
-relay_open(void)
+relay_ehlo(void)
 {
-	char err[256];
 	int code;
 
-	relay.is_broken = relay.needs_rset = 0;
-	relay.fd = net_connect(relay_host, relay_port, (int)relay_timeout, err,
-	    sizeof(err));
+	out_printf(&relay.out, "EHLO %s\r\n", relay_helo);
+	if ((code = relay_reply()) == -1)
+		return -1;
+	if (code / 100 != 2)		/* RFC 5321 4.1.4: still HELO */
+		relay.text[0] = '\0';
+	relay_extensions();
+	if (code / 100 == 2)
+		return code;
+	out_printf(&relay.out, "HELO %s\r\n", relay_helo);
+	return relay_reply();
+}
+
+/* Connects to u over TCP, or through s_client when is_tls (STARTTLS
+ * when is_starttls, else TLS at once).  0, or -1 with relay.why set. */
+static int
+relay_connect(const struct url *u, int is_tls, int is_starttls)
+{
+	char err[REPLY_LINE_MAX + 1];
+	int flags;
+
+	relay.is_broken = relay.needs_rset = relay.got_reply = 0;
+	relay.is_tls = is_tls;
+	relay.is_verified = is_tls && u->tls != URL_TLS_MAY;
+	if (is_tls)
+		relay.fd = tls_start(&relay.tls, u, is_starttls,
+		    relay.is_verified, relay_cafile, relay_helo,
+		    (int)relay_timeout, err, sizeof(err));
+	else
+		relay.fd = net_connect(u->host, u->port, (int)relay_timeout,
+		    err, sizeof(err));
 	if (relay.fd == -1) {
 		printable(relay.text, sizeof(relay.text), err);
 		say(relay.why, sizeof(relay.why), "451 4.4.1 relay %s: %s",
-		    relay_name, relay.text);
-		log_info("relay=%s result=unreachable: %s", relay_name,
-		    relay.why);
-		relay.is_down = 1;
+		    u->name, relay.text);
 		return -1;
 	}
 	line_init(&relay.in, relay.fd, (int)relay_timeout);
 	relay.in.flush = &relay.out;
 	relay.in.stop_on_signal = 1;
 	out_init(&relay.out, relay.fd);
+	/* Non-blocking, so that a relay that stops reading holds a write
+	 * no longer than -t, nor past a SIGTERM (out.c). */
+	relay.out.timeout = (int)relay_timeout;
+	relay.out.stop_on_signal = 1;
+	if ((flags = fcntl(relay.fd, F_GETFL)) == -1 ||
+	    fcntl(relay.fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		say(relay.why, sizeof(relay.why), "451 4.3.0 relay %s: %s",
+		    u->name, strerror(errno));
+		close(relay.fd);
+		relay.fd = -1;
+		tls_stop(&relay.tls, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
 
-	/* RFC 5321 3.1: anything but 220 means no service here. */
-	if ((code = relay_reply()) != 220)
+/*
+ * AUTH (RFC 4954) as rc's user: PLAIN, else LOGIN; never without TLS but
+ * to a loopback relay.  0 on 235; -1 with relay.why saying what to fix.
+ */
+static int
+relay_auth(const struct relay_conf *rc)
+{
+	char plain[2 * (ADDR_MAX + AUTH_PASS_MAX) + 3];
+	char b64[sizeof(plain) / 3 * 4 + 8];
+	const char *user = rc->url.user, *hint;
+	struct peer peer;
+	size_t ulen = strlen(user), plen = strlen(rc->pass);
+	int code = -1;
+
+	if (!relay.is_tls) {
+		net_peer(relay.fd, &peer);
+		if (!peer.is_known || !peer.is_trusted) {
+			say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s: "
+			    "will not send the password of %s without TLS "
+			    "(use smtp+tls:// or smtps://)", relay_name, user);
+			return -1;
+		}
+	}
+	if (relay.has_plain) {
+		plain[0] = '\0';
+		memcpy(plain + 1, user, ulen);
+		plain[ulen + 1] = '\0';
+		memcpy(plain + ulen + 2, rc->pass, plen);
+		if (base64_encode(plain, ulen + plen + 2, b64,
+		    sizeof(b64)) != -1) {
+			out_printf(&relay.out, "AUTH PLAIN %s\r\n", b64);
+			code = relay_reply();
+		}
+	} else if (relay.has_login) {
+		out_puts(&relay.out, "AUTH LOGIN\r\n");
+		if ((code = relay_reply()) == 334 &&
+		    base64_encode(user, ulen, b64, sizeof(b64)) != -1) {
+			out_printf(&relay.out, "%s\r\n", b64);
+			if ((code = relay_reply()) == 334 &&
+			    base64_encode(rc->pass, plen, b64, sizeof(b64))
+			    != -1) {
+				out_printf(&relay.out, "%s\r\n", b64);
+				code = relay_reply();
+			}
+		}
+	} else {
+		say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s offers "
+		    "no AUTH PLAIN or LOGIN%s", relay_name, relay.is_tls ?
+		    "" : " without TLS");
+		return -1;
+	}
+	memset(plain, 0, sizeof(plain));
+	memset(b64, 0, sizeof(b64));
+	out_flush(&relay.out);
+	memset(relay.out.buf, 0, sizeof(relay.out.buf));
+	if (code == 235)
+		return 0;
+	if (code == -1)
+		return -1;
+	hint = code == 535 ? "check the user and password in the -a file" :
+	    code == 454 ? "the relay's authentication is out of order: "
+	    "try again later" : code == 530 || code == 534 ?
+	    "the relay wants a stronger mechanism or TLS" :
+	    "check the user and password in the -a file";
+	say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s refused AUTH "
+	    "as %s: %s; %s", relay_name, user, relay.last, hint);
+	return -1;
+}
+
+/*
+ * Opens a session with rc: connects (TLS as the URL says), reads the
+ * greeting, says EHLO; for smtp:// starts again through STARTTLS when
+ * the relay offers it, and again in plaintext when that fails; then
+ * AUTH when the URL has a user.  0, or -1 with relay.why saying why.
+ */
+static int
+relay_try(const struct relay_conf *rc)
+{
+	const struct url *u = &rc->url;
+	int is_tls = u->tls == URL_TLS_STARTTLS || u->tls == URL_TLS_IMPLICIT;
+	int is_starttls = u->tls == URL_TLS_STARTTLS, may_tls = 1, code;
+
+again:
+	if (relay_connect(u, is_tls, is_starttls) == -1) {
+		log_info("relay=%s result=unreachable: %s", u->name,
+		    relay.why);
+		return -1;
+	}
+	/* RFC 5321 3.1: anything but 220 means no service here.  Through
+	 * s_client -starttls the greeting, our first EHLO and STARTTLS stay
+	 * with s_client: EHLO again, as RFC 3207 4.2 wants anyway. */
+	if (!is_starttls && (code = relay_reply()) != 220)
 		goto fail;
-	out_printf(&relay.out, "EHLO %s\r\n", relay_helo);
-	if ((code = relay_reply()) / 100 == 2)
-		relay_extensions();
-	else if (code != -1) {
-		/* RFC 5321 4.1.4: a server without EHLO still has HELO. */
-		relay.has_pipelining = relay.has_8bitmime = 0;
-		relay.has_size = 0;
-		out_printf(&relay.out, "HELO %s\r\n", relay_helo);
-		if ((code = relay_reply()) / 100 != 2)
-			goto fail;
-	} else
+	if ((code = relay_ehlo()) / 100 != 2)
 		goto fail;
-	log_info("relay=%s result=connected%s%s", relay_name,
+	if (u->tls == URL_TLS_MAY && !is_tls && relay.has_starttls &&
+	    may_tls) {
+		relay_close();
+		is_tls = is_starttls = 1;
+		goto again;
+	}
+	if (u->user[0] != '\0' && relay_auth(rc) == -1) {
+		code = -1;
+		goto fail;
+	}
+	log_info("relay=%s result=connected%s%s%s%s", u->name,
 	    relay.has_pipelining ? " pipelining" : "",
-	    relay.has_size ? " size" : "");
+	    relay.has_size ? " size" : "", !relay.is_tls ? "" :
+	    relay.is_verified ? " tls=verified" : " tls=unverified",
+	    u->user[0] != '\0' ? " auth" : "");
 	return 0;
 fail:
 	if (code != -1)
 		say(relay.why, sizeof(relay.why), "451 4.4.1 relay %s "
-		    "refused the session: %s", relay_name, relay.last);
-	log_info("relay=%s result=unusable: %s", relay_name, relay.why);
+		    "refused the session: %s", u->name, relay.last);
+	else if (is_tls && !relay.got_reply &&
+	    relay.status == LINE_TIMEOUT)
+		say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s: no TLS "
+		    "session after %us: the handshake hangs", u->name,
+		    relay_timeout);
+	log_info("relay=%s result=unusable: %s", u->name, relay.why);
 	relay_close();
+	if (u->tls == URL_TLS_MAY && is_tls && may_tls && !sig_term) {
+		/* Opportunistic: unverified TLS or none, never no mail. */
+		log_info("relay=%s result=retrying without TLS", u->name);
+		is_tls = is_starttls = may_tls = 0;
+		goto again;
+	}
+	return -1;
+}
+
+/* Opens a session with the first relay that takes one.  0, or -1 with
+ * the relays down for the rest of this run and relay.why saying why. */
+static int
+relay_open(void)
+{
+	for (cur = 0; cur < nrelays; cur++)
+		if (relay_try(&relays[cur]) == 0)
+			return 0;
+	cur = nrelays - 1;
 	relay.is_down = 1;
 	return -1;
 }
@@ -265,6 +485,13 @@ txn_mail(struct msg *m, struct txn *t)
 
 	if ((t->mail = relay_reply()) == -1)
 		return -1;
+	if (t->mail == 530) {	/* RFC 4954 6: our configuration, not mail */
+		say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s wants "
+		    "AUTH (%s): give -r a user@ and -a its password",
+		    relay_name, relay.last);
+		relay.is_broken = 1;
+		return -1;
+	}
 	for (i = 0; t->mail / 100 != 2 && i < m->env.nrcpt; i++)
 		if (!m->is_local[i])
 			rcpt_set(m, i, t->mail, relay.last);
@@ -399,4 +626,31 @@ relay_send(struct msg *m)
 	return;
 lost:
 	relay_lost(m);
+}
+
+/* -k: opens a session with each relay in turn and says what it offers,
+ * sending no mail.  0 when one of them would take mail, else 75. */
+int
+relay_probe(void)
+{
+	size_t ok = 0;
+
+	for (cur = 0; cur < nrelays; cur++) {
+		relay.is_down = 0;
+		if (relay_try(&relays[cur]) == -1) {
+			printf("%s: unusable: %s\n", relay_name, relay.why);
+			continue;
+		}
+		printf("%s: ok: tls=%s auth=%s%s%s%s%s\n", relay_name,
+		    !relay.is_tls ? "none" : relay.is_verified ? "verified" :
+		    "unverified", relays[cur].url.user[0] == '\0' ? "none" :
+		    "ok", relay.has_pipelining ? " pipelining" : "",
+		    relay.has_8bitmime ? " 8bitmime" : "",
+		    relay.has_size ? " size" : "",
+		    relay.has_starttls && !relay.is_tls ? " starttls" : "");
+		relay_close();
+		ok++;
+	}
+	cur = 0;
+	return ok > 0 ? 0 : EXIT_TEMPFAIL;
 }

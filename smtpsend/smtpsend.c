@@ -74,9 +74,10 @@ usage(void)
 {
 	printf("usage: smtpsend [-fp] [-q dir] [-n name] [-l file] "
 	    "[-t timeout] [-d domain]\n"
-	    "                [-r host[:port]] [-m maildir] [-e expire] "
-	    "[-w interval]\n"
-	    "                [-M address|@domain] [-A aliases]\n");
+	    "                [-r url]... [-a secrets] [-C cafile] [-k] "
+	    "[-m maildir]\n"
+	    "                [-e expire] [-w interval] "
+	    "[-M address|@domain] [-A aliases]\n");
 	exit(0);
 }
 
@@ -391,7 +392,7 @@ msg_try(const char *name, time_t now)
 	if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		return TRY_NOTDUE;
 	if ((msg.fd = openat(queue.new_dir, name, O_RDWR | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return TRY_GONE;
 		log_error("id=%s result=error: unable to open: %s", name,
@@ -407,7 +408,8 @@ msg_try(const char *name, time_t now)
 	else if (fstat(msg.fd, &st) == -1 || fstatat(queue.new_dir, name,
 	    &again, AT_SYMLINK_NOFOLLOW) == -1)
 		rc = msg_unseen(name, "stat");
-	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev)
+	else if (st.st_ino != again.st_ino || st.st_dev != again.st_dev ||
+	    !S_ISREG(st.st_mode))
 		rc = TRY_GONE;		/* rewritten by another sender */
 	else if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		rc = TRY_NOTDUE;	/* deferred by another sender */
@@ -544,10 +546,26 @@ print_queue(void)
 		die(EXIT_TEMPFAIL, "unable to list %s/new: %s", queue_dir,
 		    strerror(errno));
 	for (i = 0; i < list.n; i++) {
-		if ((fd = openat(queue.new_dir, list.v[i], O_RDONLY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		/* Nothing but a regular file is opened: a FIFO would block
+		 * the open, a device do worse.  O_NONBLOCK for one put there
+		 * between the look and the open. */
+		if (fstatat(queue.new_dir, list.v[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
 			printf("%s  unreadable: %s\n", list.v[i],
 			    strerror(errno));
+			continue;
+		}
+		fd = !S_ISREG(st.st_mode) ? -1 : openat(queue.new_dir,
+		    list.v[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (S_ISREG(st.st_mode) && (fd == -1 || fstat(fd, &st) == -1)) {
+			printf("%s  unreadable: %s\n", list.v[i],
+			    strerror(errno));
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			printf("%s  damaged: not a regular file\n", list.v[i]);
 			if (fd != -1)
 				close(fd);
 			continue;
@@ -579,15 +597,23 @@ int
 main(int argc, char *argv[])
 {
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
+	const char *secrets = NULL, *cafile = NULL;
 	char why[256];
-	int c, is_print = 0, is_left;
+	int c, is_print = 0, is_probe = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":A:d:e:fhl:m:M:n:pq:r:t:w:")) != -1) {
+	while ((c = getopt(argc, argv, ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:")) !=
+	    -1) {
 		switch (c) {
+		case 'a':
+			secrets = optarg;
+			break;
 		case 'A':
 			alias_file = optarg;
+			break;
+		case 'C':
+			cafile = optarg;
 			break;
 		case 'd':
 			if (!addr_domain_valid(optarg))
@@ -605,6 +631,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage();
+			break;
+		case 'k':
+			is_probe = 1;
 			break;
 		case 'l':
 			log_file = optarg;
@@ -655,13 +684,18 @@ main(int argc, char *argv[])
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
-	relay_setup(hostname, timeout);
-	if (log_open("smtpsend", is_print ? "-" : log_file) == -1) {
+	if (is_probe && !has_relay)
+		die_usage("-k needs a relay (-r)");
+	if (log_open("smtpsend", is_print || (is_probe && log_file == NULL) ?
+	    "-" : log_file) == -1) {
 		fprintf(stderr, "smtpsend: unable to open log %s: %s\n",
 		    log_file, strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
+	relay_setup(hostname, timeout, cafile, secrets);
 	sig_init();
+	if (is_probe)
+		return relay_probe();
 	if (queue_open(&queue, queue_dir, hostname) == -1 ||
 	    (failed_dir = openat(queue.dir, "failed", O_RDONLY |
 	    O_DIRECTORY | O_CLOEXEC)) == -1)

@@ -29,6 +29,45 @@ struct msg {
 void	rcpt_set(struct msg *m, size_t rcpt, int code, const char *reply);
 void	printable(char *dst, size_t size, const char *src);
 
+/* url.c: -r ------------------------------------------------------------ */
+
+enum url_tls {
+	URL_TLS_MAY,		/* smtp://: STARTTLS when offered */
+	URL_TLS_STARTTLS,	/* smtp+tls://: STARTTLS, verified */
+	URL_TLS_IMPLICIT,	/* smtps://: TLS at once, verified */
+	URL_TLS_NONE		/* smtp+notls:// */
+};
+
+struct url {
+	enum url_tls	tls;
+	char		host[HOST_MAX + 1];
+	char		port[8];
+	char		user[ADDR_MAX + 1];	/* "": no AUTH */
+	char		name[HOST_MAX + 10];	/* "host:port", for logs */
+	int		is_ip;			/* host is an address */
+};
+
+int	url_parse(const char *, struct url *);
+
+/* tls.c: TLS through openssl s_client ---------------------------------- */
+
+struct tls {
+	pid_t	pid;	/* s_client; -1: none */
+	int	err;	/* its stderr, our end */
+};
+
+int	tls_start(struct tls *, const struct url *, int is_starttls,
+	    int is_verified, const char *cafile, const char *helo,
+	    int timeout, char *why, size_t size);
+void	tls_stop(struct tls *, char *why, size_t size);
+
+/* auth.c: -a and AUTH PLAIN, LOGIN ------------------------------------- */
+
+#define AUTH_PASS_MAX	255
+
+int	auth_secret(const char *file, const char *host, const char *user,
+	    char *pass, size_t size, char *err, size_t errsize);
+
 /* relay.c: the SMTP client to the relay -------------------------------- */
 
 /*
@@ -39,10 +78,12 @@ void	printable(char *dst, size_t size, const char *src);
  * run in which a relay that was down is tried again.
  */
 int		 relay_config(const char *arg);
-void		 relay_setup(const char *helo, unsigned timeout);
+void		 relay_setup(const char *helo, unsigned timeout,
+		    const char *cafile, const char *secrets);
 void		 relay_begin(void);
 void		 relay_send(struct msg *m);
 void		 relay_close(void);
+int		 relay_probe(void);
 const char	*relay_via(void);	/* "host:port", for logs */
 const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 

@@ -206,3 +206,168 @@ PY
 	} >"$BATS_TEST_TMPDIR/want"
 	assert_same_bytes "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/aio/1.eml"
 }
+
+# --- waits ----------------------------------------------------------------
+
+# bad_relay MODE: a relay on 127.0.0.1 that misbehaves; sets RELAY_PORT
+# and RELAY_PID.  MODE "backlog": it listens with a full backlog and never
+# accepts, so a connect() to it waits for ever (SYN-SENT); "endless": it
+# greets, then answers EHLO with "250-x" lines without end.
+bad_relay() {
+	local dir=$BATS_TEST_TMPDIR/bad
+	mkdir -p "$dir"
+	"$PYTHON" - "$dir" "$1" 3>&- <<'PY' &
+import os, socket, sys, time
+dir, mode = sys.argv[1], sys.argv[2]
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+port = s.getsockname()[1]
+held = []
+if mode == "backlog":
+    s.listen(0)
+    # Fill the queue: later SYNs are dropped and connect() waits.
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        held.append(c)
+    time.sleep(0.5)
+else:
+    s.listen(5)
+with open(os.path.join(dir, "port.tmp"), "w") as f:
+    f.write("%d\n" % port)
+os.rename(os.path.join(dir, "port.tmp"), os.path.join(dir, "port"))
+if mode == "backlog":
+    while True:
+        time.sleep(60)
+c, _ = s.accept()
+c.sendall(b"220 endless ESMTP\r\n")
+f = c.makefile("rb")
+f.readline()
+try:
+    while True:
+        c.sendall(b"250-x\r\n" * 100)
+except OSError:
+    pass
+PY
+	RELAY_PID=$!
+	wait_for test -s "$dir/port" || return 1
+	RELAY_PORT=$(cat "$dir/port")
+}
+
+# Succeeds once a connection to $RELAY_PORT waits in SYN-SENT.
+syn_sent() {
+	ss -Htn state syn-sent "dport = :$RELAY_PORT" | grep -q .
+}
+
+# Succeeds once our end of a connection to $RELAY_PORT has data the
+# relay has not taken.
+send_queued() {
+	ss -Htn "dport = :$RELAY_PORT" | awk '$3 > 0 { f = 1 } END { exit !f }'
+}
+
+# Sends SIGTERM to $BG_PID and waits for it, at most $1 seconds (times
+# SLOWDOWN); its exit status in $status, the milliseconds in $ELAPSED_MS.
+term_and_time() {
+	local t0 t1 tries=$(( $1 * SLOWDOWN * 100 ))
+	t0=${EPOCHREALTIME/[.,]/}
+	kill -TERM "$BG_PID"
+	while kill -0 "$BG_PID" 2>/dev/null; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "smtpsend still running $1 s after SIGTERM" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+	t1=${EPOCHREALTIME/[.,]/}
+	ELAPSED_MS=$(( (t1 - t0) / 1000 ))
+	status=0
+	wait "$BG_PID" || status=$?
+}
+
+# Runs smtpsend in the background against $RELAY_PORT with the flags given.
+smtpsend_bg() {
+	"$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
+	    -r "127.0.0.1:$RELAY_PORT" "$@" 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+@test "waits: SIGTERM cuts short a connect that hangs (-t 60s): exit within a second" {
+	local name
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	cp "$Q/new/$name" "$BATS_TEST_TMPDIR/orig"
+	bad_relay backlog
+	smtpsend_bg -t 60s
+	wait_for syn_sent
+	term_and_time 1
+	assert_status 75
+	assert_faster_than 1000
+	cmp "$BATS_TEST_TMPDIR/orig" "$Q/new/$name"
+}
+
+@test "waits: SIGTERM cuts short a write to a relay that stopped reading (-t 60s)" {
+	local name
+	name=$(qname)
+	{
+		queue_envelope a@src.test x@dst.test
+		printf 'Subject: big\r\n\r\n'
+		head -c 6000000 /dev/zero | tr '\0' x | fold -w 76 | sed 's/$/\r/'
+	} >"$Q/new/$name"
+	cp "$Q/new/$name" "$BATS_TEST_TMPDIR/orig"
+	relay_start --hang-in-data 100000
+	smtpsend_bg -t 60s
+	wait_for log_has "$RELAY_DIR/transcript" 'hanging in DATA'
+	# 6 MB do not fit in the socket buffers: smtpsend waits to write.
+	wait_for send_queued
+	term_and_time 1
+	assert_status 75
+	assert_faster_than 1000
+	cmp "$BATS_TEST_TMPDIR/orig" "$Q/new/$name"
+	grep -q 'result=deferred' "$LOG"
+}
+
+@test "waits: a write blocked by a relay that stopped reading ends after -t" {
+	local name t0 t1
+	name=$(qname)
+	{
+		queue_envelope a@src.test x@dst.test
+		printf 'Subject: big\r\n\r\n'
+		head -c 6000000 /dev/zero | tr '\0' x | fold -w 76 | sed 's/$/\r/'
+	} >"$Q/new/$name"
+	relay_start --hang-in-data 100000
+	t0=$(date +%s)
+	smtpsend_run -t 2s
+	t1=$(date +%s)
+	assert_status 75
+	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
+	grep -q 'connection lost in DATA' "$LOG"
+}
+
+@test "waits: an endless multi-line reply is cut off; the message stays queued" {
+	local name t0 t1
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	bad_relay endless
+	t0=$(date +%s)
+	run timeout 30 "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 20s \
+	    -r "127.0.0.1:$RELAY_PORT"
+	t1=$(date +%s)
+	assert_status 75
+	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
+	grep -q 'result=unusable: 451 4.5.0 relay .*: malformed reply' "$LOG"
+	[ -f "$Q/new/$name" ]
+}
+
+@test "waits: -p opens nothing it has not checked: a FIFO in new/ is listed as such" {
+	local name
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	mkfifo "$Q/new/$(qname 0 2)"
+	run timeout 10 "$SMTPSEND" -p -q "$Q" -n mx.test
+	assert_status 0
+	[[ "$output" == *"not a regular file"* ]]
+	[[ "$output" == *"to=<x@dst.test>"* ]]
+}

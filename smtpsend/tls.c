@@ -1,0 +1,222 @@
+/*
+ * tls.c: TLS to the relay through openssl s_client (no TLS library is
+ * linked).  smtpsend talks SMTP on one end of a socketpair; s_client,
+ * started once per relay connection, has the other end as its stdin and
+ * stdout, connects to the relay itself and does the TLS.  Its stderr
+ * comes back on a pipe: when the connection fails, what it said there
+ * (bounded) becomes the reason we log.
+ *
+ * Why s_client (smtpsend.8, TLS): of the packaged TLS programs it alone
+ * both does STARTTLS for SMTP and fails (exit 1, before any SMTP goes
+ * through) when the chain or the host name does not verify.
+ * With -starttls smtp it reads the greeting, says EHLO and STARTTLS
+ * itself and passes nothing of that on, so the caller's first read is
+ * the reply to its own EHLO after the handshake (RFC 3207 4.2).
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smtpsend.h"
+
+#define TLS_ERR_MAX	4096	/* of s_client's stderr, read at most */
+
+/* The child: s_client with sock as stdin and stdout, err as stderr. */
+static void
+tls_exec(int sock, int err, const char *const *argv)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	(void)signal(SIGPIPE, SIG_DFL);
+	if (dup2(sock, 0) == -1 || dup2(sock, 1) == -1 || dup2(err, 2) == -1)
+		_exit(127);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(argv[0], (char *const *)argv);
+	dprintf(2, "unable to run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/*
+ * Starts s_client to u: STARTTLS when is_starttls (our EHLO name helo),
+ * else TLS at once; verifying the chain against cafile (NULL: the
+ * system's bundle) and the host name when is_verified.  Returns our end
+ * of the socketpair, or -1 with why set.
+ */
+int
+tls_start(struct tls *t, const struct url *u, int is_starttls,
+    int is_verified, const char *cafile, const char *helo, int timeout,
+    char *why, size_t size)
+{
+	const char *argv[24];
+	char connect[HOST_MAX + 16];
+	int sv[2], ep[2], n = 0;
+
+	t->pid = -1;
+	t->err = -1;
+	snprintf(connect, sizeof(connect), strchr(u->host, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", u->host, u->port);
+	argv[n++] = "openssl";
+	argv[n++] = "s_client";
+	argv[n++] = "-quiet";
+	argv[n++] = "-verify_quiet";
+	if (is_verified) {
+		argv[n++] = "-verify_return_error";
+		argv[n++] = u->is_ip ? "-verify_ip" : "-verify_hostname";
+		argv[n++] = u->host;
+		if (cafile != NULL) {
+			argv[n++] = "-CAfile";
+			argv[n++] = cafile;
+		}
+	}
+	if (!u->is_ip) {
+		argv[n++] = "-servername";	/* SNI, RFC 6066 3 */
+		argv[n++] = u->host;
+	} else
+		argv[n++] = "-noservername";
+	if (is_starttls) {
+		argv[n++] = "-starttls";
+		argv[n++] = "smtp";
+		argv[n++] = "-name";
+		argv[n++] = helo;
+	}
+	argv[n++] = "-connect";
+	argv[n++] = connect;
+	argv[n] = NULL;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		snprintf(why, size, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe(ep) == -1) {
+		snprintf(why, size, "pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if ((t->pid = fork()) == -1) {
+		snprintf(why, size, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		close(ep[0]);
+		close(ep[1]);
+		return -1;
+	}
+	if (t->pid == 0) {
+		close(sv[0]);
+		close(ep[0]);
+		tls_exec(sv[1], ep[1], argv);
+	}
+	close(sv[1]);
+	close(ep[1]);
+	t->err = ep[0];
+	if (fcntl(t->err, F_SETFD, FD_CLOEXEC) == -1 ||
+	    net_set_timeout(sv[0], timeout) == -1) {
+		snprintf(why, size, "fcntl: %s", strerror(errno));
+		tls_stop(t, NULL, 0);
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
+/*
+ * The reason in what s_client said: the verification error if there is
+ * one ("verify error:num=18:self-signed certificate"), else the reason
+ * field of its last OpenSSL error line (pid:error:code:lib:func:REASON:
+ * file:line:), else its last line.
+ */
+static void
+tls_reason(char *text, char *why, size_t size)
+{
+	char *line, *next, *p, *verify = NULL, *error = NULL, *last = NULL;
+	int i;
+
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line == '\0')
+			continue;
+		last = line;
+		if ((p = strstr(line, "verify error:num=")) != NULL &&
+		    verify == NULL && (p = strchr(p + 17, ':')) != NULL)
+			verify = p + 1;
+		else if (strstr(line, ":error:") != NULL) {
+			for (p = line, i = 0; i < 5 && p != NULL; i++)
+				if ((p = strchr(p, ':')) != NULL)
+					p++;
+			if (p != NULL) {
+				error = p;
+				if ((p = strchr(p, ':')) != NULL)
+					*p = '\0';
+			}
+		} else if (strstr(line, "Didn't find STARTTLS") != NULL)
+			verify = "STARTTLS not offered (an attacker may have "
+			    "removed it), and the relay refused it";
+	}
+	if (verify != NULL && strncmp(verify, "STARTTLS", 8) == 0)
+		snprintf(why, size, "%s", verify);
+	else if (verify != NULL)
+		snprintf(why, size, "certificate not trusted: %s", verify);
+	else if (error != NULL)
+		snprintf(why, size, "TLS failed: %s", error);
+	else if (last != NULL)
+		snprintf(why, size, "TLS program: %s", last);
+	else
+		snprintf(why, size, "TLS program ended");
+}
+
+/* Waits up to a second for the child's stderr to end, then reads it. */
+static size_t
+tls_read_err(int fd, char *buf, size_t size)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < size && poll(&pfd, 1, 1000) > 0) {
+		if ((n = read(fd, buf + len, size - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/*
+ * Ends s_client.  With why, first lets it finish and says in words what
+ * went wrong (the connection to it has failed); without, terminates it.
+ */
+void
+tls_stop(struct tls *t, char *why, size_t size)
+{
+	char err[TLS_ERR_MAX + 1];
+	int status;
+	size_t i;
+
+	if (t->pid == -1)
+		return;
+	if (why != NULL) {
+		(void)tls_read_err(t->err, err, sizeof(err));
+		for (i = 0; err[i] != '\0'; i++)
+			if (err[i] != '\n' && (err[i] < ' ' || err[i] > '~'))
+				err[i] = ' ';
+		tls_reason(err, why, size);
+	}
+	(void)kill(t->pid, SIGTERM);
+	while (waitpid(t->pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (why != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
+	    strncmp(why, "TLS program: ", 13) == 0)
+		memmove(why, why + 13, strlen(why + 13) + 1);
+	if (t->err != -1)
+		close(t->err);
+	t->pid = t->err = -1;
+}

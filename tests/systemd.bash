@@ -1,0 +1,228 @@
+# tests/systemd.bash: a real systemd, booted as PID 1 of a container, for
+# tests/32-systemd.bats (and tests/bench/systemd).  Needs root,
+# systemd-container and debootstrap (.ci/packages).
+#
+#   sd_root            the container's root: a Debian minbase with systemd
+#                      and dbus, made once by debootstrap from the mirror
+#                      this machine's apt uses, cached as a tarball under
+#                      $SD_CACHE keyed on the release and the package list
+#                      (and unpacked beside it); prints its directory
+#   sd_boot ROOT       boots it with systemd-nspawn: --volatile=overlay (the
+#                      cached root is never written: every change goes to
+#                      a tmpfs that goes with the container), a private
+#                      network (only lo), not registered with any machined
+#                      and staying in our own cgroup (--keep-unit), so the
+#                      host's systemd, if there is one, never hears of it.
+#                      Sets SD_PID (nspawn) and SD_LEADER (the container's
+#                      PID 1, as the host sees it) and waits until the boot
+#                      is finished
+#   sd ARGS...         runs a command inside (all its namespaces)
+#   sd_net ARGS...     runs a host command in the container's network
+#   sd_stop            powers off, waits for nspawn, kills by pid what is
+#                      left, and removes the cgroups nspawn leaves behind
+#
+# The host's PID 1 need not be systemd (on the CI machines it is not);
+# nspawn needs only the cgroup hierarchy mounted under /sys/fs/cgroup.
+
+SD_RELEASE=${SD_RELEASE:-bookworm}
+SD_PACKAGES=${SD_PACKAGES:-systemd,dbus}
+SD_CACHE=${SD_CACHE:-/var/cache/smtpq-tests}
+SD_PID=${SD_PID:-} SD_LEADER=${SD_LEADER:-}
+
+# The first Debian mirror in this machine's apt sources (the only network
+# there may be), deb822 or one-line format.
+sd_mirror() {
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++)
+		    if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "$uri"; return 0; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++)
+		    if ($i ~ /^[a-z]+:\/\// && $i ~ /\/debian\/?$/) {
+		    print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "$uri"; return 0; }
+	done
+	echo http://deb.debian.org/debian
+}
+
+sd_root() {
+	local key dir tarball tmp
+	key=$(printf '%s %s\n' "$SD_RELEASE" "$SD_PACKAGES" | sha256sum |
+	    cut -c1-12)
+	tarball=$SD_CACHE/root-$SD_RELEASE-$key.tar
+	dir=$SD_CACHE/root-$SD_RELEASE-$key
+	mkdir -p "$SD_CACHE" || return 1
+	(
+		# Two suites at once (two worktrees) build it once.
+		flock 9 || exit 1
+		[ -f "$dir/.complete" ] && exit 0
+		if [ ! -f "$tarball" ]; then
+			tmp=$(mktemp -d "$SD_CACHE/build.XXXXXX") || exit 1
+			if ! debootstrap --variant=minbase \
+			    --include="$SD_PACKAGES" "$SD_RELEASE" "$tmp" \
+			    "$(sd_mirror)" >"$SD_CACHE/debootstrap.log" 2>&1; then
+				echo "debootstrap failed:" >&2
+				tail -n 20 "$SD_CACHE/debootstrap.log" >&2
+				rm -rf "$tmp"; exit 1
+			fi
+			tar -C "$tmp" -cf "$tarball.new" . &&
+			    mv "$tarball.new" "$tarball" || exit 1
+			rm -rf "$tmp"
+		fi
+		rm -rf "$dir"
+		mkdir "$dir" && tar -C "$dir" -xf "$tarball" &&
+		    touch "$dir/.complete"
+	) 9>"$SD_CACHE/lock" || return 1
+	echo "$dir"
+}
+
+# The host pid of the container's PID 1: the process nspawn's child runs
+# as init, whose /proc/PID/comm is "systemd" and whose parent is nspawn's.
+sd_find_leader() {
+	local p c
+	for p in $(pgrep -P "$SD_PID"); do
+		for c in "$p" $(pgrep -P "$p"); do
+			if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = systemd ]; then
+				SD_LEADER=$c
+				return 0
+			fi
+		done
+	done
+	return 1
+}
+
+sd_boot() {
+	local root=$1 state
+	SD_OUT=${SD_OUT:-$BATS_FILE_TMPDIR/nspawn.out}
+	setsid systemd-nspawn -q -D "$root" --volatile=overlay -b \
+	    --register=no --keep-unit --private-network --console=passive \
+	    >"$SD_OUT" 2>&1 </dev/null 3>&- &
+	SD_PID=$!
+	WAIT_SECONDS=30 wait_for sd_find_leader || {
+		echo "the container did not start:" >&2; cat "$SD_OUT" >&2
+		return 1
+	}
+	# Its manager answers once its private socket is there; then
+	# "running" or "degraded" (a unit of the minimal root failing is
+	# not ours to judge) means the boot is done.
+	WAIT_SECONDS=30 wait_for test -S "/proc/$SD_LEADER/root/run/systemd/private"
+	state=$(timeout 60 nsenter -t "$SD_LEADER" -a \
+	    systemctl is-system-running --wait 2>/dev/null) || true
+	case $state in
+	running|degraded) return 0 ;;
+	esac
+	echo "the container's boot ended '$state':" >&2
+	cat "$SD_OUT" >&2
+	return 1
+}
+
+sd() {
+	nsenter -t "$SD_LEADER" -a "$@" </dev/null
+}
+
+sd_net() {
+	nsenter -t "$SD_LEADER" -n "$@"
+}
+
+# The cgroups nspawn made under ours (payload/, supervisor/): empty once
+# it has gone; removed deepest first.
+sd_cgroups_clean() {
+	local rel base
+	[ -n "${SD_CGROUP_REL:-}" ] || return 0
+	for base in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[ -d "$base$SD_CGROUP_REL" ] || continue
+		for d in payload supervisor; do
+			[ -d "$base$SD_CGROUP_REL/$d" ] || continue
+			find "$base$SD_CGROUP_REL/$d" -depth -type d \
+			    -exec rmdir {} + 2>/dev/null || true
+		done
+	done
+}
+
+sd_stop() {
+	[ -n "$SD_PID" ] || return 0
+	if [ -n "$SD_LEADER" ] && kill -0 "$SD_LEADER" 2>/dev/null; then
+		timeout 10 nsenter -t "$SD_LEADER" -a systemctl poweroff \
+		    >/dev/null 2>&1 || true
+	fi
+	WAIT_SECONDS=30 wait_for sd_gone || {
+		# The container's PID 1 takes its whole pid namespace with it
+		# (killing nspawn alone would leave it running); then nspawn.
+		[ -z "$SD_LEADER" ] || kill -KILL "$SD_LEADER" 2>/dev/null || true
+		WAIT_SECONDS=10 wait_for sd_gone ||
+		    kill -KILL "$SD_PID" 2>/dev/null || true
+		WAIT_SECONDS=10 wait_for sd_gone || true
+	}
+	wait "$SD_PID" 2>/dev/null || true
+	SD_PID= SD_LEADER=
+	sd_cgroups_clean
+}
+
+# nspawn has exited (a zombie not yet reaped counts as gone).
+sd_gone() {
+	local stat
+	stat=$(cat "/proc/$SD_PID/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" = Z ]
+}
+
+# Our cgroup (systemd's named hierarchy on a hybrid host, the unified one
+# otherwise), which nspawn --keep-unit makes its subgroups in.
+SD_CGROUP_REL=$(awk -F: '$2 == "name=systemd" { print $3; exit }
+    $1 == "0" { u = $3 } END { }' /proc/self/cgroup)
+[ -n "$SD_CGROUP_REL" ] ||
+    SD_CGROUP_REL=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+
+# sd_smtp FROM RCPT [MARK]: one SMTP session with the container's port 25,
+# from the host, in the container's network; the replies on stdout.  With
+# MARK, the session stops after the greeting, touches the file MARK and
+# then prints whatever comes until the server closes (for SIGTERM tests).
+sd_smtp() {
+	sd_net "$PYTHON" - "$@" <<'PY'
+import socket, sys, os
+s = socket.create_connection(("127.0.0.1", 25), timeout=30)
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline()
+        if not line:
+            return
+        sys.stdout.write(line.decode(errors="replace").rstrip("\r\n") + "\n")
+        if line[3:4] != b"-":
+            return
+reply()
+if len(sys.argv) > 3:
+    sys.stdout.flush()
+    open(sys.argv[3], "w").close()
+    for line in f:
+        sys.stdout.write(line.decode(errors="replace").rstrip("\r\n") + "\n")
+    sys.exit(0)
+for cmd in ["EHLO client.test", "MAIL FROM:<%s>" % sys.argv[1],
+            "RCPT TO:<%s>" % sys.argv[2], "DATA"]:
+    s.sendall((cmd + "\r\n").encode())
+    reply()
+s.sendall(b"Subject: via systemd\r\n\r\nhello from the real systemd\r\n.\r\nQUIT\r\n")
+reply(); reply()
+PY
+}
+
+# sd_burst N: N connections to port 25 opened as fast as the kernel lets
+# us, each closed at once; prints how many were accepted.
+sd_burst() {
+	sd_net "$PYTHON" - "$1" <<'PY'
+import socket, sys
+ok = 0
+for i in range(int(sys.argv[1])):
+    try:
+        s = socket.create_connection(("127.0.0.1", 25), timeout=10)
+        ok += 1
+        s.close()
+    except OSError:
+        pass
+print(ok)
+PY
+}
