@@ -8,6 +8,10 @@
  * message streams through a byte-level DATA machine into tmp/, and the 250
  * after the final dot is sent only once the file is fsync'd and renamed
  * into new/ (queue.c).  Nothing here grows with the size of the input.
+ *
+ * This file holds the options, the session, the command table and its
+ * dispatcher; the transaction (MAIL, RCPT, DATA) is in txn.c, and what the
+ * two share is declared in smtpd.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +23,6 @@
 
 #include "smtpd.h"
 
-#define DOMAINS_MAX	64	/* -d given more often: usage error */
 #define NETWORKS_MAX	64	/* -R likewise */
 
 static const char usage[] =
@@ -44,14 +47,6 @@ static const char usage[] =
 
 #define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:Sh"
 
-/* RFC 5321 4.1.4 and 3.3: where a session stands. */
-enum state {
-	ST_INIT,	/* greeted the client, no HELO/EHLO yet */
-	ST_HELO,	/* HELO/EHLO done, no transaction */
-	ST_MAIL,	/* MAIL accepted, no recipient yet */
-	ST_RCPT,	/* at least one recipient accepted */
-	ST_DATA		/* reading the message */
-};
 
 #define IN(st)		(1u << (st))
 #define ANY		(IN(ST_INIT) | IN(ST_HELO) | IN(ST_MAIL) | IN(ST_RCPT))
@@ -70,13 +65,13 @@ struct command {
 /* Configuration, from the command line. */
 static const char *queue_dir = "/var/spool/smtpq";
 static const char *logfile;		/* -l; NULL: syslog */
-static char hostname[HOST_MAX + 1];
-static const char *domains[DOMAINS_MAX];
-static size_t ndomains;
+char hostname[HOST_MAX + 1];
+const char *domains[DOMAINS_MAX];
+size_t ndomains;
 static struct cidr networks[NETWORKS_MAX];
 static size_t nnetworks;
-static unsigned long max_size = SIZE_DEFAULT;
-static unsigned long min_free;		/* -m */
+unsigned long max_size = SIZE_DEFAULT;
+unsigned long min_free;		/* -m */
 static int is_min_free_set;		/* else MINFREE_SIZES * max_size */
 static unsigned timeout = TIMEOUT_DEFAULT;
 static unsigned lifetime = LIFETIME_DEFAULT;
@@ -84,40 +79,28 @@ static unsigned long data_rate = DATA_RATE_DEFAULT;
 static unsigned long max_sessions = SESSIONS_DEFAULT;
 static char *tls_argv[PROG_ARGS_MAX + 1];	/* -T; [0] NULL: none */
 static char *auth_argv[PROG_ARGS_MAX + 1];	/* -A */
-static int is_tls;				/* -E */
-static int is_submission;			/* -S */
+int is_tls;				/* -E */
+int is_submission;			/* -S */
 
 /* The session. */
-static struct line in;			/* the client, fd 0 */
-static struct out out;			/* our replies, fd 1 */
-static struct out qout;			/* the queue file being written */
-static struct queue queue;
-static struct peer peer;
+struct line in;			/* the client, fd 0 */
+struct out out;			/* our replies, fd 1 */
+struct queue queue;
+struct peer peer;
 static enum state state;
-static int is_trusted;
-static int is_esmtp;
-static struct limits limits;
+int is_trusted;
+int is_esmtp;
+struct limits limits;
 static unsigned errors;
-static unsigned junk;			/* NOOP, RSET, HELP (JUNK_MAX) */
-static unsigned messages;
-static char helo[HOST_MAX + 1];
-static const char *last_verb = "CONNECT";
-static int line_bare_lf;		/* the last command ended in LF alone */
-static char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
-
-/* The transaction. */
-static char sender[ADDR_MAX + 1];
-static int is_8bitmime;
-static unsigned long mail_size;		/* MAIL's SIZE=, 0 without */
-static char rcpts[RCPT_MAX][ADDR_MAX + 1];
-static size_t nrcpts;
-static unsigned overshoot;		/* RCPTs past RCPT_MAX */
+unsigned junk;			/* NOOP, RSET, HELP (JUNK_MAX) */
+unsigned messages;
+char helo[HOST_MAX + 1];
+const char *last_verb = "CONNECT";
+int line_bare_lf;		/* the last command ended in LF alone */
+char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
 
 static void smtp_helo(const char *, char *);
 static void smtp_ehlo(const char *, char *);
-static void smtp_mail(const char *, char *);
-static void smtp_rcpt(const char *, char *);
-static void smtp_data(const char *, char *);
 static void smtp_rset(const char *, char *);
 static void smtp_noop(const char *, char *);
 static void smtp_help(const char *, char *);
@@ -147,7 +130,7 @@ static const struct command commands[] = {
 	{ "AUTH", smtp_auth, IN(ST_HELO), "Error: MAIL transaction in progress" },
 };
 
-static void
+void
 state_enter(enum state next)
 {
 	/* The one place the state changes; a trace would go here. */
@@ -156,7 +139,7 @@ state_enter(enum state next)
 }
 
 /* Ends the session: flush what we owe the client, and go. */
-static void __attribute__((noreturn))
+void __attribute__((noreturn))
 session_exit(int status)
 {
 	out_flush(&out);
@@ -180,7 +163,7 @@ respond_va(int code, int counts, const char *fmt, va_list ap)
 	}
 }
 
-static void __attribute__((format(printf, 2, 3)))
+void __attribute__((format(printf, 2, 3)))
 respond(int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -220,7 +203,7 @@ respond_counts(int code, int counts, const char *fmt, ...)
  * reply "code words value".  Whatever the client sent (from, to, value) is
  * escaped in the log (log_esc), so it cannot forge a field or a line.
  */
-static void
+void
 refuse(int code, int counts, const char *from, const char *to,
     const char *words, const char *value)
 {
@@ -239,20 +222,17 @@ refuse(int code, int counts, const char *from, const char *to,
 		respond_counts(code, counts, "%s", words);
 }
 
-static void
+void
 transaction_reset(void)
 {
-	sender[0] = '\0';
-	is_8bitmime = 0;
-	nrcpts = 0;
-	overshoot = 0;
+	txn_clear();
 	if (state != ST_INIT)
 		state_enter(ST_HELO);
 }
 
 /* The 4xx for a local failure; err, the errno where it failed, says
  * which. */
-static void
+void
 respond_local_failure(int err)
 {
 	if (err == ENOSPC || err == EDQUOT)
@@ -316,318 +296,6 @@ smtp_ehlo(const char *verb, char *arg)
 	respond(250, "HELP");
 }
 
-/* "FROM:" or "TO:", case-insensitive; returns what follows, or NULL. */
-static char *
-arg_after(char *arg, const char *keyword)
-{
-	size_t n = strlen(keyword);
-
-	if (strncasecmp(arg, keyword, n) != 0)
-		return NULL;
-	return arg + n;
-}
-
-/*
- * RFC 1870 SIZE and RFC 6152 BODY; any other ESMTP parameter is 555
- * (RFC 5321 4.1.1.11).  Returns 0 when all were understood and allowed.
- */
-static int
-mail_params(char *params)
-{
-	unsigned long size;
-	char *p, *next, *value;
-
-	for (p = params; p != NULL && *p != '\0'; p = next) {
-		if ((next = strchr(p, ' ')) != NULL) {
-			*next++ = '\0';
-			while (*next == ' ')
-				next++;
-		}
-		if ((value = strchr(p, '=')) != NULL)
-			*value++ = '\0';
-		if (strcasecmp(p, "SIZE") == 0 && value != NULL) {
-			if (opt_number(value, (unsigned long)-1, &size) == -1) {
-				refuse(501, 1, sender, NULL,
-				    "5.5.4 Bad SIZE syntax", NULL);
-				return -1;
-			}
-			if (size > max_size) {
-				refuse(552, 1, sender, NULL, "5.3.4 Message "
-				    "size exceeds fixed limit", NULL);
-				return -1;
-			}
-			mail_size = size;
-		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
-		    strcasecmp(value, "7BIT") == 0) {
-			is_8bitmime = 0;
-		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
-		    strcasecmp(value, "8BITMIME") == 0) {
-			is_8bitmime = 1;
-		} else {
-			refuse(555, 1, sender, NULL,
-			    "5.5.4 Unsupported option:", p);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void
-smtp_mail(const char *verb, char *arg)
-{
-	const char *rest;
-	char *path;
-
-	(void)verb;
-	if (messages >= MESSAGES_MAX) {
-		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
-		    "session", hostname);
-		log_info("peer=%s messages=%u result=disconnect: too many "
-		    "messages in one session", peer.addr, messages);
-		session_exit(0);
-	}
-	/* RFC 6409 4.3: submission needs AUTH, but from a local pipe. */
-	if (is_submission && user[0] == '\0' &&
-	    (is_tls || strcmp(peer.addr, "stdin") != 0)) {
-		refuse(530, 0, NULL, NULL, "5.7.0 Authentication required",
-		    NULL);
-		return;
-	}
-	if ((path = arg_after(arg, "FROM:")) == NULL) {
-		refuse(501, 1, NULL, NULL, "5.5.4 Syntax: MAIL FROM:<address>",
-		    NULL);
-		return;
-	}
-	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
-	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
-		sender[0] = '\0';
-		refuse(501, 1, NULL, NULL, "5.1.7 Bad sender address syntax",
-		    NULL);
-		return;
-	}
-	is_8bitmime = 0;
-	mail_size = 0;
-	if (mail_params((char *)rest) == -1) {
-		sender[0] = '\0';
-		return;
-	}
-	if (!limits_disk_ok(queue.dir, (unsigned long long)min_free +
-	    mail_size)) {
-		refuse(452, 0, sender, NULL, "4.3.1 Insufficient system "
-		    "storage", NULL);
-		sender[0] = '\0';
-		return;
-	}
-	state_enter(ST_MAIL);
-	respond(250, "2.1.0 Ok");
-}
-
-static int
-domain_is_ours(const char *domain)
-{
-	size_t i;
-
-	for (i = 0; i < ndomains; i++)
-		if (strcasecmp(domain, domains[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-smtp_rcpt(const char *verb, char *arg)
-{
-	char addr[ADDR_MAX + 1], esc_from[LOG_ADDR_MAX], esc_to[LOG_ADDR_MAX];
-	char box[ADDR_LOCAL_MAX + 1];
-	const char *rest, *domain;
-	char *path;
-	size_t i;
-	int n;
-
-	(void)verb;
-	if ((path = arg_after(arg, "TO:")) == NULL) {
-		refuse(501, 1, sender, NULL, "5.5.4 Syntax: RCPT TO:<address>",
-		    NULL);
-		return;
-	}
-	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
-	    addr[0] == '\0') {
-		refuse(501, 1, sender, NULL,
-		    "5.1.3 Bad recipient address syntax", NULL);
-		return;
-	}
-	if ((domain = addr_domain(addr)) == NULL) {
-		/* RFC 5321 4.5.1: <postmaster> needs no domain, and is
-		 * always ours. */
-		if (strcasecmp(addr, "postmaster") != 0) {
-			refuse(501, 1, sender, addr,
-			    "5.1.3 Bad recipient address syntax", NULL);
-			return;
-		}
-		n = snprintf(addr, sizeof(addr), "postmaster@%s", hostname);
-		if (n < 0 || (size_t)n >= sizeof(addr)) {
-			refuse(501, 1, sender, NULL,
-			    "5.1.3 Bad recipient address syntax", NULL);
-			return;
-		}
-	} else if (domain_is_ours(domain) &&
-	    addr_mailbox(addr, box, sizeof(box)) == -1) {
-		/* smtpsend would refuse it for good: no bounce later */
-		refuse(550, 1, sender, addr, "5.1.3 Error: unsafe mailbox "
-		    "name", NULL);
-		return;
-	} else if (!is_trusted && user[0] == '\0' && !domain_is_ours(domain)) {
-		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
-		    " Relay access denied", peer.addr,
-		    log_esc(sender, esc_from, sizeof(esc_from)),
-		    log_esc(addr, esc_to, sizeof(esc_to)));
-		respond(554, "5.7.1 <%s>: Relay access denied", addr);
-		return;
-	}
-	if (*rest != '\0') {
-		refuse(555, 1, sender, addr, "5.5.4 Unsupported option:", rest);
-		return;
-	}
-	for (i = 0; i < nrcpts; i++)
-		if (strcmp(rcpts[i], addr) == 0)
-			break;
-	if (i == nrcpts) {
-		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
-		if (nrcpts == RCPT_MAX) {
-			refuse(452, ++overshoot > RCPT_OVERSHOOT_MAX, sender,
-			    addr, "4.5.3 Error: too many recipients", NULL);
-			return;
-		}
-		strcpy(rcpts[nrcpts++], addr);
-	}
-	state_enter(ST_RCPT);
-	respond(250, "2.1.5 Ok");
-}
-
-/* Writes the envelope and our Received: header (RFC 5321 4.4). */
-static int
-data_begin(const char *id)
-{
-	char date[64];
-
-	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
-		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
-	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
-	    nrcpts, is_8bitmime);
-	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
-	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
-	    peer.is_known ? "[" : "",
-	    peer.is_known && peer.host.family == AF_INET6 ? "IPv6:" : "",
-	    peer.addr, peer.is_known ? "]" : "");
-	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too. */
-	out_printf(&qout, "\tby %s (smtpd) with %s%s%s id %s", hostname,
-	    is_esmtp ? "ESMTP" : "SMTP", is_tls ? "S" : "",
-	    user[0] != '\0' ? "A" : "", id);
-	if (nrcpts == 1)
-		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);
-	return out_printf(&qout, "; %s\r\n", date);
-}
-
-/* Why a deadline passed: the reply's words, and the log's. */
-static const char *
-timeout_words(void)
-{
-	return limits_life_over(&limits) ? "session too long" :
-	    "timeout exceeded";
-}
-
-static const char *
-timeout_log(void)
-{
-	return limits_life_over(&limits) ? "session too long" : "timeout";
-}
-
-/* The client went away or we must stop in the middle of a message. */
-static void __attribute__((noreturn))
-data_lost(struct queue_file *qf, int rc)
-{
-	queue_abort(&queue, qf);
-	switch (line_status_of(rc)) {
-	case LINE_TIMEOUT:
-		reply(&out, 421, "4.4.2 %s Error: %s", hostname,
-		    timeout_words());
-		log_info("peer=%s id=%s result=dropped: %s in DATA",
-		    peer.addr, qf->name, timeout_log());
-		break;
-	case LINE_SIGNAL:
-		reply(&out, 421, "4.3.2 %s Service shutting down", hostname);
-		log_info("peer=%s id=%s result=dropped: shutting down in DATA",
-		    peer.addr, qf->name);
-		break;
-	default:
-		log_info("peer=%s id=%s result=dropped: connection lost in "
-		    "DATA", peer.addr, qf->name);
-		break;
-	}
-	session_exit(0);
-}
-
-static void
-smtp_data(const char *verb, char *arg)
-{
-	char esc[LOG_ADDR_MAX];
-	struct queue_file qf;
-	struct data d;
-	int rc, err;
-
-	(void)verb;
-	if (*arg != '\0') {
-		respond(501, "5.5.4 Syntax: DATA");
-		return;
-	}
-	if (queue_create(&queue, &qf) == -1) {
-		err = errno;
-		log_error("peer=%s result=deferred: unable to create queue "
-		    "file: %s", peer.addr, strerror(err));
-		respond_local_failure(err);
-		/* The transaction is over, as after the final dot: a
-		 * pipelining client's next RCPT must not join it. */
-		transaction_reset();
-		return;
-	}
-	out_init(&qout, qf.fd);
-	data_begin(qf.name);
-	respond(354, "End data with <CR><LF>.<CR><LF>");
-	state_enter(ST_DATA);
-
-	data_init(&d, &qout, max_size, line_bare_lf);
-	limits_command(&limits, &in);
-	while (d.state != D_END) {
-		if (line_pending(&in) == 0) {
-			if ((rc = line_fill(&in)) <= 0)
-				data_lost(&qf, rc);
-			limits_data_credit(&limits, &in, (size_t)rc);
-		}
-		in.start += data_scan(&d, in.buf + in.start,
-		    line_pending(&in));
-	}
-
-	if (d.is_too_big) {
-		queue_abort(&queue, &qf);
-		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
-		    "552 5.3.4 Error: message file too big", peer.addr, qf.name,
-		    log_esc(sender, esc, sizeof(esc)), d.size);
-		respond(552, "5.3.4 Error: message file too big");
-	} else if (submit_commit(&queue, &qf, &qout) == -1) {
-		err = errno;
-		log_error("peer=%s id=%s result=deferred: unable to write "
-		    "queue file: %s", peer.addr, qf.name, strerror(err));
-		respond_local_failure(err);
-	} else {
-		messages++;
-		junk = 0;
-		respond(250, "2.0.0 Ok: queued as %s", qf.name);
-		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
-		    "result=queued", peer.addr, qf.name,
-		    log_esc(sender, esc, sizeof(esc)), nrcpts, d.size);
-	}
-	last_verb = "END-OF-MESSAGE";
-	transaction_reset();
-}
 
 static void
 smtp_rset(const char *verb, char *arg)
@@ -687,7 +355,13 @@ smtp_starttls(const char *verb, char *arg)
 		respond(503, "5.5.1 Error: TLS already active");
 	else if (state == ST_MAIL || state == ST_RCPT)
 		respond(503, "5.5.1 Error: MAIL transaction in progress");
-	else {
+	else if (!peer.is_known) {
+		/* The next smtpd learns the client from us (STARTTLS_ENV),
+		 * and only a network address can be carried over. */
+		log_info("peer=%s result=starttls refused: not a network "
+		    "client", peer.addr);
+		respond(454, "4.7.0 TLS not available");
+	} else {
 		starttls_exec(&in, &out, tls_argv, peer.addr);
 		respond(454, "4.7.0 TLS not available");
 	}
@@ -725,6 +399,20 @@ smtp_auth(const char *verb, char *arg)
 	if (code == 235)
 		strcpy(user, tried);
 	respond(code, "%s", text);
+}
+
+/* Why a deadline passed: the reply's words, and the log's. */
+const char *
+timeout_words(void)
+{
+	return limits_life_over(&limits) ? "session too long" :
+	    "timeout exceeded";
+}
+
+const char *
+timeout_log(void)
+{
+	return limits_life_over(&limits) ? "session too long" : "timeout";
 }
 
 /* Finds and runs the command on one line. */
@@ -940,7 +628,7 @@ options(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	const char *env;
+	const char *env = NULL, *env_name = TLS_PEER_ENV;
 	int rc;
 
 	log_prog = "smtpd";
@@ -966,14 +654,20 @@ main(int argc, char **argv)
 	}
 	/* A client that stops reading must not hold us forever. */
 	net_set_timeout(STDOUT_FILENO, (int)timeout);
-	/* -E: fd 0 is the TLS program's loopback pair; only its variable
-	 * names the client, and without it nobody is trusted: 421. */
+	/* -E: fd 0 is the TLS program's loopback pair; only a variable
+	 * names the client, and without it nobody is trusted: 421.  After
+	 * our own STARTTLS it is the address the smtpd before us saw
+	 * (STARTTLS_ENV), not the TLS program's view of its peer, which
+	 * behind a proxy is the proxy. */
+	if (is_tls && (env = getenv(STARTTLS_ENV)) != NULL)
+		env_name = STARTTLS_ENV;
+	else if (is_tls)
+		env = getenv(TLS_PEER_ENV);
 	if (!is_tls)
 		net_peer(STDIN_FILENO, &peer);
-	else if ((env = getenv(TLS_PEER_ENV)) == NULL ||
-	    net_peer_parse(env, &peer) == -1) {
+	else if (env == NULL || net_peer_parse(env, &peer) == -1) {
 		log_error("peer=unknown result=refused: -E without a usable "
-		    "$%s", TLS_PEER_ENV);
+		    "$%s", env_name);
 		reply(&out, 421, "4.3.0 %s Service not available: local error",
 		    hostname);
 		session_exit(EXIT_TEMPFAIL);

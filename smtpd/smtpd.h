@@ -1,5 +1,5 @@
 /*
- * smtpd.h: what smtpd.c and data.c share.
+ * smtpd.h: what the parts of smtpd share.
  */
 #ifndef SMTPD_H
 #define SMTPD_H
@@ -53,7 +53,7 @@ int	prog_exec(const char *path, char *const argv[]);
 int	prog_devnull(int fd);
 
 /* starttls.c: STARTTLS by exec (RFC 3207) */
-#define STARTTLS_ENV	"SMTPD_STARTTLS"	/* set for the next smtpd */
+#define STARTTLS_ENV	"SMTPD_STARTTLS"	/* the client, for the next smtpd */
 #define TLS_PEER_ENV	"REMOTE_HOST"		/* stunnel's client address */
 
 int	starttls_exec(struct line *, struct out *, char *const argv[],
@@ -67,5 +67,58 @@ void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
 int	auth_run(struct line *, struct out *, char *arg, char *const argv[],
 	    const char *peer, char *user, const char **text,
 	    enum line_status *);
+
+/* smtpd.c: the session and its configuration, shared with txn.c */
+#define DOMAINS_MAX	64	/* -d given more often: usage error */
+
+/* RFC 5321 4.1.4 and 3.3: where a session stands. */
+enum state {
+	ST_INIT,	/* greeted the client, no HELO/EHLO yet */
+	ST_HELO,	/* HELO/EHLO done, no transaction */
+	ST_MAIL,	/* MAIL accepted, no recipient yet */
+	ST_RCPT,	/* at least one recipient accepted */
+	ST_DATA		/* reading the message */
+};
+
+/* Configuration, set once by smtpd.c's options(). */
+extern char hostname[HOST_MAX + 1];
+extern const char *domains[DOMAINS_MAX];
+extern size_t ndomains;
+extern unsigned long max_size;
+extern unsigned long min_free;		/* -m */
+extern int is_tls;			/* -E */
+extern int is_submission;		/* -S */
+
+/* The session, owned by smtpd.c; txn.c reads it and counts messages. */
+extern struct line in;			/* the client, fd 0 */
+extern struct out out;			/* our replies, fd 1 */
+extern struct queue queue;
+extern struct peer peer;
+extern int is_trusted;
+extern int is_esmtp;
+extern struct limits limits;
+extern unsigned junk;			/* NOOP, RSET, HELP (JUNK_MAX) */
+extern unsigned messages;
+extern char helo[HOST_MAX + 1];
+extern const char *last_verb;
+extern int line_bare_lf;		/* the last command ended in LF alone */
+extern char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
+
+void	state_enter(enum state);
+void	session_exit(int) __attribute__((noreturn));
+void	respond(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	refuse(int code, int counts, const char *from, const char *to,
+	    const char *words, const char *value);
+void	respond_local_failure(int err);
+void	transaction_reset(void);
+const char *timeout_words(void);
+const char *timeout_log(void);
+
+/* txn.c: MAIL, RCPT, DATA and the envelope they build */
+void	smtp_mail(const char *, char *);
+void	smtp_rcpt(const char *, char *);
+void	smtp_data(const char *, char *);
+void	txn_clear(void);
 
 #endif

@@ -6,9 +6,10 @@
  * What a client sent after STARTTLS, before it could have seen our 220,
  * is plaintext that must never reach the TLS session (CVE-2011-0411): it
  * is dropped, from our buffer and from the socket, and logged.  The next
- * smtpd learns from STARTTLS_ENV that it must not greet (RFC 3207 4.2);
- * that variable says nothing about who the client is, so whoever can set
- * it gains nothing.
+ * smtpd learns from STARTTLS_ENV that it must not greet (RFC 3207 4.2),
+ * and who the client is: the address we determined, not the TLS
+ * program's peer (behind a proxy, the proxy's trusted loopback).  Only
+ * we set it before the exec; a remote client cannot set environment.
  */
 #include <sys/stat.h>
 
@@ -64,7 +65,7 @@ starttls_exec(struct line *in, struct out *out, char *const argv[],
 		    argv[0], strerror(errno));
 		return -1;
 	}
-	if (setenv(STARTTLS_ENV, "1", 1) == -1) {
+	if (setenv(STARTTLS_ENV, peer, 1) == -1) {
 		log_error("peer=%s result=starttls unavailable: setenv: %s",
 		    peer, strerror(errno));
 		return -1;

@@ -73,6 +73,7 @@ teardown() {
 }
 
 @test "STARTTLS with a program that cannot run is 454 4.7.0, session goes on" {
+	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$BATS_TEST_TMPDIR/no-such-program -x")
 	smtpd_session 'EHLO c\r\nSTARTTLS\r\nNOOP\r\nQUIT\r\n'
 	replies | grep -q '^454 4.7.0 TLS not available'
@@ -82,12 +83,13 @@ teardown() {
 }
 
 @test "STARTTLS answers 220 2.0.0 and execs the program, split on blanks and commas" {
+	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$FAKE_TLS one,two  three")
 	smtpd_session 'EHLO c\r\nSTARTTLS\r\n'
 	[ "$status" -eq 0 ]
 	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
 	[ "$(cat "$BATS_TEST_TMPDIR/tls.args")" = 'one two three' ]
-	grep -qx 'SMTPD_STARTTLS=1' "$BATS_TEST_TMPDIR/tls.env"
+	grep -qx 'SMTPD_STARTTLS=192.0.2.9' "$BATS_TEST_TMPDIR/tls.env"
 	# smtpd's blocked SIGTERM and ignored SIGPIPE are not handed on
 	# (bits 14 and 12: SIGTERM, SIGPIPE)
 	blk=$(sed -n 's/^SigBlk:\t//p' "$BATS_TEST_TMPDIR/tls.sig")
@@ -96,7 +98,39 @@ teardown() {
 	[ $(( 0x$ign & 0x5000 )) -eq 0 ]
 }
 
+@test "STARTTLS from a pipe (no network client) is 454 4.7.0, nothing run" {
+	SMTPD_FLAGS=(-T "$FAKE_TLS")
+	smtpd_session 'EHLO c\r\nSTARTTLS\r\nQUIT\r\n'
+	[ "$status" -eq 0 ]
+	replies | grep -qx '454 4.7.0 TLS not available'
+	replies | grep -q '^221 '
+	[ ! -e "$BATS_TEST_TMPDIR/tls.args" ]
+	log_has "$LOG" 'peer=stdin result=starttls refused: not a network client'
+}
+
+@test "after STARTTLS the client is the one smtpd saw, not the TLS program's REMOTE_HOST" {
+	# The TLS program's view of its peer (a proxy's loopback, say) is
+	# trusted; the client smtpd saw, 192.0.2.9, is not.  The stand-in
+	# runs smtpd -E on the commands a client would send inside TLS.
+	export REMOTE_ADDR=192.0.2.9
+	printf 'EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@elsewhere.example>\r\nQUIT\r\n' \
+	    >"$BATS_TEST_TMPDIR/inside-tls"
+	cat >"$FAKE_TLS" <<SCRIPT
+#!/bin/sh
+REMOTE_HOST=127.0.0.1 exec "$SMTPD" -E -q "$Q" -n mx.test -l "$LOG" \
+    <"$BATS_TEST_TMPDIR/inside-tls" >"$BATS_TEST_TMPDIR/inside-tls.out"
+SCRIPT
+	SMTPD_FLAGS=(-T "$FAKE_TLS")
+	smtpd_session 'EHLO c\r\nSTARTTLS\r\n'
+	[ "$status" -eq 0 ]
+	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
+	log_has "$LOG" 'peer=192.0.2.9 trusted=no tls=yes result=connect'
+	tr -d '\r' <"$BATS_TEST_TMPDIR/inside-tls.out" |
+	    grep -qx '554 5.7.1 <x@elsewhere.example>: Relay access denied'
+}
+
 @test "commands pipelined after STARTTLS are discarded and logged, never run" {
+	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	smtpd_session 'EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<a@mx.test>\r\nDATA\r\nx\r\n.\r\n'
 	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
@@ -107,6 +141,7 @@ teardown() {
 }
 
 @test "plaintext past our buffer after STARTTLS is drained too, not handed on" {
+	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	# A file as stdin: what our 64 KiB buffer did not take is still
 	# there to read, as on a socket, with no race.
 	{
@@ -156,7 +191,7 @@ teardown() {
 	SMTPD_FLAGS=(-E)
 	smtpd_session 'EHLO c\r\nQUIT\r\n'
 	assert_reply 1 '220 mx.test ESMTP'
-	SMTPD_STARTTLS=1 smtpd_session 'EHLO c\r\nQUIT\r\n'
+	SMTPD_STARTTLS=192.0.2.7 smtpd_session 'EHLO c\r\nQUIT\r\n'
 	assert_reply 1 '250-mx.test'
 }
 
