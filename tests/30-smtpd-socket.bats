@@ -47,7 +47,7 @@ same_bytes() {
 # One client of the concurrency test: connects, waits greeted until all
 # are, then sends message $1 (its token in the subject and body).
 concurrent_client() {
-	local i=$1 s
+	local i=$1 s WAIT_SECONDS=$((10 * SLOWDOWN))	# valgrind: 20 slow starts
 
 	sock_open 127.0.0.1 "$PORT" || return 1
 	s=$SOCK
