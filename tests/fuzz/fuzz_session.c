@@ -29,7 +29,12 @@ static void fuzz_exit(int) __attribute__((noreturn));
 #define exit fuzz_exit
 #define main smtpd_main
 #include "../../smtpd/smtpd.c"
+#include "../../smtpd/txn.c"
 #include "../../smtpd/data.c"
+#include "../../smtpd/limits.c"
+#include "../../smtpd/auth.c"
+#include "../../smtpd/starttls.c"
+#include "../../smtpd/prog.c"
 #undef main
 #undef exit
 
@@ -54,10 +59,11 @@ fuzz_reset(void)
 	state = ST_INIT;
 	is_trusted = is_esmtp = 0;
 	errors = messages = 0;
-	helo[0] = sender[0] = '\0';
+	helo[0] = user[0] = '\0';
 	last_verb = "CONNECT";
-	line_bare_lf = is_8bitmime = 0;
-	nrcpts = 0;
+	line_bare_lf = 0;
+	junk = 0;
+	txn_clear();
 	optind = 1;
 }
 
