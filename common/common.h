@@ -297,6 +297,10 @@ int	queue_slot(struct queue *, unsigned max);
 int	queue_create(struct queue *, struct queue_file *);
 int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
 void	queue_abort(struct queue *, struct queue_file *);
+/* The FIFO in the queue directory that smtpsend -w waits on; a commit
+ * into new/ pokes it. */
+#define QUEUE_TRIGGER	"trigger"
+void	queue_poke(struct queue *);
 int	queue_unique(const char *host, char *buf, size_t size);
 
 /* submit.c: a new message into the queue (smtpd and sendmail) ---------- */

@@ -193,11 +193,37 @@ queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 		errno = saved;
 		return -1;
 	}
+	if (strcmp(subdir, "new") == 0)
+		queue_poke(q);
 	return 0;
 fail:
 	unlinkat(q->dir, qf->tmp, 0);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * Tells a waiting smtpsend -w that new/ has something (DESIGN.md "Mail
+ * leaves at once"): one byte into the FIFO QUEUE/trigger, never blocking.
+ * No FIFO, no reader (ENXIO), a full pipe (EAGAIN: a wake-up is pending
+ * already), anything else at that path: nothing to do, errno is kept, and
+ * the commit stands regardless; the next timed run finds the message.
+ */
+void
+queue_poke(struct queue *q)
+{
+	struct stat st;
+	int saved = errno, fd;
+
+	fd = openat(q->dir, QUEUE_TRIGGER, O_WRONLY | O_NONBLOCK | O_NOFOLLOW |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd != -1) {
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+		    write(fd, "n", 1) == -1)
+			errno = 0;	/* EAGAIN: one is pending already */
+		close(fd);
+	}
+	errno = saved;
 }
 
 void

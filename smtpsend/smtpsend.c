@@ -705,11 +705,14 @@ main(int argc, char *argv[])
 		print_queue();
 		return 0;
 	}
+	if (loop_wait > 0)
+		trigger_open(&queue, queue_dir);
 	do {
 		is_left = run();
 		if (loop_wait > 0)
-			sig_sleep(loop_wait);
+			trigger_wait(loop_wait);
 	} while (loop_wait > 0 && !sig_term);
+	trigger_close();
 	if (sig_term)
 		is_left = !is_queue_empty();
 	close(failed_dir);

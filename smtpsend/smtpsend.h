@@ -117,4 +117,10 @@ int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
 int		 masq_config(const char *arg);
 const char	*masq_sender(const char *from, char *buf, size_t size);
 
+/* trigger.c: the wait of -w, cut short by QUEUE/trigger ----------------- */
+
+void	trigger_open(struct queue *, const char *queue_dir);
+void	trigger_wait(unsigned seconds);
+void	trigger_close(void);
+
 #endif
