@@ -214,6 +214,7 @@ SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 MANPAGES = $(wildcard smtpd/smtpd.8 smtpd/sendmail.8 smtpsend/smtpsend.8)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.service systemd/smtpsend.timer \
+	  systemd/smtpsend.path \
 	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
 	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
 	  systemd/smtpq-stunnel-465.service

@@ -100,7 +100,8 @@ assert_queues_and_caps() {
 	for f in sbin/smtpd lib/systemd/system/smtpd.socket \
 	    lib/systemd/system/smtpd@.service \
 	    lib/systemd/system/smtpsend.service \
-	    lib/systemd/system/smtpsend.timer lib/sysusers.d/smtpq.conf \
+	    lib/systemd/system/smtpsend.timer lib/systemd/system/smtpsend.path \
+	    lib/sysusers.d/smtpq.conf \
 	    lib/tmpfiles.d/smtpq.conf share/man/man8/smtpd.8 \
 	    share/smtpq/inetd.conf share/smtpq/xinetd.smtpd \
 	    share/smtpq/tcpserver.run; do
@@ -147,12 +148,13 @@ assert_queues_and_caps() {
 @test "systemd-analyze verify passes every unit cleanly" {
 	dir="$BATS_TEST_TMPDIR/units"
 	mkdir "$dir"
-	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer; do
+	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer \
+	    smtpsend.path; do
 		test_copy "$UNITS/$u" >"$dir/$u"
 	done
 	cd "$dir"
 	run systemd-analyze verify --man=no smtpd.socket smtpd@.service \
-	    smtpsend.service smtpsend.timer
+	    smtpsend.service smtpsend.timer smtpsend.path
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
