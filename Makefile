@@ -138,7 +138,10 @@ unit: $(UNIT_BIN)
 # Plain build in place, sanitized build under build/asan (and a clang build
 # under build/clang, only to prove it warning-free); tests/run prints the
 # closing "N passed, N failed" line over the plain and sanitized runs.
+# First .ci/install: as root it installs what .ci/packages lists and is
+# missing; as another user it names the command that would, and stops.
 test:
+	@bash .ci/install
 	$(MAKE) lint
 	$(MAKE) all unit
 	$(MAKE) O=build/clang CC=clang SMTPD_LIBC=glibc all unit
