@@ -250,8 +250,8 @@ install: all
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
 	if [ -f $(O)/smtpd/sendmail ]; then \
 		if [ -z "$$d" ] && ! getent group $(QUEUE_GROUP) >/dev/null; \
-		then systemd-sysusers "$(SYSUSERSDIR)/smtpq.conf" 2>/dev/null \
-		    || systemd-sysusers systemd/smtpq.sysusers || true; fi; \
+		then $(SUBST) systemd/smtpq.sysusers | systemd-sysusers - \
+		    || true; fi; \
 		if getent group $(QUEUE_GROUP) >/dev/null && \
 		    [ "$$(id -u)" -eq 0 ]; then \
 			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 2755 \
