@@ -4,8 +4,9 @@
 # `make install` run inside it, the user, queue and units set up exactly
 # as the README's "With systemd" says; then mail into smtpd.socket, the
 # timer, SIGTERM and systemctl stop, bursts against the trigger limit,
-# systemd-analyze on the installed units.  One container for the whole
-# file: it boots in about a second.  Needs root (nspawn); the root is built once
+# systemd-analyze on the installed units, and the tcpserver deployment
+# (smtpd-tcpserver.service).  One container for the whole file: it boots
+# in about a second.  Needs root (nspawn); the root is built once
 # (debootstrap, about two minutes) and cached under /var/cache.
 #
 # "tests/run: once": what this suite tests is the units and systemd's
@@ -132,7 +133,7 @@ client_gone() {
 	[ "$(prop smtpsend.timer UnitFileState)" = enabled ]
 	local u
 	for u in smtpd-submission.socket smtpd-submissions.socket \
-	    smtpq-stunnel-465.service; do
+	    smtpq-stunnel-465.service smtpd-tcpserver.service; do
 		[ "$(prop "$u" UnitFileState)" = disabled ] ||
 		    { echo "$u: $(prop "$u" UnitFileState)" >&2; false; }
 	done
@@ -240,7 +241,8 @@ client_gone() {
 	local units=() u
 	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer \
 	    smtpd-submission.socket smtpd-submission@.service \
-	    smtpd-submissions.socket smtpd-submissions@.service; do
+	    smtpd-submissions.socket smtpd-submissions@.service \
+	    smtpd-tcpserver.service; do
 		units+=("$UNITDIR/$u")
 	done
 	run sd systemd-analyze verify --man=no "${units[@]}"
@@ -252,17 +254,18 @@ client_gone() {
 }
 
 # The rating the README gives unit $1 ("`systemd-analyze security`
-# rates it 0.8, SAFE" in the paragraph that names the unit).
+# rates it 0.8, SAFE" or "rates `UNIT` 2.1, OK", in the first paragraph
+# that names the unit and gives one).
 readme_rating() {
-	awk -v u="$1" 'BEGIN { RS = "" } index($0, u) && /rates it [0-9.]+, [A-Z]+/' \
-	    "$TOP/README.md" | tr '\n' ' ' |
-	    grep -o 'rates it [0-9.]*, [A-Z]*' | head -n 1 |
-	    sed 's/rates it \([0-9.]*\), \([A-Z]*\)/\1 \2/'
+	awk -v u="$1" 'BEGIN { RS = "" } index($0, u) { gsub(/\n/, " "); print }' \
+	    "$TOP/README.md" |
+	    grep -oE 'rates (it|`[^`]*`) [0-9.]+, [A-Z]+' | head -n 1 |
+	    awk '{ sub(/,$/, "", $(NF - 1)); print $(NF - 1), $NF }'
 }
 
-@test "systemd: systemd-analyze security rates smtpd@ as the README says, smtpsend below 2" {
+@test "systemd: systemd-analyze security rates smtpd@ and smtpd-tcpserver as the README says, smtpsend below 2" {
 	local u said
-	for u in smtpd@.service; do
+	for u in smtpd@.service smtpd-tcpserver.service; do
 		said=$(readme_rating "\`$u\`")
 		[ -n "$said" ] || { echo "README: no rating for $u" >&2; false; }
 		run sd systemd-analyze security --no-pager "${u/@/@x}"
@@ -272,4 +275,61 @@ readme_rating() {
 	done
 	run sd systemd-analyze security --no-pager --threshold=20 smtpsend.service
 	[ "$status" -eq 0 ] || { echo "$output" | tail -n 1 >&2; false; }
+}
+
+# The pids of the smtpd processes running in the container (host pids).
+smtpd_pids() {
+	local p
+	for p in $(pgrep -x smtpd); do
+		[ "$(readlink "/proc/$p/ns/pid")" = \
+		    "$(readlink "/proc/$SD_LEADER/ns/pid")" ] && echo "$p"
+	done
+}
+
+listening_25() {
+	[ -n "$(sd_net ss -Hltn 'sport = :25')" ]
+}
+
+has_smtpd() {
+	[ -n "$(smtpd_pids)" ]
+}
+
+@test "systemd: smtpd-tcpserver.service: mail lands; each smtpd runs as smtpq, without capabilities, in the service's sandbox; stop is 421" {
+	sd systemctl disable --now smtpd.socket
+	sd systemctl enable --now smtpd-tcpserver.service
+	WAIT_SECONDS=20 wait_for listening_25
+	[ "$(prop smtpd-tcpserver.service ActiveState)" = active ]
+	run sd_smtp sender@client.test tcp@local.test
+	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	sd systemctl start smtpsend.service
+	wait_for maildir_count_is tcp 1
+	# A session held open: its smtpd is smtpq's, has no capability, no
+	# new privileges, a seccomp filter and the service's mount namespace
+	# (the read-only /usr of ProtectSystem=strict).
+	local mark=$BATS_TEST_TMPDIR/greeted out=$BATS_TEST_TMPDIR/client pid
+	sd_smtp a@b.test c@local.test "$mark" >"$out" 2>&1 &
+	local client=$!
+	wait_for test -e "$mark"
+	wait_for has_smtpd
+	pid=$(smtpd_pids | head -n 1)
+	local uid
+	uid=$(sd id -u smtpq)
+	grep -q "^Uid:	$uid	$uid	$uid	$uid" "/proc/$pid/status"
+	grep -q '^CapEff:	0000000000000000' "/proc/$pid/status"
+	grep -q '^CapPrm:	0000000000000000' "/proc/$pid/status"
+	grep -q '^NoNewPrivs:	1' "/proc/$pid/status"
+	grep -q '^Seccomp:	2' "/proc/$pid/status"
+	awk '$5 == "/" { o = $6 } END { exit o !~ /(^|,)ro(,|$)/ }' \
+	    "/proc/$pid/mountinfo"
+	[ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink "/proc/$SD_LEADER/ns/mnt")" ]
+	# systemctl stop: SIGTERM to tcpserver and its sessions.
+	sd systemctl stop smtpd-tcpserver.service
+	WAIT_SECONDS=20 wait_for client_gone "$client"
+	wait "$client" || true
+	grep -q '^421 4.3.2' "$out" || { cat "$out" >&2; false; }
+	[ "$(prop smtpd-tcpserver.service Result)" = success ]
+	sd systemctl disable smtpd-tcpserver.service
+	sd systemctl enable --now smtpd.socket
+	run sd_smtp a@b.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
 }
