@@ -5,12 +5,13 @@
 # port, with more smtpd listeners in its master.cf for the rest: a
 # wrapper-mode one as on 465, ones serving a self-signed, an expired and
 # a wrong-name certificate, one without STARTTLS, one that hides
-# STARTTLS from its EHLO reply but still does it, and one that answers
-# MAIL with 530 as providers do without AUTH.  Certificates come from a
-# throwaway CA made here.  Delivered mail is compared with the queue file
-# byte for byte, below the trace fields Postfix adds; every failure must
-# leave the message queued as it was, exit 75 and say why in words.  The
-# last test runs the whole chain smtpd -> queue -> smtpsend -> Postfix.
+# STARTTLS from its EHLO reply (and then refuses it), one that answers
+# MAIL with 530 as providers do without AUTH, one offering only AUTH
+# LOGIN.  Certificates come from a throwaway CA made here.  Delivered
+# mail is compared with the queue file byte for byte, below the trace
+# fields Postfix adds; every failure must leave the message queued as it
+# was, exit 75 and say why in words.  The last test runs the whole chain
+# smtpd -> queue -> smtpsend -> Postfix.
 
 load helpers
 
@@ -51,7 +52,8 @@ PF_EXPIRED -o smtpd_tls_cert_file=@/expired.pem -o smtpd_tls_key_file=@/expired.
 PF_WRONG -o smtpd_tls_cert_file=@/wrong.pem -o smtpd_tls_key_file=@/wrong.key
 PF_NOTLS -o smtpd_tls_security_level=none
 PF_HIDDEN -o smtpd_discard_ehlo_keywords=silent-discard,starttls
-PF_530 -o smtpd_delay_reject=no -o smtpd_sender_restrictions=$want_auth'
+PF_530 -o smtpd_delay_reject=no -o smtpd_sender_restrictions=$want_auth
+PF_LOGIN -o smtpd_sasl_path=login'
 
 # Adds the listeners that are not listening yet on new free ports, has the
 # master read master.cf again, and waits (bounded) until each listens.
@@ -110,6 +112,9 @@ setup_file() {
 	    "smtpd_relay_restrictions=permit_sasl_authenticated, reject" \
 	    "want_auth=permit_sasl_authenticated, check_sender_access static:{530 5.7.0 Authentication required}" ||
 	    return 1
+	# PF_LOGIN's smtpd reads etc/sasl/login.conf: LOGIN only.
+	sed 's/^mech_list:.*/mech_list: LOGIN/' "$PF_DIR/etc/sasl/smtpd.conf" \
+	    >"$PF_DIR/etc/sasl/login.conf" || return 1
 	for _ in 1 2 3; do
 		pf_listeners && break
 	done || return 1
@@ -221,6 +226,34 @@ assert_kept() {
 	send "smtps://alice@localhost:$PF_SMTPS" -a "$SECRETS"
 	assert_in_postfix
 	grep -q "relay=localhost:$PF_SMTPS result=connected .*tls=verified auth" "$LOG"
+}
+
+@test "Postfix offering only AUTH LOGIN: smtp+tls:// delivers with LOGIN" {
+	queue_one login
+	send "smtp+tls://alice@localhost:$PF_LOGIN" -a "$SECRETS"
+	assert_in_postfix
+	pf_log | grep -q 'sasl_method=LOGIN, sasl_username=alice@pf.test'
+}
+
+@test "Postfix: -r failover from a relay with a bad certificate to the 465 one" {
+	queue_one failover
+	send "smtp+tls://alice@127.0.0.1:$PF_SELF" \
+	    -r "smtps://alice@localhost:$PF_SMTPS" -a "$SECRETS"
+	assert_in_postfix
+	grep -q "relay=127.0.0.1:$PF_SELF result=unusable: .*self-signed certificate" "$LOG"
+	grep -q "via=localhost:$PF_SMTPS result=sent" "$LOG"
+}
+
+@test "Postfix: -k says what each relay offers and whether TLS and AUTH worked" {
+	queue_one probe
+	send "smtp+tls://alice@127.0.0.1:$PF_PORT" -a "$SECRETS" -k
+	assert_status 0
+	[[ $output == *"127.0.0.1:$PF_PORT: ok: tls=verified auth=ok"* ]]
+	send "smtp+tls://alice@127.0.0.1:$PF_NOTLS" -a "$SECRETS" -k
+	assert_status 75
+	[[ $output == *"127.0.0.1:$PF_NOTLS: unusable: "*"STARTTLS not offered"* ]]
+	assert_same_bytes "$BATS_TEST_TMPDIR/orig" "$Q/new/$NAME"
+	maildir_has "$PF_DIR/mail/bob" 0
 }
 
 @test "Postfix: a wrong password (535) keeps the mail, one line says what to fix" {
