@@ -15,14 +15,6 @@
 
 load helpers
 
-fail_or_skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "$1" >&2
-		return 1
-	fi
-	skip "$1"
-}
-
 # cert DIR NAME SAN DAYS [self]: DIR/NAME.pem and DIR/NAME.key, signed by
 # DIR/ca.pem unless self-signed; the key is for Postfix's smtpd (user
 # postfix) alone.
