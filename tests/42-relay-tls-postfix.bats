@@ -7,10 +7,11 @@
 # a wrong-name certificate, one without STARTTLS, one that hides
 # STARTTLS from its EHLO reply (and then refuses it), one that answers
 # MAIL with 530 as providers do without AUTH, one offering only AUTH
-# LOGIN.  Certificates come from a throwaway CA made here.  Delivered
-# mail is compared with the queue file byte for byte, below the trace
-# fields Postfix adds; every failure must leave the message queued as it
-# was, exit 75 and say why in words.  The last test runs the whole chain
+# LOGIN, one pausing after the dot (whose smtpd the test kills).
+# Certificates come from a throwaway CA made here.  Delivered mail is
+# compared with the queue file byte for byte, below the trace fields
+# Postfix adds; every failure must leave the message queued as it was,
+# exit 75 and say why in words.  The last test runs the whole chain
 # smtpd -> queue -> smtpsend -> Postfix.
 
 load helpers
@@ -45,7 +46,8 @@ PF_WRONG -o smtpd_tls_cert_file=@/wrong.pem -o smtpd_tls_key_file=@/wrong.key
 PF_NOTLS -o smtpd_tls_security_level=none
 PF_HIDDEN -o smtpd_discard_ehlo_keywords=silent-discard,starttls
 PF_530 -o smtpd_delay_reject=no -o smtpd_sender_restrictions=$want_auth
-PF_LOGIN -o smtpd_sasl_path=login'
+PF_LOGIN -o smtpd_sasl_path=login
+PF_SLOW -o smtpd_end_of_data_restrictions=$slow_eod'
 
 # Adds the listeners that are not listening yet on new free ports, has the
 # master read master.cf again, and waits (bounded) until each listens.
@@ -102,7 +104,8 @@ setup_file() {
 	    smtpd_tls_security_level=encrypt smtpd_tls_auth_only=yes \
 	    smtpd_tls_received_header=yes smtpd_sasl_authenticated_header=yes \
 	    "smtpd_relay_restrictions=permit_sasl_authenticated, reject" \
-	    "want_auth=permit_sasl_authenticated, check_sender_access static:{530 5.7.0 Authentication required}" ||
+	    "want_auth=permit_sasl_authenticated, check_sender_access static:{530 5.7.0 Authentication required}" \
+	    "slow_eod=sleep $((60 * SLOWDOWN))" ||
 	    return 1
 	# PF_LOGIN's smtpd reads etc/sasl/login.conf: LOGIN only.
 	sed 's/^mech_list:.*/mech_list: LOGIN/' "$PF_DIR/etc/sasl/smtpd.conf" \
@@ -139,6 +142,10 @@ setup() {
 
 teardown() {
 	smtpd_cleanup
+	if [ -n "${SEND_PID:-}" ]; then
+		kill "$SEND_PID" 2>/dev/null || true
+		wait "$SEND_PID" 2>/dev/null || true
+	fi
 }
 
 # Fails, saying why, when the command succeeds (a bare "! command" in a
@@ -270,6 +277,28 @@ assert_kept() {
 	queue_one noauth
 	send "smtp+tls://127.0.0.1:$PF_530"
 	assert_kept "wants AUTH (530 5.7.0 .*give -r a user@ and -a its password"
+}
+
+@test "Postfix dropping the connection inside TLS, mid-transaction: the mail stays queued" {
+	local pid smtpd
+	queue_one drop
+	"$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t $((30 * SLOWDOWN))s \
+	    -C "$PF_DIR/pki/ca.pem" -r "smtp+tls://alice@127.0.0.1:$PF_SLOW" \
+	    -a "$SECRETS" 3>&- &
+	pid=$! SEND_PID=$!
+	# Its smtpd waits out slow_eod after the dot, so it is still in the
+	# transaction once it logged the client line: there it is killed
+	# (a process of the instance this suite started).
+	WAIT_SECONDS=$((20 * SLOWDOWN)) wait_for eval \
+	    "pf_log | grep -q ' client=unknown.*sasl_username=alice'"
+	smtpd=$(pf_log | sed -n 's/.*postfix-test\/smtpd\[\([0-9]*\)\]: [0-9A-F]*: client=.*/\1/p' |
+	    tail -n 1)
+	[ -n "$smtpd" ]
+	kill -KILL "$smtpd"
+	status=0
+	wait "$pid" || status=$?
+	SEND_PID=
+	assert_kept "result=deferred: 451 4.4.2 relay 127.0.0.1:$PF_SLOW: connection"
 }
 
 @test "Postfix with a self-signed certificate: the mail stays queued" {
