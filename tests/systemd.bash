@@ -2,8 +2,9 @@
 # tests/32-systemd.bats (and tests/bench/systemd).  Needs root,
 # systemd-container and debootstrap (.ci/packages).
 #
-#   sd_root            the container's root: a Debian minbase with systemd
-#                      and dbus, made once by debootstrap from the mirror
+#   sd_root            the container's root: a Debian minbase with systemd,
+#                      dbus, make (make install runs inside) and ucspi-tcp
+#                      (smtpd-tcpserver.service), made once by debootstrap from the mirror
 #                      this machine's apt uses, cached as a tarball under
 #                      $SD_CACHE keyed on the release and the package list
 #                      (and unpacked beside it); prints its directory
@@ -11,15 +12,22 @@
 #                      cached root is never written: every change goes to
 #                      a tmpfs that goes with the container), a private
 #                      network (only lo), not registered with any machined
-#                      and staying in our own cgroup (--keep-unit), so the
-#                      host's systemd, if there is one, never hears of it.
+#                      and staying in a cgroup of our own (--keep-unit in
+#                      sd_cgroup_make's), so the host's systemd, if there
+#                      is one, never hears of it; SD_NSPAWN_ARGS adds
+#                      options (--bind-ro=DIR).
 #                      Sets SD_PID (nspawn) and SD_LEADER (the container's
 #                      PID 1, as the host sees it) and waits until the boot
 #                      is finished
-#   sd ARGS...         runs a command inside (all its namespaces)
-#   sd_net ARGS...     runs a host command in the container's network
+#   sd ARGS...         runs a command inside (all its namespaces), stdin
+#                      /dev/null, no pager, killed after SD_TIMEOUT (60) s
+#   sd_net ARGS...     runs a host command in the container's network,
+#                      bounded the same way
+#   sd_daemon CMD...   starts CMD in the background holding none of bats's
+#                      descriptors ($! is its pid)
 #   sd_stop            powers off, waits for nspawn, kills by pid what is
-#                      left, and removes the cgroups nspawn leaves behind
+#                      left, and removes our cgroups and what nspawn left
+#                      in them (payload/, supervisor/)
 #
 # The host's PID 1 need not be systemd (on the CI machines it is not);
 # nspawn needs only the cgroup hierarchy mounted under /sys/fs/cgroup.
