@@ -176,10 +176,13 @@ print(n)
 import os, sys, time
 end = time.time() + 60
 while time.time() < end:
-    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:		# ENXIO: the reader has gone
+        continue
     try:
         os.write(fd, b"n")
-    except BlockingIOError:
+    except OSError:		# EAGAIN: full; EPIPE: the reader has gone
         pass
     os.close(fd)
 ' "$Q/trigger" 3>&- &
@@ -191,6 +194,7 @@ while time.time() < end:
 	wait "$BG_PID" || rc=$?
 	[ "$rc" -eq 0 ]
 	kill "$poker"
+	wait "$poker" || true
 }
 
 @test "a deferred message sitting in new/ makes no run until its time or a poke" {
