@@ -25,12 +25,8 @@ setup() {
 }
 
 teardown() {
-	local pid
 	relay_stop
-	for pid in "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	bg_stop
 }
 
 smtpsend_bg() {

@@ -777,3 +777,14 @@ without_trace() {
 	eval "$saved"
 	return "$rc"
 }
+
+# smtpsend
+# Stops (SIGTERM) and reaps every process in the array BG_PIDS that a test
+# started in the background.
+bg_stop() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
