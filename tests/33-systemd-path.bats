@@ -3,8 +3,7 @@
 # as tests/32-systemd.bats): mail into smtpd.socket leaves at once with the
 # timer stopped, a burst never trips a start limit, and a deferred message
 # in new/ never makes the path unit spin.  Needs root (nspawn).
-# .wip: written beside tests/32, not yet run; its setup_file is tests/32's
-# (as merged from main at 01:58)
+# Its setup_file is tests/32's
 # with smtpsend.path enabled and a relay that defers one recipient.
 # tests/run: once
 
