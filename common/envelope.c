@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -174,25 +175,24 @@ envelope_write(struct out *o, const struct envelope *env, const int *keep)
 }
 
 /*
- * Replaces new/NAME with a copy whose envelope lists only the recipients
- * in keep, whose message is fd's from env->body on, and whose mtime (next
- * try) is next.  The old file stays whole until the rename.  0, or -1 with
- * errno set and nothing changed.
+ * Writes a copy of the queue file fd into tmp/ (qf) whose envelope lists
+ * only the recipients in keep and whose message is fd's from env->body
+ * on, with mtime next (0: now), fsync'd and closed, ready for a rename.
+ * 0, or -1 with errno set and nothing left in tmp/.
  */
-int
-envelope_rewrite(struct queue *q, int fd, const char *name,
-    const struct envelope *env, const int *keep, time_t next)
+static int
+envelope_copy(struct queue *q, int fd, const struct envelope *env,
+    const int *keep, time_t next, struct queue_file *qf)
 {
 	static struct out o;
 	static char buf[IO_BUFSIZE];
-	struct queue_file qf;
 	struct timespec times[2];
 	off_t pos = env->body;
 	ssize_t n;
 
-	if (queue_create(q, &qf) == -1)
+	if (queue_create(q, qf) == -1)
 		return -1;
-	out_init(&o, qf.fd);
+	out_init(&o, qf->fd);
 	envelope_write(&o, env, keep);
 	for (;;) {
 		n = pread(fd, buf, sizeof(buf), pos);
@@ -209,27 +209,83 @@ envelope_rewrite(struct queue *q, int fd, const char *name,
 	 * sees the new file due early. */
 	times[0].tv_sec = times[1].tv_sec = next;
 	times[0].tv_nsec = times[1].tv_nsec = 0;
-	if (futimens(qf.fd, times) == -1)
+	if (next != 0 && futimens(qf->fd, times) == -1)
 		goto fail;
+	if (fsync(qf->fd) == -1)
+		goto fail;
+	if (close(qf->fd) == -1) {
+		qf->fd = -1;
+		goto fail;
+	}
+	qf->fd = -1;
+	return 0;
+fail:
+	queue_abort(q, qf);
+	return -1;
+}
+
+/*
+ * Replaces new/NAME with a copy whose envelope lists only the recipients
+ * in keep, whose message is fd's from env->body on, and whose mtime (next
+ * try) is next.  The old file stays whole until the rename.  0, or -1 with
+ * errno set and nothing changed.
+ */
+int
+envelope_rewrite(struct queue *q, int fd, const char *name,
+    const struct envelope *env, const int *keep, time_t next)
+{
+	struct queue_file qf;
+
+	if (envelope_copy(q, fd, env, keep, next, &qf) == -1)
+		return -1;
 	/*
 	 * Not queue_commit(): on a failed fsync of new/ it removes what it
 	 * renamed, which here would be the only copy of the message.  The
 	 * rename replaces the old file in one step, so whichever of the two
 	 * a crash leaves in new/ is whole.
 	 */
-	if (fsync(qf.fd) == -1)
-		goto fail;
-	if (close(qf.fd) == -1) {
-		qf.fd = -1;
-		goto fail;
-	}
-	qf.fd = -1;
-	if (renameat(q->dir, qf.tmp, q->new_dir, name) == -1)
-		goto fail;
-	if (fsync(q->new_dir) == -1)
+	if (renameat(q->dir, qf.tmp, q->new_dir, name) == -1) {
+		queue_abort(q, &qf);
 		return -1;
+	}
+	return fsync(q->new_dir);
+}
+
+/*
+ * Moves new/NAME to failed/NAME as a copy that lists only the recipients
+ * in keep (the failed ones: put back into new/, it mails only them).  The
+ * copy is in failed/, durably, before new/NAME goes; if new/NAME cannot
+ * go, the copy goes again.  0, or -1 with errno set and new/ unchanged.
+ */
+int
+envelope_fail(struct queue *q, int fd, const char *name,
+    const struct envelope *env, const int *keep)
+{
+	struct queue_file qf;
+	char path[QUEUE_NAME_MAX + 8];
+	int dirfd, saved;
+
+	if (snprintf(path, sizeof(path), "failed/%s", name) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (envelope_copy(q, fd, env, keep, 0, &qf) == -1)
+		return -1;
+	if (renameat(q->dir, qf.tmp, q->dir, path) == -1) {
+		queue_abort(q, &qf);
+		return -1;
+	}
+	if ((dirfd = openat(q->dir, "failed", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dirfd) == -1 ||
+	    unlinkat(q->new_dir, name, 0) == -1) {
+		saved = errno;
+		if (dirfd != -1)
+			close(dirfd);
+		unlinkat(q->dir, path, 0);
+		errno = saved;
+		return -1;
+	}
+	close(dirfd);
 	return 0;
-fail:
-	queue_abort(q, &qf);
-	return -1;
 }

@@ -113,7 +113,16 @@ rcpt_set(struct msg *m, size_t i, int code, const char *reply)
 {
 	m->result[i] = code / 100 == 2 ? RES_OK :
 	    code / 100 == 5 ? RES_PERM : RES_TEMP;
+	m->is_remote[i] = 0;
 	printable(m->reply[i], sizeof(m->reply[i]), reply);
+}
+
+/* The same for a reply the relay gave. */
+void
+rcpt_said(struct msg *m, size_t i, int code, const char *reply)
+{
+	rcpt_set(m, i, code, reply);
+	m->is_remote[i] = 1;
 }
 
 /* --- names: listing new/, remembering what this run tried ------------- */
@@ -268,8 +277,20 @@ msg_finish(time_t now)
 	for (i = 0; i < msg.env.nrcpt; i++)
 		pending += keep[i] = msg.result[i] == RES_TEMP;
 
-	if (pending == 0 && failed > 0)
+	/* failed/ keeps the failed recipients only: put back, it does not
+	 * mail again those who have it. */
+	if (pending == 0 && failed == msg.env.nrcpt)
 		return msg_fail(msg.name) == 0 ? TRY_DONE : TRY_KEPT;
+	if (pending == 0 && failed > 0) {
+		for (i = 0; i < msg.env.nrcpt; i++)
+			keep[i] = msg.result[i] == RES_PERM;
+		if (envelope_fail(&queue, msg.fd, msg.name, &msg.env,
+		    keep) == 0)
+			return TRY_DONE;
+		log_error("id=%s result=error: unable to move to failed/: %s",
+		    msg.name, strerror(errno));
+		return TRY_KEPT;
+	}
 	if (pending == 0) {
 		/* No fsync of new/ here: an unlink lost in a crash brings the
 		 * message back, to be delivered twice, which a crash may cause

@@ -208,7 +208,7 @@ next_try_in() {
 	[ "$status" -eq 0 ]
 	[ "$(count_lines 'C: MAIL FROM:' "$(T)")" -eq 0 ]
 	# the bounce, delivered locally to the sender
-	grep -q '^Diagnostic-Code: smtp; 552 5.3.4' "$MAILDIR"/a/new/*
+	grep -q '^Diagnostic-Code: X-smtpq; 552 5.3.4' "$MAILDIR"/a/new/*
 }
 
 @test "multi-line greeting and EHLO replies are read whole" {

@@ -368,8 +368,10 @@ PY
 	# RFC 1870: what the relay announced it would refuse is not sent.
 	cmp "$BATS_TEST_TMPDIR/orig.$big" "$Q/failed/$big"
 	maildir_wait "$MAILDIR/a" 1
-	grep -q '^Diagnostic-Code: smtp; 552 5.3.4 message larger than the relay.s SIZE limit' \
+	# Our decision, not the relay's reply (RFC 3464 2.3.5, 2.3.6).
+	grep -q '^Diagnostic-Code: X-smtpq; 552 5.3.4 message larger than the relay.s SIZE limit' \
 	    "$(maildir_list "$MAILDIR/a")"
+	! grep -q '^Remote-MTA:' "$(maildir_list "$MAILDIR/a")"
 }
 
 # --- smtp-sink: the bytes on the wire, refusals and drops on demand ----
@@ -465,7 +467,8 @@ dump_of() {
 	dsn=$(maildir_list "$MAILDIR/a")
 	grep -q '^Final-Recipient: rfc822; x@dst.test' "$dsn"
 	grep -q '^Status: 5.6.3$' "$dsn"
-	grep -q '^Diagnostic-Code: smtp; 554 5.6.3 8-bit message, and the relay does not offer 8BITMIME$' "$dsn"
+	grep -q '^Diagnostic-Code: X-smtpq; 554 5.6.3 8-bit message, and the relay does not offer 8BITMIME$' "$dsn"
+	! grep -q '^Remote-MTA:' "$dsn"
 	[ -z "$(sink_dumps)" ]
 }
 
