@@ -147,3 +147,87 @@ local_dsn() {
 	grep -q 'result=failed: no bounce for a bounce' "$LOG"
 	[ "$(count_lines ' C: MAIL FROM:<>' "$(T)")" -eq 0 ]
 }
+
+# --- local delivery -----------------------------------------------------
+
+# Delivers one message to u@local.test with -n $1, no relay.
+deliver_as() {
+	qmsg "$(qname)" a@src.test u@local.test
+	run "$SMTPSEND" -q "$Q" -n "$1" -l "$LOG" -m "$MAILDIR"
+}
+
+# The names in $MAILDIR/u/new hold neither ':' (Maildir's info separator,
+# not in new/) nor anything but the one file.
+assert_one_safe_name() {
+	local f
+	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
+	f=$(ls "$MAILDIR/u/new")
+	[[ "$f" != *:* ]]
+	[ "$(count_files "$MAILDIR/u/tmp")" -eq 0 ]
+}
+
+@test "Maildir names: -n '[IPv6:2001:db8::1]' delivers, without ':' in the name" {
+	deliver_as '[IPv6:2001:db8::1]'
+	assert_status 0
+	assert_one_safe_name
+	[[ "$(ls "$MAILDIR/u/new")" == *'.[IPv6_2001_db8__1]' ]]
+}
+
+@test "Maildir names: -n '[a/b]' delivers" {
+	deliver_as '[a/b]'
+	assert_status 0
+	assert_one_safe_name
+	[[ "$(ls "$MAILDIR/u/new")" == *'.[a_b]' ]]
+}
+
+@test "Maildir names: a 248-octet -n delivers, the name cut as the queue cuts it" {
+	local label n
+	label=$(printf 'a%.0s' $(seq 61))
+	n=$label.$label.$label.$label	# 4 * 61 + 3 = 247
+	n=b$n
+	[ "${#n}" -eq 248 ]
+	deliver_as "$n"
+	assert_status 0
+	assert_one_safe_name
+	[ "$(ls "$MAILDIR/u/new" | wc -c)" -le 256 ]
+}
+
+# A symbolic link inside a mailbox points wherever its maker chose; it is
+# never followed, and the recipient waits (4xx) with a log line.
+@test "a symlinked tmp/ in a mailbox is refused: 451 deferral, a log line, nothing written through it" {
+	local name
+	mkdir -p "$MAILDIR/u/new" "$MAILDIR/u/cur" "$BATS_TEST_TMPDIR/elsewhere"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$MAILDIR/u/tmp"
+	name=$(qname)
+	qmsg "$name" a@src.test u@local.test
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	assert_status 75
+	[ -f "$Q/new/$name" ]
+	[ "$(count_files "$BATS_TEST_TMPDIR/elsewhere")" -eq 0 ]
+	grep -q 'to=<u@local.test> via=maildir result=deferred: 451 4.3.0 .*/u/tmp/: a symbolic link, not followed' "$LOG"
+}
+
+@test "a symlinked new/ in a mailbox is refused: 451 deferral, a log line, nothing written through it" {
+	local name
+	mkdir -p "$MAILDIR/u/tmp" "$MAILDIR/u/cur" "$BATS_TEST_TMPDIR/elsewhere"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$MAILDIR/u/new"
+	name=$(qname)
+	qmsg "$name" a@src.test u@local.test
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	assert_status 75
+	[ -f "$Q/new/$name" ]
+	[ "$(count_files "$BATS_TEST_TMPDIR/elsewhere")" -eq 0 ]
+	[ "$(count_files "$MAILDIR/u/tmp")" -eq 0 ]
+	grep -q 'to=<u@local.test> via=maildir result=deferred: 451 4.3.0 .*/u/new/: a symbolic link, not followed' "$LOG"
+}
+
+# Mail is private: group smtpq is sendmail's setgid group.
+@test "Maildirs are made 0700 and their files 0600" {
+	deliver_as mx.test
+	assert_status 0
+	[ "$(stat -c %a "$MAILDIR/u")" = 700 ]
+	[ "$(stat -c %a "$MAILDIR/u/tmp")" = 700 ]
+	[ "$(stat -c %a "$MAILDIR/u/new")" = 700 ]
+	[ "$(stat -c %a "$MAILDIR/u/cur")" = 700 ]
+	[ "$(stat -c %a "$MAILDIR"/u/new/*)" = 600 ]
+}
