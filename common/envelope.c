@@ -5,9 +5,11 @@
  * A queue file starts with LF-ended "Word: value" lines: one "From: <path>",
  * one "To: <path>" per recipient still pending, and extensions such as
  * "Body: 8BITMIME" that whoever rewrites the file keeps; a lone LF ends the
- * envelope and the message follows.  The reader trusts nothing: anything
- * but that shape is reported as damage (RES_PERM) with a reason, never
- * half-accepted.  The rewriter puts a new file in place under the old name
+ * envelope and the message follows.  Words are matched in any case.  The
+ * reader trusts nothing: anything but that shape, a word it does not
+ * know, a value it does not understand, is reported as damage (RES_PERM)
+ * with a reason, never half-accepted: the file goes to failed/ whole
+ * rather than lose a recipient.  The rewriter puts a new file in place under the old name
  * (tmp/, fsync, rename), so the arrival time in the name survives.
  */
 #include <sys/stat.h>
@@ -56,6 +58,44 @@ envelope_value(const char *line)
 	return line + n + 2;
 }
 
+/* Whether the line's word is word, in any case (as header field names,
+ * RFC 5322 1.2.2; so a hand-written "to:" is a recipient, not lost). */
+static int
+envelope_is(const char *line, const char *word)
+{
+	size_t n = strlen(word);
+
+	return strncasecmp(line, word, n) == 0 && line[n] == ':';
+}
+
+/*
+ * The extensions smtpsend acts on, each at most once, with the values it
+ * understands; any other word is damage: a line it would carry without
+ * understanding it could be a recipient spelt wrong ("Rcpt:"), mail that
+ * would silently not go where it was meant to.
+ */
+static const char *
+envelope_check_ext(const struct envelope *env, const char *line,
+    const char *value)
+{
+	if (envelope_is(line, "Body")) {
+		if (strcasecmp(value, "7BIT") != 0 &&
+		    strcasecmp(value, "8BITMIME") != 0)
+			return "bad Body value";
+		if (envelope_ext(env, "Body") != NULL)
+			return "two Body lines";
+		return NULL;
+	}
+	if (envelope_is(line, "Aliased")) {
+		if (value[0] == '\0')
+			return "empty Aliased line";
+		if (envelope_ext(env, "Aliased") != NULL)
+			return "two Aliased lines";
+		return NULL;
+	}
+	return "unknown envelope line";
+}
+
 static int
 envelope_printable(const char *s, size_t len)
 {
@@ -77,7 +117,7 @@ envelope_read(struct line *in, struct envelope *env, char *err,
     size_t errsize)
 {
 	char buf[SMTP_LINE_MAX + 1];
-	const char *value;
+	const char *value, *why;
 	enum line_status st;
 	int bare_lf, has_from = 0;
 	size_t len;
@@ -105,16 +145,20 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 		if ((value = envelope_value(buf)) == NULL)
 			return envelope_damaged(err, errsize,
 			    "envelope line not \"Word: value\"");
-		if (strncmp(buf, "From: ", 6) == 0) {
+		if (envelope_is(buf, "From")) {
 			if (has_from)
 				return envelope_damaged(err, errsize,
 				    "two From lines");
+			/* RFC 5321 4.1.2: <> or a mailbox with a domain;
+			 * a bounce to anything else could not go. */
 			if (envelope_path(value, env->from,
-			    sizeof(env->from)) == -1)
+			    sizeof(env->from)) == -1 ||
+			    (env->from[0] != '\0' &&
+			    addr_domain(env->from) == NULL))
 				return envelope_damaged(err, errsize,
 				    "bad sender");
 			has_from = 1;
-		} else if (strncmp(buf, "To: ", 4) == 0) {
+		} else if (envelope_is(buf, "To")) {
 			if (env->nrcpt == RCPT_MAX)
 				return envelope_damaged(err, errsize,
 				    "too many recipients");
@@ -131,6 +175,8 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 			if (env->next == ENVELOPE_EXT_MAX)
 				return envelope_damaged(err, errsize,
 				    "too many envelope lines");
+			if ((why = envelope_check_ext(env, buf, value)) != NULL)
+				return envelope_damaged(err, errsize, why);
 			memcpy(env->ext[env->next++], buf, len + 1);
 		}
 	}

@@ -181,8 +181,11 @@ names_list(struct names *ns)
 			close(fd);
 		return -1;
 	}
+	/* Every name but . and ..: a hidden file is damage, not ignored. */
 	while ((errno = 0, d = readdir(dir)) != NULL)
-		if (d->d_name[0] != '.' && names_add(ns, d->d_name) == -1)
+		if (strcmp(d->d_name, ".") != 0 &&
+		    strcmp(d->d_name, "..") != 0 &&
+		    names_add(ns, d->d_name) == -1)
 			break;
 	closedir(dir);
 	if (errno != 0)
@@ -338,7 +341,7 @@ msg_deliver(time_t now, const struct stat *st)
 	/* The name starts with the arrival epoch (queue.c). */
 	msg.arrival = (time_t)strtoll(msg.name, &end, 10);
 	line_init(&file_in, msg.fd, 0);
-	if (end == msg.name || *end != '.') {
+	if (msg.name[0] < '0' || msg.name[0] > '9' || *end != '.') {
 		rc = RES_PERM;
 		strcpy(why, "name does not start with a time");
 	} else
