@@ -194,31 +194,30 @@ assert_one_safe_name() {
 
 # A symbolic link inside a mailbox points wherever its maker chose; it is
 # never followed, and the recipient waits (4xx) with a log line.
-@test "a symlinked tmp/ in a mailbox is refused: 451 deferral, a log line, nothing written through it" {
-	local name
-	mkdir -p "$MAILDIR/u/new" "$MAILDIR/u/cur" "$BATS_TEST_TMPDIR/elsewhere"
-	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$MAILDIR/u/tmp"
+# assert_link_refused SUBDIR: SUBDIR of u's mailbox is a symlink.
+assert_link_refused() {
+	local name sub
+	for sub in tmp new cur; do
+		[ "$sub" = "$1" ] || mkdir -p "$MAILDIR/u/$sub"
+	done
+	mkdir -p "$BATS_TEST_TMPDIR/elsewhere"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$MAILDIR/u/$1"
 	name=$(qname)
 	qmsg "$name" a@src.test u@local.test
 	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
 	assert_status 75
 	[ -f "$Q/new/$name" ]
 	[ "$(count_files "$BATS_TEST_TMPDIR/elsewhere")" -eq 0 ]
-	grep -q 'to=<u@local.test> via=maildir result=deferred: 451 4.3.0 .*/u/tmp/: a symbolic link, not followed' "$LOG"
+	[ "$(find "$MAILDIR" -type f | wc -l)" -eq 0 ]
+	grep -q "to=<u@local.test> via=maildir result=deferred: 451 4.3.0 .*/u/$1/: a symbolic link, not followed" "$LOG"
+}
+
+@test "a symlinked tmp/ in a mailbox is refused: 451 deferral, a log line, nothing written through it" {
+	assert_link_refused tmp
 }
 
 @test "a symlinked new/ in a mailbox is refused: 451 deferral, a log line, nothing written through it" {
-	local name
-	mkdir -p "$MAILDIR/u/tmp" "$MAILDIR/u/cur" "$BATS_TEST_TMPDIR/elsewhere"
-	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$MAILDIR/u/new"
-	name=$(qname)
-	qmsg "$name" a@src.test u@local.test
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
-	assert_status 75
-	[ -f "$Q/new/$name" ]
-	[ "$(count_files "$BATS_TEST_TMPDIR/elsewhere")" -eq 0 ]
-	[ "$(count_files "$MAILDIR/u/tmp")" -eq 0 ]
-	grep -q 'to=<u@local.test> via=maildir result=deferred: 451 4.3.0 .*/u/new/: a symbolic link, not followed' "$LOG"
+	assert_link_refused new
 }
 
 # Mail is private: group smtpq is sendmail's setgid group.
