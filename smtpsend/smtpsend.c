@@ -328,23 +328,34 @@ msg_finish(time_t now)
 	return TRY_KEPT;
 }
 
+/* Whether a queue file's name starts with its arrival time, digits and
+ * a dot (a dot file, say, does not); why says so when it does not. */
+static int
+is_timed_name(const char *name, char *why, size_t size)
+{
+	size_t n = strspn(name, "0123456789");
+
+	if (n > 0 && name[n] == '.')
+		return 1;
+	snprintf(why, size, "name does not start with a time");
+	return 0;
+}
+
 /* Delivers the open, locked new/NAME. */
 static enum try
 msg_deliver(time_t now, const struct stat *st)
 {
 	char why[128], age[32];
 	enum result rc;
-	char *end;
 	size_t i;
 	int aliased;
 
 	/* The name starts with the arrival epoch (queue.c). */
-	msg.arrival = (time_t)strtoll(msg.name, &end, 10);
+	msg.arrival = (time_t)strtoll(msg.name, NULL, 10);
 	line_init(&file_in, msg.fd, 0);
-	if (msg.name[0] < '0' || msg.name[0] > '9' || *end != '.') {
+	if (!is_timed_name(msg.name, why, sizeof(why)))
 		rc = RES_PERM;
-		strcpy(why, "name does not start with a time");
-	} else
+	else
 		rc = envelope_read(&file_in, &msg.env, why, sizeof(why));
 	if (rc == RES_TEMP) {
 		log_error("id=%s result=error: unable to read: %s", msg.name,
@@ -596,7 +607,8 @@ print_queue(void)
 		}
 		line_init(&file_in, fd, 0);
 		msg.arrival = (time_t)strtoll(list.v[i], NULL, 10);
-		if (envelope_read(&file_in, &msg.env, why, sizeof(why)) !=
+		if (!is_timed_name(list.v[i], why, sizeof(why)) ||
+		    envelope_read(&file_in, &msg.env, why, sizeof(why)) !=
 		    RES_OK) {
 			printf("%s  damaged: %s\n", list.v[i], why);
 			close(fd);

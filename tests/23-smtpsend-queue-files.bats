@@ -87,7 +87,7 @@ hand_write() {
 	hand_write ".$(qname)" 'From: <a@src.test>\nTo: <x@dst.test>\n\nhi\r\n'
 	run "$SMTPSEND" -q "$Q" -n mx.test -p
 	assert_status 0
-	[[ "$output" == *'.hidden  '* ]]
+	[[ "$output" == *'.hidden  damaged: name does not start with a time'* ]]
 	[[ "$output" == *'2 messages'* ]]
 	relay_start
 	smtpsend_run
