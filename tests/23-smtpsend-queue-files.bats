@@ -78,7 +78,7 @@ hand_write() {
 	[ "$(count_files "$Q/failed")" -eq 1 ]
 	assert_empty "$Q/new"
 	grep -q "id=$name result=failed: damaged queue file: bad sender" "$LOG"
-	! grep -q 'unable to queue bounce\|dsn=' "$LOG"
+	[ "$(count_lines 'unable to queue bounce\|dsn=' "$LOG")" -eq 0 ]
 	[ ! -e "$RELAY_DIR/transcript" ]
 }
 
