@@ -377,3 +377,112 @@ smtpsend_bg() {
 	[[ "$output" == *"not a regular file"* ]]
 	[[ "$output" == *"to=<x@dst.test>"* ]]
 }
+
+# --- a failing message among good ones -------------------------------------
+
+# Three messages for the relay, the oldest first: $1 gets recipients $2...
+# (the rest x@dst.test and y@dst.test); the originals are kept in
+# $BATS_TEST_TMPDIR/orig/.
+three_messages() {
+	local bad=$1
+	shift
+	qmsg "$bad" a@src.test "$@"
+	qmsg "$(qname 20 2)" a@src.test x@dst.test
+	qmsg "$(qname 10 3)" a@src.test y@dst.test
+	mkdir -p "$BATS_TEST_TMPDIR/orig"
+	cp "$Q"/new/* "$BATS_TEST_TMPDIR/orig/"
+}
+
+# msmtpd answers a failed message (its pipe command failed) after the final
+# dot and closes the connection, without a 421.  That cost the message
+# after it its session, and smtpsend took the relay for lost: the other
+# messages were deferred, the failing one, the oldest, went first again
+# in the next run, and nothing was ever delivered.  close_after_dot
+# FLAGS: three messages, the oldest answered 451 after its final dot and
+# the connection closed, by a relay started with FLAGS too.
+close_after_dot() {
+	local bad
+	bad=$(qname 30 1)
+	three_messages "$bad" w@dst.test
+	relay_start "$@" --close-after-fail \
+	    --dot '451 4.3.0 Pipe command reported error 75' --dot '250 2.0.0 Ok'
+	smtpsend_run -f
+	assert_status 75
+	grep -q 'closing after a failure' "$RELAY_DIR/transcript"
+	grep -qx 'to=<x@dst.test>' "$RELAY_DIR/1.env"
+	grep -qx 'to=<y@dst.test>' "$RELAY_DIR/2.env"
+	[ ! -e "$RELAY_DIR/3.env" ]
+	# The failing one stays as it was, with a next try ahead; the others
+	# are gone.
+	[ "$(count_files "$Q/new")" -eq 1 ]
+	cmp "$BATS_TEST_TMPDIR/orig/$bad" "$Q/new/$bad"
+	[ "$(stat -c %Y "$Q/new/$bad")" -gt "$(date +%s)" ]
+	grep -q "id=$bad to=<w@dst.test> .*result=deferred: 451 4.3.0 Pipe command" "$LOG"
+	[ "$(count_lines 'result=done' "$LOG")" -eq 2 ]
+	# The next message found the session closed and took a new one.
+	grep -q 'result=reconnecting: the session went stale' "$LOG"
+	[ "$(count_lines ' connect$' "$RELAY_DIR/transcript")" -eq 2 ]
+}
+
+@test "a relay that closes after a failed message (msmtpd): that one is deferred, the others go in the same run" {
+	close_after_dot --no-pipelining
+}
+
+@test "the same with PIPELINING: the batch that finds the session closed is sent again over a new one" {
+	close_after_dot
+}
+
+# The same relay, pipelining: a 550 to the oldest message's first
+# recipient and the connection closed before DATA.  That recipient is
+# bounced, the one after it (accepted by no one) stays pending, and the
+# other messages and the bounce go in the same run.
+@test "a relay that closes after a refused RCPT: that recipient is bounced, the next kept, the other messages sent" {
+	local bad
+	bad=$(qname 30 1)
+	three_messages "$bad" bad@dst.test later@dst.test
+	relay_start --close-after-fail --rcpt 'bad@dst.test=550 5.1.1 no such user'
+	smtpsend_run -f
+	assert_status 75
+	grep -q "id=$bad to=<bad@dst.test> .*result=bounced: 550 5.1.1 no such user" "$LOG"
+	grep -q "id=$bad to=<later@dst.test> .*result=deferred: 451 4.4.2 .*connection closed" "$LOG"
+	grep -q "id=$bad relay=.* result=lost: .*the next message gets a new connection" "$LOG"
+	# The queue file lists later@ alone now.
+	[ "$(count_files "$Q/new")" -eq 1 ]
+	grep -qx 'To: <later@dst.test>' "$Q/new/$bad"
+	! grep -q 'bad@dst.test' "$Q/new/$bad"
+	# x@, y@ and the bounce to a@ went to the relay.
+	cat "$RELAY_DIR"/*.env >"$BATS_TEST_TMPDIR/envs"
+	grep -qx 'to=<x@dst.test>' "$BATS_TEST_TMPDIR/envs"
+	grep -qx 'to=<y@dst.test>' "$BATS_TEST_TMPDIR/envs"
+	grep -qx 'to=<a@src.test>' "$BATS_TEST_TMPDIR/envs"
+	[ "$(count_lines '^from=<>' "$BATS_TEST_TMPDIR/envs")" -eq 1 ]
+}
+
+@test "a relay that fails its greeting is down for the run: one connection, every message kept" {
+	local f
+	three_messages "$(qname 30 1)" w@dst.test
+	relay_start --greeting '554 5.3.2 not now'
+	smtpsend_run -f
+	assert_status 75
+	[ "$(count_lines ' connect$' "$RELAY_DIR/transcript")" -eq 1 ]
+	[ "$(count_lines 'result=unusable: 451 4.4.1 .*554 5.3.2' "$LOG")" -eq 1 ]
+	[ "$(count_lines 'result=deferred: 451 4.4.1 .*554 5.3.2' "$LOG")" -eq 3 ]
+	for f in "$BATS_TEST_TMPDIR"/orig/*; do
+		cmp "$f" "$Q/new/${f##*/}"
+	done
+}
+
+@test "a relay down after its greeting: the next -r takes every message" {
+	local good_port
+	relay_start
+	good_port=$RELAY_PORT
+	BG_PIDS+=("$RELAY_PID")
+	RELAY_DIR=$BATS_TEST_TMPDIR/relay2 relay_start --greeting '421 4.3.2 shutting down'
+	three_messages "$(qname 30 1)" w@dst.test
+	smtpsend_run -f -r "127.0.0.1:$good_port"
+	assert_status 0
+	[ "$(count_lines ' connect$' "$BATS_TEST_TMPDIR/relay2/transcript")" -eq 1 ]
+	[ "$(count_lines 'result=unusable: 421 4.3.2 shutting down' "$LOG")" -eq 1 ]
+	[ "$(count_lines 'result=done' "$LOG")" -eq 3 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
