@@ -188,11 +188,12 @@ int	reply_va(struct out *, int code, int is_last, const char *fmt,
 int	reply_read(struct line *, char *text, size_t size,
 	    enum line_status *status);
 
-/* reply_read() takes at most this many lines (so at most this many times
- * REPLY_LINE_MAX octets) of one reply, and, when the reader has a timeout,
- * no new line once that long has passed since the reply began; then the
- * reply is malformed (LINE_OK) or timed out (LINE_TIMEOUT). */
+/* reply_read() takes at most this many lines and octets of one reply (an
+ * over-long line it drops counts too), and when the reader has a timeout,
+ * the whole reply must arrive within it; else the reply is malformed
+ * (LINE_OK) or timed out (LINE_TIMEOUT). */
 #define REPLY_LINES_MAX		100
+#define REPLY_BYTES_MAX		((size_t)REPLY_LINES_MAX * (REPLY_LINE_MAX + 2))
 
 /* addr.c: RFC 5321 paths ------------------------------------------------- */
 

@@ -212,7 +212,9 @@ PY
 # bad_relay MODE: a relay on 127.0.0.1 that misbehaves; sets RELAY_PORT
 # and RELAY_PID.  MODE "backlog": it listens with a full backlog and never
 # accepts, so a connect() to it waits for ever (SYN-SENT); "endless": it
-# greets, then answers EHLO with "250-x" lines without end.
+# greets, then answers EHLO with "250-x" lines without end; "trickle": its
+# greeting is "220 " and then an octet every half second, never a line
+# end; "flood": the same octets as fast as they are taken.
 bad_relay() {
 	local dir=$BATS_TEST_TMPDIR/bad
 	mkdir -p "$dir"
@@ -241,10 +243,18 @@ if mode == "backlog":
     while True:
         time.sleep(60)
 c, _ = s.accept()
-c.sendall(b"220 endless ESMTP\r\n")
-f = c.makefile("rb")
-f.readline()
 try:
+    if mode == "trickle":
+        c.sendall(b"220 ")
+        while True:
+            time.sleep(0.5)
+            c.sendall(b"x")
+    if mode == "flood":
+        while True:
+            c.sendall(b"220 " + b"x" * 65536)
+    c.sendall(b"220 endless ESMTP\r\n")
+    f = c.makefile("rb")
+    f.readline()
     while True:
         c.sendall(b"250-x\r\n" * 100)
 except OSError:
@@ -360,6 +370,40 @@ smtpsend_bg() {
 	t0=$(date +%s)
 	run timeout 30 "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 20s \
 	    -r "127.0.0.1:$RELAY_PORT"
+	t1=$(date +%s)
+	assert_status 75
+	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
+	grep -q 'result=unusable: 451 4.5.0 relay .*: malformed reply' "$LOG"
+	[ -f "$Q/new/$name" ]
+}
+
+# A wait for more of a reply is bounded by -t, and so is the whole reply:
+# an octet every half second used to keep smtpsend for ever.
+@test "waits: a reply trickled an octet at a time ends after -t; the message stays queued" {
+	local name t0 t1
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	bad_relay trickle
+	t0=$(date +%s)
+	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
+	    -t 2s -r "127.0.0.1:$RELAY_PORT"
+	t1=$(date +%s)
+	assert_status 75
+	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
+	grep -q 'result=unusable: 451 4.4.2 relay .*: timeout after 2s' "$LOG"
+	[ -f "$Q/new/$name" ]
+}
+
+# A reply line has at most 512 octets, a reply at most 100 lines: a line
+# without end, sent as fast as it is taken, used to be read for ever.
+@test "waits: a reply line without end is cut off at the reply's octet bound" {
+	local name t0 t1
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	bad_relay flood
+	t0=$(date +%s)
+	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
+	    -t 20s -r "127.0.0.1:$RELAY_PORT"
 	t1=$(date +%s)
 	assert_status 75
 	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
