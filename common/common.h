@@ -277,6 +277,24 @@ int	net_split_hostport(const char *, char *host, size_t hostsize,
 int	net_connect(const char *host, const char *port, int timeout,
 	    char *err, size_t errsize);
 
+/* resolve.c: a name's addresses, looked up in a child, bounded in time */
+
+#define NET_ADDRS_MAX		16	/* addresses of one name tried */
+
+struct net_addr {
+	int			family;		/* AF_INET or AF_INET6 */
+	socklen_t		len;
+	struct sockaddr_storage	ss;
+};
+
+struct net_addrs {
+	size_t		n;
+	struct net_addr	a[NET_ADDRS_MAX];
+};
+
+int	net_resolve(const char *host, const char *port, int timeout,
+	    struct net_addrs *, char *err, size_t errsize);
+
 /* queue.c: the Maildir-style queue ------------------------------------- */
 
 struct queue {

@@ -14,6 +14,7 @@ setup() {
 teardown() {
 	local pid
 	relay_stop
+	dead_dns_stop "$BATS_TEST_TMPDIR/dns"
 	for pid in "${BG_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -407,6 +408,83 @@ smtpsend_bg() {
 	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
 	grep -q 'result=unusable: 451 4.5.0 relay .*: malformed reply' "$LOG"
 	[ -f "$Q/new/$name" ]
+}
+
+# in_dead_dns DIR CMD...: runs CMD (exec, so with this shell's pid) in a
+# mount and network namespace of its own, where /etc/resolv.conf names
+# 127.0.0.1 (timeout:30 attempts:5) and a UDP socket there takes queries
+# and never answers; DIR/query appears once one came, DIR/dns.pid holds
+# that server's pid.
+in_dead_dns() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	printf 'nameserver 127.0.0.1\noptions timeout:30 attempts:5\n' \
+	    >"$dir/resolv.conf"
+	exec unshare -m -n --propagation private sh -c '
+		python=$1 dir=$2
+		shift 2
+		ip link set lo up || exit 99
+		mount --bind "$dir/resolv.conf" /etc/resolv.conf || exit 99
+		"$python" -c "
+import os, socket, sys, time
+d = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((\"127.0.0.1\", 53))
+open(d + \"/ready\", \"w\").close()
+u.recvfrom(512)
+open(d + \"/query\", \"w\").close()
+while True:
+    time.sleep(60)
+" "$dir" </dev/null >/dev/null 2>&1 3>&- &
+		echo $! >"$dir/dns.pid"
+		tries=0
+		while [ ! -e "$dir/ready" ] && [ $tries -lt 600 ]; do
+			tries=$((tries + 1))
+			sleep 0.05
+		done
+		exec "$@"' _ "$PYTHON" "$dir" "$@"
+}
+
+# Stops the server in_dead_dns started in $1.
+dead_dns_stop() {
+	if [ -s "$1/dns.pid" ]; then
+		kill "$(cat "$1/dns.pid")" 2>/dev/null || true
+	fi
+}
+
+@test "waits: a name lookup that gets no answer ends after -t" {
+	local name t0 t1 dir=$BATS_TEST_TMPDIR/dns
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	t0=$(date +%s)
+	run in_dead_dns "$dir" timeout $((40 * SLOWDOWN)) "$SMTPSEND" -q "$Q" \
+	    -n mx.test -l "$LOG" -t 2s -r relay.smtpq.test:25
+	t1=$(date +%s)
+	dead_dns_stop "$dir"
+	[ -e "$dir/query" ]
+	assert_status 75
+	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
+	grep -q 'result=unreachable: 451 4.4.1 relay relay.smtpq.test:25: relay.smtpq.test: no answer from the resolver' "$LOG"
+	[ -f "$Q/new/$name" ]
+}
+
+@test "waits: SIGTERM cuts short a name lookup that gets no answer (-t 60s): exit within a second" {
+	local name dir=$BATS_TEST_TMPDIR/dns
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	cp "$Q/new/$name" "$BATS_TEST_TMPDIR/orig"
+	in_dead_dns "$dir" "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 60s \
+	    -r relay.smtpq.test:25 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+	wait_for test -e "$dir/query"
+	term_and_time 1
+	dead_dns_stop "$dir"
+	assert_status 75
+	assert_faster_than 1000
+	cmp "$BATS_TEST_TMPDIR/orig" "$Q/new/$name"
+	grep -q 'lookup interrupted' "$LOG"
 }
 
 @test "waits: -p opens nothing it has not checked: a FIFO in new/ is listed as such" {
