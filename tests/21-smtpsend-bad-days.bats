@@ -361,53 +361,38 @@ smtpsend_bg() {
 	grep -q 'connection lost in DATA' "$LOG"
 }
 
-@test "waits: an endless multi-line reply is cut off; the message stays queued" {
+# bad_reply MODE TIMEOUT PATTERN: one message, smtpsend -t TIMEOUT against
+# bad_relay MODE; it must give up well within a bound, log PATTERN and
+# keep the message.
+bad_reply() {
 	local name t0 t1
 	name=$(qname)
 	qmsg "$name" a@src.test x@dst.test
-	bad_relay endless
+	bad_relay "$1"
 	t0=$(date +%s)
-	run timeout 30 "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 20s \
-	    -r "127.0.0.1:$RELAY_PORT"
+	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
+	    -t "$2" -r "127.0.0.1:$RELAY_PORT"
 	t1=$(date +%s)
 	assert_status 75
 	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
-	grep -q 'result=unusable: 451 4.5.0 relay .*: malformed reply' "$LOG"
+	grep -q "$3" "$LOG"
 	[ -f "$Q/new/$name" ]
+}
+
+@test "waits: an endless multi-line reply is cut off; the message stays queued" {
+	bad_reply endless 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
 }
 
 # A wait for more of a reply is bounded by -t, and so is the whole reply:
 # an octet every half second used to keep smtpsend for ever.
 @test "waits: a reply trickled an octet at a time ends after -t; the message stays queued" {
-	local name t0 t1
-	name=$(qname)
-	qmsg "$name" a@src.test x@dst.test
-	bad_relay trickle
-	t0=$(date +%s)
-	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
-	    -t 2s -r "127.0.0.1:$RELAY_PORT"
-	t1=$(date +%s)
-	assert_status 75
-	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
-	grep -q 'result=unusable: 451 4.4.2 relay .*: timeout after 2s' "$LOG"
-	[ -f "$Q/new/$name" ]
+	bad_reply trickle 2s 'result=unusable: 451 4.4.2 relay .*: timeout after 2s'
 }
 
 # A reply line has at most 512 octets, a reply at most 100 lines: a line
 # without end, sent as fast as it is taken, used to be read for ever.
 @test "waits: a reply line without end is cut off at the reply's octet bound" {
-	local name t0 t1
-	name=$(qname)
-	qmsg "$name" a@src.test x@dst.test
-	bad_relay flood
-	t0=$(date +%s)
-	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
-	    -t 20s -r "127.0.0.1:$RELAY_PORT"
-	t1=$(date +%s)
-	assert_status 75
-	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
-	grep -q 'result=unusable: 451 4.5.0 relay .*: malformed reply' "$LOG"
-	[ -f "$Q/new/$name" ]
+	bad_reply flood 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
 }
 
 # in_dead_dns DIR CMD...: runs CMD (exec, so with this shell's pid) in a
