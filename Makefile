@@ -216,7 +216,7 @@ UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.service systemd/smtpsend.timer \
 	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
 	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
-	  systemd/smtpq-stunnel-465.service
+	  systemd/smtpq-stunnel-465.service systemd/smtpd-tcpserver.service
 # Examples for STARTTLS and submission, installed under $(DATADIR).
 TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
 	  inetd/xinetd.smtpd-tls
@@ -250,8 +250,8 @@ install: all
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
 	if [ -f $(O)/smtpd/sendmail ]; then \
 		if [ -z "$$d" ] && ! getent group $(QUEUE_GROUP) >/dev/null; \
-		then systemd-sysusers "$(SYSUSERSDIR)/smtpq.conf" 2>/dev/null \
-		    || systemd-sysusers systemd/smtpq.sysusers || true; fi; \
+		then $(SUBST) systemd/smtpq.sysusers | systemd-sysusers - \
+		    || true; fi; \
 		if getent group $(QUEUE_GROUP) >/dev/null && \
 		    [ "$$(id -u)" -eq 0 ]; then \
 			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 2755 \

@@ -346,6 +346,8 @@ int		 envelope_write(struct out *, const struct envelope *,
 		    const int *keep);
 int		 envelope_rewrite(struct queue *, int fd, const char *name,
 		    const struct envelope *, const int *keep, time_t next);
+int		 envelope_fail(struct queue *, int fd, const char *name,
+		    const struct envelope *, const int *keep);
 
 /* proxy.c: the PROXY protocol header of a load balancer ---------------- */
 

@@ -494,7 +494,7 @@ txn_mail(struct msg *m, struct txn *t)
 	}
 	for (i = 0; t->mail / 100 != 2 && i < m->env.nrcpt; i++)
 		if (!m->is_local[i])
-			rcpt_set(m, i, t->mail, relay.last);
+			rcpt_said(m, i, t->mail, relay.last);
 	return 0;
 }
 
@@ -508,7 +508,7 @@ txn_rcpt(struct msg *m, struct txn *t, size_t i)
 	if ((code = relay_reply()) == -1)
 		return -1;
 	if (t->mail / 100 == 2) {
-		rcpt_set(m, i, code, relay.last);
+		rcpt_said(m, i, code, relay.last);
 		t->accepted[i] = code / 100 == 2;
 		t->n += t->accepted[i];
 	}
@@ -622,7 +622,7 @@ relay_send(struct msg *m)
 	/* The reply to DATA or to the final dot. */
 	for (i = 0; i < m->env.nrcpt; i++)
 		if (!m->is_local[i] && t.accepted[i])
-			rcpt_set(m, i, code, relay.last);
+			rcpt_said(m, i, code, relay.last);
 	return;
 lost:
 	relay_lost(m);

@@ -2,8 +2,9 @@
 # tests/32-systemd.bats (and tests/bench/systemd).  Needs root,
 # systemd-container and debootstrap (.ci/packages).
 #
-#   sd_root            the container's root: a Debian minbase with systemd
-#                      and dbus, made once by debootstrap from the mirror
+#   sd_root            the container's root: a Debian minbase with systemd,
+#                      dbus, make (make install runs inside) and ucspi-tcp
+#                      (smtpd-tcpserver.service), made once by debootstrap from the mirror
 #                      this machine's apt uses, cached as a tarball under
 #                      $SD_CACHE keyed on the release and the package list
 #                      (and unpacked beside it); prints its directory
@@ -11,21 +12,28 @@
 #                      cached root is never written: every change goes to
 #                      a tmpfs that goes with the container), a private
 #                      network (only lo), not registered with any machined
-#                      and staying in our own cgroup (--keep-unit), so the
-#                      host's systemd, if there is one, never hears of it.
+#                      and staying in a cgroup of our own (--keep-unit in
+#                      sd_cgroup_make's), so the host's systemd, if there
+#                      is one, never hears of it; SD_NSPAWN_ARGS adds
+#                      options (--bind-ro=DIR).
 #                      Sets SD_PID (nspawn) and SD_LEADER (the container's
 #                      PID 1, as the host sees it) and waits until the boot
 #                      is finished
-#   sd ARGS...         runs a command inside (all its namespaces)
-#   sd_net ARGS...     runs a host command in the container's network
+#   sd ARGS...         runs a command inside (all its namespaces), stdin
+#                      /dev/null, no pager, killed after SD_TIMEOUT (60) s
+#   sd_net ARGS...     runs a host command in the container's network,
+#                      bounded the same way
+#   sd_daemon CMD...   starts CMD in the background holding none of bats's
+#                      descriptors ($! is its pid)
 #   sd_stop            powers off, waits for nspawn, kills by pid what is
-#                      left, and removes the cgroups nspawn leaves behind
+#                      left, and removes our cgroups and what nspawn left
+#                      in them (payload/, supervisor/)
 #
 # The host's PID 1 need not be systemd (on the CI machines it is not);
 # nspawn needs only the cgroup hierarchy mounted under /sys/fs/cgroup.
 
 SD_RELEASE=${SD_RELEASE:-bookworm}
-SD_PACKAGES=${SD_PACKAGES:-systemd,dbus}
+SD_PACKAGES=${SD_PACKAGES:-systemd,dbus,make,ucspi-tcp}
 SD_CACHE=${SD_CACHE:-/var/cache/smtpq-tests}
 SD_PID=${SD_PID:-} SD_LEADER=${SD_LEADER:-}
 
@@ -95,12 +103,53 @@ sd_find_leader() {
 	return 1
 }
 
+# sd_daemon CMD...: CMD in the background with no descriptor of ours but
+# 0-2 (bats waits for whoever holds its fd 3 or its pipes), as a child of
+# this shell, so that $! is CMD's own pid.
+sd_daemon() {
+	(
+		local fd
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+		done
+		exec "$@"
+	) &
+}
+
+# A cgroup of our own in each hierarchy nspawn uses (the name=systemd one
+# of a hybrid host, the unified one), for the shell that execs nspawn:
+# nspawn --keep-unit makes its payload/ and supervisor/ in it, so two
+# containers at once (two worktrees, the suite and the bench) never share
+# them, and sd_stop removes all of it.  Prints nothing; sets SD_CGROUPS.
+sd_cgroup_make() {
+	local base rel name=smtpq-nspawn.$$.$RANDOM
+	SD_CGROUPS=()
+	for base in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[ -f "$base/cgroup.procs" ] || continue
+		case $base in
+		*/systemd) rel=$(awk -F: '$2 == "name=systemd" { print $3 }' \
+		    /proc/self/cgroup) ;;
+		*) rel=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup) ;;
+		esac
+		[ -n "$rel" ] || continue
+		rel=${rel%/}
+		# A pure cgroup2 host mounts the unified hierarchy at the top.
+		[ "$base" = /sys/fs/cgroup ] && [ ${#SD_CGROUPS[@]} -gt 0 ] && continue
+		mkdir "$base$rel/$name" 2>/dev/null || continue
+		SD_CGROUPS+=("$base$rel/$name")
+	done
+}
+
 sd_boot() {
 	local root=$1 state
 	SD_OUT=${SD_OUT:-$BATS_FILE_TMPDIR/nspawn.out}
-	setsid systemd-nspawn -q -D "$root" --volatile=overlay -b \
+	sd_cgroup_make
+	sd_daemon sh -c 'for g; do echo $$ >"$g/cgroup.procs" || exit 1; done
+	    exec setsid systemd-nspawn -q -D "$0" --volatile=overlay -b \
 	    --register=no --keep-unit --private-network --console=passive \
-	    >"$SD_OUT" 2>&1 </dev/null 3>&- &
+	    ${SD_NSPAWN_ARGS:-}' "$root" "${SD_CGROUPS[@]}" \
+	    >"$SD_OUT" 2>&1 </dev/null
 	SD_PID=$!
 	WAIT_SECONDS=30 wait_for sd_find_leader || {
 		echo "the container did not start:" >&2; cat "$SD_OUT" >&2
@@ -110,8 +159,8 @@ sd_boot() {
 	# "running" or "degraded" (a unit of the minimal root failing is
 	# not ours to judge) means the boot is done.
 	WAIT_SECONDS=30 wait_for test -S "/proc/$SD_LEADER/root/run/systemd/private"
-	state=$(timeout 60 nsenter -t "$SD_LEADER" -a \
-	    systemctl is-system-running --wait 2>/dev/null) || true
+	state=$(SD_TIMEOUT=60 sd systemctl is-system-running --wait 2>/dev/null) ||
+	    true
 	case $state in
 	running|degraded) return 0 ;;
 	esac
@@ -120,34 +169,35 @@ sd_boot() {
 	return 1
 }
 
+# Every call into the container is bounded (SD_TIMEOUT, default 60 s):
+# one that hangs fails its test instead of the whole run.  No pager, no
+# colours, no terminal: systemd-analyze and systemctl write plain text.
 sd() {
-	nsenter -t "$SD_LEADER" -a "$@" </dev/null
+	SYSTEMD_PAGER=cat SYSTEMD_COLORS=0 SYSTEMD_LESS= \
+	    timeout -k 5 "${SD_TIMEOUT:-60}" nsenter -t "$SD_LEADER" -a "$@" \
+	    </dev/null
 }
 
+# A host command in the container's network (only its lo), bounded too.
 sd_net() {
-	nsenter -t "$SD_LEADER" -n "$@"
+	timeout -k 5 "${SD_TIMEOUT:-60}" nsenter -t "$SD_LEADER" -n "$@"
 }
 
-# The cgroups nspawn made under ours (payload/, supervisor/): empty once
-# it has gone; removed deepest first.
+# Our cgroups (sd_cgroup_make) with what nspawn made in them (payload/,
+# supervisor/): empty once it has gone; removed deepest first.
 sd_cgroups_clean() {
-	local rel base
-	[ -n "${SD_CGROUP_REL:-}" ] || return 0
-	for base in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
-		[ -d "$base$SD_CGROUP_REL" ] || continue
-		for d in payload supervisor; do
-			[ -d "$base$SD_CGROUP_REL/$d" ] || continue
-			find "$base$SD_CGROUP_REL/$d" -depth -type d \
-			    -exec rmdir {} + 2>/dev/null || true
-		done
+	local g
+	for g in "${SD_CGROUPS[@]}"; do
+		[ -d "$g" ] || continue
+		find "$g" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	done
+	SD_CGROUPS=()
 }
 
 sd_stop() {
 	[ -n "$SD_PID" ] || return 0
 	if [ -n "$SD_LEADER" ] && kill -0 "$SD_LEADER" 2>/dev/null; then
-		timeout 10 nsenter -t "$SD_LEADER" -a systemctl poweroff \
-		    >/dev/null 2>&1 || true
+		SD_TIMEOUT=10 sd systemctl poweroff >/dev/null 2>&1 || true
 	fi
 	WAIT_SECONDS=30 wait_for sd_gone || {
 		# The container's PID 1 takes its whole pid namespace with it
@@ -170,12 +220,7 @@ sd_gone() {
 	[ "${stat%% *}" = Z ]
 }
 
-# Our cgroup (systemd's named hierarchy on a hybrid host, the unified one
-# otherwise), which nspawn --keep-unit makes its subgroups in.
-SD_CGROUP_REL=$(awk -F: '$2 == "name=systemd" { print $3; exit }
-    $1 == "0" { u = $3 } END { }' /proc/self/cgroup)
-[ -n "$SD_CGROUP_REL" ] ||
-    SD_CGROUP_REL=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+SD_CGROUPS=()
 
 # sd_smtp FROM RCPT [MARK]: one SMTP session with the container's port 25,
 # from the host, in the container's network; the replies on stdout.  With

@@ -1,0 +1,333 @@
+#!/usr/bin/env bats
+# The shipped units under a real systemd: systemd 252 booted as PID 1 of a
+# container (tests/systemd.bash), the worktree bound in read-only and
+# `make install` run inside it, the user, queue and units set up exactly
+# as the README's "With systemd" says; then mail into smtpd.socket, the
+# timer, SIGTERM and systemctl stop, bursts against the trigger limit,
+# systemd-analyze on the installed units, and the tcpserver deployment
+# (smtpd-tcpserver.service).  One container for the whole file: it boots
+# in about a second.  Needs root (nspawn); the root is built once
+# (debootstrap, about two minutes) and cached under /var/cache.
+#
+# "tests/run: once": what this suite tests is the units and systemd's
+# handling of them, with the top (plain) build installed; under ASan or
+# valgrind it would test the same units again with the same binary.
+# tests/run: once
+
+load helpers
+load systemd
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+UNITDIR=/usr/local/lib/systemd/system
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	local root
+	root=$(sd_root) || return 1
+	# The worktree, read-only at the same path: make install runs
+	# inside with the top build's binaries.
+	SD_NSPAWN_ARGS="--bind-ro=$TOP" sd_boot "$root" || return 1
+	export SD_PID SD_LEADER
+	# The README's steps, in order, with its example settings.
+	SD_TIMEOUT=120 sd make -s -C "$TOP" -o all install \
+	    >"$BATS_FILE_TMPDIR/install.out" 2>&1 || {
+		cat "$BATS_FILE_TMPDIR/install.out" >&2; return 1; }
+	# The relay: the fake one, on the host, in the container's network.
+	SD_RELAY_DIR=$BATS_FILE_TMPDIR/relay
+	sd_daemon nsenter -t "$SD_LEADER" -n "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$BATS_FILE_TMPDIR/relay.port" --dir "$SD_RELAY_DIR" \
+	    >"$BATS_FILE_TMPDIR/relay.out" 2>&1 </dev/null
+	RELAY_PID=$!
+	export RELAY_PID SD_RELAY_DIR
+	wait_for test -s "$BATS_FILE_TMPDIR/relay.port" || return 1
+	sd systemd-sysusers /usr/local/lib/sysusers.d/smtpq.conf || return 1
+	sd systemd-tmpfiles --create /usr/local/lib/tmpfiles.d/smtpq.conf ||
+	    return 1
+	cat >"/proc/$SD_LEADER/root/etc/default/smtpq" <<EOF
+SMTPD_ARGS="-n mx.test -d local.test -c 30"
+SMTPSEND_ARGS="-r 127.0.0.1:$(cat "$BATS_FILE_TMPDIR/relay.port") -d local.test"
+EOF
+	sd systemctl daemon-reload || return 1
+	sd systemctl enable --now smtpd.socket smtpsend.timer \
+	    >"$BATS_FILE_TMPDIR/enable.out" 2>&1 || {
+		cat "$BATS_FILE_TMPDIR/enable.out" >&2; return 1; }
+}
+
+teardown_file() {
+	if [ -n "${RELAY_PID:-}" ]; then
+		kill "$RELAY_PID" 2>/dev/null || true
+		wait "$RELAY_PID" 2>/dev/null || true
+	fi
+	sd_stop
+}
+
+setup() {
+	if [ "$(id -u)" -ne 0 ]; then
+		fail_or_skip "needs root (systemd-nspawn)"
+	fi
+	[ -n "$SD_LEADER" ] && kill -0 "$SD_LEADER"
+}
+
+teardown() {
+	:
+}
+
+# The value of property $2 of unit $1 in the container.
+prop() {
+	sd systemctl show -P "$2" "$1"
+}
+
+CROOT() {
+	echo "/proc/$SD_LEADER/root$1"
+}
+
+# Succeeds once the Maildir of $1 (local part) holds $2 messages.
+maildir_count_is() {
+	[ "$(find "$(CROOT /var/spool/smtpq-mail/"$1"/new)" -type f \
+	    2>/dev/null | wc -l)" -eq "$2" ]
+}
+
+relay_count_is() {
+	[ "$(find "$SD_RELAY_DIR" -name '*.eml' 2>/dev/null | wc -l)" -eq "$1" ]
+}
+
+queue_empty() {
+	[ -z "$(ls -A "$(CROOT /var/spool/smtpq/new)")" ]
+}
+
+no_sessions() {
+	[ -z "$(sd systemctl list-units --no-legend --plain \
+	    --state=active,activating,deactivating 'smtpd@*.service')" ]
+}
+
+client_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+@test "systemd: make install, sysusers and tmpfiles make the user smtpq, its queue and a setgid sendmail" {
+	run sd getent passwd smtpq
+	[ "$status" -eq 0 ]
+	[[ "$output" == smtpq:*:/var/spool/smtpq:* ]]
+	# The modes smtpq.tmpfiles gives: tmp/ and new/ group-writable for
+	# sendmail, nothing for others anywhere.
+	local want=(/var/spool/smtpq:750 /var/spool/smtpq/tmp:770
+	    /var/spool/smtpq/new:770 /var/spool/smtpq/failed:750
+	    /var/spool/smtpq-mail:750) d
+	for d in "${want[@]}"; do
+		run sd stat -c '%U:%G %a' "${d%:*}"
+		[ "$output" = "smtpq:smtpq ${d##*:}" ] ||
+		    { echo "${d%:*}: $output" >&2; false; }
+	done
+	run sd stat -c '%G %a' /usr/local/sbin/sendmail
+	[ "$output" = "smtpq 2755" ] || {
+		echo "sendmail: $output" >&2
+		cat "$BATS_FILE_TMPDIR/install.out" >&2; false; }
+}
+
+@test "systemd: enabled as the README says: smtpd.socket on 25 and the timer, nothing else" {
+	[ "$(prop smtpd.socket ActiveState)" = active ]
+	[ "$(prop smtpd.socket UnitFileState)" = enabled ]
+	[ "$(prop smtpsend.timer ActiveState)" = active ]
+	[ "$(prop smtpsend.timer UnitFileState)" = enabled ]
+	local u
+	for u in smtpd-submission.socket smtpd-submissions.socket \
+	    smtpq-stunnel-465.service smtpd-tcpserver.service; do
+		[ "$(prop "$u" UnitFileState)" = disabled ] ||
+		    { echo "$u: $(prop "$u" UnitFileState)" >&2; false; }
+	done
+	run sd_net ss -Hltn 'sport = :25'
+	[ -n "$output" ]
+}
+
+@test "systemd: mail into smtpd.socket lands in a Maildir and at the relay, received by sandboxed sessions as smtpq" {
+	run sd_smtp sender@client.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	run sd_smtp sender@client.test someone@remote.test
+	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	# Each session was an smtpd@.service instance, running as smtpq.
+	local uid
+	uid=$(sd id -u smtpq)
+	run sd journalctl -q -t smtpd -o export --no-pager
+	[[ "$output" == *"_SYSTEMD_UNIT=smtpd@"* ]]
+	[[ "$output" == *"_UID=$uid"* ]]
+	run sd systemctl start smtpsend.service
+	[ "$status" -eq 0 ]
+	wait_for maildir_count_is user 1
+	wait_for relay_count_is 1 || {
+		sd journalctl -q -t smtpsend --no-pager >&2
+		cat "$BATS_FILE_TMPDIR/relay.out" >&2; ls -R "$SD_RELAY_DIR" >&2
+		false; }
+	grep -q 'hello from the real systemd' "$SD_RELAY_DIR"/*.eml
+	grep -q 'by mx.test (smtpd)' "$SD_RELAY_DIR"/*.eml
+	grep -q 'to=<someone@remote.test>' "$SD_RELAY_DIR"/*.env
+	grep -rq 'hello from the real systemd' \
+	    "$(CROOT /var/spool/smtpq-mail/user/new)"
+	[ "$(prop smtpsend.service Result)" = success ]
+	queue_empty
+}
+
+@test "systemd: the timer is due within the minute and its runs deliver" {
+	local next now
+	next=$(prop smtpsend.timer NextElapseUSecRealtime)
+	next=$(sd date -d "$next" +%s)
+	now=$(sd date +%s)
+	[ $((next - now)) -le 61 ]
+	# Every second instead of every minute, all else as shipped: a
+	# queued message leaves with no one starting the service.
+	local dropin
+	dropin=$(CROOT /etc/systemd/system/smtpsend.timer.d)
+	mkdir -p "$dropin"
+	printf '[Timer]\nOnCalendar=\nOnCalendar=*-*-* *:*:*\n' >"$dropin/test.conf"
+	sd systemctl daemon-reload
+	sd systemctl restart smtpsend.timer
+	run sd_smtp sender@client.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+	WAIT_SECONDS=20 wait_for maildir_count_is user 2
+	rm -r "$dropin"
+	sd systemctl daemon-reload
+	sd systemctl restart smtpsend.timer
+}
+
+@test "systemd: systemctl stop of a session (SIGTERM): the client hears 421 4.3.2, nothing is queued, no unit failed" {
+	local mark=$BATS_TEST_TMPDIR/greeted out=$BATS_TEST_TMPDIR/client
+	local before
+	before=$(ls "$(CROOT /var/spool/smtpq/new)" | wc -l)
+	sd_smtp a@b.test c@local.test "$mark" >"$out" 2>&1 &
+	local client=$!
+	wait_for test -e "$mark"
+	run sd systemctl stop 'smtpd@*.service'
+	[ "$status" -eq 0 ]
+	WAIT_SECONDS=20 wait_for client_gone "$client"
+	wait "$client" || true
+	grep -q '^220 ' "$out"
+	grep -q '^421 4.3.2' "$out" || { cat "$out" >&2; false; }
+	[ "$(ls "$(CROOT /var/spool/smtpq/new)" | wc -l)" -eq "$before" ]
+	# smtpd's exit after SIGTERM is a clean one for systemd.
+	run sd systemctl list-units --no-legend --plain --state=failed 'smtpd@*'
+	[ -z "$output" ] || { echo "$output" >&2; false; }
+}
+
+@test "systemd: systemctl stop smtpd.socket: no more connections; start: served again" {
+	sd systemctl stop smtpd.socket
+	run sd_net ss -Hltn 'sport = :25'
+	[ -z "$output" ]
+	run sd_smtp a@b.test user@local.test
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Connection refused"* ]]
+	sd systemctl start smtpd.socket
+	run sd_smtp a@b.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+}
+
+@test "systemd: bursts of 1,000 connections never stop the socket; the next one is served" {
+	local burst n
+	for burst in 1 2; do
+		n=$(SD_TIMEOUT=120 sd_burst 1000)
+		[ "$n" -gt 0 ]
+		[ "$(prop smtpd.socket ActiveState)" = active ] || {
+			sd systemctl status --no-pager smtpd.socket >&2; false; }
+		# The burst's sessions end (they hold MaxConnectionsPerSource=
+		# for 127.0.0.1 until then); then the next one is served.
+		WAIT_SECONDS=60 wait_for no_sessions
+		run sd_smtp a@b.test user@local.test
+		[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	done
+	[ "$(prop smtpd.socket Result)" = success ]
+}
+
+@test "systemd: systemd-analyze verify passes on the installed units" {
+	local units=() u
+	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer \
+	    smtpd-submission.socket smtpd-submission@.service \
+	    smtpd-submissions.socket smtpd-submissions@.service \
+	    smtpd-tcpserver.service; do
+		units+=("$UNITDIR/$u")
+	done
+	run sd systemd-analyze verify --man=no "${units[@]}"
+	# Units naming programs the minimal root lacks (stunnel) are
+	# reported as such, and only that.
+	local rest
+	rest=$(echo "$output" | grep -v 'stunnel.*is not executable\|Command /usr/bin/stunnel' || true)
+	[ -z "$rest" ] || { echo "$output" >&2; false; }
+}
+
+# The rating the README gives unit $1 ("`systemd-analyze security`
+# rates it 0.8, SAFE" or "rates `UNIT` 2.1, OK", in the first paragraph
+# that names the unit and gives one).
+readme_rating() {
+	awk -v u="$1" 'BEGIN { RS = "" } index($0, u) { gsub(/\n/, " "); print }' \
+	    "$TOP/README.md" |
+	    grep -oE 'rates (it|`[^`]*`) [0-9.]+, [A-Z]+' | head -n 1 |
+	    awk '{ sub(/,$/, "", $(NF - 1)); print $(NF - 1), $NF }'
+}
+
+@test "systemd: systemd-analyze security rates smtpd@ and smtpd-tcpserver as the README says, smtpsend below 2" {
+	local u said
+	for u in smtpd@.service smtpd-tcpserver.service; do
+		said=$(readme_rating "\`$u\`")
+		[ -n "$said" ] || { echo "README: no rating for $u" >&2; false; }
+		run sd systemd-analyze security --no-pager "${u/@/@x}"
+		[ "$status" -eq 0 ]
+		[[ "$(echo "$output" | tail -n 1)" == *"exposure level for ${u/@/@x}: $said "* ]] ||
+		    { echo "README: $said; $(echo "$output" | tail -n 1)" >&2; false; }
+	done
+	run sd systemd-analyze security --no-pager --threshold=20 smtpsend.service
+	[ "$status" -eq 0 ] || { echo "$output" | tail -n 1 >&2; false; }
+}
+
+# The pids of the smtpd processes running in the container (host pids).
+smtpd_pids() {
+	local p
+	for p in $(pgrep -x smtpd); do
+		[ "$(readlink "/proc/$p/ns/pid")" = \
+		    "$(readlink "/proc/$SD_LEADER/ns/pid")" ] && echo "$p"
+	done
+}
+
+listening_25() {
+	[ -n "$(sd_net ss -Hltn 'sport = :25')" ]
+}
+
+has_smtpd() {
+	[ -n "$(smtpd_pids)" ]
+}
+
+@test "systemd: smtpd-tcpserver.service: mail lands; each smtpd runs as smtpq, without capabilities, in the service's sandbox; stop is 421" {
+	sd systemctl disable --now smtpd.socket
+	sd systemctl enable --now smtpd-tcpserver.service
+	WAIT_SECONDS=20 wait_for listening_25
+	[ "$(prop smtpd-tcpserver.service ActiveState)" = active ]
+	run sd_smtp sender@client.test tcp@local.test
+	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	sd systemctl start smtpsend.service
+	wait_for maildir_count_is tcp 1
+	# A session held open: its smtpd is smtpq's, has no capability, no
+	# new privileges, a seccomp filter and the service's mount namespace
+	# (the read-only /usr of ProtectSystem=strict).
+	local mark=$BATS_TEST_TMPDIR/greeted out=$BATS_TEST_TMPDIR/client pid
+	sd_smtp a@b.test c@local.test "$mark" >"$out" 2>&1 &
+	local client=$!
+	wait_for test -e "$mark"
+	wait_for has_smtpd
+	pid=$(smtpd_pids | head -n 1)
+	local uid
+	uid=$(sd id -u smtpq)
+	grep -q "^Uid:	$uid	$uid	$uid	$uid" "/proc/$pid/status"
+	grep -q '^CapEff:	0000000000000000' "/proc/$pid/status"
+	grep -q '^CapPrm:	0000000000000000' "/proc/$pid/status"
+	grep -q '^NoNewPrivs:	1' "/proc/$pid/status"
+	grep -q '^Seccomp:	2' "/proc/$pid/status"
+	awk '$5 == "/" { o = $6 } END { exit o !~ /(^|,)ro(,|$)/ }' \
+	    "/proc/$pid/mountinfo"
+	[ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink "/proc/$SD_LEADER/ns/mnt")" ]
+	# systemctl stop: SIGTERM to tcpserver and its sessions.
+	sd systemctl stop smtpd-tcpserver.service
+	WAIT_SECONDS=20 wait_for client_gone "$client"
+	wait "$client" || true
+	grep -q '^421 4.3.2' "$out" || { cat "$out" >&2; false; }
+	[ "$(prop smtpd-tcpserver.service Result)" = success ]
+	sd systemctl disable smtpd-tcpserver.service
+	sd systemctl enable --now smtpd.socket
+	run sd_smtp a@b.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+}
