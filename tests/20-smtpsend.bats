@@ -9,17 +9,11 @@
 load helpers
 
 setup() {
-	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed"
-	BG_PIDS=()
+	smtpsend_setup
 }
 
 teardown() {
-	local pid
-	relay_stop
-	for pid in "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	smtpsend_teardown
 }
 
 T() {
