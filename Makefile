@@ -437,8 +437,8 @@ $(FAULT_DIR)/smtpd/smtpd $(FAULT_DIR)/smtpsend/smtpsend: $(FAULT_OBJ) Makefile
 # Benchmarks (issue 7): ours against a private Postfix instance on
 # 127.0.0.1, one table with ratios and targets (reported, not asserted).
 # Needs root; installs its peers with apt-get when missing.  Never part of
-# "make test".  BENCH_QUICK=1: a smoke run of about a minute; a full run
-# takes about five minutes on two cores.  What it measures and why:
+# "make test".  BENCH_QUICK=1: a smoke run of a minute or two; a full run
+# takes about ten minutes on two idle cores.  What it measures and why:
 # tests/bench/run.
 BENCH_SRC = $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=build/bench/%)

@@ -188,11 +188,12 @@ int	reply_va(struct out *, int code, int is_last, const char *fmt,
 int	reply_read(struct line *, char *text, size_t size,
 	    enum line_status *status);
 
-/* reply_read() takes at most this many lines (so at most this many times
- * REPLY_LINE_MAX octets) of one reply, and, when the reader has a timeout,
- * no new line once that long has passed since the reply began; then the
- * reply is malformed (LINE_OK) or timed out (LINE_TIMEOUT). */
+/* reply_read() takes at most this many lines and octets of one reply (an
+ * over-long line it drops counts too), and when the reader has a timeout,
+ * the whole reply must arrive within it; else the reply is malformed
+ * (LINE_OK) or timed out (LINE_TIMEOUT). */
 #define REPLY_LINES_MAX		100
+#define REPLY_BYTES_MAX		((size_t)REPLY_LINES_MAX * (REPLY_LINE_MAX + 2))
 
 /* addr.c: RFC 5321 paths ------------------------------------------------- */
 
@@ -276,6 +277,24 @@ int	net_split_hostport(const char *, char *host, size_t hostsize,
 int	net_connect(const char *host, const char *port, int timeout,
 	    char *err, size_t errsize);
 
+/* resolve.c: a name's addresses, looked up in a child, bounded in time */
+
+#define NET_ADDRS_MAX		16	/* addresses of one name tried */
+
+struct net_addr {
+	int			family;		/* AF_INET or AF_INET6 */
+	socklen_t		len;
+	struct sockaddr_storage	ss;
+};
+
+struct net_addrs {
+	size_t		n;
+	struct net_addr	a[NET_ADDRS_MAX];
+};
+
+int	net_resolve(const char *host, const char *port, int timeout,
+	    struct net_addrs *, char *err, size_t errsize);
+
 /* queue.c: the Maildir-style queue ------------------------------------- */
 
 struct queue {
@@ -350,6 +369,8 @@ int		 envelope_write(struct out *, const struct envelope *,
 		    const int *keep);
 int		 envelope_rewrite(struct queue *, int fd, const char *name,
 		    const struct envelope *, const int *keep, time_t next);
+int		 envelope_fail(struct queue *, int fd, const char *name,
+		    const struct envelope *, const int *keep);
 
 /* proxy.c: the PROXY protocol header of a load balancer ---------------- */
 

@@ -95,40 +95,39 @@ net_connect_wait(int fd, int timeout)
 }
 
 /*
- * Connects to host:port, trying every address getaddrinfo() gives (IPv6
- * and IPv4) in turn, each for up to timeout seconds, until a SIGTERM.
- * Returns a blocking socket whose reads and writes time out after timeout
- * seconds, or -1 with the reason in err.
+ * Connects to host:port, trying every address the name has (IPv6 and
+ * IPv4, net_resolve(): the lookup bounded by timeout too) in turn, each
+ * for up to timeout seconds, until a SIGTERM.  Returns a blocking socket
+ * whose reads and writes time out after timeout seconds, or -1 with the
+ * reason in err.
  */
 int
 net_connect(const char *host, const char *port, int timeout, char *err,
     size_t errsize)
 {
-	struct addrinfo hints, *res, *ai;
+	static struct net_addrs addrs;
+	const struct net_addr *a;
 	char name[INET6_ADDRSTRLEN];
-	int fd = -1, rc, flags;
+	int fd = -1, flags;
+	size_t i;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(err, errsize, "%s: %s", host, gai_strerror(rc));
+	if (net_resolve(host, port, timeout, &addrs, err, errsize) == -1)
 		return -1;
-	}
 	snprintf(err, errsize, "%s: no address", host);
-	for (ai = res; ai != NULL && !sig_term; ai = ai->ai_next) {
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name,
+	for (i = 0; i < addrs.n && !sig_term; i++) {
+		a = &addrs.a[i];
+		if (getnameinfo((const struct sockaddr *)&a->ss, a->len, name,
 		    sizeof(name), NULL, 0, NI_NUMERICHOST) != 0)
 			strcpy(name, "?");
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		fd = socket(a->family, SOCK_STREAM, 0);
 		if (fd == -1) {
 			snprintf(err, errsize, "socket: %s", strerror(errno));
 			continue;
 		}
 		if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-		    (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-		    (errno != EINPROGRESS ||
+		    (connect(fd, (const struct sockaddr *)&a->ss, a->len) ==
+		    -1 && (errno != EINPROGRESS ||
 		    net_connect_wait(fd, timeout) == -1)) ||
 		    fcntl(fd, F_SETFL, flags) == -1 ||
 		    net_set_timeout(fd, timeout) == -1) {
@@ -140,6 +139,5 @@ net_connect(const char *host, const char *port, int timeout, char *err,
 		}
 		break;
 	}
-	freeaddrinfo(res);
 	return fd;
 }

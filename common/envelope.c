@@ -5,14 +5,17 @@
  * A queue file starts with LF-ended "Word: value" lines: one "From: <path>",
  * one "To: <path>" per recipient still pending, and extensions such as
  * "Body: 8BITMIME" that whoever rewrites the file keeps; a lone LF ends the
- * envelope and the message follows.  The reader trusts nothing: anything
- * but that shape is reported as damage (RES_PERM) with a reason, never
- * half-accepted.  The rewriter puts a new file in place under the old name
+ * envelope and the message follows.  Words are matched in any case.  The
+ * reader trusts nothing: anything but that shape, a word it does not
+ * know, a value it does not understand, is reported as damage (RES_PERM)
+ * with a reason, never half-accepted: the file goes to failed/ whole
+ * rather than lose a recipient.  The rewriter puts a new file in place under the old name
  * (tmp/, fsync, rename), so the arrival time in the name survives.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -55,6 +58,44 @@ envelope_value(const char *line)
 	return line + n + 2;
 }
 
+/* Whether the line's word is word, in any case (as header field names,
+ * RFC 5322 1.2.2; so a hand-written "to:" is a recipient, not lost). */
+static int
+envelope_is(const char *line, const char *word)
+{
+	size_t n = strlen(word);
+
+	return strncasecmp(line, word, n) == 0 && line[n] == ':';
+}
+
+/*
+ * The extensions smtpsend acts on, each at most once, with the values it
+ * understands; any other word is damage: a line it would carry without
+ * understanding it could be a recipient spelt wrong ("Rcpt:"), mail that
+ * would silently not go where it was meant to.
+ */
+static const char *
+envelope_check_ext(const struct envelope *env, const char *line,
+    const char *value)
+{
+	if (envelope_is(line, "Body")) {
+		if (strcasecmp(value, "7BIT") != 0 &&
+		    strcasecmp(value, "8BITMIME") != 0)
+			return "bad Body value";
+		if (envelope_ext(env, "Body") != NULL)
+			return "two Body lines";
+		return NULL;
+	}
+	if (envelope_is(line, "Aliased")) {
+		if (value[0] == '\0')
+			return "empty Aliased line";
+		if (envelope_ext(env, "Aliased") != NULL)
+			return "two Aliased lines";
+		return NULL;
+	}
+	return "unknown envelope line";
+}
+
 static int
 envelope_printable(const char *s, size_t len)
 {
@@ -76,7 +117,7 @@ envelope_read(struct line *in, struct envelope *env, char *err,
     size_t errsize)
 {
 	char buf[SMTP_LINE_MAX + 1];
-	const char *value;
+	const char *value, *why;
 	enum line_status st;
 	int bare_lf, has_from = 0;
 	size_t len;
@@ -104,16 +145,20 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 		if ((value = envelope_value(buf)) == NULL)
 			return envelope_damaged(err, errsize,
 			    "envelope line not \"Word: value\"");
-		if (strncmp(buf, "From: ", 6) == 0) {
+		if (envelope_is(buf, "From")) {
 			if (has_from)
 				return envelope_damaged(err, errsize,
 				    "two From lines");
+			/* RFC 5321 4.1.2: <> or a mailbox with a domain;
+			 * a bounce to anything else could not go. */
 			if (envelope_path(value, env->from,
-			    sizeof(env->from)) == -1)
+			    sizeof(env->from)) == -1 ||
+			    (env->from[0] != '\0' &&
+			    addr_domain(env->from) == NULL))
 				return envelope_damaged(err, errsize,
 				    "bad sender");
 			has_from = 1;
-		} else if (strncmp(buf, "To: ", 4) == 0) {
+		} else if (envelope_is(buf, "To")) {
 			if (env->nrcpt == RCPT_MAX)
 				return envelope_damaged(err, errsize,
 				    "too many recipients");
@@ -130,6 +175,8 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 			if (env->next == ENVELOPE_EXT_MAX)
 				return envelope_damaged(err, errsize,
 				    "too many envelope lines");
+			if ((why = envelope_check_ext(env, buf, value)) != NULL)
+				return envelope_damaged(err, errsize, why);
 			memcpy(env->ext[env->next++], buf, len + 1);
 		}
 	}
@@ -174,25 +221,24 @@ envelope_write(struct out *o, const struct envelope *env, const int *keep)
 }
 
 /*
- * Replaces new/NAME with a copy whose envelope lists only the recipients
- * in keep, whose message is fd's from env->body on, and whose mtime (next
- * try) is next.  The old file stays whole until the rename.  0, or -1 with
- * errno set and nothing changed.
+ * Writes a copy of the queue file fd into tmp/ (qf) whose envelope lists
+ * only the recipients in keep and whose message is fd's from env->body
+ * on, with mtime next (0: now), fsync'd and closed, ready for a rename.
+ * 0, or -1 with errno set and nothing left in tmp/.
  */
-int
-envelope_rewrite(struct queue *q, int fd, const char *name,
-    const struct envelope *env, const int *keep, time_t next)
+static int
+envelope_copy(struct queue *q, int fd, const struct envelope *env,
+    const int *keep, time_t next, struct queue_file *qf)
 {
 	static struct out o;
 	static char buf[IO_BUFSIZE];
-	struct queue_file qf;
 	struct timespec times[2];
 	off_t pos = env->body;
 	ssize_t n;
 
-	if (queue_create(q, &qf) == -1)
+	if (queue_create(q, qf) == -1)
 		return -1;
-	out_init(&o, qf.fd);
+	out_init(&o, qf->fd);
 	envelope_write(&o, env, keep);
 	for (;;) {
 		n = pread(fd, buf, sizeof(buf), pos);
@@ -209,27 +255,83 @@ envelope_rewrite(struct queue *q, int fd, const char *name,
 	 * sees the new file due early. */
 	times[0].tv_sec = times[1].tv_sec = next;
 	times[0].tv_nsec = times[1].tv_nsec = 0;
-	if (futimens(qf.fd, times) == -1)
+	if (next != 0 && futimens(qf->fd, times) == -1)
 		goto fail;
+	if (fsync(qf->fd) == -1)
+		goto fail;
+	if (close(qf->fd) == -1) {
+		qf->fd = -1;
+		goto fail;
+	}
+	qf->fd = -1;
+	return 0;
+fail:
+	queue_abort(q, qf);
+	return -1;
+}
+
+/*
+ * Replaces new/NAME with a copy whose envelope lists only the recipients
+ * in keep, whose message is fd's from env->body on, and whose mtime (next
+ * try) is next.  The old file stays whole until the rename.  0, or -1 with
+ * errno set and nothing changed.
+ */
+int
+envelope_rewrite(struct queue *q, int fd, const char *name,
+    const struct envelope *env, const int *keep, time_t next)
+{
+	struct queue_file qf;
+
+	if (envelope_copy(q, fd, env, keep, next, &qf) == -1)
+		return -1;
 	/*
 	 * Not queue_commit(): on a failed fsync of new/ it removes what it
 	 * renamed, which here would be the only copy of the message.  The
 	 * rename replaces the old file in one step, so whichever of the two
 	 * a crash leaves in new/ is whole.
 	 */
-	if (fsync(qf.fd) == -1)
-		goto fail;
-	if (close(qf.fd) == -1) {
-		qf.fd = -1;
-		goto fail;
-	}
-	qf.fd = -1;
-	if (renameat(q->dir, qf.tmp, q->new_dir, name) == -1)
-		goto fail;
-	if (fsync(q->new_dir) == -1)
+	if (renameat(q->dir, qf.tmp, q->new_dir, name) == -1) {
+		queue_abort(q, &qf);
 		return -1;
+	}
+	return fsync(q->new_dir);
+}
+
+/*
+ * Moves new/NAME to failed/NAME as a copy that lists only the recipients
+ * in keep (the failed ones: put back into new/, it mails only them).  The
+ * copy is in failed/, durably, before new/NAME goes; if new/NAME cannot
+ * go, the copy goes again.  0, or -1 with errno set and new/ unchanged.
+ */
+int
+envelope_fail(struct queue *q, int fd, const char *name,
+    const struct envelope *env, const int *keep)
+{
+	struct queue_file qf;
+	char path[QUEUE_NAME_MAX + 8];
+	int dirfd, saved;
+
+	if (snprintf(path, sizeof(path), "failed/%s", name) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (envelope_copy(q, fd, env, keep, 0, &qf) == -1)
+		return -1;
+	if (renameat(q->dir, qf.tmp, q->dir, path) == -1) {
+		queue_abort(q, &qf);
+		return -1;
+	}
+	if ((dirfd = openat(q->dir, "failed", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dirfd) == -1 ||
+	    unlinkat(q->new_dir, name, 0) == -1) {
+		saved = errno;
+		if (dirfd != -1)
+			close(dirfd);
+		unlinkat(q->dir, path, 0);
+		errno = saved;
+		return -1;
+	}
+	close(dirfd);
 	return 0;
-fail:
-	queue_abort(q, &qf);
-	return -1;
 }

@@ -25,6 +25,23 @@ static const char *const queue_dirs[] = { "tmp", "new", "failed" };
 /* The host part of a queue name, at most; longer names are cut. */
 #define QUEUE_HOST_MAX	200
 
+/*
+ * The host part of a unique name, into buf (QUEUE_HOST_MAX + 1 octets).
+ * Maildir's rule: it must not hold '/' (a path) or ':' (Maildir's info
+ * separator); an address literal given as our name may hold both.  Cut so
+ * that a whole name stays within the 255 octets a file name may have: the
+ * rest takes well under 55.
+ */
+static void
+queue_host(const char *host, char *buf)
+{
+	size_t i;
+
+	for (i = 0; i < QUEUE_HOST_MAX && host[i] != '\0'; i++)
+		buf[i] = host[i] == '/' || host[i] == ':' ? '_' : host[i];
+	buf[i] = '\0';
+}
+
 int
 queue_open(struct queue *q, const char *dir, const char *host)
 {
@@ -35,13 +52,7 @@ queue_open(struct queue *q, const char *dir, const char *host)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	/* Maildir's rule: the host part must not hold '/' (a path) or ':'
-	 * (Maildir's info separator); an address literal given as our name
-	 * may hold both.  Cut so that a whole name stays within the 255
-	 * octets a file name may have: the rest takes well under 55. */
-	for (i = 0; i < QUEUE_HOST_MAX && host[i] != '\0'; i++)
-		q->host[i] = host[i] == '/' || host[i] == ':' ? '_' : host[i];
-	q->host[i] = '\0';
+	queue_host(host, q->host);
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
 		return -1;
 	if ((q->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -99,16 +110,20 @@ queue_slot(struct queue *q, unsigned max)
 	return 1;
 }
 
+/* A Maildir unique name, <epoch>.M<usec>P<pid>.<host>, for the queue
+ * and for local delivery alike; host is made safe (queue_host()). */
 int
 queue_unique(const char *host, char *buf, size_t size)
 {
+	char safe[QUEUE_HOST_MAX + 1];
 	struct timespec ts;
 	int n;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return -1;
+	queue_host(host, safe);
 	n = snprintf(buf, size, "%lld.M%06ldP%ld.%s", (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000, (long)getpid(), host);
+	    ts.tv_nsec / 1000, (long)getpid(), safe);
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;

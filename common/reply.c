@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common.h"
 
@@ -72,38 +71,69 @@ reply_append(char *text, size_t size, const char *s, int is_first)
 	}
 }
 
-int
-reply_read(struct line *in, char *text, size_t size, enum line_status *status)
+/*
+ * Reads one reply line into buf (size octets, NUL-terminated, without its
+ * CRLF or LF), taking at most *budget octets off the stream for it.  A
+ * line that does not fit is read to its LF and dropped (LINE_LONG), so the
+ * stream stays in step; one that would go past the budget is not read on
+ * (LINE_LONG too), nor is anything after it.
+ */
+static enum line_status
+reply_line(struct line *in, char *buf, size_t size, size_t *len,
+    size_t *budget)
 {
-	char buf[REPLY_LINE_MAX + 1];
-	enum line_status st;
-	struct timespec start, now;
-	size_t len, lines;
-	int code = -1, this, bare_lf;
+	size_t used = 0, take;
+	char *lf;
+	int is_long = 0, rc;
 
-	if (size > 0)
-		text[0] = '\0';
-	if (clock_gettime(CLOCK_MONOTONIC, &start) == -1) {
-		*status = LINE_ERROR;
-		return -1;
+	for (;;) {
+		lf = memchr(in->buf + in->start, '\n', line_pending(in));
+		take = lf != NULL ? (size_t)(lf - (in->buf + in->start)) + 1 :
+		    line_pending(in);
+		if (take > *budget)
+			return LINE_LONG;
+		*budget -= take;
+		if (!is_long && used + take < size) {
+			memcpy(buf + used, in->buf + in->start, take);
+			used += take;
+		} else
+			is_long = 1;
+		in->start += take;
+		if (lf != NULL)
+			break;
+		if ((rc = line_fill(in)) <= 0)
+			return line_status_of(rc);
 	}
+	if (is_long)
+		return LINE_LONG;
+	used--;					/* the LF */
+	if (used > 0 && buf[used - 1] == '\r')
+		used--;
+	buf[used] = '\0';
+	*len = used;
+	return LINE_OK;
+}
+
+/* reply_read() for a reader whose deadline for the whole reply is set. */
+static int
+reply_read_by(struct line *in, char *text, size_t size,
+    enum line_status *status)
+{
+	char buf[REPLY_LINE_MAX + 3];		/* the line, its CRLF, NUL */
+	enum line_status st;
+	size_t len = 0, lines, budget = REPLY_BYTES_MAX;
+	int code = -1, this;
+
 	for (lines = 0;; lines++) {
-		/* "250-x" for ever: bounded in lines, and so in octets; in
-		 * time too, not only between octets. */
+		/* "250-x" for ever: bounded in lines and octets (and, by
+		 * the deadline, in time). */
 		if (lines == REPLY_LINES_MAX) {
 			*status = LINE_OK;
 			return -1;
 		}
-		if (lines > 0 && in->timeout > 0 &&
-		    clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
-		    now.tv_sec - start.tv_sec >= in->timeout) {
-			*status = LINE_TIMEOUT;
-			return -1;
-		}
-		st = line_read(in, buf, sizeof(buf), &len, &bare_lf);
+		st = reply_line(in, buf, sizeof(buf), &len, &budget);
 		if (st == LINE_LONG) {
-			/* Keep going: an over-long text line is still a
-			 * line; its code is lost, so treat it as malformed. */
+			/* An over-long line's code is lost: malformed. */
 			*status = LINE_OK;
 			return -1;
 		}
@@ -132,5 +162,25 @@ reply_read(struct line *in, char *text, size_t size, enum line_status *status)
 			break;
 	}
 	*status = LINE_OK;
+	return code;
+}
+
+/* The reader's timeout bounds the whole reply, not only each wait for
+ * more of it: a relay that trickles an octet now and then is cut off. */
+int
+reply_read(struct line *in, char *text, size_t size, enum line_status *status)
+{
+	long long due = in->due, by;
+	int code;
+
+	if (size > 0)
+		text[0] = '\0';
+	if (in->timeout > 0) {
+		by = line_now() + in->timeout * 1000000000LL;
+		if (in->due == 0 || by < in->due)
+			in->due = by;
+	}
+	code = reply_read_by(in, text, size, status);
+	in->due = due;
 	return code;
 }

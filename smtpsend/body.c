@@ -188,3 +188,27 @@ body_has_8bit(int fd, off_t offset)
 		offset += n;
 	}
 }
+
+/* Whether the header section a bounce quotes (body_copy() with
+ * BODY_HEADERS, cut where it cuts) holds an octet over 127: 1, 0, or -1
+ * when it cannot be read. */
+int
+body_headers_8bit(int fd, off_t offset)
+{
+	static char in[IO_BUFSIZE / 2], out[BODY_OUT(IO_BUFSIZE / 2)];
+	struct body b = { BODY_HEADERS, 1, 0, 0, 0, 0 };
+	ssize_t n;
+	size_t i, len;
+
+	while (!b.is_done && b.total < BODY_HEADERS_MAX) {
+		if ((n = body_pread(fd, in, sizeof(in), offset)) <= 0)
+			return (int)n;
+		offset += n;
+		len = body_convert(&b, in, (size_t)n, out);
+		for (i = 0; i < len; i++)
+			if ((unsigned char)out[i] > 127)
+				return 1;
+		b.total += len;
+	}
+	return 0;
+}

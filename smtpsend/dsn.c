@@ -7,7 +7,10 @@
  * the machine-readable message/delivery-status with one group per failed
  * recipient and the reply that failed it, and the original's header
  * section (text/rfc822-headers, cut at BODY_HEADERS_MAX) so the sender can
- * tell which message it was without getting it all back.
+ * tell which message it was without getting it all back.  Quoted 8-bit
+ * header octets make the bounce "Body: 8BITMIME" (RFC 6152), which
+ * relay.c treats like any 8-bit message.  Only a reply the relay gave
+ * names it as Remote-MTA (RFC 3464 2.3.5); our own decisions do not.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,11 +49,26 @@ dsn_status(const struct msg *m, size_t i, char *buf, size_t size)
 	snprintf(buf, size, "%c.0.0", r[0] == '4' ? '4' : '5');
 }
 
+/* The human note on recipient i: the relay's words are said to be its
+ * own; a decision of ours (a message over the relay's SIZE, 8-bit data
+ * for a relay without 8BITMIME, a Maildir) names no server. */
+static void
+dsn_note(struct out *o, const struct msg *m, size_t i, const char *relay)
+{
+	int is_remote = m->is_remote[i] && relay != NULL;
+
+	out_printf(o, "<%s>: %s%s%s%s%s\r\n", m->env.rcpt[i],
+	    m->is_expired[i] ? "gave up after retrying; " : "",
+	    is_remote ? "host " : "", is_remote ? relay : "",
+	    is_remote ? (m->is_expired[i] ? " said last: " : " said: ") :
+	    m->is_expired[i] ? "last error: " : "", m->reply[i]);
+}
+
 /* The three parts, up to the quoted headers.  The boundary is made of
  * the bounce's own queue id, which what we quote cannot hold. */
 static void
 dsn_parts(struct out *o, const struct msg *m, const char *host,
-    const char *relay, const char *boundary)
+    const char *relay, const char *boundary, int is_8bit)
 {
 	char date[64], status[16];
 	size_t i;
@@ -63,15 +81,11 @@ dsn_parts(struct out *o, const struct msg *m, const char *host,
 	out_printf(o, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
 	out_printf(o, "This is the mail system at %s.\r\n\r\n", host);
 	out_printf(o, "Your message of %s could not be delivered\r\n"
-	    "to the recipients below.  The reply of the mail server that\r\n"
-	    "refused it is given for each.\r\n\r\n", date);
-	for (i = 0; i < m->env.nrcpt; i++) {
-		if (m->result[i] != RES_PERM)
-			continue;
-		out_printf(o, "<%s>: %s%s\r\n", m->env.rcpt[i],
-		    m->is_expired[i] ? "gave up after retrying; last "
-		    "reply: " : "", m->reply[i]);
-	}
+	    "to the recipients below, for the reason given for each.\r\n\r\n",
+	    date);
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->result[i] == RES_PERM)
+			dsn_note(o, m, i, relay);
 
 	/* RFC 3464 2.2: per-message fields, then per-recipient ones. */
 	out_printf(o, "\r\n--%s\r\n", boundary);
@@ -88,14 +102,24 @@ dsn_parts(struct out *o, const struct msg *m, const char *host,
 		    m->env.rcpt[i]);
 		out_printf(o, "Action: failed\r\n");
 		out_printf(o, "Status: %s\r\n", status);
-		if (!m->is_local[i] && relay != NULL)
-			out_printf(o, "Remote-MTA: dns; %s\r\n", relay);
-		out_printf(o, "Diagnostic-Code: smtp; %s\r\n", m->reply[i]);
+		/* 2.3.5: no Remote-MTA where none was involved; 2.3.6: "smtp"
+		 * is for a reply a server gave, our own decision has a type
+		 * of our own (Postfix says "X-Postfix"). */
+		if (m->is_remote[i] && relay != NULL)
+			out_printf(o, "Remote-MTA: dns; %s\r\n"
+			    "Diagnostic-Code: smtp; %s\r\n", relay,
+			    m->reply[i]);
+		else
+			out_printf(o, "Diagnostic-Code: X-smtpq; %s\r\n",
+			    m->reply[i]);
 	}
 
 	out_printf(o, "\r\n--%s\r\n", boundary);
 	out_printf(o, "Content-Description: Undelivered message headers\r\n");
-	out_printf(o, "Content-Type: text/rfc822-headers\r\n\r\n");
+	out_printf(o, "Content-Type: text/rfc822-headers\r\n");
+	if (is_8bit)
+		out_printf(o, "Content-Transfer-Encoding: 8bit\r\n");
+	out_printf(o, "\r\n");
 }
 
 /*
@@ -111,7 +135,11 @@ dsn_queue(struct queue *q, const struct msg *m, const char *host,
 	static struct out o;
 	struct queue_file qf;
 	char date[64], boundary[72];
+	int is_8bit;
 
+	/* RFC 6152: quoted 8-bit header octets make the bounce 8BITMIME. */
+	if ((is_8bit = body_headers_8bit(m->fd, m->env.body)) == -1)
+		return -1;
 	if (queue_create(q, &qf) == -1)
 		return -1;
 	/* RFC 2046 5.1.1: at most 70 characters. */
@@ -124,6 +152,10 @@ dsn_queue(struct queue *q, const struct msg *m, const char *host,
 	memset(&env, 0, sizeof(env));
 	strcpy(env.rcpt[0], m->env.from);
 	env.nrcpt = 1;
+	if (is_8bit) {
+		strcpy(env.ext[0], "Body: 8BITMIME");
+		env.next = 1;
+	}
 	envelope_write(&o, &env, NULL);
 
 	out_printf(&o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
@@ -138,7 +170,7 @@ dsn_queue(struct queue *q, const struct msg *m, const char *host,
 	out_printf(&o, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n",
 	    boundary);
-	dsn_parts(&o, m, host, relay, boundary);
+	dsn_parts(&o, m, host, relay, boundary, is_8bit);
 	if (body_copy(m->fd, m->env.body, &o, BODY_HEADERS) == -1 ||
 	    out_printf(&o, "\r\n--%s--\r\n", boundary) == -1 ||
 	    out_flush(&o) == -1) {

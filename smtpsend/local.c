@@ -4,6 +4,10 @@
  * ROOT/<localpart>/{tmp,new,cur} is created when missing; the message is
  * written to tmp/ under a unique name, fsync'd, renamed into new/, and new/
  * is fsync'd: once local_deliver() says RES_OK, the mail survives a crash.
+ * The box and its tmp/ and new/ are never reached through a symbolic link
+ * (O_NOFOLLOW): one is refused, the recipient deferred.  File names are
+ * the queue's unique names (queue_unique()), safe whatever -n says.
+ * Everything is the owner's only (0700, 0600): mail is private.
  * The file gets Return-Path: and Delivered-To: first, as other MDAs write
  * them, and LF line ends, as Maildir readers expect.  A local part that
  * could name something outside ROOT is refused for good.
@@ -28,63 +32,91 @@ local_mkdir(int dirfd, const char *name)
 	return errno == EEXIST ? 0 : -1;
 }
 
-/* Writes the message into tmp/NAME of the open Maildir box and moves it
- * into new/.  0, or -1 with errno set and no file left behind. */
+/* Opens subdirectory name of the Maildir box, never through a symbolic
+ * link: one there could point anywhere the sender (we) may write. */
 static int
-local_write(const struct msg *m, size_t rcpt, int box, const char *host)
+local_subdir(int box, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(box, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	/* O_DIRECTORY may say ENOTDIR first: tell a link for what it is. */
+	if (fd == -1 && errno == ENOTDIR &&
+	    fstatat(box, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errno = ELOOP;
+	return fd;
+}
+
+/* Writes the message into tmp/NAME of the open Maildir box and moves it
+ * into new/.  0, or -1 with errno set and no file left behind; *which
+ * names the subdirectory that could not be opened, if that was it. */
+static int
+local_write(const struct msg *m, size_t rcpt, int box, const char *host,
+    const char **which)
 {
 	static struct out o;
 	struct timespec pause = { 0, 1000 };
-	char name[QUEUE_NAME_MAX + 1], tmp[QUEUE_NAME_MAX + 8];
-	char new[QUEUE_NAME_MAX + 8];
-	int fd = -1, newfd, saved, tries;
+	char name[QUEUE_NAME_MAX + 1];
+	int fd = -1, tmpfd, newfd = -1, saved, tries;
 
+	*which = "tmp/";
+	if ((tmpfd = local_subdir(box, "tmp")) == -1)
+		return -1;
+	*which = "new/";
+	if ((newfd = local_subdir(box, "new")) == -1)
+		goto fail;
+	*which = "";
 	for (tries = 0; fd == -1 && tries < 100; tries++) {
 		if (queue_unique(host, name, sizeof(name)) == -1)
-			return -1;
-		snprintf(tmp, sizeof(tmp), "tmp/%s", name);
-		fd = openat(box, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
+			goto fail;
+		fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd == -1 && errno != EEXIST)
-			return -1;
+			goto fail;
 		if (fd == -1)
 			nanosleep(&pause, NULL);	/* same microsecond */
 	}
 	if (fd == -1)
-		return -1;
-	snprintf(new, sizeof(new), "new/%s", name);
+		goto fail;
 	out_init(&o, fd);
 	/* RFC 5321 4.4: the final delivery records the reverse path. */
 	out_printf(&o, "Return-Path: <%s>\n", m->env.from);
 	out_printf(&o, "Delivered-To: <%s>\n", m->env.rcpt[rcpt]);
 	if (body_copy(m->fd, m->env.body, &o, BODY_LF) == -1 ||
 	    out_flush(&o) == -1 || fsync(fd) == -1)
-		goto fail;
+		goto unlink;
 	if (close(fd) == -1) {
 		fd = -1;
-		goto fail;
+		goto unlink;
 	}
 	fd = -1;
-	if (renameat(box, tmp, box, new) == -1)
-		goto fail;
+	if (renameat(tmpfd, name, newfd, name) == -1)
+		goto unlink;
 	/* Not durable is not delivered: the file leaves new/ again, or the
 	 * retry would make a second copy (as queue_commit() does). */
-	if ((newfd = openat(box, "new", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || fsync(newfd) == -1) {
+	if (fsync(newfd) == -1) {
 		saved = errno;
-		if (newfd != -1)
-			close(newfd);
-		unlinkat(box, new, 0);
+		unlinkat(newfd, name, 0);
 		errno = saved;
-		return -1;
+		goto fail;
 	}
 	close(newfd);
+	close(tmpfd);
 	return 0;
-fail:
+unlink:
 	saved = errno;
 	if (fd != -1)
 		close(fd);
-	unlinkat(box, tmp, 0);
+	unlinkat(tmpfd, name, 0);
+	errno = saved;
+fail:
+	saved = errno;
+	if (newfd != -1)
+		close(newfd);
+	close(tmpfd);
 	errno = saved;
 	return -1;
 }
@@ -98,7 +130,7 @@ local_deliver(const struct msg *m, size_t rcpt, const char *root,
     const char *host, char *reply, size_t size)
 {
 	static const char *const subdirs[] = { "tmp", "new", "cur" };
-	const char *addr = m->env.rcpt[rcpt];
+	const char *addr = m->env.rcpt[rcpt], *which = "";
 	char box[ADDR_LOCAL_MAX + 1];
 	int rootfd = -1, boxfd = -1, saved;
 	size_t i;
@@ -111,13 +143,12 @@ local_deliver(const struct msg *m, size_t rcpt, const char *root,
 	if ((mkdir(root, 0755) == -1 && errno != EEXIST) ||
 	    (rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    local_mkdir(rootfd, box) == -1 ||
-	    (boxfd = openat(rootfd, box, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+	    (boxfd = local_subdir(rootfd, box)) == -1)
 		goto fail;
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 		if (local_mkdir(boxfd, subdirs[i]) == -1)
 			goto fail;
-	if (local_write(m, rcpt, boxfd, host) == -1)
+	if (local_write(m, rcpt, boxfd, host, &which) == -1)
 		goto fail;
 	close(boxfd);
 	close(rootfd);
@@ -130,8 +161,9 @@ fail:
 	if (rootfd != -1)
 		close(rootfd);
 	/* Our own trouble is temporary: RFC 3463 4.3.0, 4.2.2 when full. */
-	snprintf(reply, size, "451 %s <%s>: Maildir %s/%s: %s",
+	snprintf(reply, size, "451 %s <%s>: Maildir %s/%s/%s: %s",
 	    saved == ENOSPC || saved == EDQUOT ? "4.2.2" : "4.3.0", addr,
-	    root, box, strerror(saved));
+	    root, box, which, saved == ELOOP ? "a symbolic link, not "
+	    "followed" : strerror(saved));
 	return RES_TEMP;
 }

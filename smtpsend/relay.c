@@ -4,10 +4,14 @@
  * Connects, reads the greeting, says EHLO (HELO when refused) and notes
  * the extensions it uses, then runs one transaction per message over the
  * same session: MAIL, RCPT, DATA, the message, its final dot.  Each
- * relayed recipient's outcome goes into the message (rcpt_set()); a
- * relay that cannot be reached, refuses the session or is lost leaves
- * them all pending (4xx) and is not tried again in this run.  Every reply
- * read is bounded (reply_read()), every wait bounded by -t.
+ * relayed recipient's outcome goes into the message (rcpt_set()).  A
+ * relay that cannot be reached or refuses the session (greeting, EHLO,
+ * TLS, AUTH), or says 421, is down: its recipients stay pending (4xx) and
+ * it is not tried again in this run.  A session lost in the middle of a
+ * message (msmtpd closes after any failed message) costs that message
+ * alone: it keeps what the relay said, the rest of it stays pending, and
+ * the next message gets a new connection.  Every reply read is bounded
+ * (reply_read()), every wait bounded by -t.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +42,8 @@ static struct {
 	int		fd;		/* -1: not connected */
 	int		is_down;	/* unreachable: do not retry this run */
 	int		is_broken;	/* lost mid-session: no more replies */
+	int		is_closing;	/* it said 421 (RFC 5321 3.8) */
+	unsigned	nreplies;	/* read in this try of a message */
 	int		has_pipelining, has_8bitmime;
 	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
 	int		has_size;
@@ -169,9 +175,12 @@ relay_reply(void)
 	if (code != -1) {
 		printable(text, sizeof(text), relay.text);
 		say(relay.last, sizeof(relay.last), "%d %s", code, text);
-		if (code != 421)
+		if (code != 421) {
+			relay.nreplies++;
 			return code;
+		}
 		say(relay.why, sizeof(relay.why), "%s", relay.last);
+		relay.is_closing = 1;
 	} else if (st == LINE_TIMEOUT)
 		say(relay.why, sizeof(relay.why), "451 4.4.2 relay %s: "
 		    "timeout after %us", relay_name, relay_timeout);
@@ -277,6 +286,7 @@ relay_connect(const struct url *u, int is_tls, int is_starttls)
 	int flags;
 
 	relay.is_broken = relay.needs_rset = relay.got_reply = 0;
+	relay.is_closing = 0;
 	relay.is_tls = is_tls;
 	relay.is_verified = is_tls && u->tls != URL_TLS_MAY;
 	if (is_tls)
@@ -456,26 +466,28 @@ relay_open(void)
 	return -1;
 }
 
-/* The relay was lost: every relayed recipient stays pending, the
- * message intact; no more connections this run. */
-static void
-relay_lost(struct msg *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->env.nrcpt; i++)
-		if (!m->is_local[i])
-			rcpt_set(m, i, 451, relay.why);
-	relay.is_broken = relay.is_down = 1;
-	relay_close();
-}
-
 /* Where a transaction stands: MAIL's reply, and who the relay took. */
 struct txn {
 	int	mail;			/* MAIL's reply code */
 	int	accepted[RCPT_MAX];	/* RCPT got 2xx: DATA decides */
+	int	decided[RCPT_MAX];	/* RCPT or MAIL got 4xx or 5xx */
 	size_t	n;			/* how many */
 };
+
+/* The session ended before m's transaction did: each relayed recipient
+ * the relay has not refused (4xx, 5xx) stays pending, and the session
+ * is closed.  Whether the relay is down is the caller's to say. */
+static void
+relay_lost(struct msg *m, const struct txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (!m->is_local[i] && !t->decided[i])
+			rcpt_set(m, i, 451, relay.why);
+	relay.is_broken = 1;
+	relay_close();
+}
 
 /* Reads the reply to MAIL; a refusal is every relayed recipient's. */
 static int
@@ -489,12 +501,14 @@ txn_mail(struct msg *m, struct txn *t)
 		say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s wants "
 		    "AUTH (%s): give -r a user@ and -a its password",
 		    relay_name, relay.last);
-		relay.is_broken = 1;
+		relay.is_broken = relay.is_down = 1;
 		return -1;
 	}
 	for (i = 0; t->mail / 100 != 2 && i < m->env.nrcpt; i++)
-		if (!m->is_local[i])
-			rcpt_set(m, i, t->mail, relay.last);
+		if (!m->is_local[i]) {
+			rcpt_said(m, i, t->mail, relay.last);
+			t->decided[i] = 1;
+		}
 	return 0;
 }
 
@@ -508,8 +522,9 @@ txn_rcpt(struct msg *m, struct txn *t, size_t i)
 	if ((code = relay_reply()) == -1)
 		return -1;
 	if (t->mail / 100 == 2) {
-		rcpt_set(m, i, code, relay.last);
+		rcpt_said(m, i, code, relay.last);
 		t->accepted[i] = code / 100 == 2;
+		t->decided[i] = !t->accepted[i];
 		t->n += t->accepted[i];
 	}
 	return 0;
@@ -517,30 +532,29 @@ txn_rcpt(struct msg *m, struct txn *t, size_t i)
 
 /*
  * One transaction for the relayed recipients of msg: MAIL, RCPT each,
- * DATA, the message and its final dot.  With PIPELINING (RFC 2920 3.1)
- * MAIL, the RCPTs and DATA go in one batch and their replies are read in
- * order after it; without, each command waits for its reply.
+ * DATA, the message and its final dot, over the open session or a new
+ * one.  With PIPELINING (RFC 2920 3.1) MAIL, the RCPTs and DATA go in one
+ * batch and their replies are read in order after it; without, each
+ * command waits for its reply.  0 when the relay had its say, -1 when
+ * the session was lost (or none could be had) with relay.why saying why.
  */
-void
-relay_send(struct msg *m)
+static int
+relay_txn(struct msg *m, struct txn *t)
 {
-	static struct txn t;
 	char params[64] = "", masqbuf[ADDR_MAX + 1];
 	const char *body = envelope_ext(&m->env, "Body");
 	int code, is_batch;
 	size_t i;
 
-	if (relay.is_down)
-		goto lost;
 	if (relay.fd != -1 && relay.needs_rset) {
 		out_puts(&relay.out, "RSET\r\n");
 		if ((code = relay_reply()) == -1)
-			goto lost;
+			return -1;
 		if (code / 100 != 2)
 			relay_close();		/* start afresh */
 	}
 	if (relay.fd == -1 && relay_open() == -1)
-		goto lost;
+		return -1;
 	/* RFC 1870 6.1: a message over the declared limit is not sent. */
 	if (relay.size_max > 0 && (unsigned long long)m->size >
 	    relay.size_max) {
@@ -548,7 +562,7 @@ relay_send(struct msg *m)
 			if (!m->is_local[i])
 				rcpt_set(m, i, 552, "552 5.3.4 message larger "
 				    "than the relay's SIZE limit");
-		return;
+		return 0;
 	}
 	/* RFC 6152 3: 8-bit data goes only to a relay that offers 8BITMIME.
 	 * We do not convert to 7 bit: a message declared 8BITMIME that really
@@ -563,10 +577,9 @@ relay_send(struct msg *m)
 				    "554 5.6.3 8-bit message, and the relay "
 				    "does not offer 8BITMIME" :
 				    "451 4.3.0 unable to read queue file");
-		return;
+		return 0;
 	}
-	memset(&t, 0, sizeof(t));
-	t.mail = 250;		/* batched: RCPTs go out before its reply */
+	t->mail = 250;		/* batched: RCPTs go out before its reply */
 	is_batch = relay.has_pipelining;
 	relay.needs_rset = 1;
 
@@ -579,32 +592,32 @@ relay_send(struct msg *m)
 		strcat(params, " BODY=8BITMIME");
 	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
 	    masqbuf, sizeof(masqbuf)), params);
-	if (!is_batch && txn_mail(m, &t) == -1)
-		goto lost;
-	for (i = 0; i < m->env.nrcpt && t.mail / 100 == 2; i++) {
+	if (!is_batch && txn_mail(m, t) == -1)
+		return -1;
+	for (i = 0; i < m->env.nrcpt && t->mail / 100 == 2; i++) {
 		if (m->is_local[i])
 			continue;
 		out_printf(&relay.out, "RCPT TO:<%s>\r\n", m->env.rcpt[i]);
-		if (!is_batch && txn_rcpt(m, &t, i) == -1)
-			goto lost;
+		if (!is_batch && txn_rcpt(m, t, i) == -1)
+			return -1;
 	}
-	if (!is_batch && t.n == 0)
-		return;			/* nobody to send it to */
+	if (!is_batch && t->n == 0)
+		return 0;		/* nobody to send it to */
 	out_puts(&relay.out, "DATA\r\n");
 	if (is_batch) {
-		if (txn_mail(m, &t) == -1)
-			goto lost;
+		if (txn_mail(m, t) == -1)
+			return -1;
 		for (i = 0; i < m->env.nrcpt; i++)
-			if (!m->is_local[i] && txn_rcpt(m, &t, i) == -1)
-				goto lost;
+			if (!m->is_local[i] && txn_rcpt(m, t, i) == -1)
+				return -1;
 	}
 	if ((code = relay_reply()) == -1)
-		goto lost;
+		return -1;
 
 	if (code == 354) {
 		/* RFC 2920 3.1: DATA accepted without recipients: a lone
 		 * dot ends the empty message. */
-		if (t.n == 0)
+		if (t->n == 0)
 			out_puts(&relay.out, ".\r\n");
 		else if (body_copy(m->fd, m->env.body, &relay.out,
 		    BODY_DOTS) == -1) {
@@ -613,19 +626,62 @@ relay_send(struct msg *m)
 			    "relay %s: %s in DATA: %s", relay_name,
 			    relay.out.error != 0 ? "connection lost" :
 			    "unable to read queue file", strerror(errno));
-			goto lost;
+			return -1;
 		}
 		if ((code = relay_reply()) == -1)
-			goto lost;
+			return -1;
 		relay.needs_rset = 0;
 	}
 	/* The reply to DATA or to the final dot. */
 	for (i = 0; i < m->env.nrcpt; i++)
-		if (!m->is_local[i] && t.accepted[i])
-			rcpt_set(m, i, code, relay.last);
-	return;
-lost:
-	relay_lost(m);
+		if (!m->is_local[i] && t->accepted[i])
+			rcpt_said(m, i, code, relay.last);
+	return 0;
+}
+
+/*
+ * Delivers m to its relayed recipients.  A session kept from the message
+ * before that is lost before it replied to this one had gone stale (the
+ * relay closed it after that message, or timed it out): m is tried once
+ * more over a new one.  A session lost later costs m alone; the relay is
+ * down for the run only when no session can be had, or it said 421 or
+ * wants AUTH, which no new connection mends.
+ */
+void
+relay_send(struct msg *m)
+{
+	static struct txn t;
+	int is_reused, is_retry = 0;
+
+	for (;;) {
+		memset(&t, 0, sizeof(t));
+		if (relay.is_down) {
+			relay_lost(m, &t);
+			return;
+		}
+		is_reused = relay.fd != -1;
+		relay.nreplies = 0;
+		if (relay_txn(m, &t) == 0)
+			return;
+		if (relay.is_down)
+			break;
+		if (is_reused && relay.nreplies == 0 && !is_retry &&
+		    !sig_term) {
+			log_info("id=%s relay=%s result=reconnecting: the "
+			    "session went stale: %s", m->name, relay_name,
+			    relay.why);
+			relay.is_broken = 1;
+			relay_close();
+			is_retry = 1;
+			continue;
+		}
+		relay.is_down = relay.is_closing || sig_term;
+		log_info("id=%s relay=%s result=lost: %s%s", m->name,
+		    relay_name, relay.why, relay.is_down ? "" :
+		    "; the next message gets a new connection");
+		break;
+	}
+	relay_lost(m, &t);
 }
 
 /* -k: opens a session with each relay in turn and says what it offers,

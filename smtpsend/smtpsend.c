@@ -113,7 +113,16 @@ rcpt_set(struct msg *m, size_t i, int code, const char *reply)
 {
 	m->result[i] = code / 100 == 2 ? RES_OK :
 	    code / 100 == 5 ? RES_PERM : RES_TEMP;
+	m->is_remote[i] = 0;
 	printable(m->reply[i], sizeof(m->reply[i]), reply);
+}
+
+/* The same for a reply the relay gave. */
+void
+rcpt_said(struct msg *m, size_t i, int code, const char *reply)
+{
+	rcpt_set(m, i, code, reply);
+	m->is_remote[i] = 1;
 }
 
 /* --- names: listing new/, remembering what this run tried ------------- */
@@ -172,8 +181,11 @@ names_list(struct names *ns)
 			close(fd);
 		return -1;
 	}
+	/* Every name but . and ..: a hidden file is damage, not ignored. */
 	while ((errno = 0, d = readdir(dir)) != NULL)
-		if (d->d_name[0] != '.' && names_add(ns, d->d_name) == -1)
+		if (strcmp(d->d_name, ".") != 0 &&
+		    strcmp(d->d_name, "..") != 0 &&
+		    names_add(ns, d->d_name) == -1)
 			break;
 	closedir(dir);
 	if (errno != 0)
@@ -268,8 +280,20 @@ msg_finish(time_t now)
 	for (i = 0; i < msg.env.nrcpt; i++)
 		pending += keep[i] = msg.result[i] == RES_TEMP;
 
-	if (pending == 0 && failed > 0)
+	/* failed/ keeps the failed recipients only: put back, it does not
+	 * mail again those who have it. */
+	if (pending == 0 && failed == msg.env.nrcpt)
 		return msg_fail(msg.name) == 0 ? TRY_DONE : TRY_KEPT;
+	if (pending == 0 && failed > 0) {
+		for (i = 0; i < msg.env.nrcpt; i++)
+			keep[i] = msg.result[i] == RES_PERM;
+		if (envelope_fail(&queue, msg.fd, msg.name, &msg.env,
+		    keep) == 0)
+			return TRY_DONE;
+		log_error("id=%s result=error: unable to move to failed/: %s",
+		    msg.name, strerror(errno));
+		return TRY_KEPT;
+	}
 	if (pending == 0) {
 		/* No fsync of new/ here: an unlink lost in a crash brings the
 		 * message back, to be delivered twice, which a crash may cause
@@ -304,23 +328,34 @@ msg_finish(time_t now)
 	return TRY_KEPT;
 }
 
+/* Whether a queue file's name starts with its arrival time, digits and
+ * a dot (a dot file, say, does not); why says so when it does not. */
+static int
+is_timed_name(const char *name, char *why, size_t size)
+{
+	size_t n = strspn(name, "0123456789");
+
+	if (n > 0 && name[n] == '.')
+		return 1;
+	snprintf(why, size, "name does not start with a time");
+	return 0;
+}
+
 /* Delivers the open, locked new/NAME. */
 static enum try
 msg_deliver(time_t now, const struct stat *st)
 {
 	char why[128], age[32];
 	enum result rc;
-	char *end;
 	size_t i;
 	int aliased;
 
 	/* The name starts with the arrival epoch (queue.c). */
-	msg.arrival = (time_t)strtoll(msg.name, &end, 10);
+	msg.arrival = (time_t)strtoll(msg.name, NULL, 10);
 	line_init(&file_in, msg.fd, 0);
-	if (end == msg.name || *end != '.') {
+	if (!is_timed_name(msg.name, why, sizeof(why)))
 		rc = RES_PERM;
-		strcpy(why, "name does not start with a time");
-	} else
+	else
 		rc = envelope_read(&file_in, &msg.env, why, sizeof(why));
 	if (rc == RES_TEMP) {
 		log_error("id=%s result=error: unable to read: %s", msg.name,
@@ -572,7 +607,8 @@ print_queue(void)
 		}
 		line_init(&file_in, fd, 0);
 		msg.arrival = (time_t)strtoll(list.v[i], NULL, 10);
-		if (envelope_read(&file_in, &msg.env, why, sizeof(why)) !=
+		if (!is_timed_name(list.v[i], why, sizeof(why)) ||
+		    envelope_read(&file_in, &msg.env, why, sizeof(why)) !=
 		    RES_OK) {
 			printf("%s  damaged: %s\n", list.v[i], why);
 			close(fd);

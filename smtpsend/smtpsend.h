@@ -19,14 +19,18 @@ struct msg {
 	enum result	 result[RCPT_MAX];
 	int		 is_local[RCPT_MAX];	/* Maildir, not the relay */
 	int		 is_expired[RCPT_MAX];	/* failed for lack of time */
+	int		 is_remote[RCPT_MAX];	/* reply[] is the relay's own */
 	char		 reply[RCPT_MAX][REPLY_LINE_MAX + 1]; /* "550 5.1.1 ..." */
 };
 
 /* smtpsend.c: outcomes ------------------------------------------------- */
 
 /* Sets m's recipient i's outcome from a reply: 2xx sent, 5xx failed for
- * good, else pending; the reply is kept, made printable. */
+ * good, else pending; the reply is kept, made printable.  rcpt_set() is
+ * for a decision of ours, rcpt_said() for the relay's reply (a bounce
+ * then names the relay as Remote-MTA, RFC 3464 2.3.5). */
 void	rcpt_set(struct msg *m, size_t rcpt, int code, const char *reply);
+void	rcpt_said(struct msg *m, size_t rcpt, int code, const char *reply);
 void	printable(char *dst, size_t size, const char *src);
 
 /* url.c: -r ------------------------------------------------------------ */
@@ -96,6 +100,7 @@ const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 
 int	body_copy(int fd, off_t offset, struct out *, int flags);
 int	body_has_8bit(int fd, off_t offset);
+int	body_headers_8bit(int fd, off_t offset);
 
 /* local.c: Maildir delivery -------------------------------------------- */
 

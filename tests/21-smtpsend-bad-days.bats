@@ -7,17 +7,12 @@
 load helpers
 
 setup() {
-	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed"
-	BG_PIDS=()
+	smtpsend_setup
 }
 
 teardown() {
-	local pid
-	relay_stop
-	for pid in "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	smtpsend_teardown
+	dead_dns_stop "$BATS_TEST_TMPDIR/dns"
 }
 
 # --- the clock ----------------------------------------------------------
@@ -212,7 +207,9 @@ PY
 # bad_relay MODE: a relay on 127.0.0.1 that misbehaves; sets RELAY_PORT
 # and RELAY_PID.  MODE "backlog": it listens with a full backlog and never
 # accepts, so a connect() to it waits for ever (SYN-SENT); "endless": it
-# greets, then answers EHLO with "250-x" lines without end.
+# greets, then answers EHLO with "250-x" lines without end; "trickle": its
+# greeting is "220 " and then an octet every half second, never a line
+# end; "flood": the same octets as fast as they are taken.
 bad_relay() {
 	local dir=$BATS_TEST_TMPDIR/bad
 	mkdir -p "$dir"
@@ -241,10 +238,18 @@ if mode == "backlog":
     while True:
         time.sleep(60)
 c, _ = s.accept()
-c.sendall(b"220 endless ESMTP\r\n")
-f = c.makefile("rb")
-f.readline()
 try:
+    if mode == "trickle":
+        c.sendall(b"220 ")
+        while True:
+            time.sleep(0.5)
+            c.sendall(b"x")
+    if mode == "flood":
+        while True:
+            c.sendall(b"220 " + b"x" * 65536)
+    c.sendall(b"220 endless ESMTP\r\n")
+    f = c.makefile("rb")
+    f.readline()
     while True:
         c.sendall(b"250-x\r\n" * 100)
 except OSError:
@@ -255,9 +260,13 @@ PY
 	RELAY_PORT=$(cat "$dir/port")
 }
 
-# Succeeds once a connection to $RELAY_PORT waits in SYN-SENT.
+# Succeeds once a connection of process $1 to $RELAY_PORT waits in
+# SYN-SENT.  The relay's own sockets that fill its backlog may wait there
+# too: one of theirs once passed for smtpsend's, and the SIGTERM came
+# before smtpsend had set up its handler (exit 143, under valgrind and
+# ASan, where it starts slowly).
 syn_sent() {
-	ss -Htn state syn-sent "dport = :$RELAY_PORT" | grep -q .
+	ss -Htnp state syn-sent "dport = :$RELAY_PORT" | grep -q "pid=$1,"
 }
 
 # Succeeds once our end of a connection to $RELAY_PORT has data the
@@ -301,14 +310,8 @@ smtpsend_bg() {
 	cp "$Q/new/$name" "$BATS_TEST_TMPDIR/orig"
 	bad_relay backlog
 	smtpsend_bg -t 60s
-	wait_for syn_sent
+	wait_for syn_sent "$BG_PID"
 	term_and_time 1
-	# XXX Under valgrind smtpsend dies of this SIGTERM (143) instead of
-	# catching it in the connect wait; not understood yet.  The time
-	# bound and the untouched queue file are asserted there too.
-	if [ -n "${SMTPQ_VALGRIND:-}" ] && [ "$status" -eq 143 ]; then
-		status=75
-	fi
 	assert_status 75
 	assert_faster_than 1000
 	cmp "$BATS_TEST_TMPDIR/orig" "$Q/new/$name"
@@ -352,19 +355,115 @@ smtpsend_bg() {
 	grep -q 'connection lost in DATA' "$LOG"
 }
 
-@test "waits: an endless multi-line reply is cut off; the message stays queued" {
+# bad_reply MODE TIMEOUT PATTERN: one message, smtpsend -t TIMEOUT against
+# bad_relay MODE; it must give up well within a bound, log PATTERN and
+# keep the message.
+bad_reply() {
 	local name t0 t1
 	name=$(qname)
 	qmsg "$name" a@src.test x@dst.test
-	bad_relay endless
+	bad_relay "$1"
 	t0=$(date +%s)
-	run timeout 30 "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 20s \
-	    -r "127.0.0.1:$RELAY_PORT"
+	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
+	    -t "$2" -r "127.0.0.1:$RELAY_PORT"
 	t1=$(date +%s)
 	assert_status 75
 	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
-	grep -q 'result=unusable: 451 4.5.0 relay .*: malformed reply' "$LOG"
+	grep -q "$3" "$LOG"
 	[ -f "$Q/new/$name" ]
+}
+
+@test "waits: an endless multi-line reply is cut off; the message stays queued" {
+	bad_reply endless 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
+}
+
+# A wait for more of a reply is bounded by -t, and so is the whole reply:
+# an octet every half second used to keep smtpsend for ever.
+@test "waits: a reply trickled an octet at a time ends after -t; the message stays queued" {
+	bad_reply trickle 2s 'result=unusable: 451 4.4.2 relay .*: timeout after 2s'
+}
+
+# A reply line has at most 512 octets, a reply at most 100 lines: a line
+# without end, sent as fast as it is taken, used to be read for ever.
+@test "waits: a reply line without end is cut off at the reply's octet bound" {
+	bad_reply flood 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
+}
+
+# in_dead_dns DIR CMD...: runs CMD (exec, so with this shell's pid) in a
+# mount and network namespace of its own, where /etc/resolv.conf names
+# 127.0.0.1 (timeout:30 attempts:5) and a UDP socket there takes queries
+# and never answers; DIR/query appears once one came, DIR/dns.pid holds
+# that server's pid.
+in_dead_dns() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	printf 'nameserver 127.0.0.1\noptions timeout:30 attempts:5\n' \
+	    >"$dir/resolv.conf"
+	exec unshare -m -n --propagation private sh -c '
+		python=$1 dir=$2
+		shift 2
+		ip link set lo up || exit 99
+		mount --bind "$dir/resolv.conf" /etc/resolv.conf || exit 99
+		"$python" -c "
+import os, socket, sys, time
+d = sys.argv[1]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((\"127.0.0.1\", 53))
+open(d + \"/ready\", \"w\").close()
+u.recvfrom(512)
+open(d + \"/query\", \"w\").close()
+while True:
+    time.sleep(60)
+" "$dir" </dev/null >/dev/null 2>&1 3>&- &
+		echo $! >"$dir/dns.pid"
+		tries=0
+		while [ ! -e "$dir/ready" ] && [ $tries -lt 600 ]; do
+			tries=$((tries + 1))
+			sleep 0.05
+		done
+		exec "$@"' _ "$PYTHON" "$dir" "$@"
+}
+
+# Stops the server in_dead_dns started in $1.
+dead_dns_stop() {
+	if [ -s "$1/dns.pid" ]; then
+		kill "$(cat "$1/dns.pid")" 2>/dev/null || true
+	fi
+}
+
+@test "waits: a name lookup that gets no answer ends after -t" {
+	local name t0 t1 dir=$BATS_TEST_TMPDIR/dns
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	t0=$(date +%s)
+	run in_dead_dns "$dir" timeout $((40 * SLOWDOWN)) "$SMTPSEND" -q "$Q" \
+	    -n mx.test -l "$LOG" -t 2s -r relay.smtpq.test:25
+	t1=$(date +%s)
+	dead_dns_stop "$dir"
+	[ -e "$dir/query" ]
+	assert_status 75
+	[ $((t1 - t0)) -lt $((10 * SLOWDOWN)) ]
+	grep -q 'result=unreachable: 451 4.4.1 relay relay.smtpq.test:25: relay.smtpq.test: no answer from the resolver' "$LOG"
+	[ -f "$Q/new/$name" ]
+}
+
+@test "waits: SIGTERM cuts short a name lookup that gets no answer (-t 60s): exit within a second" {
+	local name dir=$BATS_TEST_TMPDIR/dns
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	cp "$Q/new/$name" "$BATS_TEST_TMPDIR/orig"
+	in_dead_dns "$dir" "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 60s \
+	    -r relay.smtpq.test:25 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+	wait_for test -e "$dir/query"
+	term_and_time 1
+	dead_dns_stop "$dir"
+	assert_status 75
+	assert_faster_than 1000
+	cmp "$BATS_TEST_TMPDIR/orig" "$Q/new/$name"
+	grep -q 'lookup interrupted' "$LOG"
 }
 
 @test "waits: -p opens nothing it has not checked: a FIFO in new/ is listed as such" {
@@ -376,4 +475,113 @@ smtpsend_bg() {
 	assert_status 0
 	[[ "$output" == *"not a regular file"* ]]
 	[[ "$output" == *"to=<x@dst.test>"* ]]
+}
+
+# --- a failing message among good ones -------------------------------------
+
+# Three messages for the relay, the oldest first: $1 gets recipients $2...
+# (the rest x@dst.test and y@dst.test); the originals are kept in
+# $BATS_TEST_TMPDIR/orig/.
+three_messages() {
+	local bad=$1
+	shift
+	qmsg "$bad" a@src.test "$@"
+	qmsg "$(qname 20 2)" a@src.test x@dst.test
+	qmsg "$(qname 10 3)" a@src.test y@dst.test
+	mkdir -p "$BATS_TEST_TMPDIR/orig"
+	cp "$Q"/new/* "$BATS_TEST_TMPDIR/orig/"
+}
+
+# msmtpd answers a failed message (its pipe command failed) after the final
+# dot and closes the connection, without a 421.  That cost the message
+# after it its session, and smtpsend took the relay for lost: the other
+# messages were deferred, the failing one, the oldest, went first again
+# in the next run, and nothing was ever delivered.  close_after_dot
+# FLAGS: three messages, the oldest answered 451 after its final dot and
+# the connection closed, by a relay started with FLAGS too.
+close_after_dot() {
+	local bad
+	bad=$(qname 30 1)
+	three_messages "$bad" w@dst.test
+	relay_start "$@" --close-after-fail \
+	    --dot '451 4.3.0 Pipe command reported error 75' --dot '250 2.0.0 Ok'
+	smtpsend_run -f
+	assert_status 75
+	grep -q 'closing after a failure' "$RELAY_DIR/transcript"
+	grep -qx 'to=<x@dst.test>' "$RELAY_DIR/1.env"
+	grep -qx 'to=<y@dst.test>' "$RELAY_DIR/2.env"
+	[ ! -e "$RELAY_DIR/3.env" ]
+	# The failing one stays as it was, with a next try ahead; the others
+	# are gone.
+	[ "$(count_files "$Q/new")" -eq 1 ]
+	cmp "$BATS_TEST_TMPDIR/orig/$bad" "$Q/new/$bad"
+	[ "$(stat -c %Y "$Q/new/$bad")" -gt "$(date +%s)" ]
+	grep -q "id=$bad to=<w@dst.test> .*result=deferred: 451 4.3.0 Pipe command" "$LOG"
+	[ "$(count_lines 'result=done' "$LOG")" -eq 2 ]
+	# The next message found the session closed and took a new one.
+	grep -q 'result=reconnecting: the session went stale' "$LOG"
+	[ "$(count_lines ' connect$' "$RELAY_DIR/transcript")" -eq 2 ]
+}
+
+@test "a relay that closes after a failed message (msmtpd): that one is deferred, the others go in the same run" {
+	close_after_dot --no-pipelining
+}
+
+@test "the same with PIPELINING: the batch that finds the session closed is sent again over a new one" {
+	close_after_dot
+}
+
+# The same relay, pipelining: a 550 to the oldest message's first
+# recipient and the connection closed before DATA.  That recipient is
+# bounced, the one after it (accepted by no one) stays pending, and the
+# other messages and the bounce go in the same run.
+@test "a relay that closes after a refused RCPT: that recipient is bounced, the next kept, the other messages sent" {
+	local bad
+	bad=$(qname 30 1)
+	three_messages "$bad" bad@dst.test later@dst.test
+	relay_start --close-after-fail --rcpt 'bad@dst.test=550 5.1.1 no such user'
+	smtpsend_run -f
+	assert_status 75
+	grep -q "id=$bad to=<bad@dst.test> .*result=bounced: 550 5.1.1 no such user" "$LOG"
+	grep -q "id=$bad to=<later@dst.test> .*result=deferred: 451 4.4.2 .*connection closed" "$LOG"
+	grep -q "id=$bad relay=.* result=lost: .*the next message gets a new connection" "$LOG"
+	# The queue file lists later@ alone now.
+	[ "$(count_files "$Q/new")" -eq 1 ]
+	grep -qx 'To: <later@dst.test>' "$Q/new/$bad"
+	! grep -q 'bad@dst.test' "$Q/new/$bad"
+	# x@, y@ and the bounce to a@ went to the relay.
+	cat "$RELAY_DIR"/*.env >"$BATS_TEST_TMPDIR/envs"
+	grep -qx 'to=<x@dst.test>' "$BATS_TEST_TMPDIR/envs"
+	grep -qx 'to=<y@dst.test>' "$BATS_TEST_TMPDIR/envs"
+	grep -qx 'to=<a@src.test>' "$BATS_TEST_TMPDIR/envs"
+	[ "$(count_lines '^from=<>' "$BATS_TEST_TMPDIR/envs")" -eq 1 ]
+}
+
+@test "a relay that fails its greeting is down for the run: one connection, every message kept" {
+	local f
+	three_messages "$(qname 30 1)" w@dst.test
+	relay_start --greeting '554 5.3.2 not now'
+	smtpsend_run -f
+	assert_status 75
+	[ "$(count_lines ' connect$' "$RELAY_DIR/transcript")" -eq 1 ]
+	[ "$(count_lines 'result=unusable: 451 4.4.1 .*554 5.3.2' "$LOG")" -eq 1 ]
+	[ "$(count_lines 'result=deferred: 451 4.4.1 .*554 5.3.2' "$LOG")" -eq 3 ]
+	for f in "$BATS_TEST_TMPDIR"/orig/*; do
+		cmp "$f" "$Q/new/${f##*/}"
+	done
+}
+
+@test "a relay down after its greeting: the next -r takes every message" {
+	local good_port
+	relay_start
+	good_port=$RELAY_PORT
+	BG_PIDS+=("$RELAY_PID")
+	RELAY_DIR=$BATS_TEST_TMPDIR/relay2 relay_start --greeting '421 4.3.2 shutting down'
+	three_messages "$(qname 30 1)" w@dst.test
+	smtpsend_run -f -r "127.0.0.1:$good_port"
+	assert_status 0
+	[ "$(count_lines ' connect$' "$BATS_TEST_TMPDIR/relay2/transcript")" -eq 1 ]
+	[ "$(count_lines 'result=unusable: 421 4.3.2 shutting down' "$LOG")" -eq 1 ]
+	[ "$(count_lines 'result=done' "$LOG")" -eq 3 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
 }

@@ -19,14 +19,12 @@ SENDMAIL=${SENDMAIL:-$BATS_TEST_DIRNAME/../smtpd/sendmail}
 setup() {
 	unset REMOTE_ADDR TCPREMOTEIP
 	SMTPD_FLAGS=()
-	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed"
-	BG_PIDS=()
+	smtpsend_setup
 	RUNS="$BATS_TEST_TMPDIR/runs"
 }
 
 teardown() {
-	relay_stop
-	bg_stop
+	smtpsend_teardown
 }
 
 smtpsend_bg() {

@@ -256,7 +256,7 @@ assert_one_connection() {
 	grep -q '^Final-Recipient: rfc822; hard@pf.test' "$dsn"
 	grep -q '^Status: 5.1.1' "$dsn"
 	grep -q '^Diagnostic-Code: smtp; 550 5.1.1 <hard@pf.test>: Recipient address rejected: hard refusal for the test' "$dsn"
-	! grep -q 'Final-Recipient: .*\(soft\|bob\)@pf.test' "$dsn"
+	[ "$(count_lines 'Final-Recipient: .*\(soft\|bob\)@pf.test' "$dsn")" -eq 0 ]
 	assert_one_connection
 }
 
@@ -354,13 +354,15 @@ PY
 	assert_delivered "$BATS_TEST_TMPDIR/orig.$small" \
 	    "$(maildir_list "$PF2_DIR/mail/carol")" a@src.test carol@pf.test
 	# Postfix notices a client that sends before it was answered.
-	! grep -E 'improper command pipelining|warning:' "$PF2_DIR/maillog"
+	[ "$(grep -cE 'improper command pipelining|warning:' "$PF2_DIR/maillog")" -eq 0 ]
 	grep -q 'disconnect from .* mail=1 rcpt=2 data=1 quit=1' "$PF2_DIR/maillog"
 	# RFC 1870: what the relay announced it would refuse is not sent.
 	cmp "$BATS_TEST_TMPDIR/orig.$big" "$Q/failed/$big"
 	maildir_wait "$MAILDIR/a" 1
-	grep -q '^Diagnostic-Code: smtp; 552 5.3.4 message larger than the relay.s SIZE limit' \
+	# Our decision, not the relay's reply (RFC 3464 2.3.5, 2.3.6).
+	grep -q '^Diagnostic-Code: X-smtpq; 552 5.3.4 message larger than the relay.s SIZE limit' \
 	    "$(maildir_list "$MAILDIR/a")"
+	[ "$(count_lines '^Remote-MTA:' "$(maildir_list "$MAILDIR/a")")" -eq 0 ]
 }
 
 # --- smtp-sink: the bytes on the wire, refusals and drops on demand ----
@@ -456,7 +458,8 @@ dump_of() {
 	dsn=$(maildir_list "$MAILDIR/a")
 	grep -q '^Final-Recipient: rfc822; x@dst.test' "$dsn"
 	grep -q '^Status: 5.6.3$' "$dsn"
-	grep -q '^Diagnostic-Code: smtp; 554 5.6.3 8-bit message, and the relay does not offer 8BITMIME$' "$dsn"
+	grep -q '^Diagnostic-Code: X-smtpq; 554 5.6.3 8-bit message, and the relay does not offer 8BITMIME$' "$dsn"
+	[ "$(count_lines '^Remote-MTA:' "$dsn")" -eq 0 ]
 	[ -z "$(sink_dumps)" ]
 }
 
@@ -547,7 +550,9 @@ refused_for_now() {
 
 # dropped OPTION COMMAND: smtp-sink drops the connection at COMMAND (-q:
 # silently, -Q: after a 421); both queued messages stay in new/ byte for
-# byte, and no second connection is tried in this run.
+# byte.  A silent drop costs the message it happened to (msmtpd closes
+# after any failed message): the second gets a connection of its own.  A
+# 421 says the service is closing: no second connection in this run.
 dropped() {
 	local first second
 	SEQ=1 qmessage "first $2" 'first\r\n' a@src.test x@dst.test
@@ -561,7 +566,7 @@ dropped() {
 	cmp "$BATS_TEST_TMPDIR/orig.$second" "$Q/new/$second"
 	assert_empty "$Q/failed"
 	[ ! -e "$MAILDIR/a" ]
-	[ "$(count_lines ': relay=' "$LOG")" -eq 1 ]
+	[ "$(count_lines ': relay=' "$LOG")" -eq "$([ "$1" = -q ] && echo 2 || echo 1)" ]
 	grep -q "id=$first to=<x@dst.test> .* result=deferred: $3" "$LOG"
 	grep -q "id=$second to=<y@dst.test> .* result=deferred: $3" "$LOG"
 }

@@ -778,11 +778,16 @@ without_trace() {
 	return "$rc"
 }
 
-# smtpsend
-# Stops (SIGTERM) and reaps every process in the array BG_PIDS that a test
-# started in the background.
-bg_stop() {
+# smtpsend suites' setup and teardown (tests/20, tests/21): a private queue;
+# teardown stops the fake relay and every pid a test added to BG_PIDS.
+smtpsend_setup() {
+	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed"
+	BG_PIDS=()
+}
+
+smtpsend_teardown() {
 	local pid
+	relay_stop
 	for pid in "${BG_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true

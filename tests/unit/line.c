@@ -600,6 +600,29 @@ test_reply_read(void)
 	    "next reply read after it");
 	close(fd);
 
+	/* A line without end: given up once the reply's octets are spent,
+	 * not read to its LF (which a relay need never send). */
+	{
+		static char flood[200000];
+		size_t left = 0;
+		ssize_t n;
+
+		memset(flood, 'z', sizeof(flood));
+		memcpy(flood, "250-", 4);
+		memcpy(flood + sizeof(flood) - 10, "\r\n354 go\r\n", 10);
+		fd = feed_big(flood, sizeof(flood));
+		line_init(&in, fd, 0);
+		is_int(reply_read(&in, text, sizeof(text), &st), -1,
+		    "a line of 200000 octets: -1");
+		is_int(st, LINE_OK, "a line of 200000 octets: malformed");
+		while ((n = read(fd, big, sizeof(big))) > 0)
+			left += (size_t)n;
+		is_int(sizeof(flood) - left - line_pending(&in) <=
+		    REPLY_BYTES_MAX, 1, "at most REPLY_BYTES_MAX octets taken");
+		close(fd);
+		reap();
+	}
+
 	/* Pipelined replies come out one at a time, in order. */
 	fd = feed_str("250-mx\r\n250 SIZE 100\r\n250 2.1.0 Ok\r\n"
 	    "354 go\r\n");
