@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 24-smtpsend-trigger.bats: mail leaves at once.  A commit into new/ (smtpd,
+# 25-smtpsend-trigger.bats: mail leaves at once.  A commit into new/ (smtpd,
 # sendmail) pokes the FIFO QUEUE/trigger; smtpsend -w waits on it and runs
 # within milliseconds, its interval (1h here, so only a poke explains a
 # delivery) kept for retries.  Pokes never block or fail a commit, a storm
