@@ -8,6 +8,12 @@
 
 load helpers
 
+# refute COMMAND...: fails when COMMAND succeeds ("! cmd" alone would not
+# fail a bats test: errexit ignores it).
+refute() {
+	! "$@"
+}
+
 setup() {
 	unset REMOTE_ADDR TCPREMOTEIP
 	SMTPD_FLAGS=(-P 127.0.0.1,192.0.2.0/24)
@@ -166,7 +172,7 @@ received_from() {
 	assert_status 0
 	assert_replies '421 4.7.0 mx.test Error: PROXY header expected'
 	grep -q 'peer=127.0.0.1 result=refused: PROXY header expected' "$LOG"
-	! grep -q 'result=connect' "$LOG"
+	refute grep -q 'result=connect' "$LOG"
 	assert_empty "$Q/new"
 }
 
@@ -183,7 +189,7 @@ received_from() {
 		assert_replies '421 4.7.0 mx.test Error: PROXY header expected'
 	done
 	[ "$(grep -c 'result=refused: PROXY header expected' "$LOG")" -eq 6 ]
-	! grep -q 'result=connect' "$LOG"
+	refute grep -q 'result=connect' "$LOG"
 }
 
 @test "v1 header at its bound of 107 octets is one; 108 without an end is refused" {
@@ -210,7 +216,7 @@ received_from() {
 	    0400096161
 	session_after "$BATS_TEST_TMPDIR/h" "$RELAYED"
 	assert_replies '421 4.7.0 mx.test Error: PROXY header expected'
-	! grep -q 'result=connect' "$LOG"
+	refute grep -q 'result=connect' "$LOG"
 }
 
 @test "a truncated header then end of input: no session, logged" {
@@ -222,7 +228,7 @@ received_from() {
 	session_after "$BATS_TEST_TMPDIR/h" ''
 	[ -z "$output" ]
 	[ "$(grep -c 'peer=127.0.0.1 result=lost connection in PROXY header' "$LOG")" -eq 2 ]
-	! grep -q 'result=connect' "$LOG"
+	refute grep -q 'result=connect' "$LOG"
 }
 
 @test "a header that does not come in time (-t 2): 421 4.4.2 within the bound" {
@@ -259,7 +265,7 @@ received_from() {
 	assert_reply 2 '500 5.5.2 Error: command not recognized'
 	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=198.51.100.9 trusted=no result=connect' "$LOG"
-	! grep -q 'proxy=' "$LOG"
+	refute grep -q 'proxy=' "$LOG"
 }
 
 @test "without -P a header is a bad command, even from a loopback peer" {
