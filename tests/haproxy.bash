@@ -21,6 +21,7 @@ HX_DIR=${HX_DIR:-$BATS_TEST_TMPDIR/hx}
 HX_PORT=() HX_PID=() HX_SEND_PID=()
 HX_HAPROXY_PID=
 HX_CHECK_MS=${HX_CHECK_MS:-500}	# health check interval
+HX_SMTPD_FLAGS=(-P 127.0.0.1,::1 -R 198.51.100.0/24)	# each host's smtpd
 
 # hx_backend_start I: starts host I (on its old port if it had one).
 hx_backend_start() {
@@ -29,7 +30,7 @@ hx_backend_start() {
 	[ -n "${HX_PORT[i]:-}" ] || HX_PORT[i]=$(free_port 127.0.0.1) || return 1
 	(exec setsid tcpserver -q -c 200 127.0.0.1 "${HX_PORT[i]}" \
 	    "$SMTPD" -q "$d/queue" -n "mx$i.test" -l "$d/log" -c 100 \
-	    -P 127.0.0.1,::1 -R 198.51.100.0/24) \
+	    "${HX_SMTPD_FLAGS[@]}") \
 	    >>"$d/launcher.out" 2>&1 </dev/null 3>&- &
 	HX_PID[i]=$!
 	(exec setsid "$SMTPSEND" -q "$d/queue" -n "mx$i.test" -l "$d/log" \
