@@ -51,15 +51,6 @@ teardown() {
 	relay_stop
 }
 
-# A missing peer: a failure in CI, a skip on a developer's machine.
-fail_or_skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "$1" >&2
-		return 1
-	fi
-	skip "$1"
-}
-
 # send URL [smtpsend flag]...: one run against the fake relay.
 send() {
 	local url=$1

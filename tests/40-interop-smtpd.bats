@@ -19,15 +19,6 @@ teardown() {
 	interop_stop
 }
 
-# A missing peer: a failure in CI, a skip on a developer's machine.
-fail_or_skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "$1" >&2
-		return 1
-	fi
-	skip "$1"
-}
-
 # A port that was free a moment ago (the launcher's bind is the check).
 interop_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

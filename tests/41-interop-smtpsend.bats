@@ -63,15 +63,6 @@ teardown() {
 	fi
 }
 
-# A missing peer: a failure in CI, a skip on a developer's machine.
-fail_or_skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "$1" >&2
-		return 1
-	fi
-	skip "$1"
-}
-
 # send PORT [flags]: runs smtpsend once on $Q, relaying to 127.0.0.1:PORT,
 # src.test delivered locally into $MAILDIR.
 send() {

@@ -30,14 +30,6 @@ teardown_file() {
 	postfix_stop
 }
 
-fail_or_skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "$1" >&2
-		return 1
-	fi
-	skip "$1"
-}
-
 setup() {
 	local tool
 	for tool in haproxy postfix tcpserver; do

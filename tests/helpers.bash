@@ -64,6 +64,15 @@ count_files() {
 	find "$1" -maxdepth 1 -type f | wc -l
 }
 
+# A missing peer or tool: a failure in CI (CI=true), a skip elsewhere.
+fail_or_skip() {
+	if [ "${CI:-}" = true ]; then
+		echo "$1" >&2
+		return 1
+	fi
+	skip "$1"
+}
+
 # Waits (bounded, default 10 s) until a command succeeds.
 wait_for() {
 	local tries=$(( ${WAIT_SECONDS:-10} * 20 ))
