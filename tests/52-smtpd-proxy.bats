@@ -293,15 +293,7 @@ received_from() {
 }
 
 # over real TCP: systemd-socket-activate hands smtpd the socket
-
-socket_activate() {
-	local address=$1 port=$2
-
-	[[ "$address" == *:* ]] && address="[$address]"
-	exec_launcher systemd-socket-activate -l "$address:$port" -a --inetd \
-	    "${SANITIZER_FLAGS[@]}" "${LAUNCHER_FLAGS[@]}" \
-	    "$SMTPD" -q "$Q" -n mx.test -l "$LOG" "${SMTPD_FLAGS[@]}"
-}
+# (socket_activate, helpers.bash)
 
 # tiny_writes HOST PORT FILE: connects, sends FILE's bytes one at a time,
 # each its own send(), and prints what the server says until it closes.

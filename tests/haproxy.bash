@@ -21,6 +21,7 @@ HX_DIR=${HX_DIR:-$BATS_TEST_TMPDIR/hx}
 HX_PORT=() HX_PID=() HX_SEND_PID=()
 HX_HAPROXY_PID=
 HX_CHECK_MS=${HX_CHECK_MS:-500}	# health check interval
+HX_TIMEOUT=${HX_TIMEOUT:-2s}	# HAProxy's connect and check timeouts
 HX_SMTPD_FLAGS=(-P 127.0.0.1,::1 -R 198.51.100.0/24)	# each host's smtpd
 
 # hx_backend_start I: starts host I (on its old port if it had one).
@@ -70,7 +71,8 @@ defaults
 	mode tcp
 	log global
 	option tcplog
-	timeout connect 2s
+	timeout connect $HX_TIMEOUT
+	timeout check $HX_TIMEOUT
 	timeout client 60s
 	timeout server 60s
 	retries 3
