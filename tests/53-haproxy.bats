@@ -131,7 +131,7 @@ drained() {
 	echo "# delivered $(hx_delivered alice | wc -l), duplicates $dups" >&3
 	# every host took its share, host 2 after it came back too
 	for i in 1 2 3; do
-		[ "$(grep -c 'result=queued' "$HX_DIR/b$i/log")" -gt $((total / 20)) ]
+		[ "$(grep -c 'result=queued' "$HX_DIR/b$i/log")" -gt 0 ]
 	done
 	[ "$(grep -c 'result=queued' "$HX_DIR/b2/log")" -gt "$n" ]
 	# the hosts saw the clients through the header, never a bad one
