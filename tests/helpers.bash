@@ -139,6 +139,17 @@ launch() {
 	return 1
 }
 
+# socket_activate ADDRESS PORT: smtpd behind systemd-socket-activate, with
+# LAUNCHER_FLAGS for the launcher and SMTPD_FLAGS for smtpd.
+socket_activate() {
+	local address=$1 port=$2
+
+	[[ "$address" == *:* ]] && address="[$address]"
+	exec_launcher systemd-socket-activate -l "$address:$port" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" "${LAUNCHER_FLAGS[@]}" \
+	    "$SMTPD" -q "$Q" -n mx.test -l "$LOG" "${SMTPD_FLAGS[@]}"
+}
+
 # For launch's COMMAND functions: the launcher replaces the subshell, in a
 # new session, so that LAUNCHER_PID is its pid and its process group.
 exec_launcher() {
