@@ -8,12 +8,6 @@
 
 load helpers
 
-# refute COMMAND...: fails when COMMAND succeeds ("! cmd" alone would not
-# fail a bats test: errexit ignores it).
-refute() {
-	! "$@"
-}
-
 setup() {
 	unset REMOTE_ADDR TCPREMOTEIP
 	SMTPD_FLAGS=(-P 127.0.0.1,192.0.2.0/24)

@@ -12,12 +12,6 @@
 load helpers
 load haproxy
 
-# refute COMMAND...: fails when COMMAND succeeds ("! cmd" alone would not
-# fail a bats test: errexit ignores it).
-refute() {
-	! "$@"
-}
-
 setup_file() {
 	command -v postfix >/dev/null || return 0	# setup says so
 	[ "$(id -u)" -eq 0 ] || return 0

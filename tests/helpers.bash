@@ -804,3 +804,13 @@ smtpsend_teardown() {
 		wait "$pid" 2>/dev/null || true
 	done
 }
+
+# refute COMMAND...: fails, saying why, when COMMAND succeeds.  A bare
+# "! command" in a bats test fails nothing unless it is the last: errexit
+# ignores it.
+refute() {
+	if "$@"; then
+		echo "should have failed: $*" >&2
+		return 1
+	fi
+}
