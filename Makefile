@@ -278,6 +278,7 @@ install: all
 	put inetd/inetd.conf $(DATADIR)/inetd.conf 644 subst; \
 	put inetd/xinetd.smtpd $(DATADIR)/xinetd.smtpd 644 subst; \
 	put inetd/tcpserver.run $(DATADIR)/tcpserver.run 755 subst; \
+	put inetd/haproxy.cfg $(DATADIR)/haproxy.cfg 644; \
 	for f in $(TLS_EXAMPLES); do put $$f $(DATADIR)/$$f 644 subst; done; \
 	for f in $(TLS_SCRIPTS); do put $$f $(DATADIR)/$$f 755 subst; done; \
 	if [ -f "$$list" ]; then cat "$$list" >>"$$new"; fi; \

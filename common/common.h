@@ -144,6 +144,7 @@ enum line_status {
 void		 line_init(struct line *, int fd, int timeout);
 long long	 line_now(void);
 int		 line_fill(struct line *);
+int		 line_fill_upto(struct line *, size_t most);
 enum line_status line_read(struct line *, char *out, size_t size,
 		    size_t *len, int *bare_lf);
 enum line_status line_status_of(int);

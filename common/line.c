@@ -54,6 +54,14 @@ line_pending(const struct line *in)
 int
 line_fill(struct line *in)
 {
+	return line_fill_upto(in, sizeof(in->buf));
+}
+
+/* line_fill() reading at most most bytes (at least 1): a caller that must
+ * not take a byte past what it expects (smtpd's PROXY header). */
+int
+line_fill_upto(struct line *in, size_t most)
+{
 	struct timespec ts;
 	sigset_t none;
 	fd_set rfds;
@@ -99,7 +107,9 @@ line_fill(struct line *in)
 			return -1;
 		if (rc == 0)
 			return -2;
-		n = read(in->fd, in->buf + in->end, sizeof(in->buf) - in->end);
+		if (most > sizeof(in->buf) - in->end)
+			most = sizeof(in->buf) - in->end;
+		n = read(in->fd, in->buf + in->end, most);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)

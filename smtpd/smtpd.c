@@ -28,7 +28,7 @@
 static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
 "             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
-"             [-T program] [-E] [-A program] [-S]\n"
+"             [-T program] [-E] [-A program] [-S] [-P cidr]...\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -43,9 +43,10 @@ static const char usage[] =
 "  -T program  offer STARTTLS, run by exec'ing this (e.g. stunnel config)\n"
 "  -E          the connection is TLS already; client from $REMOTE_HOST\n"
 "  -A program  offer AUTH over TLS, checkpassword(8) program to verify\n"
-"  -S          submission: MAIL needs AUTH (but from a pipe)\n";
+"  -S          submission: MAIL needs AUTH (but from a pipe)\n"
+"  -P cidr     a load balancer: its connections start with a PROXY header\n";
 
-#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:Sh"
+#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:h"
 
 
 #define IN(st)		(1u << (st))
@@ -602,6 +603,9 @@ options(int argc, char **argv)
 		case 'S':
 			is_submission = 1;
 			break;
+		case 'P':
+			proxy_option(optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -672,8 +676,12 @@ main(int argc, char **argv)
 		    hostname);
 		session_exit(EXIT_TEMPFAIL);
 	}
+	/* -E: the TLS program named the client already. */
+	if (!is_tls && proxy_expected(&peer))
+		proxy_read(&in, timeout);
 	is_trusted = is_trusted_peer();
-	log_info("peer=%s trusted=%s%s result=connect", peer.addr,
+	log_info("peer=%s%s%s trusted=%s%s result=connect", peer.addr,
+	    proxy_via[0] != '\0' ? " proxy=" : "", proxy_via,
 	    is_trusted ? "yes" : "no", is_tls ? " tls=yes" : "");
 
 	if (queue_open(&queue, queue_dir, hostname) == -1) {

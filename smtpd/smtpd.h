@@ -68,6 +68,19 @@ int	auth_run(struct line *, struct out *, char *arg, char *const argv[],
 	    const char *peer, char *user, const char **text,
 	    enum line_status *);
 
+/* proxy.c: -P, the PROXY header of a load balancer (DESIGN "Behind a
+ * load balancer").  Missing, bad or late: "421 4.7.0 ... PROXY header
+ * expected" (4.4.2 ... timeout) and exit. */
+#define PROXY_NETWORKS_MAX	64	/* -P networks; more: usage error */
+#define PROXY_DEADLINE		10	/* seconds for the header (or -t) */
+#define PROXY_V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
+
+extern char proxy_via[64];		/* the balancer; "": not proxied */
+
+void	proxy_option(const char *);
+int	proxy_expected(const struct peer *);
+void	proxy_read(struct line *, unsigned timeout);
+
 /* smtpd.c: the session and its configuration, shared with txn.c */
 #define DOMAINS_MAX	64	/* -d given more often: usage error */
 

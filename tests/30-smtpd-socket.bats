@@ -16,17 +16,6 @@ teardown() {
 	launch_stop
 }
 
-# socket_activate ADDRESS PORT: smtpd behind systemd-socket-activate, with
-# LAUNCHER_FLAGS for the launcher and SMTPD_FLAGS for smtpd.
-socket_activate() {
-	local address=$1 port=$2
-
-	[[ "$address" == *:* ]] && address="[$address]"
-	exec_launcher systemd-socket-activate -l "$address:$port" -a --inetd \
-	    "${SANITIZER_FLAGS[@]}" "${LAUNCHER_FLAGS[@]}" \
-	    "$SMTPD" -q "$Q" -n mx.test -l "$LOG" "${SMTPD_FLAGS[@]}"
-}
-
 # The queue file $1 with the date of its Received: header replaced by
 # DATE, so that it can be compared byte for byte.
 undated() {

@@ -148,15 +148,6 @@ teardown() {
 	fi
 }
 
-# Fails, saying why, when the command succeeds (a bare "! command" in a
-# bats test fails nothing unless it is the last).
-refute() {
-	if "$@"; then
-		echo "should have failed: $*" >&2
-		return 1
-	fi
-}
-
 # send URL [flag]...: one smtpsend run on $Q, verifying against our CA.
 send() {
 	local url=$1

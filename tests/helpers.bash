@@ -139,6 +139,17 @@ launch() {
 	return 1
 }
 
+# socket_activate ADDRESS PORT: smtpd behind systemd-socket-activate, with
+# LAUNCHER_FLAGS for the launcher and SMTPD_FLAGS for smtpd.
+socket_activate() {
+	local address=$1 port=$2
+
+	[[ "$address" == *:* ]] && address="[$address]"
+	exec_launcher systemd-socket-activate -l "$address:$port" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" "${LAUNCHER_FLAGS[@]}" \
+	    "$SMTPD" -q "$Q" -n mx.test -l "$LOG" "${SMTPD_FLAGS[@]}"
+}
+
 # For launch's COMMAND functions: the launcher replaces the subshell, in a
 # new session, so that LAUNCHER_PID is its pid and its process group.
 exec_launcher() {
@@ -792,4 +803,14 @@ smtpsend_teardown() {
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+}
+
+# refute COMMAND...: fails, saying why, when COMMAND succeeds.  A bare
+# "! command" in a bats test fails nothing unless it is the last: errexit
+# ignores it.
+refute() {
+	if "$@"; then
+		echo "should have failed: $*" >&2
+		return 1
+	fi
 }

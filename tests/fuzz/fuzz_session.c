@@ -6,7 +6,9 @@
  * smtpd.c is compiled into this file with main() renamed and exit() turned
  * into a longjmp() back here, so each input is one session.  Input: 1 byte
  * of flags (bit 0: an untrusted client, REMOTE_ADDR=192.0.2.1; bit 1: -s
- * 64; bit 2: -d example.org), then what the client sends.  Checked:
+ * 64; bit 2: -d example.org; bit 3: that client is a load balancer, -P
+ * 192.0.2.0/24, and a PROXY header comes first), then what the client
+ * sends.  Checked:
  *   - every reply line is "ddd" then ' ' or '-', text, CRLF;
  *   - every file in new/ is whole: envelope lines ending in LF with a
  *     From: first and at least one To:, an empty line, a Received: header,
@@ -35,6 +37,7 @@ static void fuzz_exit(int) __attribute__((noreturn));
 #include "../../smtpd/auth.c"
 #include "../../smtpd/starttls.c"
 #include "../../smtpd/prog.c"
+#include "../../smtpd/proxy.c"
 #undef main
 #undef exit
 
@@ -52,7 +55,8 @@ static void
 fuzz_reset(void)
 {
 	queue_dir = "/var/spool/smtpq";
-	ndomains = nnetworks = 0;
+	ndomains = nnetworks = nproxies = 0;
+	proxy_via[0] = '\0';
 	max_size = SIZE_DEFAULT;
 	timeout = TIMEOUT_DEFAULT;
 	max_sessions = SESSIONS_DEFAULT;
@@ -215,8 +219,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		argv[argc++] = "-d";
 		argv[argc++] = "example.org";
 	}
+	if (flags & 8) {
+		argv[argc++] = "-P";
+		argv[argc++] = "192.0.2.0/24";
+	}
 	argv[argc] = NULL;
-	if (flags & 1)
+	if (flags & 9)
 		setenv("REMOTE_ADDR", "192.0.2.1", 1);
 	else
 		unsetenv("REMOTE_ADDR");
