@@ -131,7 +131,8 @@ reply_read_by(struct line *in, char *text, size_t size,
 			*status = LINE_OK;
 			return -1;
 		}
-		st = reply_line(in, buf, sizeof(buf), &len, &budget);
+		/* A line of REPLY_LINE_MAX octets with its CR, and its LF. */
+		st = reply_line(in, buf, REPLY_LINE_MAX + 2, &len, &budget);
 		if (st == LINE_LONG) {
 			/* An over-long line's code is lost: malformed. */
 			*status = LINE_OK;

@@ -7,7 +7,9 @@
  * LINE_OK.  Each result is checked against a model of RFC 5321 4.2.1 as
  * common.h states it: the code is -1 or 200..599; for a good reply every
  * line has the same code, '-' after it on all but the last; a line over
- * REPLY_LINE_MAX, a bad code, a NUL, or a code change makes -1 with
+ * REPLY_LINE_MAX, a bad code, a NUL, a code change, a 101st line or
+ * more than REPLY_BYTES_MAX octets in all (after which the stream is out
+ * of step, by design: the caller drops the session) makes -1 with
  * LINE_OK; text is the lines' texts joined by '\n', cut to size - 1, and
  * NUL-terminated inside size.  The text buffer is malloc'd at exactly
  * size bytes.
@@ -26,15 +28,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
  * and *is_long. */
 static int
 model_line(size_t *pos, const unsigned char **line, size_t *len,
-    int *is_long)
+    int *is_long, size_t *taken, int *overrun)
 {
 	const unsigned char *lf;
 	size_t seg;
 
-	if (*pos >= feed_len ||
-	    (lf = memchr(feed_data + *pos, '\n', feed_len - *pos)) == NULL)
+	lf = *pos >= feed_len ? NULL :
+	    memchr(feed_data + *pos, '\n', feed_len - *pos);
+	/* REPLY_BYTES_MAX: a reply that would take more is malformed, and
+	 * nothing past that point is read in step. */
+	if (*taken + (lf != NULL ? (size_t)(lf - (feed_data + *pos)) + 1 :
+	    feed_len - *pos) > REPLY_BYTES_MAX) {
+		*overrun = 1;
+		return 1;
+	}
+	if (lf == NULL)
 		return 0;
 	seg = (size_t)(lf - (feed_data + *pos));
+	*taken += seg + 1;
 	*line = feed_data + *pos;
 	*is_long = seg >= REPLY_LINE_MAX + 1;	/* line_read's rule */
 	*len = seg > 0 && (*line)[seg - 1] == '\r' ? seg - 1 : seg;
@@ -46,21 +57,23 @@ model_line(size_t *pos, const unsigned char **line, size_t *len,
  * input ended, and the expected text in want (size bytes, joined and cut
  * as reply_read promises). */
 static int
-model_reply(size_t *pos, char *want, size_t size, int *at_end)
+model_reply(size_t *pos, char *want, size_t size, int *at_end, int *overrun)
 {
 	const unsigned char *l;
-	size_t len, used = 0, i;
+	size_t len, used = 0, i, taken = 0, lines;
 	int code = -1, this, is_long, is_first = 1;
 
-	*at_end = 0;
+	*at_end = *overrun = 0;
 	if (size > 0)
 		want[0] = '\0';
-	for (;;) {
-		if (!model_line(pos, &l, &len, &is_long)) {
+	for (lines = 0;; lines++) {
+		if (lines == REPLY_LINES_MAX)
+			return -1;
+		if (!model_line(pos, &l, &len, &is_long, &taken, overrun)) {
 			*at_end = 1;
 			return -1;
 		}
-		if (is_long)
+		if (*overrun || is_long)
 			return -1;
 		if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' ||
 		    l[1] > '9' || l[2] < '0' || l[2] > '9' ||
@@ -90,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum line_status st;
 	size_t tsize, pos = 0, calls;
 	char *text, *want;
-	int code, want_code, at_end;
+	int code, want_code, at_end, overrun;
 
 	if (size < 1)
 		return 0;
@@ -105,7 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st = (enum line_status)-1;
 		code = reply_read(in, text, tsize, &st);
 		feed_check_indices(in);
-		want_code = model_reply(&pos, want, tsize, &at_end);
+		want_code = model_reply(&pos, want, tsize, &at_end, &overrun);
 		if (code != -1 && (code < 200 || code > 599))
 			abort();
 		if (code != want_code)
@@ -114,6 +127,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (code != -1 && tsize > 0 && strcmp(text, want) != 0)
 			abort();
+		if (overrun) {
+			if (code != -1 || st != LINE_OK)
+				abort();
+			break;
+		}
 		if (at_end) {
 			if (st != LINE_EOF)
 				abort();
