@@ -22,32 +22,8 @@ UNITDIR=/usr/local/lib/systemd/system
 
 setup_file() {
 	[ "$(id -u)" -eq 0 ] || return 0
-	local root
-	root=$(sd_root) || return 1
-	# The worktree, read-only at the same path: make install runs
-	# inside with the top build's binaries.
-	SD_NSPAWN_ARGS="--bind-ro=$TOP" sd_boot "$root" || return 1
-	export SD_PID SD_LEADER
 	# The README's steps, in order, with its example settings.
-	SD_TIMEOUT=120 sd make -s -C "$TOP" -o all install \
-	    >"$BATS_FILE_TMPDIR/install.out" 2>&1 || {
-		cat "$BATS_FILE_TMPDIR/install.out" >&2; return 1; }
-	# The relay: the fake one, on the host, in the container's network.
-	SD_RELAY_DIR=$BATS_FILE_TMPDIR/relay
-	sd_daemon nsenter -t "$SD_LEADER" -n "$BATS_TEST_DIRNAME/fakerelay" \
-	    --port-file "$BATS_FILE_TMPDIR/relay.port" --dir "$SD_RELAY_DIR" \
-	    >"$BATS_FILE_TMPDIR/relay.out" 2>&1 </dev/null
-	RELAY_PID=$!
-	export RELAY_PID SD_RELAY_DIR
-	wait_for test -s "$BATS_FILE_TMPDIR/relay.port" || return 1
-	sd systemd-sysusers /usr/local/lib/sysusers.d/smtpq.conf || return 1
-	sd systemd-tmpfiles --create /usr/local/lib/tmpfiles.d/smtpq.conf ||
-	    return 1
-	cat >"/proc/$SD_LEADER/root/etc/default/smtpq" <<EOF
-SMTPD_ARGS="-n mx.test -d local.test -c 30"
-SMTPSEND_ARGS="-r 127.0.0.1:$(cat "$BATS_FILE_TMPDIR/relay.port") -d local.test"
-EOF
-	sd systemctl daemon-reload || return 1
+	sd_install "-n mx.test -d local.test -c 30" || return 1
 	sd systemctl enable --now smtpd.socket smtpsend.timer \
 	    >"$BATS_FILE_TMPDIR/enable.out" 2>&1 || {
 		cat "$BATS_FILE_TMPDIR/enable.out" >&2; return 1; }

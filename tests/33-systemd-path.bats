@@ -14,29 +14,9 @@ TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
 setup_file() {
 	[ "$(id -u)" -eq 0 ] || return 0
-	local root
-	root=$(sd_root) || return 1
-	SD_NSPAWN_ARGS="--bind-ro=$TOP" sd_boot "$root" || return 1
-	export SD_PID SD_LEADER
-	SD_TIMEOUT=120 sd make -s -C "$TOP" -o all install \
-	    >"$BATS_FILE_TMPDIR/install.out" 2>&1 || {
-		cat "$BATS_FILE_TMPDIR/install.out" >&2; return 1; }
-	SD_RELAY_DIR=$BATS_FILE_TMPDIR/relay
-	sd_daemon nsenter -t "$SD_LEADER" -n "$BATS_TEST_DIRNAME/fakerelay" \
-	    --port-file "$BATS_FILE_TMPDIR/relay.port" --dir "$SD_RELAY_DIR" \
-	    --rcpt 'later@remote.test=451 4.3.0 try later' \
-	    >"$BATS_FILE_TMPDIR/relay.out" 2>&1 </dev/null
-	RELAY_PID=$!
-	export RELAY_PID SD_RELAY_DIR
-	wait_for test -s "$BATS_FILE_TMPDIR/relay.port" || return 1
-	sd systemd-sysusers /usr/local/lib/sysusers.d/smtpq.conf || return 1
-	sd systemd-tmpfiles --create /usr/local/lib/tmpfiles.d/smtpq.conf ||
-	    return 1
-	cat >"/proc/$SD_LEADER/root/etc/default/smtpq" <<EOF
-SMTPD_ARGS="-n mx.test -d local.test -c 5"
-SMTPSEND_ARGS="-r 127.0.0.1:$(cat "$BATS_FILE_TMPDIR/relay.port") -d local.test"
-EOF
-	sd systemctl daemon-reload || return 1
+	# The README's steps, in order, with its example settings.
+	sd_install "-n mx.test -d local.test -c 30" \
+	    --rcpt 'later@remote.test=451 4.3.0 try later' || return 1
 	# The README's lines, the one for mail that leaves at once too.
 	sd systemctl enable --now smtpd.socket smtpsend.timer smtpsend.path \
 	    >"$BATS_FILE_TMPDIR/enable.out" 2>&1 || {
@@ -105,8 +85,12 @@ service_starts() {
 @test "systemd: a burst of 50 arrivals never trips a start limit" {
 	local i n
 	n=$(find "$SD_RELAY_DIR" -name '*.eml' | wc -l)
+	# Ten at a time: below smtpd's -c and the socket's per-source cap,
+	# so every one is taken (50 at once got 421s from -c, a lost message
+	# the test then waited for in vain).
 	for i in $(seq 1 50); do
 		sd_smtp sender@client.test "r$i@remote.test" >/dev/null &
+		[ $((i % 10)) -ne 0 ] || wait
 	done
 	wait
 	WAIT_SECONDS=$((30 * SLOWDOWN)) wait_for relay_count_is $((n + 50))

@@ -271,3 +271,38 @@ for i in range(int(sys.argv[1])):
 print(ok)
 PY
 }
+
+# sd_install SMTPD_ARGS [FAKERELAY_FLAG]...: setup_file's common part for
+# the suites on a real systemd (tests/32, 33): boots the cached root with
+# the worktree bound read-only at its own path, runs make install inside,
+# starts tests/fakerelay (with the flags given) in the container's
+# network, makes the user and the queue with sysusers and tmpfiles as the
+# README says, and writes /etc/default/smtpq (smtpd's arguments given,
+# smtpsend relaying to the fake relay).  Sets and exports SD_PID,
+# SD_LEADER, RELAY_PID and SD_RELAY_DIR; the caller enables the units.
+sd_install() {
+	local smtpd_args=$1 root top
+	shift
+	top=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	root=$(sd_root) || return 1
+	SD_NSPAWN_ARGS="--bind-ro=$top" sd_boot "$root" || return 1
+	export SD_PID SD_LEADER
+	SD_TIMEOUT=120 sd make -s -C "$top" -o all install \
+	    >"$BATS_FILE_TMPDIR/install.out" 2>&1 || {
+		cat "$BATS_FILE_TMPDIR/install.out" >&2; return 1; }
+	SD_RELAY_DIR=$BATS_FILE_TMPDIR/relay
+	sd_daemon nsenter -t "$SD_LEADER" -n "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$BATS_FILE_TMPDIR/relay.port" --dir "$SD_RELAY_DIR" \
+	    "$@" >"$BATS_FILE_TMPDIR/relay.out" 2>&1 </dev/null
+	RELAY_PID=$!
+	export RELAY_PID SD_RELAY_DIR
+	wait_for test -s "$BATS_FILE_TMPDIR/relay.port" || return 1
+	sd systemd-sysusers /usr/local/lib/sysusers.d/smtpq.conf || return 1
+	sd systemd-tmpfiles --create /usr/local/lib/tmpfiles.d/smtpq.conf ||
+	    return 1
+	cat >"/proc/$SD_LEADER/root/etc/default/smtpq" <<EOF
+SMTPD_ARGS="$smtpd_args"
+SMTPSEND_ARGS="-r 127.0.0.1:$(cat "$BATS_FILE_TMPDIR/relay.port") -d local.test"
+EOF
+	sd systemctl daemon-reload
+}
