@@ -417,7 +417,9 @@ lint:
 # plain, under build/fault, from the same sources, linked with GNU ld's
 # --wrap for every call in FAULT_WRAP and tests/fault/fault.c, which counts
 # those calls and fails the Nth when FAULT_AT=N says so (its head comment
-# lists the knobs).  The knob exists only in these two binaries.
+# lists the knobs).  The knob exists only in these two binaries, which
+# close delivered files in one thread (REAP_SERIAL, smtpsend/reap.c), so
+# that the counted calls come in one order.
 FAULT_DIR	= build/fault
 FAULT_WRAP	= open openat read pread write fsync rename renameat close \
 		  unlink unlinkat mkdir mkdirat futimens fstat fstatat fcntl \
@@ -427,6 +429,7 @@ FAULT_LDFLAGS	= $(FAULT_WRAP:%=-Wl,--wrap=%) $(FAULT_OBJ)
 
 fault:
 	$(MAKE) O=$(FAULT_DIR) SANITIZE= SMTPD_LIBC=glibc SMTPD_STATIC= \
+	    CFLAGS='$(CFLAGS) -DREAP_SERIAL' \
 	    LDFLAGS='$(LDFLAGS) $(FAULT_LDFLAGS)' \
 	    $(FAULT_DIR)/smtpd/smtpd $(FAULT_DIR)/smtpsend/smtpsend
 

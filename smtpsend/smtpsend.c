@@ -303,6 +303,8 @@ msg_finish(time_t now)
 			    msg.name, strerror(errno));
 			return TRY_KEPT;
 		}
+		reap_close(msg.fd);	/* the wait for a discard: reap.c */
+		msg.fd = -1;
 		log_info("id=%s result=done", msg.name);
 		return TRY_DONE;
 	}
@@ -450,7 +452,8 @@ msg_try(const char *name, time_t now)
 		rc = TRY_NOTDUE;	/* deferred by another sender */
 	else
 		rc = msg_deliver(now, &st);
-	close(msg.fd);		/* and with it the lock */
+	if (msg.fd != -1)
+		close(msg.fd);	/* and with it the lock */
 	msg.fd = -1;
 	return rc;
 }
@@ -550,6 +553,7 @@ run(void)
 		rc = scan(&done, &left);
 	while (rc == 0 && done > 0 && !sig_term);
 	relay_close();
+	reap_wait();
 	names_free(&tried);
 	return rc == -1 || left > 0;
 }

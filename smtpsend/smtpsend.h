@@ -122,6 +122,10 @@ int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
 int		 masq_config(const char *arg);
 const char	*masq_sender(const char *from, char *buf, size_t size);
 
+/* reap.c: the close of a file unlinked from new/, off the sending path */
+void	reap_close(int fd);
+void	reap_wait(void);
+
 /* trigger.c: the wait of -w, cut short by QUEUE/trigger ----------------- */
 
 void	trigger_open(struct queue *, const char *queue_dir);
