@@ -14,11 +14,13 @@
  * last poker has gone, which would end every wait at once.
  *
  * Coalescing: the bytes waiting are drained before each run, at most one
- * pipe's worth, so any number of pokes during a run make one more run,
- * and a storm of them a few: poke-started runs begin at least
- * TRIGGER_GAP_MS apart, a lone poke is never delayed.  Nothing but a poke, a signal or the interval
- * ends a wait: a deferred message in new/ pokes nothing, so it never makes
- * us spin.
+ * pipe's worth, so any number of pokes during a run make one more run.
+ * Pokes already waiting when a run ends are a storm: that next run begins
+ * TRIGGER_GAP_MS after the last wake, so a storm makes a few runs.  A
+ * poke that finds us waiting starts a run at once, however soon after
+ * the last: mail sent one message at a time never waits for the gap.
+ * Nothing but a poke, a signal or the interval ends a wait: a deferred
+ * message in new/ pokes nothing, so it never makes us spin.
  */
 #include <sys/select.h>
 #include <sys/stat.h>
@@ -142,11 +144,11 @@ trigger_drain(void)
 	}
 }
 
-/* Under a storm of pokes, waits until TRIGGER_GAP_MS have passed since
- * the last wake, so that one run takes all the storm brought meanwhile;
- * a lone poke, long after the last, is not delayed at all. */
+/* In a storm (pokes came during the run), waits until TRIGGER_GAP_MS
+ * have passed since the last wake, so that one run takes all the storm
+ * brought meanwhile; a poke that found us waiting is not delayed. */
 static void
-trigger_gap(void)
+trigger_gap(int is_storm)
 {
 	struct timespec now, ts;
 	sigset_t none;
@@ -156,7 +158,7 @@ trigger_gap(void)
 		return;
 	ms = (long)(now.tv_sec - trigger_last.tv_sec) * 1000 +
 	    (now.tv_nsec - trigger_last.tv_nsec) / 1000000;
-	if (ms >= 0 && ms < TRIGGER_GAP_MS) {
+	if (is_storm && ms >= 0 && ms < TRIGGER_GAP_MS) {
 		sigemptyset(&none);
 		ts.tv_sec = 0;
 		ts.tv_nsec = (TRIGGER_GAP_MS - ms) * 1000000L;
@@ -174,7 +176,7 @@ trigger_wait(unsigned seconds)
 	struct timespec ts;
 	sigset_t none;
 	fd_set rd;
-	int n;
+	int n, is_storm;
 
 	if (trigger_rd == -1) {
 		sig_sleep(seconds);
@@ -183,11 +185,20 @@ trigger_wait(unsigned seconds)
 	if (sig_term)
 		return;
 	sigemptyset(&none);
-	ts.tv_sec = seconds;
+	/* First a look without waiting: pokes already there came during
+	 * the run. */
+	ts.tv_sec = 0;
 	ts.tv_nsec = 0;
 	FD_ZERO(&rd);
 	FD_SET(trigger_rd, &rd);
 	n = pselect(trigger_rd + 1, &rd, NULL, NULL, &ts, &none);
+	is_storm = n > 0;
+	if (n == 0) {
+		ts.tv_sec = seconds;
+		FD_ZERO(&rd);
+		FD_SET(trigger_rd, &rd);
+		n = pselect(trigger_rd + 1, &rd, NULL, NULL, &ts, &none);
+	}
 	if (n == -1 && errno != EINTR) {
 		log_error("trigger=%s result=error: unable to wait: %s; waits "
 		    "last the -w interval", QUEUE_TRIGGER, strerror(errno));
@@ -196,7 +207,7 @@ trigger_wait(unsigned seconds)
 		return;
 	}
 	if (n > 0) {
-		trigger_gap();
+		trigger_gap(is_storm);
 		trigger_drain();
 		/* A pselect() that finds the FIFO ready at once returns
 		 * without taking a pending signal: under a steady stream of
