@@ -76,6 +76,12 @@ no_sessions() {
 	    --state=active,activating,deactivating 'smtpd@*.service')" ]
 }
 
+# One session that queues a message; its transcript in $BATS_TEST_TMPDIR.
+served() {
+	sd_smtp a@b.test user@local.test >"$BATS_TEST_TMPDIR/served" 2>&1 &&
+	    grep -q '250 2.0.0' "$BATS_TEST_TMPDIR/served"
+}
+
 client_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
@@ -203,10 +209,14 @@ client_gone() {
 		[ "$(prop smtpd.socket ActiveState)" = active ] || {
 			sd systemctl status --no-pager smtpd.socket >&2; false; }
 		# The burst's sessions end (they hold MaxConnectionsPerSource=
-		# for 127.0.0.1 until then); then the next one is served.
+		# for 127.0.0.1 until then); then the next one is served.  Its
+		# tail may still sit in the listen backlog when none runs, and
+		# be accepted before ours: a try that meets the per-source cap
+		# is closed at once, so tries are repeated, within a bound.  A
+		# socket that failed would refuse them all.
 		WAIT_SECONDS=60 wait_for no_sessions
-		run sd_smtp a@b.test user@local.test
-		[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+		WAIT_SECONDS=60 wait_for served || {
+			cat "$BATS_TEST_TMPDIR/served" >&2; false; }
 	done
 	[ "$(prop smtpd.socket Result)" = success ]
 }
