@@ -15,7 +15,10 @@
  *
  * Bounded: at most REAP_QUEUE descriptors wait; one more waits for room.
  * The threads start at the first reap_close() and leave at reap_wait(),
- * so a -w loop's sleep holds none.  When no thread can be had, or in the
+ * at the end of a run (so a -w loop's sleep holds none) and before every
+ * connection to the relay, which forks (resolve.c, tls.c): a child then
+ * copies a process of one thread, as POSIX wants of one that does more
+ * than exec.  When no thread can be had, or in the
  * fault-injection build (REAP_SERIAL: its counted calls must come in one
  * order), reap_close() just closes.
  */

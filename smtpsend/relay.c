@@ -285,6 +285,9 @@ relay_connect(const struct url *u, int is_tls, int is_starttls)
 	char err[REPLY_LINE_MAX + 1];
 	int flags;
 
+	/* Both ways fork (a resolver child, s_client): first the closing
+	 * threads go, so the child is a copy of one thread only. */
+	reap_wait();
 	relay.is_broken = relay.needs_rset = relay.got_reply = 0;
 	relay.is_closing = 0;
 	relay.is_tls = is_tls;
