@@ -44,6 +44,13 @@ setup() {
 }
 
 teardown() {
+	# The load's clients, if the test ended before they did: $! is the
+	# subshell running hx_clients, python its child.
+	if [ -n "${HX_CLIENTS_PID:-}" ]; then
+		pkill -P "$HX_CLIENTS_PID" 2>/dev/null || true
+		kill "$HX_CLIENTS_PID" 2>/dev/null || true
+		wait "$HX_CLIENTS_PID" 2>/dev/null || true
+	fi
 	hx_stop_all
 }
 
@@ -93,6 +100,7 @@ drained() {
 	hx_clients 127.0.0.1 "$HX_FRONT" 20 "$total" "$accepted" \
 	    >"$HX_DIR/clients.out" 2>&1 &
 	pid=$!
+	HX_CLIENTS_PID=$pid
 	# a quarter of the way: host 2 crashes (launcher, sessions, smtpsend)
 	WAIT_SECONDS=$((60 * SLOWDOWN)) wait_for \
 	    lines_at_least "$accepted" $((total / 4))
