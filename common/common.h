@@ -326,7 +326,8 @@ int	queue_unique(const char *host, char *buf, size_t size);
 /* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
 
 int	submit_envelope(struct out *, const char *sender,
-	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime);
+	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime,
+	    const char *origin);
 int	submit_commit(struct queue *, struct queue_file *, struct out *);
 
 /* addrlist.c: RFC 5322 3.4 address lists (To:, Cc:, Bcc:) --------------- */

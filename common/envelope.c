@@ -93,6 +93,15 @@ envelope_check_ext(const struct envelope *env, const char *line,
 			return "two Aliased lines";
 		return NULL;
 	}
+	if (envelope_is(line, "Origin")) {
+		if (strcasecmp(value, "local") != 0 &&
+		    strcasecmp(value, "trusted") != 0 &&
+		    strcasecmp(value, "auth") != 0)
+			return "bad Origin value";
+		if (envelope_ext(env, "Origin") != NULL)
+			return "two Origin lines";
+		return NULL;
+	}
 	return "unknown envelope line";
 }
 

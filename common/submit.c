@@ -9,16 +9,21 @@
 #include "common.h"
 
 /* The envelope (DESIGN.md "Queue"): sender, an extension line when the
- * message is 8BITMIME, one To: per recipient, the empty line. */
+ * message is 8BITMIME, where it originated when that was here (origin
+ * "local", "trusted" or "auth"; NULL for mail from outside), one To: per
+ * recipient, the empty line. */
 int
 submit_envelope(struct out *o, const char *sender,
-    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime)
+    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime,
+    const char *origin)
 {
 	size_t i;
 
 	out_printf(o, "From: <%s>\n", sender);
 	if (is_8bitmime)
 		out_puts(o, "Body: 8BITMIME\n");
+	if (origin != NULL)
+		out_printf(o, "Origin: %s\n", origin);
 	for (i = 0; i < nrcpts; i++)
 		out_printf(o, "To: <%s>\n", rcpts[i]);
 	return out_puts(o, "\n");

@@ -717,7 +717,7 @@ main(int argc, char **argv)
 		    strerror(errno));
 	out_init(&qout, qf.fd);
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
-	    nrcpts, head_is_8bit());
+	    nrcpts, head_is_8bit(), "local");
 	write_message(line, len, is_broken, has_body, is_pending);
 	if (submit_commit(&queue, &qf, &qout) == -1) {
 		qf.fd = -1;

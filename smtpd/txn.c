@@ -229,8 +229,11 @@ data_begin(const char *id)
 
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
 		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
+	/* Where the message originated, for what smtpsend does only to our
+	 * own mail (masquerading, DKIM signing); none for mail from outside. */
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
-	    nrcpts, is_8bitmime);
+	    nrcpts, is_8bitmime, user[0] != '\0' ? "auth" :
+	    is_trusted ? "trusted" : NULL);
 	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
 	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
 	    peer.is_known ? "[" : "",

@@ -7,9 +7,10 @@
 
 load helpers
 
-# The envelope lines of the one queued file (before the blank line).
+# The envelope lines of the one queued file (before the blank line), but
+# for the Origin: line, whose own tests are below.
 envelope() {
-	sed '/^$/Q' "$(queued_file)"
+	sed '/^$/Q' "$(queued_file)" | grep -v '^Origin: '
 }
 
 # One message from the given MAIL and RCPT arguments.
@@ -303,4 +304,18 @@ To: <d@other.example>" ]
 	    '554 5.7.1' '354 ' '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
+}
+
+# Origin: where a message came from, for what smtpsend does to our own
+# mail only (masquerading, DKIM signing).
+@test "mail from a trusted client is queued with Origin: trusted" {
+	send_one '<a@example.org>' '<b@example.net>'
+	sed '/^$/Q' "$(queued_file)" | grep -qx 'Origin: trusted'
+}
+
+@test "mail from outside is queued with no Origin: line" {
+	SMTPD_FLAGS=(-d example.net)
+	REMOTE_ADDR=192.0.2.1 send_one '<a@example.org>' '<b@example.net>'
+	assert_reply 6 '250 2.0.0'
+	! grep -q '^Origin:' "$(queued_file)"
 }

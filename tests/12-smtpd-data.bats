@@ -9,7 +9,7 @@ load helpers
 
 # A transaction up to DATA, and the queue file's start that goes with it.
 START='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n'
-HEAD='From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\n'
+HEAD='From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\n'
 
 # The replies to START, the message's end and QUIT.
 START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
@@ -37,20 +37,20 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
 	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
 	    '354 ' '250 2.0.0' '221 2.0.0'
-	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\nTo: <c@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID; DATE\r\nhi\r\n'
+	assert_queued 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID; DATE\r\nhi\r\n'
 }
 
 @test "Received: names a network client by its address literal" {
 	SMTPD_FLAGS=(-R 192.0.2.0/24)
 	REMOTE_ADDR=192.0.2.1 smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
-	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example ([192.0.2.1])\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nhi\r\n'
+	assert_queued 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example ([192.0.2.1])\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nhi\r\n'
 }
 
 @test "Received: writes an IPv6 client as an IPv6: address literal" {
 	# RFC 5321 4.1.3: IPv6-address-literal = "IPv6:" IPv6-addr
 	SMTPD_FLAGS=(-R 2001:db8::/32)
 	REMOTE_ADDR=2001:db8::25 smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
-	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example ([IPv6:2001:db8::25])\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nhi\r\n'
+	assert_queued 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example ([IPv6:2001:db8::25])\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nhi\r\n'
 }
 
 @test "leading dots are unstuffed" {
@@ -108,14 +108,14 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
 	    '250 2.0.0' '221 2.0.0'
 	assert_crlf_replies
-	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: lf\r\n\r\nline one\r\n.dotted\r\n'
+	assert_queued 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: lf\r\n\r\nline one\r\n.dotted\r\n'
 }
 
 @test "DATA sent with CRLF keeps the CRLF rule after LF-only commands" {
 	smtpd_session 'HELO client.example\nMAIL FROM:<a@example.org>\nRCPT TO:<b@example.net>\nDATA\r\nbody\n.\nmore\r\n.\r\nQUIT\n'
 	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
 	    '250 2.0.0' '221 2.0.0'
-	assert_queued 'From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nbody\r\n.\r\nmore\r\n'
+	assert_queued 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nbody\r\n.\r\nmore\r\n'
 }
 
 @test "an empty message is queued" {
@@ -191,8 +191,10 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	    '250 2.1.0' '250 2.1.5' '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
 	[ "$(count_files "$Q/new")" -eq 2 ]
 	[ "$(sed '/^$/Q' "$(grep -l -x $'one\r' "$Q"/new/*)")" = "From: <a@example.org>
+Origin: trusted
 To: <b@example.net>" ]
 	[ "$(sed '/^$/Q' "$(grep -l -x $'two\r' "$Q"/new/*)")" = "From: <c@example.org>
+Origin: trusted
 To: <d@example.net>
 To: <e@example.net>" ]
 }

@@ -80,7 +80,7 @@ xs() {
 	SMTPD_FLAGS=(-s 100)
 	smtpd_session "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\n$(xs 84)\r\n.\r\nQUIT\r\n"
 	assert_reply 11 '250 2.0.0'
-	assert_queued "From: <a@example.org>\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: x\r\n\r\n$(xs 84)\r\n"
+	assert_queued "From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: x\r\n\r\n$(xs 84)\r\n"
 	grep -q 'size=100 result=queued' "$LOG"
 }
 

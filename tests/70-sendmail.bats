@@ -37,6 +37,7 @@ envelope() {
 	submit 'Subject: hi\n\nhello\n' a@example.net 'b@example.net, c@example.net'
 	[ "$status" -eq 0 ]
 	[ "$(envelope)" = "From: <$ME@$HOST>
+Origin: local
 To: <a@example.net>
 To: <b@example.net>
 To: <c@example.net>" ]
