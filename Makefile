@@ -133,7 +133,15 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(O)/common/libcommon.a
 
-unit: $(UNIT_BIN)
+# Commands the bats suites run as they would run smtpsend's code, with
+# nothing of smtpsend around it (tests/dns/mxq: the MX lookup).
+TEST_BIN    = $(O)/tests/dns/mxq
+
+$(TEST_BIN): $(O)/tests/%: tests/%.c $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/common/libcommon.a
+
+unit: $(UNIT_BIN) $(TEST_BIN)
 
 # Plain build in place, sanitized build under build/asan (and a clang build
 # under build/clang, only to prove it warning-free); tests/run prints the
@@ -188,7 +196,7 @@ clean:
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
-	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%)
+	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%) tests/dns/mxq
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with

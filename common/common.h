@@ -295,6 +295,12 @@ struct net_addrs {
 
 int	net_resolve(const char *host, const char *port, int timeout,
 	    struct net_addrs *, char *err, size_t errsize);
+/* The answer to a query for name and type (DNS_TYPE_*) from the resolver
+ * of /etc/resolv.conf, raw, for dns.c to read: its length, or -1 with the
+ * reason in err when none came within timeout seconds (0: no bound) or
+ * before a SIGTERM, or it is longer than size. */
+int	resolve_query(const char *name, int type, int timeout,
+	    unsigned char *buf, size_t size, char *err, size_t errsize);
 
 /* queue.c: the Maildir-style queue ------------------------------------- */
 
@@ -349,6 +355,97 @@ int	base64_decode(const char *, void *out, size_t size, size_t *len);
 /* date.c: dates for headers and logs ------------------------------------ */
 
 int	date_rfc5322(time_t, char *buf, size_t size);
+
+/* dkim.c: DKIM relaxed canonicalisation (RFC 6376 3.4.2, 3.4.4) --------- */
+
+typedef void	dkim_emit_fn(void *arg, const char *, size_t);
+
+struct dkim_body {
+	dkim_emit_fn	*emit;		/* where canonical octets go */
+	void		*arg;
+	unsigned long long length;	/* octets emitted so far */
+	size_t		 blank_lines;	/* empty lines not emitted yet */
+	int		 is_cr;		/* the last octet was a CR */
+	int		 is_wsp;	/* WSP seen since the last text */
+	int		 has_text;	/* the line so far is not empty */
+};
+
+/* The body in pieces of any size, then dkim_body_end(); each emits what
+ * is canonical so far.  dkim_header_relaxed() writes one field
+ * canonicalised ("name:value
+", NUL-terminated) and returns its
+ * length, or -1 for a field with no name or an out too small. */
+void	dkim_body_init(struct dkim_body *, dkim_emit_fn *, void *arg);
+void	dkim_body_feed(struct dkim_body *, const char *, size_t);
+void	dkim_body_end(struct dkim_body *);
+int	dkim_header_relaxed(const char *field, size_t len, char *out,
+	    size_t size);
+
+/* dns.c: DNS answers read strictly (RFC 1035 4.1) ----------------------- */
+
+#define DNS_NAME_MAX	253	/* RFC 1035 2.3.4, without the root's dot */
+#define DNS_MSG_MAX	65535	/* RFC 1035 4.2.2: TCP's length field */
+#define DNS_MX_MAX	16	/* MX hosts kept per domain */
+#define DNS_QUERY_MAX	512	/* RFC 1035 2.3.4: a query fits UDP's */
+
+/* RFC 1035 3.2.2, RFC 3596, RFC 6698: the types we ask for. */
+#define DNS_TYPE_A	1
+#define DNS_TYPE_CNAME	5
+#define DNS_TYPE_MX	15
+#define DNS_TYPE_TXT	16
+#define DNS_TYPE_AAAA	28
+#define DNS_TYPE_TLSA	52
+
+enum dns_status {
+	DNS_OK,			/* records found */
+	DNS_NODATA,		/* the name exists, no record of the type */
+	DNS_NXDOMAIN,		/* RFC 1035 4.1.1 rcode 3: no such name */
+	DNS_NULLMX,		/* RFC 7505: the domain takes no mail */
+	DNS_TEMP		/* SERVFAIL, truncated, malformed: retry */
+};
+
+struct dns_answer {
+	const unsigned char	*msg;
+	size_t			 len;
+	size_t			 pos;		/* next answer record */
+	unsigned		 left;		/* answer records not read */
+	int			 is_authentic;	/* AD bit (RFC 4035 3.2.3) */
+};
+
+struct dns_rr {
+	char		owner[DNS_NAME_MAX + 1];	/* lower case */
+	unsigned	type;
+	unsigned	class;
+	size_t		rdata;		/* offset of RDATA in the message */
+	size_t		rdlen;
+};
+
+struct dns_mx {
+	unsigned	pref;
+	char		host[DNS_NAME_MAX + 1];	/* lower case, no final dot */
+};
+
+/* dns_open() reads the header and the question: DNS_OK with answer
+ * records to read by dns_next() (1 a record, 0 the end, -1 malformed).
+ * dns_mx() keeps at most max MX hosts answering domain (CNAMEs followed,
+ * duplicates dropped) in mx, their number in *n, in the answer's order;
+ * for DNS_NODATA after a CNAME whose target's records the answer lacks,
+ * that target in cname (else ""), to be asked for in turn;
+ * dns_mx_order() sorts them by preference, equal ones shuffled by seed. */
+enum dns_status	dns_open(struct dns_answer *, const unsigned char *msg,
+		    size_t len);
+int		dns_next(struct dns_answer *, struct dns_rr *);
+enum dns_status	dns_mx(const unsigned char *msg, size_t len,
+		    const char *domain, struct dns_mx *mx, size_t max,
+		    size_t *n, char *cname, size_t cnamesize);
+void		dns_mx_order(struct dns_mx *, size_t n, unsigned long seed);
+/* resolve.c, with dns.c: domain's MX hosts (dns_mx()), a CNAME's target
+ * asked for in turn when the resolver did not follow it, each query
+ * bounded by timeout; *is_authentic when every answer had the AD bit.
+ * DNS_TEMP with the reason in err when no usable answer came. */
+enum dns_status	resolve_mx(const char *domain, int timeout,
+		    struct dns_mx *mx, size_t max, size_t *n,
+		    int *is_authentic, char *err, size_t errsize);
 
 /* envelope.c: the head of a queue file ---------------------------------- */
 

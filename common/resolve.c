@@ -1,6 +1,6 @@
 /*
- * resolve.c: a relay's name to its addresses, in a bounded time
- * (smtpsend).
+ * resolve.c: a relay's name to its addresses, and DNS queries (MX and
+ * the like, read by dns.c), in a bounded time (smtpsend).
  *
  * getaddrinfo() has no timeout of its own and no signal cuts it short: a
  * resolver that does not answer holds its caller for as long as the C
@@ -15,11 +15,14 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <arpa/nameser.h>
 
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
+#include <resolv.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,13 +88,14 @@ resolve_child(int fd, const char *host, const char *port)
 	_exit(n == (ssize_t)sizeof(msg) ? 0 : 1);
 }
 
-/* Waits for the child's message on fd, at most timeout seconds (0: no
- * bound) and not past a SIGTERM.  0, or -1 with errno ETIMEDOUT, EINTR,
- * EPROTO (no whole message) or select's. */
+/* Reads size octets of the child's message on fd into buf, until due
+ * (line_now()'s clock; timeout 0: no bound) and not past a SIGTERM.  0,
+ * or -1 with errno ETIMEDOUT, EINTR, EPROTO (no whole message) or
+ * select's. */
 static int
-resolve_wait(int fd, int timeout, struct resolve_msg *msg)
+resolve_wait(int fd, int timeout, long long due, void *buf, size_t size)
 {
-	long long due = line_now() + timeout * 1000000000LL, left;
+	long long left;
 	struct timespec ts;
 	sigset_t none;
 	fd_set rfds;
@@ -103,7 +107,7 @@ resolve_wait(int fd, int timeout, struct resolve_msg *msg)
 		errno = EMFILE;
 		return -1;
 	}
-	while (got < sizeof(*msg)) {
+	while (got < size) {
 		if (sig_term) {
 			errno = EINTR;
 			return -1;
@@ -127,7 +131,7 @@ resolve_wait(int fd, int timeout, struct resolve_msg *msg)
 			return -1;
 		if (rc == 0)
 			continue;	/* the deadline, checked above */
-		n = read(fd, (char *)msg + got, sizeof(*msg) - got);
+		n = read(fd, (char *)buf + got, size - got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -139,6 +143,54 @@ resolve_wait(int fd, int timeout, struct resolve_msg *msg)
 		got += (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Forks the child that looks name up, with a pipe to it.  In the parent:
+ * the pipe's read end, *pid the child's.  In the child (*pid 0): the
+ * write end, for the child to write its result to and _exit().  -1 with
+ * the reason in err when no child could be had.
+ */
+static int
+resolve_start(pid_t *pid, const char *name, char *err, size_t errsize)
+{
+	int p[2];
+
+	if (pipe(p) == -1) {
+		snprintf(err, errsize, "%s: pipe: %s", name, strerror(errno));
+		return -1;
+	}
+	fflush(NULL);	/* nothing buffered twice: the child only _exit()s */
+	if ((*pid = fork()) == -1) {
+		snprintf(err, errsize, "%s: fork: %s", name, strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	close(p[*pid == 0 ? 0 : 1]);
+	return p[*pid == 0 ? 1 : 0];
+}
+
+/* Why resolve_wait() failed (its errno), for name, into err. */
+static void
+resolve_why(const char *name, char *err, size_t errsize)
+{
+	snprintf(err, errsize, "%s: %s", name, errno == ETIMEDOUT ?
+	    "no answer from the resolver (timeout)" : errno == EINTR ?
+	    "lookup interrupted" : errno == EPROTO ?
+	    "the lookup failed" : strerror(errno));
+}
+
+/* The child is no longer waited for: it is killed and reaped. */
+static void
+resolve_end(int fd, pid_t pid)
+{
+	int status;
+
+	close(fd);
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
 }
 
 /* Whether the child's addresses are ones getaddrinfo() could give. */
@@ -170,7 +222,7 @@ net_resolve(const char *host, const char *port, int timeout,
 {
 	static struct resolve_msg msg;
 	struct addrinfo hints, *res;
-	int p[2], rc, status;
+	int fd, rc;
 	pid_t pid;
 
 	out->n = 0;
@@ -188,32 +240,15 @@ net_resolve(const char *host, const char *port, int timeout,
 		snprintf(err, errsize, "%s: %s", host, gai_strerror(rc));
 		return -1;
 	}
-	if (pipe(p) == -1) {
-		snprintf(err, errsize, "%s: pipe: %s", host, strerror(errno));
+	if ((fd = resolve_start(&pid, host, err, errsize)) == -1)
 		return -1;
-	}
-	fflush(NULL);	/* nothing buffered twice: the child only _exit()s */
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsize, "%s: fork: %s", host, strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		resolve_child(p[1], host, port);
-	}
-	close(p[1]);
-	rc = resolve_wait(p[0], timeout, &msg);
+	if (pid == 0)
+		resolve_child(fd, host, port);
+	rc = resolve_wait(fd, timeout, line_now() + timeout * 1000000000LL,
+	    &msg, sizeof(msg));
 	if (rc == -1)
-		snprintf(err, errsize, "%s: %s", host, errno == ETIMEDOUT ?
-		    "no answer from the resolver (timeout)" : errno == EINTR ?
-		    "lookup interrupted" : errno == EPROTO ?
-		    "the lookup failed" : strerror(errno));
-	close(p[0]);
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
+		resolve_why(host, err, errsize);
+	resolve_end(fd, pid);
 	if (rc == -1)
 		return -1;
 	if (!resolve_valid(&msg)) {
@@ -229,4 +264,111 @@ net_resolve(const char *host, const char *port, int timeout,
 	out->n = msg.n;
 	memcpy(out->a, msg.a, msg.n * sizeof(out->a[0]));
 	return 0;
+}
+
+/* Writes all of buf to fd (a pipe: a large write may be split).  0 or -1. */
+static int
+resolve_put(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The query, in the child: the answer's length (0: none came) and the
+ * answer go to fd, then the child ends. */
+static void
+resolve_query_child(int fd, const char *name, int type)
+{
+	static unsigned char query[DNS_QUERY_MAX], answer[DNS_MSG_MAX];
+	uint32_t len = 0;
+	int n;
+
+	/* res_send(), not res_query(): no search list, and every answer,
+	 * NXDOMAIN and SERVFAIL included, reaches dns.c, which judges it. */
+	n = res_mkquery(ns_o_query, name, C_IN, type, NULL, 0, NULL, query,
+	    (int)sizeof(query));
+	if (n > 0)
+		n = res_send(query, n, answer, (int)sizeof(answer));
+	if (n > 0)
+		len = (uint32_t)n;
+	_exit(resolve_put(fd, &len, sizeof(len)) == 0 &&
+	    resolve_put(fd, answer, len) == 0 ? 0 : 1);
+}
+
+int
+resolve_query(const char *name, int type, int timeout, unsigned char *buf,
+    size_t size, char *err, size_t errsize)
+{
+	long long due = line_now() + timeout * 1000000000LL;
+	uint32_t len;
+	int fd, rc;
+	pid_t pid;
+
+	if ((fd = resolve_start(&pid, name, err, errsize)) == -1)
+		return -1;
+	if (pid == 0)
+		resolve_query_child(fd, name, type);
+	rc = resolve_wait(fd, timeout, due, &len, sizeof(len));
+	if (rc == 0 && (len == 0 || len > size)) {
+		snprintf(err, errsize, "%s: %s", name, len == 0 ?
+		    "no usable answer from the resolver (refused, or no "
+		    "server reachable)" : "an answer too long");
+		rc = -2;
+	}
+	if (rc == 0)
+		rc = resolve_wait(fd, timeout, due, buf, len);
+	if (rc == -1)
+		resolve_why(name, err, errsize);
+	resolve_end(fd, pid);
+	return rc < 0 ? -1 : (int)len;
+}
+
+enum dns_status
+resolve_mx(const char *domain, int timeout, struct dns_mx *mx, size_t max,
+    size_t *n, int *is_authentic, char *err, size_t errsize)
+{
+	static unsigned char answer[DNS_MSG_MAX];
+	char name[DNS_NAME_MAX + 1], cname[DNS_NAME_MAX + 1];
+	struct dns_answer a;
+	enum dns_status st;
+	int len, hops;
+
+	*n = 0;
+	*is_authentic = 1;
+	if (strlen(domain) >= sizeof(name)) {
+		snprintf(err, errsize, "%.64s...: name too long", domain);
+		return DNS_TEMP;
+	}
+	strcpy(name, domain);
+	/* At most as many CNAMEs as dns.c follows in one answer. */
+	for (hops = 0; hops < 8; hops++) {
+		len = resolve_query(name, DNS_TYPE_MX, timeout, answer,
+		    sizeof(answer), err, errsize);
+		if (len == -1)
+			return DNS_TEMP;
+		st = dns_mx(answer, (size_t)len, name, mx, max, n, cname,
+		    sizeof(cname));
+		if (dns_open(&a, answer, (size_t)len) != DNS_TEMP &&
+		    !a.is_authentic)
+			*is_authentic = 0;
+		if (st == DNS_TEMP)
+			snprintf(err, errsize, "%s: %s", name,
+			    "a malformed answer or a server failure");
+		if (st != DNS_NODATA || cname[0] == '\0')
+			return st;
+		strcpy(name, cname);
+	}
+	snprintf(err, errsize, "%s: too many CNAMEs", domain);
+	return DNS_TEMP;
 }

@@ -1,0 +1,80 @@
+/*
+ * fuzz_dns.c: dns_mx() and dns_next() (common/dns.c) on any bytes, as a
+ * resolver we do not control could answer.
+ *
+ * Input: one byte choosing max (0 to DNS_MX_MAX), then the message.  The
+ * name asked for is "example.org", which the seeds' questions use.
+ * Checked: nothing is read outside the message (ASan); *n is at most max
+ * and 0 unless DNS_OK; every host kept is a lower-case host name of at
+ * most DNS_NAME_MAX octets, none twice; the records dns_next() walks lie
+ * inside the message; and the same message gives the same result.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+check_host(const char *h)
+{
+	size_t len = strlen(h), i;
+
+	if (len == 0 || len > DNS_NAME_MAX)
+		abort();
+	for (i = 0; i < len; i++)
+		if ((h[i] >= 'A' && h[i] <= 'Z') || h[i] == ' ' ||
+		    (unsigned char)h[i] < 33 || (unsigned char)h[i] > 126)
+			abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dns_mx mx[DNS_MX_MAX], again[DNS_MX_MAX];
+	struct dns_answer a;
+	struct dns_rr rr;
+	enum dns_status st;
+	char cname[DNS_NAME_MAX + 1];
+	size_t max, n, n2, i, j;
+
+	if (size < 1)
+		return 0;
+	max = data[0] % (DNS_MX_MAX + 1);
+	data++;
+	size--;
+	st = dns_mx(data, size, "example.org", mx, max, &n, cname, sizeof(cname));
+	if (n > max || (st != DNS_OK && n != 0) || (st == DNS_OK && n == 0))
+		abort();
+	for (i = 0; i < n; i++) {
+		check_host(mx[i].host);
+		if (mx[i].pref > 65535)
+			abort();
+		for (j = 0; j < i; j++)
+			if (strcmp(mx[i].host, mx[j].host) == 0)
+				abort();
+	}
+	if (st != DNS_NODATA && cname[0] != '\0')
+		abort();
+	if (cname[0] != '\0')
+		check_host(cname);
+	if (dns_mx(data, size, "example.org", again, max, &n2, cname,
+	    sizeof(cname)) != st || n2 != n)
+		abort();
+	for (i = 0; i < n; i++)
+		if (again[i].pref != mx[i].pref ||
+		    strcmp(again[i].host, mx[i].host) != 0)
+			abort();
+	dns_mx_order(mx, n, size);
+	for (i = 1; i < n; i++)
+		if (mx[i - 1].pref > mx[i].pref)
+			abort();
+	if (dns_open(&a, data, size) == DNS_OK) {
+		while (dns_next(&a, &rr) == 1)
+			if (rr.rdata > size || rr.rdlen > size - rr.rdata)
+				abort();
+	}
+	return 0;
+}
