@@ -134,12 +134,19 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(O)/common/libcommon.a
 
 # Commands the bats suites run as they would run smtpsend's code, with
-# nothing of smtpsend around it (tests/dns/mxq: the MX lookup).
-TEST_BIN    = $(O)/tests/dns/mxq
+# nothing of smtpsend around it (tests/dns/mxq: the MX lookup;
+# tests/sign/qsign: DKIM signing).
+TEST_BIN    = $(O)/tests/dns/mxq $(O)/tests/sign/qsign
 
-$(TEST_BIN): $(O)/tests/%: tests/%.c $(O)/common/libcommon.a
+$(O)/tests/dns/mxq: tests/dns/mxq.c $(O)/common/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/common/libcommon.a
+
+$(O)/tests/sign/qsign: tests/sign/qsign.c $(O)/smtpsend/sign.o \
+    smtpsend/sign.h $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/sign.o \
+	    $(O)/common/libcommon.a
 
 unit: $(UNIT_BIN) $(TEST_BIN)
 
@@ -196,7 +203,8 @@ clean:
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
-	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%) tests/dns/mxq
+	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%) tests/dns/mxq \
+	    tests/sign/qsign
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with

@@ -1,0 +1,522 @@
+/*
+ * sign.c: a DKIM-Signature (RFC 6376) for a message in the queue, with
+ * no crypto linked: the canonical forms are ours (common/dkim.c), the
+ * SHA-256 and the signature come from openssl run as a program, fed
+ * through a pipe (DESIGN.md "DKIM signing").
+ *
+ * Reads the message from a queue file's descriptor, from the offset
+ * where the message starts, in fixed-size pieces: the header fields
+ * that are signed are kept canonicalised in a bounded buffer, the body
+ * streams through dkim_body_feed() into "openssl dgst".  Writes the
+ * header field to put in front of the message; the file is not changed
+ * here.  rsa-sha256 signs the header hash input with "openssl dgst
+ * -sign"; ed25519-sha256 (RFC 8463) signs its SHA-256 with "openssl
+ * pkeyutl -rawin".
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "sign.h"
+
+/* RFC 6376 5.4.1's recommended fields, and the List-Unsubscribe pair
+ * (RFC 8058 requires it signed); From is signed once more than it
+ * appears, so that no From can be added above it (RFC 6376 8.15). */
+static const char *const sign_names[] = {
+	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
+	"In-Reply-To", "References", "MIME-Version", "Content-Type",
+	"Content-Transfer-Encoding", "List-Unsubscribe",
+	"List-Unsubscribe-Post",
+};
+#define SIGN_NAMES	(sizeof(sign_names) / sizeof(sign_names[0]))
+
+/* Bounds on what one message's signature is made from. */
+#define SIGN_FIELD_MAX	8192	/* one signed header field, folded */
+#define SIGN_FIELDS_MAX	64	/* signed fields kept */
+#define SIGN_HEAD_MAX	32768	/* their canonical forms together */
+#define SIGN_OUT_MAX	1024	/* what openssl prints: a signature */
+#define SIGN_HEADER_MAX	1048576	/* a message's header, read: 1 MiB */
+
+struct sign_fields {
+	char	buf[SIGN_HEAD_MAX];	/* canonical fields, one after another */
+	size_t	used;
+	struct {
+		size_t	name;		/* index in sign_names */
+		size_t	off, len;	/* in buf */
+	} f[SIGN_FIELDS_MAX];
+	size_t	n;
+};
+
+/* A program's standard input, written by a feed function. */
+typedef int sign_feed_fn(int fd, void *arg);
+
+/*
+ * Runs argv (openssl) with feed writing its input and reads at most size
+ * octets of its output into out, *len their number.  0 when it exited 0,
+ * else -1 with the reason in err.
+ */
+static int
+sign_run(const char *const *argv, sign_feed_fn *feed, void *arg,
+    unsigned char *out, size_t size, size_t *len, char *err, size_t errsize)
+{
+	int in[2], res[2], status, rc = 0;
+	ssize_t n;
+	pid_t pid;
+
+	*len = 0;
+	if (pipe(in) == -1 || pipe(res) == -1) {
+		snprintf(err, errsize, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* "openssl pkeyutl -rawin" (OpenSSL 3.0) must know the input's size
+	 * first: a regular file, unlinked at once, written before the
+	 * program starts, is its standard input (the input is a hash, no
+	 * secret). */
+	if (strcmp(argv[1], "pkeyutl") == 0) {
+		char path[64];
+		const char *dir = getenv("TMPDIR");
+
+		close(in[0]);
+		close(in[1]);
+		snprintf(path, sizeof(path), "%s/smtpq-sign.XXXXXX",
+		    dir != NULL && dir[0] == '/' && strlen(dir) < 40 ? dir :
+		    "/tmp");
+		if ((in[0] = mkstemp(path)) == -1 || unlink(path) == -1 ||
+		    feed(in[0], arg) == -1 || lseek(in[0], 0, SEEK_SET) == -1) {
+			snprintf(err, errsize, "a temporary file in %s: %s",
+			    path, strerror(errno));
+			if (in[0] != -1)
+				close(in[0]);
+			close(res[0]);
+			close(res[1]);
+			return -1;
+		}
+		in[1] = -1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		snprintf(err, errsize, "fork: %s", strerror(errno));
+		close(in[0]);
+		if (in[1] != -1)
+			close(in[1]);
+		close(res[0]);
+		close(res[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sig_reset();
+		if (dup2(in[0], 0) == -1 || dup2(res[1], 1) == -1)
+			_exit(127);
+		close(in[0]);
+		if (in[1] != -1)
+			close(in[1]);
+		close(res[0]);
+		close(res[1]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(res[1]);
+	/* openssl reads all of its input before it writes: no deadlock. */
+	if (in[1] != -1) {
+		if (feed(in[1], arg) == -1) {
+			snprintf(err, errsize, "writing to %s %s: %s", argv[0],
+			    argv[1], strerror(errno));
+			rc = -1;
+		}
+		close(in[1]);
+	}
+	while (rc == 0 && *len < size) {
+		n = read(res[0], out + *len, size - *len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+	}
+	close(res[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		snprintf(err, errsize, "%s %s failed (status %d)", argv[0],
+		    argv[1], status);
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+sign_write(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The body, from a queue file, canonicalised into a pipe. */
+struct sign_body {
+	int		src;		/* the queue file, at the body */
+	int		dst;		/* the pipe to openssl */
+	int		failed;		/* a write to dst failed */
+	int		read_failed;	/* a read from src failed */
+};
+
+static void
+sign_body_emit(void *arg, const char *s, size_t len)
+{
+	struct sign_body *b = arg;
+
+	if (!b->failed && sign_write(b->dst, s, len) == -1)
+		b->failed = 1;
+}
+
+static int
+sign_body_feed(int fd, void *arg)
+{
+	struct sign_body *b = arg;
+	struct dkim_body canon;
+	char buf[IO_BUFSIZE];
+	ssize_t n;
+
+	b->dst = fd;
+	dkim_body_init(&canon, sign_body_emit, b);
+	for (;;) {
+		n = read(b->src, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			b->read_failed = 1;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		dkim_body_feed(&canon, buf, (size_t)n);
+	}
+	dkim_body_end(&canon);
+	return b->failed ? -1 : 0;
+}
+
+/* A string as a program's whole input. */
+struct sign_text {
+	const char	*s;
+	size_t		 len;
+};
+
+static int
+sign_text_feed(int fd, void *arg)
+{
+	const struct sign_text *t = arg;
+
+	return sign_write(fd, t->s, t->len);
+}
+
+/* Which of sign_names a field is, or SIGN_NAMES for none. */
+static size_t
+sign_which(const char *field, size_t len)
+{
+	size_t i, n;
+
+	for (i = 0; i < SIGN_NAMES; i++) {
+		n = strlen(sign_names[i]);
+		if (len > n && strncasecmp(field, sign_names[i], n) == 0 &&
+		    (field[n] == ':' || field[n] == ' ' || field[n] == '\t'))
+			return i;
+	}
+	return SIGN_NAMES;
+}
+
+/* Keeps a whole field (folded, with its CRLF) when it is one we sign. */
+static int
+sign_keep(struct sign_fields *h, const char *field, size_t len, char *err,
+    size_t errsize)
+{
+	size_t which = sign_which(field, len);
+	int n;
+
+	if (which == SIGN_NAMES)
+		return 0;
+	if (h->n == SIGN_FIELDS_MAX) {
+		snprintf(err, errsize, "more than %d header fields to sign",
+		    SIGN_FIELDS_MAX);
+		return -1;
+	}
+	n = dkim_header_relaxed(field, len, h->buf + h->used,
+	    sizeof(h->buf) - h->used);
+	if (n == -1) {
+		snprintf(err, errsize, "a %s field that cannot be signed "
+		    "(malformed, or the header too large)", sign_names[which]);
+		return -1;
+	}
+	h->f[h->n].name = which;
+	h->f[h->n].off = h->used;
+	h->f[h->n].len = (size_t)n;
+	h->n++;
+	h->used += (size_t)n;
+	return 0;
+}
+
+/* A whole field read: kept when we sign it; one too long to keep is an
+ * error only when it is one we sign. */
+static int
+sign_field_end(struct sign_fields *h, const char *field, size_t len,
+    int is_long, char *err, size_t errsize)
+{
+	if (len == 0)
+		return 0;
+	if (!is_long)
+		return sign_keep(h, field, len, err, errsize);
+	if (sign_which(field, len) == SIGN_NAMES)
+		return 0;
+	snprintf(err, errsize, "a header field to sign over %d octets",
+	    SIGN_FIELD_MAX);
+	return -1;
+}
+
+/*
+ * Reads the header from src (at the message's start) up to and past the
+ * empty line, keeping the fields we sign; src is left at the body.
+ */
+static int
+sign_header(int src, struct sign_fields *h, char *err, size_t errsize)
+{
+	static char field[SIGN_FIELD_MAX];
+	char buf[IO_BUFSIZE];
+	size_t len = 0, total = 0, i;
+	int is_long = 0, at_start = 1, is_blank = 0, is_done = 0;
+	ssize_t n;
+
+	h->n = h->used = 0;
+	for (;;) {
+		n = read(src, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errsize, "read: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)	/* no body: the header ends here */
+			return sign_field_end(h, field, len, is_long, err,
+			    errsize);
+		for (i = 0; i < (size_t)n; i++) {
+			char c = buf[i];
+
+			if (is_blank) {
+				/* The empty line's CR: the body starts past
+				 * its LF. */
+				if (c == '\n')
+					i++;
+				is_done = 1;
+				break;
+			}
+			/* A line that starts with WSP continues the field;
+			 * any other ends it. */
+			if (at_start && c != ' ' && c != '\t') {
+				if (sign_field_end(h, field, len, is_long, err,
+				    errsize) == -1)
+					return -1;
+				len = 0;
+				is_long = 0;
+				if (c == '\n') {
+					i++;
+					is_done = 1;
+					break;
+				}
+				if (c == '\r') {
+					is_blank = 1;
+					continue;
+				}
+			}
+			if (len < sizeof(field))
+				field[len++] = c;
+			else
+				is_long = 1;
+			at_start = c == '\n';
+		}
+		if (is_done) {
+			/* Leave src at the body's first octet. */
+			if (lseek(src, (off_t)i - (off_t)n, SEEK_CUR) == -1) {
+				snprintf(err, errsize, "lseek: %s",
+				    strerror(errno));
+				return -1;
+			}
+			return 0;
+		}
+		total += (size_t)n;
+		if (total > SIGN_HEADER_MAX) {
+			snprintf(err, errsize, "a header over %d octets",
+			    SIGN_HEADER_MAX);
+			return -1;
+		}
+	}
+}
+
+/* Appends s to buf (size, *len used), NUL kept; -1 when it does not fit. */
+static int
+sign_cat(char *buf, size_t size, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*len + n + 1 > size)
+		return -1;
+	memcpy(buf + *len, s, n + 1);
+	*len += n;
+	return 0;
+}
+
+int
+sign_message(int fd, const struct sign_key *key, time_t now, char *out,
+    size_t size, char *err, size_t errsize)
+{
+	static struct sign_fields h;
+	static char input[SIGN_HEAD_MAX + 2048];
+	static const char *const dgst[] = {
+		"openssl", "dgst", "-sha256", "-binary", NULL
+	};
+	const char *rsa[] = {
+		"openssl", "dgst", "-sha256", "-binary", "-sign", key->keyfile,
+		NULL
+	};
+	const char *ed[] = {
+		"openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key->keyfile,
+		"-in", "/dev/stdin", NULL
+	};
+	unsigned char raw[SIGN_OUT_MAX], hash[64];
+	char b64[2 * SIGN_OUT_MAX], hlist[SIGN_FIELDS_MAX * 32], tag[64];
+	struct sign_body body;
+	struct sign_text text;
+	size_t rawlen, hashlen, len = 0, inlen = 0, i, k, count;
+	int canon, from_seen = 0;
+
+	if (sign_header(fd, &h, err, errsize) == -1)
+		return -1;
+	/* The body hash: bh= (RFC 6376 3.7). */
+	memset(&body, 0, sizeof(body));
+	body.src = fd;
+	if (sign_run(dgst, sign_body_feed, &body, raw, sizeof(raw), &rawlen,
+	    err, errsize) == -1) {
+		if (body.read_failed)
+			snprintf(err, errsize, "reading the message: %s",
+			    strerror(errno));
+		return -1;
+	}
+	if (rawlen != 32 || base64_encode(raw, rawlen, b64, sizeof(b64)) < 0) {
+		snprintf(err, errsize, "openssl dgst gave %zu octets, not 32",
+		    rawlen);
+		return -1;
+	}
+	/* h=: each field we keep, bottom up (RFC 6376 5.4.2), so every
+	 * instance of a name is listed once for each, and From once more
+	 * (oversigned). */
+	hlist[0] = '\0';
+	for (k = 0; k < SIGN_NAMES; k++) {
+		count = 0;
+		for (i = h.n; i > 0; i--) {
+			if (h.f[i - 1].name != k)
+				continue;
+			if (sign_cat(hlist, sizeof(hlist), &len,
+			    hlist[0] != '\0' ? ":" : "") == -1 ||
+			    sign_cat(hlist, sizeof(hlist), &len,
+			    sign_names[k]) == -1 ||
+			    inlen + h.f[i - 1].len > sizeof(input))
+				goto too_long;
+			memcpy(input + inlen, h.buf + h.f[i - 1].off,
+			    h.f[i - 1].len);
+			inlen += h.f[i - 1].len;
+			count++;
+		}
+		if (k == 0) {
+			from_seen = count > 0;
+			if (sign_cat(hlist, sizeof(hlist), &len,
+			    hlist[0] != '\0' ? ":From" : "From") == -1)
+				goto too_long;
+		}
+	}
+	if (!from_seen) {
+		snprintf(err, errsize, "no From: header field");
+		return -1;
+	}
+	/* The field itself, b= empty, folded as it will be sent; its
+	 * canonical form ends the hash input, without CRLF (3.7). */
+	len = 0;
+	snprintf(tag, sizeof(tag), "%lld", (long long)now);
+	if (sign_cat(out, size, &len, "DKIM-Signature: v=1; a=") == -1 ||
+	    sign_cat(out, size, &len, key->is_ed25519 ? "ed25519-sha256" :
+	    "rsa-sha256") == -1 ||
+	    sign_cat(out, size, &len, "; c=relaxed/relaxed;\r\n\td=") == -1 ||
+	    sign_cat(out, size, &len, key->domain) == -1 ||
+	    sign_cat(out, size, &len, "; s=") == -1 ||
+	    sign_cat(out, size, &len, key->selector) == -1 ||
+	    sign_cat(out, size, &len, "; t=") == -1 ||
+	    sign_cat(out, size, &len, tag) == -1 ||
+	    sign_cat(out, size, &len, ";\r\n\th=") == -1 ||
+	    sign_cat(out, size, &len, hlist) == -1 ||
+	    sign_cat(out, size, &len, ";\r\n\tbh=") == -1 ||
+	    sign_cat(out, size, &len, b64) == -1 ||
+	    sign_cat(out, size, &len, ";\r\n\tb=") == -1)
+		goto too_long;
+	canon = dkim_header_relaxed(out, len, input + inlen,
+	    sizeof(input) - inlen);
+	if (canon < 2)
+		goto too_long;
+	inlen += (size_t)canon - 2;	/* no CRLF after this one */
+	text.s = input;
+	text.len = inlen;
+	if (key->is_ed25519) {
+		/* RFC 8463 3: Ed25519 signs the SHA-256 of the input. */
+		if (sign_run(dgst, sign_text_feed, &text, hash, sizeof(hash),
+		    &hashlen, err, errsize) == -1)
+			return -1;
+		if (hashlen != 32) {
+			snprintf(err, errsize, "openssl dgst gave %zu "
+			    "octets, not 32", hashlen);
+			return -1;
+		}
+		text.s = (const char *)hash;
+		text.len = hashlen;
+	}
+	if (sign_run(key->is_ed25519 ? ed : rsa, sign_text_feed, &text, raw,
+	    sizeof(raw), &rawlen, err, errsize) == -1)
+		return -1;
+	if (rawlen == 0 || rawlen == sizeof(raw) ||
+	    base64_encode(raw, rawlen, b64, sizeof(b64)) < 0) {
+		snprintf(err, errsize, "openssl gave a signature of %zu "
+		    "octets", rawlen);
+		return -1;
+	}
+	/* b= folded every 64 characters; its white space is not signed. */
+	for (i = 0; b64[i] != '\0'; i += 64) {
+		char piece[68];
+
+		snprintf(piece, sizeof(piece), "%s%.64s", i > 0 ? "\r\n\t" :
+		    "", b64 + i);
+		if (sign_cat(out, size, &len, piece) == -1)
+			goto too_long;
+	}
+	if (sign_cat(out, size, &len, "\r\n") == -1)
+		goto too_long;
+	return (int)len;
+
+too_long:
+	snprintf(err, errsize, "the signature does not fit its bounds");
+	return -1;
+}
