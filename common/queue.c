@@ -83,16 +83,17 @@ queue_close(struct queue *q)
 }
 
 /*
- * Takes one of max session slots.  Returns 0 with a slot held until exit,
- * 1 when all are taken, -1 on error.
+ * Takes one of max session slots of the pool whose lock file is lock (in
+ * the queue directory).  Returns 0 with a slot held until exit, 1 when all
+ * are taken, -1 on error.
  */
 int
-queue_slot(struct queue *q, unsigned max)
+queue_slot(struct queue *q, const char *lock, unsigned max)
 {
 	struct flock fl;
 	unsigned i;
 
-	q->slot_fd = openat(q->dir, "smtpd.lock",
+	q->slot_fd = openat(q->dir, lock,
 	    O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 	if (q->slot_fd == -1)
 		return -1;
