@@ -6,6 +6,7 @@
 # user and paths changed for the test, on 127.0.0.1 and a free high port.
 
 load helpers
+load tls
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 INETD=${INETD:-/usr/sbin/inetd}
@@ -347,4 +348,56 @@ private_tcpserver() {
 	command -v tcpserver
 	launch 127.0.0.1 private_tcpserver
 	assert_queues_and_caps
+}
+
+# The installed stunnel file $1 made the test's: test_copy's paths, the
+# test CA's certificate in place of certbot's live directory (fullchain,
+# chain, privkey), a log file of its own instead of syslog, smtpd -E
+# logging to $LOG.
+stunnel_copy() {
+	local le="$BATS_TEST_TMPDIR/le"
+
+	mkdir -p "$le"
+	cat "$TLS_DIR/cert.pem" "$TLS_DIR/ca.pem" >"$le/fullchain.pem"
+	cp "$TLS_DIR/ca.pem" "$le/chain.pem"
+	cp "$TLS_DIR/key.pem" "$le/privkey.pem"
+	test_copy "$1" | sed \
+	    -e "s|/etc/letsencrypt/live/mx.example.org|$le|" \
+	    -e "s|^syslog = yes|syslog = no\noutput = $BATS_TEST_TMPDIR/stunnel.log|" \
+	    -e "s|^execArgs = smtpd -E|execArgs = smtpd -E -n mx.test -l $LOG|"
+}
+
+# stunnel_activate ADDRESS PORT: 465.conf's stunnel per connection, as
+# smtpd-submissions.socket runs it.
+stunnel_activate() {
+	exec_launcher systemd-socket-activate -l "$1:$2" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" stunnel "$BATS_TEST_TMPDIR/465.conf"
+}
+
+@test "the shipped stunnel files: a STARTTLS session on 25 and one on 465 log nothing at error priority (no 'No trusted certificates found')" {
+	tls_make_ca
+	stunnel_copy "$SHARE/stunnel/stunnel-25.conf" >"$BATS_TEST_TMPDIR/25.conf"
+	stunnel_copy "$SHARE/stunnel/stunnel-465.conf" >"$BATS_TEST_TMPDIR/465.conf"
+	passwd_make
+	sed -i "s|/etc/smtpq/passwd|$PASSWD|; s|/usr/local/sbin/smtpq-checkpassword|$CHECKPASSWORD|" \
+	    "$BATS_TEST_TMPDIR/465.conf"
+	SMTPD_FLAGS=(-T "stunnel,$BATS_TEST_TMPDIR/25.conf")
+	launch 127.0.0.1 socket_activate 127.0.0.1
+	swaks --server "127.0.0.1:$PORT" --tls --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --from a@b.example --to x@elsewhere.example \
+	    --timeout $((20 * SLOWDOWN)) >/dev/null
+	grep -q $'^\tby mx.test (smtpd) with ESMTPS id ' "$(queued_file)"
+	launch_stop
+	launch 127.0.0.1 stunnel_activate 127.0.0.1
+	swaks --server "127.0.0.1:$PORT" --tlsc --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --quit-after AUTH --auth PLAIN --auth-user alice \
+	    --auth-password s3cret --timeout $((20 * SLOWDOWN)) >/dev/null
+	log_has "$LOG" 'user=alice result=authenticated'
+	# Both stunnels started and finished their sessions ...
+	[ "$(grep -c 'Configuration successful' "$BATS_TEST_TMPDIR/stunnel.log")" -eq 2 ]
+	[ "$(grep -c 'Connection closed' "$BATS_TEST_TMPDIR/stunnel.log")" -eq 2 ]
+	# ... and none logged at err (LOG3) or worse.
+	if grep -E 'LOG[0-3]' "$BATS_TEST_TMPDIR/stunnel.log"; then false; fi
 }
