@@ -220,7 +220,8 @@ UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.path \
 	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
 	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
-	  systemd/smtpq-stunnel-465.service systemd/smtpd-tcpserver.service
+	  systemd/smtpq-stunnel-465.service systemd/smtpd-tcpserver.service \
+	  systemd/smtpq-stunnel-465.socket
 # Examples for STARTTLS and submission, installed under $(DATADIR).
 TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
 	  inetd/xinetd.smtpd-tls

@@ -16,6 +16,7 @@
 
 load helpers
 load systemd
+load tls
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 UNITDIR=/usr/local/lib/systemd/system
@@ -113,8 +114,9 @@ client_gone() {
 	[ "$(prop smtpsend.timer UnitFileState)" = enabled ]
 	local u
 	for u in smtpd-submission.socket smtpd-submissions.socket \
-	    smtpq-stunnel-465.service smtpd-tcpserver.service; do
-		[ "$(prop "$u" UnitFileState)" = disabled ] ||
+	    smtpq-stunnel-465.socket smtpq-stunnel-465.service \
+	    smtpd-tcpserver.service; do
+		[[ "$(prop "$u" UnitFileState)" == @(disabled|indirect) ]] ||
 		    { echo "$u: $(prop "$u" UnitFileState)" >&2; false; }
 	done
 	run sd_net ss -Hltn 'sport = :25'
@@ -226,6 +228,7 @@ client_gone() {
 	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer \
 	    smtpd-submission.socket smtpd-submission@.service \
 	    smtpd-submissions.socket smtpd-submissions@.service \
+	    smtpq-stunnel-465.socket smtpq-stunnel-465.service \
 	    smtpd-tcpserver.service; do
 		units+=("$UNITDIR/$u")
 	done
@@ -249,7 +252,8 @@ readme_rating() {
 
 @test "systemd: systemd-analyze security rates smtpd@, smtpd-tcpserver and smtpsend as the README says" {
 	local u said
-	for u in smtpd@.service smtpd-tcpserver.service smtpsend.service; do
+	for u in smtpd@.service smtpd-tcpserver.service smtpsend.service \
+	    smtpq-stunnel-465.service; do
 		said=$(readme_rating "\`$u\`")
 		[ -n "$said" ] || { echo "README: no rating for $u" >&2; false; }
 		run sd systemd-analyze security --no-pager "${u/@/@x}"
@@ -365,4 +369,62 @@ has_smtpd() {
 	sd systemctl enable --now smtpd.socket
 	run sd_smtp a@b.test user@local.test
 	[[ "$output" == *"250 2.0.0"* ]]
+}
+
+# The capabilities (CapInh .. CapAmb, hex) of process $1 in the container.
+caps_of() {
+	sd grep '^Cap' "/proc/$1/status"
+}
+
+@test "systemd: smtpq-stunnel-465.socket binds 465; stunnel and every smtpd -E it runs hold no capability; TLS and AUTH work" {
+	tls_make_ca
+	local etc sock pid
+	etc=$(CROOT /etc/smtpq)
+	mkdir -p "$etc/tls"
+	cp "$TLS_DIR/cert.pem" "$etc/tls/fullchain.pem"
+	cp "$TLS_DIR/ca.pem" "$etc/tls/chain.pem"
+	install -m 0640 "$TLS_DIR/key.pem" "$etc/tls/privkey.pem"
+	printf 'alice:%s\n' "$(openssl passwd -6 s3cret)" >"$etc/passwd"
+	chmod 0640 "$etc/passwd"
+	sd chgrp smtpq /etc/smtpq/tls/privkey.pem /etc/smtpq/passwd
+	# The shipped file with the test's certificate; a probe in front of
+	# each smtpd -E notes what it inherited, then execs it.
+	printf '#!/bin/sh\ngrep ^Cap /proc/self/status >/var/spool/smtpq/caps.$$\nexec /usr/local/sbin/smtpd "$@"\n' \
+	    >"$etc/capprobe"
+	chmod 0755 "$etc/capprobe"
+	sed -e "s|/etc/letsencrypt/live/mx.example.org|/etc/smtpq/tls|" \
+	    -e "s|^exec = .*|exec = /etc/smtpq/capprobe|" \
+	    -e "s|^execArgs = smtpd|execArgs = smtpd -n mx.test|" \
+	    "$(CROOT /usr/local/share/smtpq/stunnel/stunnel-465-daemon.conf)" \
+	    >"$etc/stunnel-465-daemon.conf"
+	# As the README says: the socket is enabled, not the service.
+	run sd systemctl enable --now smtpq-stunnel-465.socket
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	run sd_net swaks --server 127.0.0.1:465 --tlsc --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --auth PLAIN --auth-user alice --auth-password s3cret \
+	    --from alice@local.test --to user@local.test --timeout 30
+	[ "$status" -eq 0 ] || { echo "$output" >&2
+		sd journalctl -q -u smtpq-stunnel-465.service --no-pager >&2; false; }
+	[[ "$output" == *"235 2.7.0"*"250 2.0.0"* ]]
+	[ "$(prop smtpq-stunnel-465.service ActiveState)" = active ]
+	# stunnel serves port 465 with no capability (so the socket came from
+	# systemd), nor did the smtpd -E it ran have one, and it logged
+	# nothing at error priority.
+	pid=$(prop smtpq-stunnel-465.service MainPID)
+	run caps_of "$pid"
+	echo "stunnel: $output" >&2
+	[ "$(echo "$output" | grep -c $'\t0000000000000000$')" -eq 5 ]
+	for f in "$(CROOT /var/spool/smtpq)"/caps.*; do
+		echo "smtpd -E: $(cat "$f")" >&2
+		[ "$(grep -c $'\t0000000000000000$' "$f")" -eq 5 ]
+	done
+	[ -n "$(ls "$(CROOT /var/spool/smtpq)"/caps.*)" ]
+	rm -f "$(CROOT /var/spool/smtpq)"/caps.*
+	# The sandbox the other units have: no network of its own.
+	[ "$(prop smtpq-stunnel-465.service PrivateNetwork)" = yes ]
+	if sd journalctl -q -u smtpq-stunnel-465.service --no-pager |
+	    grep 'LOG[0-3]'; then false; fi
+	[ -z "$(prop smtpq-stunnel-465.service CapabilityBoundingSet)" ]
+	sd systemctl disable --now smtpq-stunnel-465.socket smtpq-stunnel-465.service
 }
