@@ -215,8 +215,9 @@ clean:
 # exactly those (paths must not contain spaces).  Files are replaced by
 # rename, so running smtpd sessions survive an upgrade.  The environment
 # file is installed only where none exists, and uninstall keeps it once
-# edited.  The queue and Maildir root are made by systemd-tmpfiles (or by
-# hand), never by make.
+# edited.  Run as root without DESTDIR, it makes the users and groups of
+# each role (systemd-sysusers) and the queue and Maildir root with their
+# modes (systemd-tmpfiles), from the files it installs; never removed.
 SBINDIR		= $(PREFIX)/sbin
 MANDIR		= $(PREFIX)/share/man
 DATADIR		= $(PREFIX)/share/smtpq
@@ -226,7 +227,9 @@ TMPFILESDIR	= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR	= /etc
 QUEUEDIR	= /var/spool/smtpq
 MAILROOT	= /var/spool/smtpq-mail
-QUEUE_GROUP	= smtpq
+# sendmail's setgid group (README, "Users and privileges"): no longer the
+# queue's group, whose name the variable keeps.
+QUEUE_GROUP	= smtpq-submit
 
 SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
@@ -236,7 +239,8 @@ UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.path \
 	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
 	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
-	  systemd/smtpq-stunnel-465.service systemd/smtpd-tcpserver.service
+	  systemd/smtpq-stunnel-465.service systemd/smtpd-tcpserver.service \
+	  systemd/smtpq-stunnel-465.socket
 # Examples for STARTTLS and submission, installed under $(DATADIR).
 TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
 	  inetd/xinetd.smtpd-tls
@@ -264,14 +268,15 @@ install: all
 		chmod "$$3" "$$tmp"; mv -f "$$tmp" "$$d$$2"; \
 		echo "$$2" >>"$$new"; echo "install $$1 $$d$$2"; \
 	}; \
+	if [ -z "$$d" ] && [ "$$(id -u)" -eq 0 ] && \
+	    command -v systemd-sysusers >/dev/null; then \
+		$(SUBST) systemd/smtpq.sysusers | systemd-sysusers - || true; \
+	fi; \
 	put $(O)/smtpd/smtpd $(SBINDIR)/smtpd 755; \
 	put $(O)/smtpd/checkpassword $(SBINDIR)/smtpq-checkpassword 755; \
 	if [ -f $(O)/smtpsend/smtpsend ]; then \
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
 	if [ -f $(O)/smtpd/sendmail ]; then \
-		if [ -z "$$d" ] && ! getent group $(QUEUE_GROUP) >/dev/null; \
-		then $(SUBST) systemd/smtpq.sysusers | systemd-sysusers - \
-		    || true; fi; \
 		if getent group $(QUEUE_GROUP) >/dev/null && \
 		    [ "$$(id -u)" -eq 0 ]; then \
 			put $(O)/smtpd/sendmail $(SBINDIR)/sendmail 2755 \
@@ -298,7 +303,12 @@ install: all
 	for f in $(TLS_EXAMPLES); do put $$f $(DATADIR)/$$f 644 subst; done; \
 	for f in $(TLS_SCRIPTS); do put $$f $(DATADIR)/$$f 755 subst; done; \
 	if [ -f "$$list" ]; then cat "$$list" >>"$$new"; fi; \
-	LC_ALL=C sort -u "$$new" >"$$list"; chmod 644 "$$list"
+	LC_ALL=C sort -u "$$new" >"$$list"; chmod 644 "$$list"; \
+	if [ -z "$$d" ] && [ "$$(id -u)" -eq 0 ] && \
+	    command -v systemd-tmpfiles >/dev/null; then \
+		systemd-tmpfiles --create $(TMPFILESDIR)/smtpq.conf || \
+		    echo "note: systemd-tmpfiles failed: queue modes unset"; \
+	fi
 
 # make install-sendmail: $(SBINDIR)/sendmail becomes /usr/sbin/sendmail
 # and /usr/bin/mailq (symbolic links).  A file there that a Debian MTA

@@ -307,7 +307,7 @@ int	resolve_query(const char *name, int type, int timeout,
 struct queue {
 	int	dir;		/* the queue directory, open */
 	int	new_dir;	/* new/, open, for fsync after rename */
-	int	slot_fd;	/* smtpd.lock while we hold a session slot */
+	int	slot_fd;	/* the pool's lock file while we hold a slot */
 	char	host[HOST_MAX + 1];	/* for unique names, sanitised */
 };
 
@@ -319,7 +319,7 @@ struct queue_file {
 
 int	queue_open(struct queue *, const char *dir, const char *host);
 void	queue_close(struct queue *);
-int	queue_slot(struct queue *, unsigned max);
+int	queue_slot(struct queue *, const char *lock, unsigned max);
 int	queue_create(struct queue *, struct queue_file *);
 int	queue_commit(struct queue *, struct queue_file *, const char *subdir);
 void	queue_abort(struct queue *, struct queue_file *);

@@ -83,16 +83,17 @@ queue_close(struct queue *q)
 }
 
 /*
- * Takes one of max session slots.  Returns 0 with a slot held until exit,
- * 1 when all are taken, -1 on error.
+ * Takes one of max session slots of the pool whose lock file is lock (in
+ * the queue directory).  Returns 0 with a slot held until exit, 1 when all
+ * are taken, -1 on error.
  */
 int
-queue_slot(struct queue *q, unsigned max)
+queue_slot(struct queue *q, const char *lock, unsigned max)
 {
 	struct flock fl;
 	unsigned i;
 
-	q->slot_fd = openat(q->dir, "smtpd.lock",
+	q->slot_fd = openat(q->dir, lock,
 	    O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 	if (q->slot_fd == -1)
 		return -1;
@@ -131,7 +132,12 @@ queue_unique(const char *host, char *buf, size_t size)
 	return 0;
 }
 
-/* Creates tmp/<unique name>, open for writing. */
+/*
+ * Creates tmp/<unique name>, open for writing.  Mode 0660 whatever the
+ * umask (inetd's is 022): the sender, another user than the receiver,
+ * opens it read-write through the queue's group (README, "Users and
+ * privileges"), which the setgid queue directories give every file.
+ */
 int
 queue_create(struct queue *q, struct queue_file *qf)
 {
@@ -145,9 +151,13 @@ queue_create(struct queue *q, struct queue_file *qf)
 		/* fits: tmp is name's size plus room for "tmp/" */
 		snprintf(qf->tmp, sizeof(qf->tmp), "tmp/%s", qf->name);
 		qf->fd = openat(q->dir, qf->tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-		if (qf->fd != -1)
-			return 0;
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+		if (qf->fd != -1) {
+			if (fchmod(qf->fd, 0660) == 0)
+				return 0;
+			queue_abort(q, qf);
+			return -1;
+		}
 		if (errno != EEXIST)
 			return -1;
 		/* Same microsecond, same pid: wait for the clock. */

@@ -71,3 +71,26 @@ limits_disk_ok(int dir, unsigned long long need)
 		return 1;
 	return (unsigned long long)sv.f_bavail * sv.f_frsize >= need;
 }
+
+/*
+ * The lock file of this listener's pool of -c session slots (issue 22).
+ * One pool for all listeners let a single address, within port 587's
+ * per-source cap, hold the slots port 25 needs: the sockets' per-source
+ * caps added up past the one pool.  Each listener now counts on its own,
+ * told apart by the mode flags its launcher already passes:
+ *   port 25 (and its sessions after STARTTLS)          smtpd.lock
+ *   submission with STARTTLS, -S (port 587), before
+ *   and after STARTTLS (-E -S with STARTTLS_ENV)        smtpd-submission.lock
+ *   submission with implicit TLS, -E -S (port 465)      smtpd-submissions.lock
+ * A session after STARTTLS takes its slot in the pool of the listener it
+ * came in on: the plaintext smtpd's lock went with its exec of stunnel.
+ */
+const char *
+limits_pool(int is_submission, int is_tls, int is_starttls)
+{
+	if (!is_submission)
+		return "smtpd.lock";
+	if (is_tls && !is_starttls)
+		return "smtpd-submissions.lock";
+	return "smtpd-submission.lock";
+}

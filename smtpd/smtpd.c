@@ -632,7 +632,7 @@ options(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	const char *env = NULL, *env_name = TLS_PEER_ENV;
+	const char *env = NULL, *env_name = TLS_PEER_ENV, *pool;
 	int rc;
 
 	log_prog = "smtpd";
@@ -691,14 +691,16 @@ main(int argc, char **argv)
 		    hostname);
 		session_exit(EXIT_TEMPFAIL);
 	}
-	if ((rc = queue_slot(&queue, (unsigned)max_sessions)) != 0) {
+	pool = limits_pool(is_submission, is_tls,
+	    getenv(STARTTLS_ENV) != NULL);
+	if ((rc = queue_slot(&queue, pool, (unsigned)max_sessions)) != 0) {
 		if (rc == -1)
 			log_error("peer=%s result=refused: unable to lock "
-			    "%s/smtpd.lock: %s", peer.addr, queue_dir,
+			    "%s/%s: %s", peer.addr, queue_dir, pool,
 			    strerror(errno));
 		else
-			log_info("peer=%s result=refused: too many sessions",
-			    peer.addr);
+			log_info("peer=%s pool=%s result=refused: too many "
+			    "sessions", peer.addr, pool);
 		reply(&out, 421, "%s %s Service not available: %s",
 		    rc == 1 ? "4.3.2" : "4.3.0", hostname,
 		    rc == 1 ? "too many sessions" : "local error");

@@ -42,6 +42,7 @@ void	limits_command(const struct limits *, struct line *);
 void	limits_data_credit(const struct limits *, struct line *, size_t);
 int	limits_life_over(const struct limits *);
 int	limits_disk_ok(int dir, unsigned long long need);
+const char *limits_pool(int is_submission, int is_tls, int is_starttls);
 
 /* prog.c: helper programs, -T and -A */
 #define PROG_ARGS_MAX	32	/* words in -T or -A; more: usage error */

@@ -240,6 +240,7 @@ shipped_conf() {
 	    -e "s|@SYSCONFDIR@/smtpq/passwd|$PASSWD|" -e "s|@QUEUEDIR@|$Q|" \
 	    -e "s|/etc/letsencrypt/live/mx.example.org/|$TLS_DIR/|" \
 	    -e "s|fullchain.pem|cert.pem|" -e "s|privkey.pem|key.pem|" \
+	    -e "s|chain.pem|ca.pem|" \
 	    -e "s|^syslog = yes|syslog = no\noutput = $BATS_TEST_TMPDIR/stunnel.log|" \
 	    "$BATS_TEST_DIRNAME/../stunnel/$1" >"$BATS_TEST_TMPDIR/$1"
 }

@@ -14,6 +14,32 @@ setup() {
 
 teardown() {
 	launch_stop
+	if [ -n "${OTHER_PID:-}" ]; then
+		LAUNCHER_PID=$OTHER_PID
+		launch_stop
+	fi
+}
+
+# Launches a second listener (SMTPD_FLAGS, LAUNCHER_FLAGS) on the same
+# queue, as another socket unit would; its port is OTHER_PORT.
+launch_other() {
+	local first_pid=$LAUNCHER_PID first_port=$PORT
+
+	launch 127.0.0.1 socket_activate 127.0.0.1 || return 1
+	OTHER_PID=$LAUNCHER_PID OTHER_PORT=$PORT
+	LAUNCHER_PID=$first_pid PORT=$first_port
+}
+
+# Holds $2 sessions greeted on port $1; their descriptors in HELD.
+hold_sessions() {
+	local i
+
+	HELD=()
+	for ((i = 0; i < $2; i++)); do
+		sock_open 127.0.0.1 "$1" || return 1
+		sock_expect "$SOCK" "220 mx.test" || return 1
+		HELD+=("$SOCK")
+	done
 }
 
 # The queue file $1 with the date of its Received: header replaced by
@@ -77,7 +103,7 @@ greeted_count() {
 
 	file=$(queued_file)
 	[ "$(basename "$file")" = "$id" ]
-	printf 'From: <alice@example.org>\nTo: <bob@example.net>\n\n'\
+	printf 'From: <alice@example.org>\nOrigin: trusted\nTo: <bob@example.net>\n\n'\
 'Received: from client.test ([127.0.0.1])\r\n'\
 '\tby mx.test (smtpd) with ESMTP id %s\r\n'\
 '\tfor <bob@example.net>; DATE\r\n'\
@@ -159,9 +185,9 @@ greeted_count() {
 	for i in $(seq 1 20); do
 		files=($(grep -l "^Subject: token-$i"$'\r'"\$" "$Q"/new/*))
 		[ "${#files[@]}" -eq 1 ]
-		printf 'From: <sender%d@example.org>\nTo: <rcpt%d@example.net>\n' \
+		printf 'From: <sender%d@example.org>\nOrigin: trusted\nTo: <rcpt%d@example.net>\n' \
 		    "$i" "$i" >"$BATS_TEST_TMPDIR/expected"
-		head -n 2 "${files[0]}" | cmp - "$BATS_TEST_TMPDIR/expected"
+		head -n 3 "${files[0]}" | cmp - "$BATS_TEST_TMPDIR/expected"
 		printf 'Subject: token-%d\r\n\r\nbody of token-%d\r\n' "$i" "$i" \
 		    >"$BATS_TEST_TMPDIR/expected"
 		sed -n '/^Subject:/,$p' "${files[0]}" |
@@ -205,6 +231,56 @@ greeted_count() {
 	sock_say "$d" 'QUIT\r\n' "221 "
 }
 
+@test "each listener has its own pool: -c sessions held on submission (-S) leave port 25 free, and the reverse" {
+	SMTPD_FLAGS=(-c 2)
+	launch 127.0.0.1 socket_activate 127.0.0.1
+	SMTPD_FLAGS=(-c 2 -S -A /bin/false)
+	launch_other
+	# One address fills port 587's pool (its per-source cap allows it).
+	hold_sessions "$OTHER_PORT" 2
+	sock_open 127.0.0.1 "$OTHER_PORT"
+	sock_expect "$SOCK" "421 4.3.2"
+	grep -q "pool=smtpd-submission.lock result=refused: too many sessions" "$LOG"
+	# Port 25 still greets, and takes mail.
+	sock_open 127.0.0.1 "$PORT"
+	mx=$SOCK
+	sock_expect "$mx" "220 mx.test"
+	sock_say "$mx" 'EHLO mx.test\r\n' "250 "
+	sock_say "$mx" 'MAIL FROM:<a@example.org>\r\n' "250 2.1.0"
+	# The reverse: port 25 full, submission has its own slots.
+	sock_open 127.0.0.1 "$PORT"
+	sock_expect "$SOCK" "220 mx.test"
+	sock_open 127.0.0.1 "$PORT"
+	sock_expect "$SOCK" "421 4.3.2"
+	for s in "${HELD[@]}"; do sock_say "$s" 'QUIT\r\n' "221 "; done
+	sock_open 127.0.0.1 "$OTHER_PORT"
+	sock_expect "$SOCK" "220 mx.test"
+	[ -e "$Q/smtpd.lock" ] && [ -e "$Q/smtpd-submission.lock" ]
+}
+
+@test "implicit TLS submission (-E -S, port 465) has a pool apart from 587's; a session after STARTTLS counts in its listener's" {
+	# 465: stunnel's smtpd -E -S, the client in REMOTE_HOST.
+	SMTPD_FLAGS=(-c 2 -E -S -A /bin/false)
+	LAUNCHER_FLAGS=(-E REMOTE_HOST=127.0.0.1)
+	launch 127.0.0.1 socket_activate 127.0.0.1
+	# 587 after STARTTLS: smtpd -E -S, the client in SMTPD_STARTTLS.
+	LAUNCHER_FLAGS=(-E SMTPD_STARTTLS=127.0.0.1)
+	launch_other
+	hold_sessions "$PORT" 2
+	sock_open 127.0.0.1 "$PORT"
+	sock_expect "$SOCK" "421 4.3.2"
+	grep -q "pool=smtpd-submissions.lock result=refused" "$LOG"
+	# After STARTTLS the client speaks first: EHLO, in 587's pool.
+	sock_open 127.0.0.1 "$OTHER_PORT"
+	sock_say "$SOCK" 'EHLO c.test\r\n' "250 "
+	sock_open 127.0.0.1 "$OTHER_PORT"
+	sock_say "$SOCK" 'EHLO c.test\r\n' "250 "
+	sock_open 127.0.0.1 "$OTHER_PORT"
+	sock_expect "$SOCK" "421 4.3.2"
+	grep -q "pool=smtpd-submission.lock result=refused" "$LOG"
+	for s in "${HELD[@]}"; do sock_say "$s" 'QUIT\r\n' "221 "; done
+}
+
 @test "pipelining over TCP: two transactions in one write are answered in order" {
 	launch 127.0.0.1 socket_activate 127.0.0.1
 	run tcp_pipelined 127.0.0.1 "$PORT" 'EHLO pipe.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nSubject: one\r\n\r\nfirst\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<d@example.net>\r\nDATA\r\nSubject: two\r\n\r\nsecond\r\n.\r\nQUIT\r\n'
@@ -230,14 +306,14 @@ greeted_count() {
 	second=${second##* }
 	[ "$first" != "$second" ]
 	[ "$(count_files "$Q/new")" -eq 2 ]
-	printf 'From: <a@example.org>\nTo: <b@example.net>\nTo: <c@example.net>\n\n' \
+	printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\n\n' \
 	    >"$BATS_TEST_TMPDIR/expected"
-	head -n 4 "$Q/new/$first" | cmp - "$BATS_TEST_TMPDIR/expected"
+	head -n 5 "$Q/new/$first" | cmp - "$BATS_TEST_TMPDIR/expected"
 	printf 'Subject: one\r\n\r\nfirst\r\n' >"$BATS_TEST_TMPDIR/expected"
 	sed -n '/^Subject:/,$p' "$Q/new/$first" |
 	    cmp - "$BATS_TEST_TMPDIR/expected"
-	printf 'From: <>\nTo: <d@example.net>\n\n' >"$BATS_TEST_TMPDIR/expected"
-	head -n 3 "$Q/new/$second" | cmp - "$BATS_TEST_TMPDIR/expected"
+	printf 'From: <>\nOrigin: trusted\nTo: <d@example.net>\n\n' >"$BATS_TEST_TMPDIR/expected"
+	head -n 4 "$Q/new/$second" | cmp - "$BATS_TEST_TMPDIR/expected"
 	printf 'Subject: two\r\n\r\nsecond\r\n' >"$BATS_TEST_TMPDIR/expected"
 	sed -n '/^Subject:/,$p' "$Q/new/$second" |
 	    cmp - "$BATS_TEST_TMPDIR/expected"

@@ -6,6 +6,7 @@
 # user and paths changed for the test, on 127.0.0.1 and a free high port.
 
 load helpers
+load tls
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 INETD=${INETD:-/usr/sbin/inetd}
@@ -173,16 +174,26 @@ assert_queues_and_caps() {
 	[[ "$output" == *"Overall exposure level for smtpsend.service"* ]]
 }
 
-@test "the services run as smtpq with the hardening we promise" {
+@test "the services run as their roles (smtpd@ smtpq-recv, smtpsend smtpq) with the hardening we promise" {
+	grep -qx 'User=smtpq-recv' "$UNITS/smtpd@.service"
+	grep -qx 'Group=smtpq' "$UNITS/smtpd@.service"
+	grep -qx 'UMask=0007' "$UNITS/smtpd@.service"
+	grep -qx 'User=smtpq' "$UNITS/smtpsend.service"
+	grep -qx 'Group=smtpq' "$UNITS/smtpsend.service"
+	grep -qx 'UMask=0027' "$UNITS/smtpsend.service"
+	for u in smtpd-submission@.service smtpd-submissions@.service \
+	    smtpq-stunnel-465.service; do
+		grep -qx 'User=smtpq-tls' "$UNITS/$u"
+	done
 	for u in smtpd@.service smtpsend.service; do
 		f="$UNITS/$u"
-		for line in User=smtpq Group=smtpq NoNewPrivileges=yes \
+		for line in NoNewPrivileges=yes \
 		    ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
 		    PrivateDevices=yes PrivateIPC=yes ProtectProc=invisible \
 		    ProcSubset=pid \
 		    RestrictNamespaces=yes LockPersonality=yes \
 		    MemoryDenyWriteExecute=yes RestrictRealtime=yes \
-		    RestrictSUIDSGID=yes UMask=0027 CapabilityBoundingSet= \
+		    RestrictSUIDSGID=yes CapabilityBoundingSet= \
 		    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
 		    SystemCallFilter=@system-service \
 		    EnvironmentFile=-/etc/default/smtpq; do
@@ -223,22 +234,40 @@ assert_queues_and_caps() {
 	[[ "$output" == *"Normalized form: *-*-* *:*:00"* ]]
 }
 
-@test "sysusers.d and tmpfiles.d make user smtpq, the queue 0750, tmp and new 0770 (sendmail's group)" {
+@test "sysusers.d and tmpfiles.d make one user per role and the queue's modes: setgid and sticky tmp and new, sendmail's group by ACL only" {
 	alt="$BATS_TEST_TMPDIR/alt"
 	mkdir -p "$alt/etc"
 	run systemd-sysusers --root="$alt" "$ROOT/usr/local/lib/sysusers.d/smtpq.conf"
 	[ "$status" -eq 0 ]
 	grep -q '^smtpq:x:[0-9]*:[0-9]*:[^:]*:/var/spool/smtpq:' "$alt/etc/passwd"
+	grep -q '^smtpq-recv:x:' "$alt/etc/passwd"
+	grep -q '^smtpq-tls:x:' "$alt/etc/passwd"
+	grep -q '^smtpq-submit:x:[0-9]*:$' "$alt/etc/group"
+	# The queue's group: the receivers, not sendmail's group.
+	grep -qx 'smtpq:x:[0-9]*:smtpq-recv,smtpq-tls' "$alt/etc/group"
+	grep -qx 'smtpq-auth:x:[0-9]*:smtpq-tls' "$alt/etc/group"
 	uid=$(awk -F: '$1 == "smtpq" { print $3 }' "$alt/etc/passwd")
 	run systemd-tmpfiles --root="$alt" --create \
 	    "$ROOT/usr/local/lib/tmpfiles.d/smtpq.conf"
-	[ "$status" -eq 0 ]
-	for d in smtpq smtpq/failed smtpq-mail; do
-		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "750 $uid" ]
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[ "$(stat -c '%a %u' "$alt/var/spool/smtpq")" = "2750 $uid" ]
+	for d in smtpq/failed smtpq-mail; do
+		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "700 $uid" ]
 	done
 	for d in smtpq/tmp smtpq/new; do
-		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "770 $uid" ]
+		[ "$(stat -c '%a %u' "$alt/var/spool/$d")" = "3770 $uid" ]
 	done
+	for f in smtpd smtpd-submission smtpd-submissions; do
+		[ "$(stat -c '%a %u' "$alt/var/spool/smtpq/$f.lock")" = "660 $uid" ]
+	done
+	# sendmail's group only in ACL entries: systemd-tmpfiles --root
+	# resolves their group names on the host, so the entries are read
+	# here, and tests/32 proves them under systemd.
+	t="$ROOT/usr/local/lib/tmpfiles.d/smtpq.conf"
+	grep -qE '^a\+\s+/var/spool/smtpq\s+(-\s+){4}group:smtpq-submit:r-x$' "$t"
+	grep -qE '^a\+\s+/var/spool/smtpq/tmp\s+(-\s+){4}group:smtpq-submit:-wx$' "$t"
+	grep -qE '^a\+\s+/var/spool/smtpq/new\s+(-\s+){4}group:smtpq-submit:rwx$' "$t"
+	[ "$(grep -v '^#' "$t" | grep -c 'smtpq-submit')" -eq 3 ]
 }
 
 # The ExecStart= and ListenStream= of the installed units, under
@@ -294,7 +323,7 @@ private_inetd() {
 	local port=$1 conf="$BATS_TEST_TMPDIR/inetd.conf"
 	grep -v '^#' "$SHARE/inetd.conf" | test_copy /dev/stdin |
 	    sed -E "s/^smtp([[:space:]])/127.0.0.1:$port\\1/" |
-	    sed -E "s/([[:space:]])smtpq([[:space:]])/\\1$(id -un)\\2/" |
+	    sed -E "s/([[:space:]])smtpq-recv([[:space:]])/\\1$(id -un)\\2/" |
 	    sed -E "s|\$| -n mx.test -l $LOG -c 2|" >"$conf"
 	exec_launcher "$INETD" -i -E "$conf"
 }
@@ -335,8 +364,8 @@ private_xinetd() {
 private_tcpserver() {
 	local port=$1 run="$BATS_TEST_TMPDIR/tcpserver.run"
 	test_copy "$SHARE/tcpserver.run" |
-	    sed -e 's/"$(id -u smtpq)"/"$(id -u)"/' \
-	    -e 's/"$(id -g smtpq)"/"$(id -g)"/' \
+	    sed -e 's/"$(id -u smtpq-recv)"/"$(id -u)"/' \
+	    -e 's/"$(getent group smtpq | cut -d: -f3)"/"$(id -g)"/' \
 	    -e "s/ 0 25 / 127.0.0.1 $port /" \
 	    -e "s|-q $Q\$|-q $Q -n mx.test -l $LOG -c 2|" >"$run"
 	grep -q "127.0.0.1 $port .* -c 2\$" "$run" || return 1
@@ -347,4 +376,56 @@ private_tcpserver() {
 	command -v tcpserver
 	launch 127.0.0.1 private_tcpserver
 	assert_queues_and_caps
+}
+
+# The installed stunnel file $1 made the test's: test_copy's paths, the
+# test CA's certificate in place of certbot's live directory (fullchain,
+# chain, privkey), a log file of its own instead of syslog, smtpd -E
+# logging to $LOG.
+stunnel_copy() {
+	local le="$BATS_TEST_TMPDIR/le"
+
+	mkdir -p "$le"
+	cat "$TLS_DIR/cert.pem" "$TLS_DIR/ca.pem" >"$le/fullchain.pem"
+	cp "$TLS_DIR/ca.pem" "$le/chain.pem"
+	cp "$TLS_DIR/key.pem" "$le/privkey.pem"
+	test_copy "$1" | sed \
+	    -e "s|/etc/letsencrypt/live/mx.example.org|$le|" \
+	    -e "s|^syslog = yes|syslog = no\noutput = $BATS_TEST_TMPDIR/stunnel.log|" \
+	    -e "s|^execArgs = smtpd -E|execArgs = smtpd -E -n mx.test -l $LOG|"
+}
+
+# stunnel_activate ADDRESS PORT: 465.conf's stunnel per connection, as
+# smtpd-submissions.socket runs it.
+stunnel_activate() {
+	exec_launcher systemd-socket-activate -l "$1:$2" -a --inetd \
+	    "${SANITIZER_FLAGS[@]}" stunnel "$BATS_TEST_TMPDIR/465.conf"
+}
+
+@test "the shipped stunnel files: a STARTTLS session on 25 and one on 465 log nothing at error priority (no 'No trusted certificates found')" {
+	tls_make_ca
+	stunnel_copy "$SHARE/stunnel/stunnel-25.conf" >"$BATS_TEST_TMPDIR/25.conf"
+	stunnel_copy "$SHARE/stunnel/stunnel-465.conf" >"$BATS_TEST_TMPDIR/465.conf"
+	passwd_make
+	sed -i "s|/etc/smtpq/passwd|$PASSWD|; s|/usr/local/sbin/smtpq-checkpassword|$CHECKPASSWORD|" \
+	    "$BATS_TEST_TMPDIR/465.conf"
+	SMTPD_FLAGS=(-T "stunnel,$BATS_TEST_TMPDIR/25.conf")
+	launch 127.0.0.1 socket_activate 127.0.0.1
+	swaks --server "127.0.0.1:$PORT" --tls --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --from a@b.example --to x@elsewhere.example \
+	    --timeout $((20 * SLOWDOWN)) >/dev/null
+	grep -q $'^\tby mx.test (smtpd) with ESMTPS id ' "$(queued_file)"
+	launch_stop
+	launch 127.0.0.1 stunnel_activate 127.0.0.1
+	swaks --server "127.0.0.1:$PORT" --tlsc --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --quit-after AUTH --auth PLAIN --auth-user alice \
+	    --auth-password s3cret --timeout $((20 * SLOWDOWN)) >/dev/null
+	log_has "$LOG" 'user=alice result=authenticated'
+	# Both stunnels started and finished their sessions ...
+	[ "$(grep -c 'Configuration successful' "$BATS_TEST_TMPDIR/stunnel.log")" -eq 2 ]
+	[ "$(grep -c 'Connection closed' "$BATS_TEST_TMPDIR/stunnel.log")" -eq 2 ]
+	# ... and none logged at err (LOG3) or worse.
+	if grep -E 'LOG[0-3]' "$BATS_TEST_TMPDIR/stunnel.log"; then false; fi
 }

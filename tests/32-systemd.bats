@@ -16,6 +16,7 @@
 
 load helpers
 load systemd
+load tls
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 UNITDIR=/usr/local/lib/systemd/system
@@ -86,22 +87,26 @@ client_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
-@test "systemd: make install, sysusers and tmpfiles make the user smtpq, its queue and a setgid sendmail" {
+@test "systemd: make install, sysusers and tmpfiles make the users of each role, the queue and a setgid sendmail" {
 	run sd getent passwd smtpq
 	[ "$status" -eq 0 ]
 	[[ "$output" == smtpq:*:/var/spool/smtpq:* ]]
-	# The modes smtpq.tmpfiles gives: tmp/ and new/ group-writable for
-	# sendmail, nothing for others anywhere.
-	local want=(/var/spool/smtpq:750 /var/spool/smtpq/tmp:770
-	    /var/spool/smtpq/new:770 /var/spool/smtpq/failed:750
-	    /var/spool/smtpq-mail:750) d
+	[ "$(sd id -nG smtpq-recv | tr ' ' '\n' | sort | xargs)" = "smtpq smtpq-recv" ]
+	[ "$(sd id -nG smtpq-tls | tr ' ' '\n' | sort | xargs)" = "smtpq smtpq-auth smtpq-tls" ]
+	[ "$(sd id -nG smtpq | tr ' ' '\n' | sort | xargs)" = "smtpq" ]
+	# The modes smtpq.tmpfiles gives: the queue's group on every file
+	# (setgid), tmp/ and new/ group-writable for the receivers and sticky,
+	# failed/ and the Maildirs the sender's, nothing for others anywhere.
+	local want=(/var/spool/smtpq:2750 /var/spool/smtpq/tmp:3770
+	    /var/spool/smtpq/new:3770 /var/spool/smtpq/failed:700
+	    /var/spool/smtpq-mail:700) d
 	for d in "${want[@]}"; do
 		run sd stat -c '%U:%G %a' "${d%:*}"
 		[ "$output" = "smtpq:smtpq ${d##*:}" ] ||
 		    { echo "${d%:*}: $output" >&2; false; }
 	done
 	run sd stat -c '%G %a' /usr/local/sbin/sendmail
-	[ "$output" = "smtpq 2755" ] || {
+	[ "$output" = "smtpq-submit 2755" ] || {
 		echo "sendmail: $output" >&2
 		cat "$BATS_FILE_TMPDIR/install.out" >&2; false; }
 }
@@ -113,22 +118,24 @@ client_gone() {
 	[ "$(prop smtpsend.timer UnitFileState)" = enabled ]
 	local u
 	for u in smtpd-submission.socket smtpd-submissions.socket \
-	    smtpq-stunnel-465.service smtpd-tcpserver.service; do
-		[ "$(prop "$u" UnitFileState)" = disabled ] ||
+	    smtpq-stunnel-465.socket smtpq-stunnel-465.service \
+	    smtpd-tcpserver.service; do
+		[[ "$(prop "$u" UnitFileState)" == @(disabled|indirect) ]] ||
 		    { echo "$u: $(prop "$u" UnitFileState)" >&2; false; }
 	done
 	run sd_net ss -Hltn 'sport = :25'
 	[ -n "$output" ]
 }
 
-@test "systemd: mail into smtpd.socket lands in a Maildir and at the relay, received by sandboxed sessions as smtpq" {
+@test "systemd: mail into smtpd.socket lands in a Maildir and at the relay, received by sandboxed sessions as smtpq-recv" {
 	run sd_smtp sender@client.test user@local.test
 	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
 	run sd_smtp sender@client.test someone@remote.test
 	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
-	# Each session was an smtpd@.service instance, running as smtpq.
+	# Each session was an smtpd@.service instance, running as the
+	# receiver.
 	local uid
-	uid=$(sd id -u smtpq)
+	uid=$(sd id -u smtpq-recv)
 	run sd journalctl -q -t smtpd -o export --no-pager
 	[[ "$output" == *"_SYSTEMD_UNIT=smtpd@"* ]]
 	[[ "$output" == *"_UID=$uid"* ]]
@@ -226,6 +233,7 @@ client_gone() {
 	for u in smtpd.socket smtpd@.service smtpsend.service smtpsend.timer \
 	    smtpd-submission.socket smtpd-submission@.service \
 	    smtpd-submissions.socket smtpd-submissions@.service \
+	    smtpq-stunnel-465.socket smtpq-stunnel-465.service \
 	    smtpd-tcpserver.service; do
 		units+=("$UNITDIR/$u")
 	done
@@ -249,7 +257,8 @@ readme_rating() {
 
 @test "systemd: systemd-analyze security rates smtpd@, smtpd-tcpserver and smtpsend as the README says" {
 	local u said
-	for u in smtpd@.service smtpd-tcpserver.service smtpsend.service; do
+	for u in smtpd@.service smtpd-tcpserver.service smtpsend.service \
+	    smtpq-stunnel-465.service; do
 		said=$(readme_rating "\`$u\`")
 		[ -n "$said" ] || { echo "README: no rating for $u" >&2; false; }
 		run sd systemd-analyze security --no-pager "${u/@/@x}"
@@ -276,7 +285,7 @@ probe_unit() {		# UNIT NEWNAME smtpq|root [SED-SCRIPT]
 	    "$(CROOT "$UNITDIR/$1")" >"$(CROOT "/etc/systemd/system/$2")"
 }
 
-@test "systemd: smtpd@ and smtpsend as smtpq can change no cgroup, clock or host name, nor read the kernel log" {
+@test "systemd: smtpd@ as smtpq-recv and smtpsend as smtpq can change no cgroup, clock or host name, nor read the kernel log" {
 	cat >"$(CROOT /etc/smtpq-probe.sh)" <<'PROBE'
 fail=0 found=
 for d in $(find /sys/fs/cgroup -type d -name 'probe-*.service'); do
@@ -285,16 +294,17 @@ for d in $(find /sys/fs/cgroup -type d -name 'probe-*.service'); do
 done
 [ -n "$found" ] || { echo "no cgroup found"; exit 2; }
 [ "$1" = root ] && exit "$((1 - fail))"
-[ "$(id -u)" = "$(id -u smtpq)" ] || { echo "not smtpq"; exit 2; }
+[ "$(id -u)" = "$(id -u "$1")" ] || { echo "not $1"; exit 2; }
 if dmesg >/dev/null 2>&1; then echo "read the kernel log"; fail=1; fi
 if (: </proc/kmsg) 2>/dev/null; then echo "opened /proc/kmsg"; fail=1; fi
 if date -s @0 >/dev/null 2>&1; then echo "set the clock"; fail=1; fi
 if hostname probe.test 2>/dev/null; then echo "set the host name"; fail=1; fi
 exit "$fail"
 PROBE
-	local u
+	local u who
 	for u in smtpd@.service smtpsend.service; do
-		probe_unit "$u" "probe-$u" smtpq
+		[ "$u" = smtpsend.service ] && who=smtpq || who=smtpq-recv
+		probe_unit "$u" "probe-$u" "$who"
 		probe_unit "$u" "probe-root-$u" root \
 		    '/^\(User\|Group\|CapabilityBoundingSet\)=/d'
 	done
@@ -327,7 +337,7 @@ has_smtpd() {
 	[ -n "$(smtpd_pids)" ]
 }
 
-@test "systemd: smtpd-tcpserver.service: mail lands; each smtpd runs as smtpq, without capabilities, in the service's sandbox; stop is 421" {
+@test "systemd: smtpd-tcpserver.service: mail lands; each smtpd runs as smtpq-recv, without capabilities, in the service's sandbox; stop is 421" {
 	sd systemctl disable --now smtpd.socket
 	sd systemctl enable --now smtpd-tcpserver.service
 	WAIT_SECONDS=20 wait_for listening_25
@@ -336,7 +346,7 @@ has_smtpd() {
 	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
 	sd systemctl start smtpsend.service
 	wait_for maildir_count_is tcp 1
-	# A session held open: its smtpd is smtpq's, has no capability, no
+	# A session held open: its smtpd is smtpq-recv's, has no capability, no
 	# new privileges, a seccomp filter and the service's mount namespace
 	# (the read-only /usr of ProtectSystem=strict).
 	local mark=$BATS_TEST_TMPDIR/greeted out=$BATS_TEST_TMPDIR/client pid
@@ -346,7 +356,7 @@ has_smtpd() {
 	wait_for has_smtpd
 	pid=$(smtpd_pids | head -n 1)
 	local uid
-	uid=$(sd id -u smtpq)
+	uid=$(sd id -u smtpq-recv)
 	grep -q "^Uid:	$uid	$uid	$uid	$uid" "/proc/$pid/status"
 	grep -q '^CapEff:	0000000000000000' "/proc/$pid/status"
 	grep -q '^CapPrm:	0000000000000000' "/proc/$pid/status"
@@ -365,4 +375,205 @@ has_smtpd() {
 	sd systemctl enable --now smtpd.socket
 	run sd_smtp a@b.test user@local.test
 	[[ "$output" == *"250 2.0.0"* ]]
+}
+
+# The capabilities (CapInh .. CapAmb, hex) of process $1 in the container.
+caps_of() {
+	sd grep '^Cap' "/proc/$1/status"
+}
+
+@test "systemd: smtpq-stunnel-465.socket binds 465; stunnel and every smtpd -E it runs hold no capability; TLS and AUTH work" {
+	tls_make_ca
+	local etc sock pid
+	etc=$(CROOT /etc/smtpq)
+	mkdir -p "$etc/tls"
+	cp "$TLS_DIR/cert.pem" "$etc/tls/fullchain.pem"
+	cp "$TLS_DIR/ca.pem" "$etc/tls/chain.pem"
+	install -m 0640 "$TLS_DIR/key.pem" "$etc/tls/privkey.pem"
+	printf 'alice:%s\n' "$(openssl passwd -6 s3cret)" >"$etc/passwd"
+	chmod 0640 "$etc/passwd"
+	sd chgrp smtpq-tls /etc/smtpq/tls/privkey.pem
+	sd chgrp smtpq-auth /etc/smtpq/passwd
+	# The shipped file with the test's certificate; a probe in front of
+	# each smtpd -E notes what it inherited, then execs it.
+	printf '#!/bin/sh\ngrep ^Cap /proc/self/status >/var/spool/smtpq/tmp/caps.$$\nexec /usr/local/sbin/smtpd "$@"\n' \
+	    >"$etc/capprobe"
+	chmod 0755 "$etc/capprobe"
+	sed -e "s|/etc/letsencrypt/live/mx.example.org|/etc/smtpq/tls|" \
+	    -e "s|^exec = .*|exec = /etc/smtpq/capprobe|" \
+	    -e "s|^execArgs = smtpd|execArgs = smtpd -n mx.test|" \
+	    "$(CROOT /usr/local/share/smtpq/stunnel/stunnel-465-daemon.conf)" \
+	    >"$etc/stunnel-465-daemon.conf"
+	# As the README says: the socket is enabled, not the service.
+	run sd systemctl enable --now smtpq-stunnel-465.socket
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	run sd_net swaks --server 127.0.0.1:465 --tlsc --tls-verify \
+	    --tls-ca-path "$TLS_DIR/ca.pem" --tls-sni localhost \
+	    --auth PLAIN --auth-user alice --auth-password s3cret \
+	    --from alice@local.test --to user@local.test --timeout 30
+	[ "$status" -eq 0 ] || { echo "$output" >&2
+		sd journalctl -q -u smtpq-stunnel-465.service --no-pager >&2; false; }
+	[[ "$output" == *"235 2.7.0"*"250 2.0.0"* ]]
+	[ "$(prop smtpq-stunnel-465.service ActiveState)" = active ]
+	# stunnel serves port 465 with no capability (so the socket came from
+	# systemd), nor did the smtpd -E it ran have one, and it logged
+	# nothing at error priority.
+	pid=$(prop smtpq-stunnel-465.service MainPID)
+	run caps_of "$pid"
+	echo "stunnel: $output" >&2
+	[ "$(echo "$output" | grep -c $'\t0000000000000000$')" -eq 5 ]
+	for f in "$(CROOT /var/spool/smtpq/tmp)"/caps.*; do
+		echo "smtpd -E: $(cat "$f")" >&2
+		[ "$(grep -c $'\t0000000000000000$' "$f")" -eq 5 ]
+	done
+	[ -n "$(ls "$(CROOT /var/spool/smtpq/tmp)"/caps.*)" ]
+	rm -f "$(CROOT /var/spool/smtpq/tmp)"/caps.*
+	# The sandbox the other units have: no network of its own.
+	[ "$(prop smtpq-stunnel-465.service PrivateNetwork)" = yes ]
+	if sd journalctl -q -u smtpq-stunnel-465.service --no-pager |
+	    grep 'LOG[0-3]'; then false; fi
+	[ -z "$(prop smtpq-stunnel-465.service CapabilityBoundingSet)" ]
+	sd systemctl disable --now smtpq-stunnel-465.socket smtpq-stunnel-465.service
+}
+
+maildir_has_mail() {
+	[ -n "$(ls -A "$(CROOT /var/spool/smtpq-mail/"$1"/new)" 2>/dev/null)" ]
+}
+
+# Runs ARGS in the container as user $1, with the groups the user
+# database gives it (what systemd, inetd and setpriv --init-groups give a
+# role); its output and status as run's.
+as_role() {
+	local u=$1
+	shift
+	run sd setpriv --reuid="$u" --regid="$(sd id -g "$u")" --init-groups \
+	    -- "$@"
+}
+
+# Fails unless user $1 (with its groups) is refused reading file $2 for
+# want of permission (not because it is missing).
+cannot_read() {
+	as_role "$1" cat "$2"
+	[ "$status" -ne 0 ] && [[ "$output" == *"Permission denied"* ]] ||
+	    { echo "$1 read $2: $status $output" >&2; false; }
+}
+
+can_read() {
+	as_role "$1" cat "$2"
+	[ "$status" -eq 0 ] || { echo "$1 cannot read $2: $output" >&2; false; }
+}
+
+# The files of each role, as the README's "Users and privileges" says to
+# make them: the relay secrets and a DKIM key the sender's alone (0600),
+# the password hashes for group smtpq-auth, the TLS key for group
+# smtpq-tls (0640, owner root), and a delivered message in a Maildir.
+role_files() {
+	local etc
+	etc=$(CROOT /etc/smtpq)
+	mkdir -p "$etc/tls" "$etc/dkim"
+	[ -e "$etc/tls/privkey.pem" ] ||
+	    openssl genrsa -out "$etc/tls/privkey.pem" 2048 2>/dev/null
+	printf 'relay.example me secret\n' >"$etc/relay-secrets"
+	printf 'private\n' >"$etc/dkim/example.org.key"
+	printf 'alice:%s\n' "$(openssl passwd -6 s3cret)" >"$etc/passwd"
+	sd chown smtpq:smtpq /etc/smtpq/relay-secrets /etc/smtpq/dkim/example.org.key
+	sd chmod 0600 /etc/smtpq/relay-secrets /etc/smtpq/dkim/example.org.key
+	sd chown root:smtpq-auth /etc/smtpq/passwd
+	sd chown root:smtpq-tls /etc/smtpq/tls/privkey.pem
+	sd chmod 0640 /etc/smtpq/passwd /etc/smtpq/tls/privkey.pem
+	if [ -z "$(ls -A "$(CROOT /var/spool/smtpq-mail/user/new)" 2>/dev/null)" ]; then
+		sd_smtp a@b.test user@local.test >"$BATS_TEST_TMPDIR/smtp" 2>&1
+		sd systemctl start smtpsend.service
+		wait_for maildir_has_mail user || {
+			cat "$BATS_TEST_TMPDIR/smtp" >&2
+			sd journalctl -q -t smtpsend -t smtpd --no-pager >&2
+			return 1; }
+	fi
+	MAILDIR_FILE=/var/spool/smtpq-mail/user/new/$(ls "$(CROOT /var/spool/smtpq-mail/user/new)" | head -n 1)
+}
+
+@test "systemd: one user per role: the receiver (smtpq-recv) reads no relay secret, DKIM key, password hash, Maildir or TLS key" {
+	role_files
+	# The roles exist, and each does its own job (the controls).
+	sd id smtpq-recv
+	sd id smtpq-tls
+	can_read smtpq /etc/smtpq/relay-secrets
+	can_read smtpq /etc/smtpq/dkim/example.org.key
+	can_read smtpq "$MAILDIR_FILE"
+	can_read smtpq-tls /etc/smtpq/tls/privkey.pem
+	can_read smtpq-tls /etc/smtpq/passwd
+	as_role smtpq-recv sh -c 'echo x >/var/spool/smtpq/tmp/probe && rm /var/spool/smtpq/tmp/probe'
+	[ "$status" -eq 0 ] || { echo "receiver cannot write tmp/: $output" >&2; false; }
+	# The boundaries.
+	local f
+	for f in /etc/smtpq/relay-secrets /etc/smtpq/dkim/example.org.key \
+	    /etc/smtpq/passwd /etc/smtpq/tls/privkey.pem "$MAILDIR_FILE"; do
+		cannot_read smtpq-recv "$f"
+	done
+	as_role smtpq-recv ls /var/spool/smtpq-mail
+	[[ "$output" == *"Permission denied"* ]]
+	as_role smtpq-recv ls /var/spool/smtpq/failed
+	[[ "$output" == *"Permission denied"* ]]
+	# The sender alone reads the secrets: not the TLS role either.
+	cannot_read smtpq-tls /etc/smtpq/relay-secrets
+	cannot_read smtpq-tls /etc/smtpq/dkim/example.org.key
+	cannot_read smtpq-tls "$MAILDIR_FILE"
+	# Smtpd's sessions really run as the receiver.
+	run sd_smtp sender@client.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+	run sd journalctl -q -t smtpd -o export --no-pager
+	[[ "$output" == *"_UID=$(sd id -u smtpq-recv)"* ]]
+}
+
+@test "systemd: sendmail's group smtpq-submit adds a message but reads, changes, renames or removes no other; what it drops malformed is set aside, not sent" {
+	role_files
+	sd useradd -m alice
+	sd useradd -m bob
+	[ "$(sd stat -c '%G %a' /usr/local/sbin/sendmail)" = "smtpq-submit 2755" ]
+	# A message from outside, held for an hour (not yet due).
+	as_role smtpq-recv sh -c 'cd /var/spool/smtpq &&
+	    printf "From: <a@b.test>\nTo: <x@remote.test>\n\nSubject: private\r\n\r\nsecret body\r\n" >tmp/victim &&
+	    chmod 0660 tmp/victim && mv tmp/victim new/victim &&
+	    touch -d "+1 hour" new/victim'
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	# alice submits through sendmail: her file, the queue's group.
+	as_role alice sh -c 'printf "Subject: hi\n\nfrom alice\n" | /usr/local/sbin/sendmail someone@remote.test'
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	local mine
+	mine=$(sd sh -c 'grep -l "from alice" /var/spool/smtpq/new/* | head -n 1')
+	[ -n "$mine" ]
+	# bob with sendmail's group, as a sendmail he subverted would run.
+	local bob=(sd setpriv --reuid=bob --regid=smtpq-submit --clear-groups --)
+	run "${bob[@]}" cat /var/spool/smtpq/new/victim
+	[[ "$output" == *"Permission denied"* ]]
+	run "${bob[@]}" cat "$mine"
+	[[ "$output" == *"Permission denied"* ]]
+	run "${bob[@]}" sh -c 'echo "To: <bob@remote.test>" >>/var/spool/smtpq/new/victim'
+	[[ "$output" == *"Permission denied"* ]]
+	run "${bob[@]}" rm -f /var/spool/smtpq/new/victim
+	[[ "$output" == *"Operation not permitted"* ]]
+	run "${bob[@]}" mv /var/spool/smtpq/new/victim /var/spool/smtpq/new/mine
+	[[ "$output" == *"Operation not permitted"* ]]
+	run "${bob[@]}" ls /var/spool/smtpq/tmp
+	[[ "$output" == *"Permission denied"* ]]
+	for f in /etc/smtpq/relay-secrets /etc/smtpq/passwd \
+	    /etc/smtpq/tls/privkey.pem /var/spool/smtpq/smtpd.lock; do
+		run "${bob[@]}" cat "$f"
+		[[ "$output" == *"Permission denied"* ]] ||
+		    { echo "bob read $f: $output" >&2; false; }
+	done
+	[ "$(sd stat -c %s /var/spool/smtpq/new/victim)" -gt 0 ]
+	# What it can do: add a file, which is delivered only if it is a
+	# well-formed message; garbage is set aside in failed/.
+	local junk
+	junk=$(date +%s).M1P1.junk
+	run "${bob[@]}" sh -c "cd /var/spool/smtpq && printf garbage >tmp/$junk &&
+	    chmod 0660 tmp/$junk && mv tmp/$junk new/$junk"
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	sd systemctl start smtpsend.service
+	sd test -e "/var/spool/smtpq/failed/$junk"
+	run sd test -e "/var/spool/smtpq/new/$junk"
+	[ "$status" -ne 0 ]
+	[ "$(sd cat "/var/spool/smtpq/failed/$junk")" = garbage ]
+	sd rm -f /var/spool/smtpq/new/victim
 }

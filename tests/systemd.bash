@@ -3,8 +3,9 @@
 # systemd-container and debootstrap (.ci/packages).
 #
 #   sd_root            the container's root: a Debian minbase with systemd,
-#                      dbus, make (make install runs inside) and ucspi-tcp
-#                      (smtpd-tcpserver.service), made once by debootstrap from the mirror
+#                      dbus, make (make install runs inside), ucspi-tcp
+#                      (smtpd-tcpserver.service) and stunnel4
+#                      (smtpq-stunnel-465.service), made once by debootstrap from the mirror
 #                      this machine's apt uses, cached as a tarball under
 #                      $SD_CACHE keyed on the release and the package list
 #                      (and unpacked beside it); prints its directory
@@ -33,7 +34,7 @@
 # nspawn needs only the cgroup hierarchy mounted under /sys/fs/cgroup.
 
 SD_RELEASE=${SD_RELEASE:-bookworm}
-SD_PACKAGES=${SD_PACKAGES:-systemd,dbus,make,ucspi-tcp}
+SD_PACKAGES=${SD_PACKAGES:-systemd,dbus,make,ucspi-tcp,stunnel4}
 SD_CACHE=${SD_CACHE:-/var/cache/smtpq-tests}
 SD_PID=${SD_PID:-} SD_LEADER=${SD_LEADER:-}
 

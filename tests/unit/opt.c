@@ -591,7 +591,7 @@ slot_child(const char *dir, unsigned max, int result_fd, const int release[2])
 	if (queue_open(&q, dir, "h") == -1)
 		r = 'e';
 	else
-		switch (queue_slot(&q, max)) {
+		switch (queue_slot(&q, "smtpd.lock", max)) {
 		case 0:
 			r = '0';
 			break;
@@ -733,10 +733,10 @@ test_queue(void)
 	c = slot_child(dir, 2, res[1], hold);
 	is_int(slot_result(res[0]), '1', "third session is over the cap");
 	waitpid(c, NULL, 0);
-	is_int(queue_slot(&q, 2), 1, "so is this process");
+	is_int(queue_slot(&q, "smtpd.lock", 2), 1, "so is this process");
 	close(q.slot_fd);
 	q.slot_fd = -1;
-	is_int(queue_slot(&q, 3), 0, "with a cap of 3 there is room");
+	is_int(queue_slot(&q, "smtpd.lock", 3), 0, "with a cap of 3 there is room");
 	close(hold[1]);		/* the holders exit, the kernel frees */
 	waitpid(a, NULL, 0);
 	waitpid(b, NULL, 0);
