@@ -131,7 +131,7 @@ conf_line(char *s, enum conf_prog prog, struct conf_value *v,
 	if (conf_keys[i].letter[prog] == 0)
 		return 0;
 	v->key = conf_keys[i].name;
-	v->letter = conf_keys[i].letter[prog];
+	v->letter = (unsigned char)conf_keys[i].letter[prog];
 	v->value = s;
 	return 1;
 }

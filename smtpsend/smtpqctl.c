@@ -19,7 +19,8 @@
  * prints every name and address escaped (\xHH).  A queue id is a file
  * name: printable, no '/', no leading dot.
  */
-#define _DEFAULT_SOURCE		/* setgroups(2): dropping root needs it */
+/* setgroups(2), not POSIX: dropping root needs it. */
+#define _DEFAULT_SOURCE	/* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -153,11 +154,13 @@ qdir_open(int i)
 		return -1;
 	}
 	if (st.st_uid != top.st_uid) {
+		close(fd);
 		fprintf(stderr, "smtpqctl: %s/%s: not owned by the queue's "
 		    "owner; left alone\n", queue_dir, qdir_names[i]);
 		exit(EXIT_CONFIG);
 	}
-	return qdirs[i] = fd;
+	qdirs[i] = fd;
+	return qdirs[i];
 }
 
 /* Opens DIR/ID, a regular file, and takes the lock smtpsend takes to
@@ -183,6 +186,7 @@ msg_open(int dir, const char *id, struct stat *st)
 	if (fcntl(fd, F_SETLK, &fl) == -1 || fstatat(dir, id, &again,
 	    AT_SYMLINK_NOFOLLOW) == -1 || again.st_ino != st->st_ino ||
 	    again.st_dev != st->st_dev) {
+		close(fd);
 		fprintf(stderr, "smtpqctl: ");
 		print_esc(stderr, id, 0);
 		fprintf(stderr, ": being delivered; try again\n");

@@ -89,7 +89,7 @@ import json, sys
 v = json.load(sys.stdin)
 assert len(v) == 3, v
 assert v[0]["to"] == "r1@one.example" and v[0]["state"] == "queued"
-assert v[0]["next_try"] == 0 and 119 <= v[0]["age"] <= 125
+assert v[0]["next_try"] == 0 and 119 <= v[0]["age"] <= 179
 assert 500 <= v[2]["next_try"] <= 600 and v[2]["from"] == "s@x.example"
 assert v[2]["attempts"] == 0 and v[2]["last_reply"] is None'
 }
