@@ -62,6 +62,7 @@ static const char	*conf_explicit;		/* -F */
 static const struct conf_value *conf_blamed;	/* the value in hand */
 static const char	*conf_given[256];	/* the command line's flags */
 static int		 conf_phase;		/* 0 start, 1 file, 2 argv */
+static enum conf_prog	 conf_prog_in;
 
 static int
 is_blank(char c)
@@ -209,7 +210,11 @@ conf_fail(unsigned lineno, const char *what)
 	for (i = 0; log == NULL && i < conf_nvalues; i++)
 		if (conf_values[i].letter == 'l')
 			log = conf_values[i].value;
-	if (log != NULL && strcmp(log, "-") == 0)
+	/* -N, a check (smtpqctl check, often as root), and smtpqctl, run by
+	 * a person: stderr only; a log made here would be root's, and the
+	 * programs could not write it. */
+	if ((log != NULL && strcmp(log, "-") == 0) ||
+	    conf_given['N'] != NULL || conf_prog_in == CONF_SMTPQCTL)
 		exit(EXIT_CONFIG);	/* said on stderr already */
 	if (log == NULL || log_open(log_prog, log) == -1)
 		log_open(log_prog, NULL);
@@ -290,6 +295,7 @@ conf_getopt(int argc, char *const argv[], const char *optstring,
 		opterr = saved;
 		conf_phase = 1;
 		conf_explicit = file;
+		conf_prog_in = prog;
 		/* -h must work whatever the file says. */
 		if (conf_given['h'] == NULL)
 			conf_load(file != NULL ? file : CONF_PATH,

@@ -63,6 +63,17 @@ d_session() {
 	grep -qF "fatal: $CONF:4: unknown key \"hostnmae\"" "$LOG"
 }
 
+@test "a check (-N) says it on stderr only: no log file made" {
+	conf "log $LOG" "bogus key"
+	run "$SMTPD" -F "$CONF" -N
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"$CONF:2: unknown key"* ]]
+	[ ! -e "$LOG" ]
+	run "$SMTPSEND" -F "$CONF" -N
+	[ "$status" -eq 78 ]
+	[ ! -e "$LOG" ]
+}
+
 @test "a bad value is refused by the flag's own check: exit 78 with its line" {
 	conf "hostname conf.test" "queue $Q" "log $LOG" "trusted 10.0.0.0/33"
 	d_session 'QUIT\r\n'
