@@ -11,6 +11,9 @@
 CC	?= cc
 CFLAGS	?= -O2 -g
 STD	 = -std=c11 -pedantic -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+# smtpq.conf's place is compiled in (common/conf.c), and where smtpqctl
+# finds smtpd and smtpsend: SYSCONFDIR and SBINDIR (below).
+STD	+= -DSYSCONFDIR='"$(SYSCONFDIR)"' -DSBINDIR='"$(SBINDIR)"'
 PREFIX	?= /usr/local
 O	?= .
 
@@ -50,18 +53,22 @@ LDLIBS_checkpassword = -lcrypt
 SMTPD_SRC   = $(filter-out $(SMTPD_PROGS:%=smtpd/%.c) smtpd/sendmail%,\
 	      $(sort $(wildcard smtpd/*.c)))
 SENDMAIL_SRC = $(sort $(wildcard smtpd/sendmail*.c))
-SMTPSEND_SRC = $(sort $(wildcard smtpsend/*.c))
+# smtpsend/smtpqctl*.c are smtpqctl's, the operator's command.
+SMTPSEND_SRC = $(filter-out smtpsend/smtpqctl%,$(sort $(wildcard smtpsend/*.c)))
+SMTPQCTL_SRC = $(sort $(wildcard smtpsend/smtpqctl*.c))
 UNIT_SRC    = $(sort $(wildcard tests/unit/*.c))
 
 COMMON_OBJ  = $(COMMON_SRC:%.c=$(O)/%.o)
 SMTPD_OBJ   = $(SMTPD_SRC:%.c=$(O)/%.o)
 SMTPSEND_OBJ = $(SMTPSEND_SRC:%.c=$(O)/%.o)
 SENDMAIL_OBJ = $(SENDMAIL_SRC:%.c=$(O)/%.o)
+SMTPQCTL_OBJ = $(SMTPQCTL_SRC:%.c=$(O)/%.o)
 UNIT_BIN    = $(UNIT_SRC:%.c=$(O)/%)
 
 PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend) \
 	  $(if $(SENDMAIL_SRC),$(O)/smtpd/sendmail $(O)/smtpd/mailq) \
-	  $(SMTPD_PROGS:%=$(O)/smtpd/%)
+	  $(SMTPD_PROGS:%=$(O)/smtpd/%) \
+	  $(if $(SMTPQCTL_SRC),$(O)/smtpsend/smtpqctl)
 
 .PHONY: all test unit run clean install uninstall bench valgrind
 all: $(PROGS)
@@ -120,6 +127,11 @@ $(SMTPSEND_OBJ): smtpsend/smtpsend.h
 
 $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPSEND_OBJ) $(O)/common/libcommon.a
+
+$(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
+
+$(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
 
 # sendmail runs setgid (make install): dynamic glibc, which ignores the
 # caller's LD_* variables in a setgid program.  mailq is a link to it.
@@ -203,8 +215,8 @@ clean:
 	rm -f common/*.o common/libcommon.a smtpd/*.o smtpd/smtpd \
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
-	    smtpsend/*.o smtpsend/smtpsend $(UNIT_SRC:%.c=%) tests/dns/mxq \
-	    tests/sign/qsign
+	    smtpsend/*.o smtpsend/smtpsend smtpsend/smtpqctl $(UNIT_SRC:%.c=%) \
+	    tests/dns/mxq tests/sign/qsign
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with
@@ -233,7 +245,8 @@ QUEUE_GROUP	= smtpq-submit
 
 SUBST	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@QUEUEDIR@|$(QUEUEDIR)|g' -e 's|@MAILDIR@|$(MAILROOT)|g'
-MANPAGES = $(wildcard smtpd/smtpd.8 smtpd/sendmail.8 smtpsend/smtpsend.8)
+MANPAGES = $(wildcard smtpd/smtpd.8 smtpd/sendmail.8 smtpsend/smtpsend.8 \
+	   smtpsend/smtpqctl.8 common/smtpq.conf.5)
 UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpsend.service systemd/smtpsend.timer \
 	  systemd/smtpsend.path \
@@ -276,6 +289,8 @@ install: all
 	put $(O)/smtpd/checkpassword $(SBINDIR)/smtpq-checkpassword 755; \
 	if [ -f $(O)/smtpsend/smtpsend ]; then \
 		put $(O)/smtpsend/smtpsend $(SBINDIR)/smtpsend 755; fi; \
+	if [ -f $(O)/smtpsend/smtpqctl ]; then \
+		put $(O)/smtpsend/smtpqctl $(SBINDIR)/smtpqctl 755; fi; \
 	if [ -f $(O)/smtpd/sendmail ]; then \
 		if getent group $(QUEUE_GROUP) >/dev/null && \
 		    [ "$$(id -u)" -eq 0 ]; then \
@@ -290,7 +305,7 @@ install: all
 		echo "$(SBINDIR)/mailq" >>"$$new"; \
 	fi; \
 	for f in $(MANPAGES); do \
-		put $$f $(MANDIR)/man8/$${f##*/} 644 subst; done; \
+		put $$f $(MANDIR)/man$${f##*.}/$${f##*/} 644 subst; done; \
 	for f in $(UNITS); do put $$f $(UNITDIR)/$${f##*/} 644 subst; done; \
 	put systemd/smtpq.sysusers $(SYSUSERSDIR)/smtpq.conf 644 subst; \
 	put systemd/smtpq.tmpfiles $(TMPFILESDIR)/smtpq.conf 644 subst; \
@@ -421,7 +436,7 @@ fuzz: $(FUZZ_BIN)
 CPPCHECK   ?= cppcheck
 CLANG_TIDY ?= clang-tidy
 LINT_SRC    = $(COMMON_SRC) $(SMTPD_SRC) $(SENDMAIL_SRC) \
-	      $(SMTPD_PROGS:%=smtpd/%.c) $(SMTPSEND_SRC)
+	      $(SMTPD_PROGS:%=smtpd/%.c) $(SMTPSEND_SRC) $(SMTPQCTL_SRC)
 LINT_DEFS   = -std=c11 -D_POSIX_C_SOURCE=200809L -Icommon
 LINT_JOBS  ?= 2
 

@@ -492,4 +492,46 @@ struct proxy {
  * while they may still become one, -1 when they never will. */
 int	proxy_parse(const unsigned char *, size_t, struct proxy *);
 
+/* conf.c: smtpq.conf, the configuration file (smtpq.conf(5)) ----------- */
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/etc"
+#endif
+#define CONF_PATH		SYSCONFDIR "/smtpq/smtpq.conf"
+
+/* Bounds of the file: over any of them it is refused (exit 78). */
+#define CONF_FILE_MAX		65536	/* bytes */
+#define CONF_LINE_MAX		1024	/* bytes of one line, without LF */
+#define CONF_VALUES_MAX		512	/* key lines for one program */
+
+/* The programs that read it: each has its column of flags. */
+enum conf_prog { CONF_SMTPD, CONF_SMTPSEND, CONF_SMTPQCTL, CONF_PROGS };
+
+struct conf_value {
+	unsigned	 line;
+	int		 letter;	/* the flag it stands for */
+	const char	*key;
+	char		*value;
+};
+
+/* conf_parse() parses len bytes of text into at most max values of
+ * prog's, cutting it in place (text needs len + 1 bytes: a last line
+ * without LF gets a NUL after it); 0, or -1 with err and *lineno (0: the
+ * whole text). */
+int	conf_parse(char *text, size_t len, enum conf_prog,
+	    struct conf_value *, size_t max, size_t *n, unsigned *lineno,
+	    char *err, size_t errsize);
+/* getopt() with the file first: returns the file's values (optarg set)
+ * whose flag the command line does not give, then the command line's;
+ * takes -F FILE itself (optstring must hold "F:").  While a file's value
+ * is in hand, die_usage() says FILE:LINE and exits 78. */
+int	conf_getopt(int argc, char *const argv[], const char *optstring,
+	    enum conf_prog);
+/* Blames the file's value of a flag for the next die_usage() (a check
+ * made after the options); 0, or a flag from the command line: none. */
+void	conf_blame(int letter);
+/* The -F file, NULL for the default. */
+const char *conf_file(void);
+void	conf_die_va(const char *fmt, va_list);
+
 #endif

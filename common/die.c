@@ -1,7 +1,8 @@
 /*
  * die.c: the ways a program ends early, each with a sysexits code and one
  * line saying why: a usage error on stderr, anything else in the log
- * (syslog when no log file is open).
+ * (syslog when no log file is open).  A usage error in a value that came
+ * from smtpq.conf is the configuration's: conf.c reports it (exit 78).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@ die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	va_start(ap, fmt);
+	conf_die_va(fmt, ap);	/* returns unless the file is to blame */
+	va_end(ap);
 	fprintf(stderr, "%s: ", log_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -28,7 +28,7 @@
 static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
 "             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
-"             [-T program] [-E] [-A program] [-S] [-P cidr]...\n"
+"             [-T program] [-E] [-A program] [-S] [-P cidr]... [-F file] [-N]\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -44,9 +44,11 @@ static const char usage[] =
 "  -E          the connection is TLS already; client from $REMOTE_HOST\n"
 "  -A program  offer AUTH over TLS, checkpassword(8) program to verify\n"
 "  -S          submission: MAIL needs AUTH (but from a pipe)\n"
-"  -P cidr     a load balancer: its connections start with a PROXY header\n";
+"  -P cidr     a load balancer: its connections start with a PROXY header\n"
+"  -F file     configuration file (default " CONF_PATH ")\n"
+"  -N          check the configuration and flags, then exit\n";
 
-#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:h"
+#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:hF:N"
 
 
 #define IN(st)		(1u << (st))
@@ -526,9 +528,10 @@ static void
 options(int argc, char **argv)
 {
 	const char *name = NULL;
-	int c;
+	int c, is_check = 0;
 
-	while ((c = getopt(argc, argv, OPTSTRING)) != -1) {
+	/* smtpq.conf's values first, through the same cases (conf.c). */
+	while ((c = conf_getopt(argc, argv, OPTSTRING, CONF_SMTPD)) != -1) {
 		switch (c) {
 		case 'q':
 			queue_dir = optarg;
@@ -606,6 +609,9 @@ options(int argc, char **argv)
 		case 'P':
 			proxy_option(optarg);
 			break;
+		case 'N':
+			is_check = 1;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -624,9 +630,13 @@ options(int argc, char **argv)
 		die_usage("-S needs -A: submission without AUTH takes no mail");
 	if (is_tls && logfile != NULL && strcmp(logfile, "-") == 0)
 		die_usage("-E with -l -: stderr may be the client's connection");
+	conf_blame('n');
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("%s: not a usable host name; give one with -n",
 		    name != NULL ? name : "the system's name");
+	conf_blame(0);
+	if (is_check)
+		exit(0);
 }
 
 int

@@ -77,7 +77,8 @@ usage(void)
 	    "                [-r url]... [-a secrets] [-C cafile] [-k] "
 	    "[-m maildir]\n"
 	    "                [-e expire] [-w interval] "
-	    "[-M address|@domain] [-A aliases]\n");
+	    "[-M address|@domain] [-A aliases]\n"
+	    "                [-F conffile] [-N]\n");
 	exit(0);
 }
 
@@ -639,12 +640,13 @@ main(int argc, char *argv[])
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
 	const char *secrets = NULL, *cafile = NULL;
 	char why[256];
-	int c, is_print = 0, is_probe = 0, is_left;
+	int c, is_print = 0, is_probe = 0, is_left, is_check = 0;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:")) !=
-	    -1) {
+	/* smtpq.conf's values first, through the same cases (conf.c). */
+	while ((c = conf_getopt(argc, argv,
+	    ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
@@ -689,6 +691,9 @@ main(int argc, char *argv[])
 		case 'n':
 			name = optarg;
 			break;
+		case 'N':
+			is_check = 1;
+			break;
 		case 'p':
 			is_print = 1;
 			break;
@@ -718,12 +723,21 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
+	conf_blame('A');
 	if (alias_file != NULL && alias_load(alias_file, why,
 	    sizeof(why)) == -1)
 		die_usage("-A: %s", why);
+	conf_blame('n');
 	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
+	conf_blame(0);
+	if (is_check) {
+		/* what a run would refuse before touching the queue */
+		log_open("smtpsend", "-");
+		relay_setup(hostname, timeout, cafile, secrets);
+		return 0;
+	}
 	if (is_probe && !has_relay)
 		die_usage("-k needs a relay (-r)");
 	if (log_open("smtpsend", is_print || (is_probe && log_file == NULL) ?

@@ -273,6 +273,9 @@ fault_class() {
 		CLASS=harmless ;;
 	"open $LOGREAL")
 		CLASS=logopen ;;
+	"open /etc/smtpq/smtpq.conf")
+		# smtpq.conf(5) that cannot be read: exit 78, before any SMTP
+		CLASS=config ;;
 	*" $QREAL/tmp/"*|"fsync $QREAL/new")
 		CLASS=commit ;;
 	*" $QREAL"|*" $QREAL/"*)
@@ -329,7 +332,7 @@ check_receive() {
 		*" -")
 			# No reply: only when the session could not go on.
 			case $CLASS in
-			client|logopen|setup|killed) ;;
+			client|logopen|setup|killed|config) ;;
 			*)	echo "message $k: no reply ($CLASS)" >&2
 				return 1 ;;
 			esac ;;
@@ -353,6 +356,12 @@ check_receive() {
 		    [ "${#REPLIES[@]}" -eq 1 ] &&
 		    [[ "${REPLIES[0]}" == "421 4.3.0 "* ]] || {
 			echo "a log that cannot be opened: not one 421" >&2
+			return 1
+		} ;;
+	config)
+		[ "$status" -eq 78 ] && [ "$files" -eq 0 ] &&
+		    [ "${#REPLIES[@]}" -eq 0 ] || {
+			echo "an unreadable smtpq.conf: not exit 78 and silence" >&2
 			return 1
 		} ;;
 	setup)
@@ -571,9 +580,12 @@ listed() {
 check_send() {
 	local r n
 	read -r _ FAILED_CALL _ FAILED_TARGET _ <<<"${FAULT_FAILED:-- - - -}"
-	WANT=() QUEUED='' KILLED=''
+	WANT=() QUEUED='' KILLED='' CONF=75
 	[ -z "${FAULT_KILL:-}" ] || [ -z "$FAULT_FAILED" ] || KILLED=1
-	[ "$status" -eq 0 ] || [ "$status" -eq 75 ] ||
+	# smtpq.conf(5) that cannot be read: exit 78, the queue untouched
+	[ "$FAILED_CALL $FAILED_TARGET" != "open /etc/smtpq/smtpq.conf" ] ||
+	    CONF=78
+	[ "$status" -eq 0 ] || [ "$status" -eq "$CONF" ] ||
 	    { [ -n "$KILLED" ] && [ "$status" -eq 137 ]; } || {
 		echo "exit status $status" >&2
 		return 1
@@ -594,7 +606,7 @@ check_send() {
 	if [ -f "$Q/new/$NAME" ]; then
 		slurp "$Q/new/$NAME" QUEUED
 		QUEUED=$'\n'$QUEUED
-		[ "$status" -eq 75 ] || [ -n "$KILLED" ] || {
+		[ "$status" -eq "$CONF" ] || [ -n "$KILLED" ] || {
 			echo "exit 0 with the message still queued" >&2
 			return 1
 		}

@@ -1,0 +1,34 @@
+/*
+ * smtpqctl.h: what the parts of smtpqctl share (smtpqctl.c: commands and
+ * privileges; smtpqctl-list.c: the queue listing).
+ */
+#ifndef SMTPQCTL_H
+#define SMTPQCTL_H
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+
+#include "common.h"
+
+#ifndef SBINDIR
+#define SBINDIR		"/usr/local/sbin"
+#endif
+
+/* The queue's directories a message can be in. */
+enum { QDIR_NEW, QDIR_HOLD, QDIR_FAILED, QDIRS };
+
+extern const char *const qdir_names[QDIRS];
+extern const char *const qdir_states[QDIRS];
+extern const char *queue_dir;
+extern const char *log_file;
+extern int qdirs[QDIRS];
+
+int	qdir_open(int);
+int	msg_open(int dir, const char *id, struct stat *);
+void	print_esc(FILE *, const char *, int is_spaces_ok);
+
+/* smtpqctl-list.c */
+int	cmd_queue(int is_json);
+
+#endif
