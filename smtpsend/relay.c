@@ -10,8 +10,12 @@
  * it is not tried again in this run.  A session lost in the middle of a
  * message (msmtpd closes after any failed message) costs that message
  * alone: it keeps what the relay said, the rest of it stays pending, and
- * the next message gets a new connection.  Every reply read is bounded
- * (reply_read()), every wait bounded by -t.
+ * the next message gets a new connection.  A relay that took messages
+ * over this session and then refuses one whole for now (4xx to MAIL or
+ * to every RCPT: OpenSMTPD's "452 4.5.3 Too many messages sent" after
+ * its limit of messages per session), or says 421 in its transaction,
+ * is ending the session: that message goes again over a new one, once.
+ * Every reply read is bounded (reply_read()), every wait bounded by -t.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +52,7 @@ static struct {
 	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
 	int		has_size;
 	int		needs_rset;	/* a transaction did not end at "." */
+	unsigned	nsent;		/* messages this session took */
 	int		has_starttls, has_plain, has_login;
 	int		is_tls;		/* through s_client */
 	int		is_verified;	/* and the certificate checked */
@@ -290,6 +295,7 @@ relay_connect(const struct url *u, int is_tls, int is_starttls)
 	reap_wait();
 	relay.is_broken = relay.needs_rset = relay.got_reply = 0;
 	relay.is_closing = 0;
+	relay.nsent = 0;
 	relay.is_tls = is_tls;
 	relay.is_verified = is_tls && u->tls != URL_TLS_MAY;
 	if (is_tls)
@@ -475,6 +481,8 @@ struct txn {
 	int	accepted[RCPT_MAX];	/* RCPT got 2xx: DATA decides */
 	int	decided[RCPT_MAX];	/* RCPT or MAIL got 4xx or 5xx */
 	size_t	n;			/* how many */
+	size_t	nrelayed;		/* recipients for the relay */
+	size_t	ntemp;			/* of them refused for now (4xx) */
 };
 
 /* The session ended before m's transaction did: each relayed recipient
@@ -511,6 +519,7 @@ txn_mail(struct msg *m, struct txn *t)
 		if (!m->is_local[i]) {
 			rcpt_said(m, i, t->mail, relay.last);
 			t->decided[i] = 1;
+			t->ntemp += t->mail / 100 == 4;
 		}
 	return 0;
 }
@@ -529,6 +538,7 @@ txn_rcpt(struct msg *m, struct txn *t, size_t i)
 		t->accepted[i] = code / 100 == 2;
 		t->decided[i] = !t->accepted[i];
 		t->n += t->accepted[i];
+		t->ntemp += code / 100 == 4;
 	}
 	return 0;
 }
@@ -583,6 +593,8 @@ relay_txn(struct msg *m, struct txn *t)
 		return 0;
 	}
 	t->mail = 250;		/* batched: RCPTs go out before its reply */
+	for (i = 0; i < m->env.nrcpt; i++)
+		t->nrelayed += !m->is_local[i];
 	is_batch = relay.has_pipelining;
 	relay.needs_rset = 1;
 
@@ -634,6 +646,7 @@ relay_txn(struct msg *m, struct txn *t)
 		if ((code = relay_reply()) == -1)
 			return -1;
 		relay.needs_rset = 0;
+		relay.nsent += code / 100 == 2 && t->n > 0;
 	}
 	/* The reply to DATA or to the final dot. */
 	for (i = 0; i < m->env.nrcpt; i++)
@@ -643,18 +656,37 @@ relay_txn(struct msg *m, struct txn *t)
 }
 
 /*
+ * Whether the relay refused all of m for now (4xx to MAIL, or to every
+ * RCPT) over a session that took messages before it: a relay that ends
+ * a session this way (OpenSMTPD after its "max-mails", 100 by default,
+ * answers every RCPT "452 4.5.3 Too many messages sent") takes the
+ * message over a new one.  A session that took nothing is no sign: a
+ * relay that refuses every message so is not connected to again.
+ */
+static int
+relay_is_ending(const struct txn *t)
+{
+	return t->nrelayed > 0 && t->ntemp == t->nrelayed && relay.nsent > 0;
+}
+
+/*
  * Delivers m to its relayed recipients.  A session kept from the message
  * before that is lost before it replied to this one had gone stale (the
  * relay closed it after that message, or timed it out): m is tried once
- * more over a new one.  A session lost later costs m alone; the relay is
- * down for the run only when no session can be had, or it said 421 or
- * wants AUTH, which no new connection mends.
+ * more over a new one.  So is a session the relay ends after it took
+ * messages: a 421 (RFC 5321 3.8), or all of m refused for now
+ * (relay_is_ending()).  A message gets one new connection at most, and
+ * only after a session that took mail, so a relay that refuses a fresh
+ * session the same way costs no more connections.  A session lost later
+ * costs m alone; the relay is down for the run only when no session can
+ * be had, or it said 421 or wants AUTH where no new connection mends it.
  */
 void
 relay_send(struct msg *m)
 {
 	static struct txn t;
 	int is_reused, is_retry = 0;
+	size_t i;
 
 	for (;;) {
 		memset(&t, 0, sizeof(t));
@@ -664,15 +696,27 @@ relay_send(struct msg *m)
 		}
 		is_reused = relay.fd != -1;
 		relay.nreplies = 0;
-		if (relay_txn(m, &t) == 0)
-			return;
+		if (relay_txn(m, &t) == 0) {
+			if (!relay_is_ending(&t) || is_retry || sig_term)
+				return;
+			for (i = 0; m->is_local[i]; i++)
+				;	/* the first relayed one's reply */
+			log_info("id=%s relay=%s result=reconnecting: refused "
+			    "for now after %u messages on this session: %s",
+			    m->name, relay_name, relay.nsent, m->reply[i]);
+			relay_close();
+			is_retry = 1;
+			continue;
+		}
 		if (relay.is_down)
 			break;
-		if (is_reused && relay.nreplies == 0 && !is_retry &&
-		    !sig_term) {
-			log_info("id=%s relay=%s result=reconnecting: the "
-			    "session went stale: %s", m->name, relay_name,
-			    relay.why);
+		if (is_reused && !is_retry && !sig_term &&
+		    (relay.nreplies == 0 || (relay.is_closing &&
+		    relay.nsent > 0))) {
+			log_info("id=%s relay=%s result=reconnecting: %s: %s",
+			    m->name, relay_name, relay.nreplies == 0 ?
+			    "the session went stale" : "the relay ended the "
+			    "session", relay.why);
 			relay.is_broken = 1;
 			relay_close();
 			is_retry = 1;
