@@ -40,6 +40,7 @@ static size_t nrelays, cur;		/* relays[cur] is in use */
 static const char *relay_helo = "localhost";	/* our EHLO name */
 static unsigned relay_timeout = TIMEOUT_DEFAULT;
 static const char *relay_cafile;		/* -C; NULL: the system's */
+static unsigned long relay_max_messages = RELAY_MESSAGES_DEFAULT; /* -c */
 
 /* The relay session, kept open from one message to the next. */
 static struct {
@@ -53,6 +54,7 @@ static struct {
 	int		has_size;
 	int		needs_rset;	/* a transaction did not end at "." */
 	unsigned	nsent;		/* messages this session took */
+	unsigned long	nmessages;	/* transactions begun on it (-c) */
 	int		has_starttls, has_plain, has_login;
 	int		is_tls;		/* through s_client */
 	int		is_verified;	/* and the certificate checked */
@@ -136,6 +138,13 @@ relay_setup(const char *helo, unsigned timeout, const char *cafile,
 			die(EXIT_CONFIG, "relay %s: %s", relays[i].url.name,
 			    err);
 	}
+}
+
+/* -c: the messages one connection carries at most. */
+void
+relay_limit(unsigned long messages)
+{
+	relay_max_messages = messages;
 }
 
 /* A new run: a relay that was down may be back. */
@@ -296,6 +305,7 @@ relay_connect(const struct url *u, int is_tls, int is_starttls)
 	relay.is_broken = relay.needs_rset = relay.got_reply = 0;
 	relay.is_closing = 0;
 	relay.nsent = 0;
+	relay.nmessages = 0;
 	relay.is_tls = is_tls;
 	relay.is_verified = is_tls && u->tls != URL_TLS_MAY;
 	if (is_tls)
@@ -605,6 +615,7 @@ relay_txn(struct msg *m, struct txn *t)
 	if (relay.has_8bitmime && body != NULL &&
 	    strcasecmp(body, "8BITMIME") == 0)
 		strcat(params, " BODY=8BITMIME");
+	relay.nmessages++;
 	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
 	    masqbuf, sizeof(masqbuf)), params);
 	if (!is_batch && txn_mail(m, t) == -1)
@@ -693,6 +704,15 @@ relay_send(struct msg *m)
 		if (relay.is_down) {
 			relay_lost(m, &t);
 			return;
+		}
+		/* -c: the session carried its share; the next one is new,
+		 * so that a relay holding what comes after its first few
+		 * messages of a connection (Exim) delivers each at once. */
+		if (relay.fd != -1 && relay.nmessages >= relay_max_messages) {
+			log_info("relay=%s messages=%lu result=closing: the "
+			    "most one connection carries (-c)", relay_name,
+			    relay.nmessages);
+			relay_close();
 		}
 		is_reused = relay.fd != -1;
 		relay.nreplies = 0;

@@ -77,7 +77,8 @@ usage(void)
 	    "                [-r url]... [-a secrets] [-C cafile] [-k] "
 	    "[-m maildir]\n"
 	    "                [-e expire] [-w interval] "
-	    "[-M address|@domain] [-A aliases]\n");
+	    "[-M address|@domain] [-A aliases]\n"
+	    "                [-c messages]\n");
 	exit(0);
 }
 
@@ -639,11 +640,12 @@ main(int argc, char *argv[])
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
 	const char *secrets = NULL, *cafile = NULL;
 	char why[256];
+	unsigned long count;
 	int c, is_print = 0, is_probe = 0, is_left;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt(argc, argv, ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:")) !=
+	while ((c = getopt(argc, argv, ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:t:w:")) !=
 	    -1) {
 		switch (c) {
 		case 'a':
@@ -651,6 +653,12 @@ main(int argc, char *argv[])
 			break;
 		case 'A':
 			alias_file = optarg;
+			break;
+		case 'c':
+			if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
+			    -1 || count == 0)
+				die_usage("bad count for -c: %s", optarg);
+			relay_limit(count);
 			break;
 		case 'C':
 			cafile = optarg;

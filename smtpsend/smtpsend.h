@@ -81,7 +81,14 @@ int	auth_secret(const char *file, const char *host, const char *user,
  * outcomes; relay_close() ends the session (QUIT), relay_begin() starts a
  * run in which a relay that was down is tried again.
  */
+/* -c: messages per connection.  Exim delivers at once only the first
+ * 10 of a connection (smtp_accept_queue_per_connection) and queues the
+ * rest for its queue runner, 30 minutes away on Debian. */
+#define RELAY_MESSAGES_DEFAULT	10
+#define RELAY_MESSAGES_MAX	100000
+
 int		 relay_config(const char *arg);
+void		 relay_limit(unsigned long messages);
 void		 relay_setup(const char *helo, unsigned timeout,
 		    const char *cafile, const char *secrets);
 void		 relay_begin(void);

@@ -218,3 +218,46 @@ opensmtpd_stop() {
 	[ "$(count_lines 'result=connected' "$LOG")" -eq 3 ]
 	grep -q 'result=reconnecting: refused for now after 3 messages on this session: 452 4.5.3 .*Too many messages sent' "$LOG"
 }
+
+# --- -c: messages per connection (Exim's smtp_accept_queue_per_connection) --
+
+@test "-c: by default a connection carries 10 messages: 25 go over 3, each ended with QUIT" {
+	relay_start
+	queue_n 25
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	assert_all_relayed 25
+	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]
+	[ "$(count_lines ' C: QUIT$' "$(T)")" -eq 3 ]
+	[ "$(count_lines ' C: MAIL FROM:' "$(T)")" -eq 25 ]
+	# 10, 10 and 5 transactions, in that order
+	[ "$(grep ' C: MAIL FROM:' "$(T)" | cut -d' ' -f1 | uniq -c |
+	    awk '{ printf "%s ", $1 }')" = "10 10 5 " ]
+	[ "$(count_lines 'messages=10 result=closing: the most one connection carries (-c)' "$LOG")" -eq 2 ]
+}
+
+@test "-c 100: 25 messages over one connection; -c 1: one connection each" {
+	relay_start
+	queue_n 25
+	smtpsend_run -c 100
+	[ "$status" -eq 0 ]
+	assert_all_relayed 25
+	[ "$(count_lines ' connect$' "$(T)")" -eq 1 ]
+	relay_stop
+	rm -rf "$RELAY_DIR"
+	relay_start
+	queue_n 3
+	smtpsend_run -c 1
+	[ "$status" -eq 0 ]
+	assert_all_relayed 3
+	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]
+}
+
+@test "-c: 0, a word or over 100000 is a usage error (64)" {
+	local arg
+	for arg in 0 x 100001 -1; do
+		run "$SMTPSEND" -q "$Q" -n mx.test -c "$arg"
+		[ "$status" -eq 64 ] || { echo "-c $arg: $status" >&2; false; }
+		[[ "$output" == *"bad count for -c"* ]]
+	done
+}

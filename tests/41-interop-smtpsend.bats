@@ -194,14 +194,14 @@ assert_one_connection() {
 	pf_log | grep -q 'disconnect from .* mail=1 rcpt=4 data=1 quit=1'
 }
 
-@test "postfix: 20 messages go over one connection, one transaction each" {
+@test "postfix: with -c 20, 20 messages go over one connection, one transaction each" {
 	local i f names=()
 	for i in $(seq 1 20); do
 		SEQ=$i qmessage "msg $i" "Message number $i.\r\n" a@src.test \
 		    bob@pf.test
 		names+=("$NAME")
 	done
-	send "$PF_PORT"
+	send "$PF_PORT" -c 20
 	assert_status 0
 	assert_empty "$Q/new"
 	maildir_wait "$PF_DIR/mail/bob" 20
