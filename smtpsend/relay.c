@@ -566,7 +566,7 @@ relay_txn(struct msg *m, struct txn *t)
 {
 	char params[64] = "", masqbuf[ADDR_MAX + 1];
 	const char *body = envelope_ext(&m->env, "Body");
-	int code, is_batch;
+	int code, is_batch, is_8bit;
 	size_t i;
 
 	if (relay.fd != -1 && relay.needs_rset) {
@@ -587,21 +587,25 @@ relay_txn(struct msg *m, struct txn *t)
 				    "than the relay's SIZE limit");
 		return 0;
 	}
-	/* RFC 6152 3: 8-bit data goes only to a relay that offers 8BITMIME.
-	 * We do not convert to 7 bit: a message declared 8BITMIME that really
-	 * holds 8-bit bytes is returned (RFC 3463 5.6.3); one that only
-	 * declared it is 7-bit and goes as it is. */
-	if (!relay.has_8bitmime && body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0 &&
-	    (code = body_has_8bit(m->fd, m->env.body)) != 0) {
+	/* What the message holds, read once per message and run. */
+	if (m->scan == -1 && (m->scan = body_scan(m->fd, m->env.body)) == -1) {
 		for (i = 0; i < m->env.nrcpt; i++)
 			if (!m->is_local[i])
-				rcpt_set(m, i, code == 1 ? 554 : 451, code == 1 ?
-				    "554 5.6.3 8-bit message, and the relay "
-				    "does not offer 8BITMIME" :
-				    "451 4.3.0 unable to read queue file");
+				rcpt_set(m, i, 451, "451 4.3.0 unable to read "
+				    "queue file");
 		return 0;
 	}
+	is_8bit = (m->scan & BODY_8BIT) || (body != NULL &&
+	    strcasecmp(body, "8BITMIME") == 0);
+	/* RFC 6152 3 wants 8-bit data converted to 7 bit or returned when
+	 * the relay does not offer 8BITMIME.  Postfix converts MIME parts
+	 * declared 8bit, sends the rest as it is and returns none; Exim and
+	 * OpenSMTPD send it as it is.  We do not convert (a DKIM signature
+	 * covers the bytes as queued): the message goes as it is, declared
+	 * or not, and the log says so. */
+	if (!relay.has_8bitmime && (m->scan & BODY_8BIT))
+		log_info("id=%s relay=%s body=8bit result=sent as it is: "
+		    "the relay does not offer 8BITMIME", m->name, relay_name);
 	t->mail = 250;		/* batched: RCPTs go out before its reply */
 	for (i = 0; i < m->env.nrcpt; i++)
 		t->nrelayed += !m->is_local[i];
@@ -611,9 +615,9 @@ relay_txn(struct msg *m, struct txn *t)
 	if (relay.has_size)
 		snprintf(params, sizeof(params), " SIZE=%lld",
 		    (long long)m->size);
-	/* Never a parameter the relay did not offer. */
-	if (relay.has_8bitmime && body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0)
+	/* Never a parameter the relay did not offer.  8-bit content is
+	 * declared whatever smtpd recorded (RFC 6152 2). */
+	if (relay.has_8bitmime && is_8bit)
 		strcat(params, " BODY=8BITMIME");
 	relay.nmessages++;
 	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,

@@ -371,6 +371,7 @@ msg_deliver(time_t now, const struct stat *st)
 		return msg_fail(msg.name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
 	msg.size = st->st_size - msg.env.body;
+	msg.scan = -1;		/* read when the relay needs it (relay.c) */
 	log_info("id=%s from=<%s> size=%lld rcpts=%zu age=%s result=trying",
 	    msg.name, msg.env.from, (long long)msg.size, msg.env.nrcpt,
 	    fmt_duration((long)(now - msg.arrival), age, sizeof(age)));

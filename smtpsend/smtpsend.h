@@ -21,6 +21,7 @@ struct msg {
 	int		 is_expired[RCPT_MAX];	/* failed for lack of time */
 	int		 is_remote[RCPT_MAX];	/* reply[] is the relay's own */
 	char		 reply[RCPT_MAX][REPLY_LINE_MAX + 1]; /* "550 5.1.1 ..." */
+	int		 scan;		/* body_scan()'s, once; -1: not yet */
 };
 
 /* smtpsend.c: outcomes ------------------------------------------------- */
@@ -105,8 +106,11 @@ const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 #define BODY_HEADERS	0x4	/* the header section only, cut at: */
 #define BODY_HEADERS_MAX	(8UL * 1024)
 
+#define BODY_8BIT		0x1	/* body_scan(): an octet over 127 */
+#define BODY_8BIT_HEADERS	0x2	/* one in the header section */
+
 int	body_copy(int fd, off_t offset, struct out *, int flags);
-int	body_has_8bit(int fd, off_t offset);
+int	body_scan(int fd, off_t offset);
 int	body_headers_8bit(int fd, off_t offset);
 
 /* local.c: Maildir delivery -------------------------------------------- */

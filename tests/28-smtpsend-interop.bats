@@ -261,3 +261,56 @@ opensmtpd_stop() {
 		[[ "$output" == *"bad count for -c"* ]]
 	done
 }
+
+# --- 8-bit: the content decides, not the label (RFC 6152) ------------------
+
+NO8BIT=$'250-fakerelay\n250-PIPELINING\n250 SIZE 1000000'
+EIGHT=$'Subject: x\r\n\r\n\xc3\xa9t\xc3\xa9\r\n'
+
+@test "8-bit content that arrived undeclared is declared BODY=8BITMIME to a relay that offers it" {
+	relay_start
+	BODY=$EIGHT qmsg "$(qname)" a@src.test x@dst.test
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	grep -q ' C: MAIL FROM:<a@src.test> SIZE=[0-9]* BODY=8BITMIME$' "$(T)"
+	[ -f "$RELAY_DIR/1.eml" ]
+}
+
+@test "8-bit only past the header section, 1 MiB in: still declared" {
+	local name
+	name=$(qname)
+	qmsg "$name" a@src.test x@dst.test
+	{
+		head -c $((1024 * 1024)) /dev/zero | tr '\0' 'a' | fold -w 70 |
+		    sed 's/$/\r/'
+		printf '\xff\r\n'
+	} >>"$Q/new/$name"
+	relay_start
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	grep -q ' C: MAIL FROM:<a@src.test> SIZE=[0-9]* BODY=8BITMIME$' "$(T)"
+}
+
+@test "to a relay without 8BITMIME: 8-bit data goes as it is, declared or not, without BODY=, logged" {
+	relay_start --ehlo "$NO8BIT"
+	ENVELOPE_EXTRA='Body: 8BITMIME' BODY=$EIGHT qmsg "$(qname 0 1)" a@src.test x1@dst.test
+	BODY=$EIGHT qmsg "$(qname 0 2)" a@src.test x2@dst.test
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	assert_all_relayed 2
+	[ "$(count_lines ' C: MAIL FROM:<a@src.test> SIZE=[0-9]*$' "$(T)")" -eq 2 ]
+	[ "$(count_lines 'body=8bit result=sent as it is: the relay does not offer 8BITMIME' "$LOG")" -eq 2 ]
+	cmp <(printf '%s' "$EIGHT") "$RELAY_DIR/1.eml"
+	cmp <(printf '%s' "$EIGHT") "$RELAY_DIR/2.eml"
+	[ "$(count_files "$Q/failed")" -eq 0 ]
+}
+
+@test "labelled 8BITMIME but 7-bit, to a relay without 8BITMIME: sent, nothing logged about 8-bit" {
+	relay_start --ehlo "$NO8BIT"
+	ENVELOPE_EXTRA='Body: 8BITMIME' qmsg "$(qname)" a@src.test x1@dst.test
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	assert_all_relayed 1
+	grep -q ' C: MAIL FROM:<a@src.test> SIZE=[0-9]*$' "$(T)"
+	refute grep -q 'body=8bit' "$LOG"
+}
