@@ -49,7 +49,7 @@ static struct {
 	int		is_broken;	/* lost mid-session: no more replies */
 	int		is_closing;	/* it said 421 (RFC 5321 3.8) */
 	unsigned	nreplies;	/* read in this try of a message */
-	int		has_pipelining, has_8bitmime;
+	int		has_pipelining, has_8bitmime, has_smtputf8;
 	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
 	int		has_size;
 	int		needs_rset;	/* a transaction did not end at "." */
@@ -246,6 +246,7 @@ relay_extensions(void)
 	char *line, *next;
 
 	relay.has_pipelining = relay.has_8bitmime = relay.has_size = 0;
+	relay.has_smtputf8 = 0;
 	relay.has_starttls = relay.has_plain = relay.has_login = 0;
 	relay.size_max = 0;
 	for (line = strchr(relay.text, '\n'); line != NULL; line = next) {
@@ -256,6 +257,8 @@ relay_extensions(void)
 			relay.has_pipelining = 1;	/* RFC 2920 */
 		else if (strcasecmp(line, "8BITMIME") == 0)
 			relay.has_8bitmime = 1;		/* RFC 6152 */
+		else if (strcasecmp(line, "SMTPUTF8") == 0)
+			relay.has_smtputf8 = 1;		/* RFC 6531 */
 		else if (strcasecmp(line, "STARTTLS") == 0)
 			relay.has_starttls = 1;		/* RFC 3207 */
 		else if (strncasecmp(line, "AUTH ", 5) == 0) {	/* RFC 4954 */
@@ -553,6 +556,37 @@ txn_rcpt(struct msg *m, struct txn *t, size_t i)
 	return 0;
 }
 
+/* Whether s holds an octet over 127 (a UTF-8 address, RFC 6531). */
+static int
+is_8bit_text(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s > 127)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether m needs SMTPUTF8 to reach its relayed recipients (RFC 6531
+ * 3.4): a UTF-8 address in the envelope always does; UTF-8 in the header
+ * section does when the client that sent it said SMTPUTF8 (the envelope's
+ * "Smtputf8: yes"), as Postfix decides.  Mail that merely holds UTF-8
+ * in its body needs 8BITMIME, not this.
+ */
+static int
+relay_needs_utf8(const struct msg *m)
+{
+	size_t i;
+
+	if (is_8bit_text(m->env.from))
+		return 1;
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (!m->is_local[i] && is_8bit_text(m->env.rcpt[i]))
+			return 1;
+	return envelope_ext(&m->env, "Smtputf8") != NULL &&
+	    (m->scan & BODY_8BIT_HEADERS);
+}
+
 /*
  * One transaction for the relayed recipients of msg: MAIL, RCPT each,
  * DATA, the message and its final dot, over the open session or a new
@@ -603,6 +637,17 @@ relay_txn(struct msg *m, struct txn *t)
 	 * OpenSMTPD send it as it is.  We do not convert (a DKIM signature
 	 * covers the bytes as queued): the message goes as it is, declared
 	 * or not, and the log says so. */
+	/* RFC 6531 3.2: without SMTPUTF8 offered, a message that needs it
+	 * is returned (5.6.7, as Postfix does); one that does not goes
+	 * without the parameter. */
+	if (!relay.has_smtputf8 && relay_needs_utf8(m)) {
+		say(relay.why, sizeof(relay.why), "554 5.6.7 SMTPUTF8 is "
+		    "required, but was not offered by relay %s", relay_name);
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (!m->is_local[i])
+				rcpt_set(m, i, 554, relay.why);
+		return 0;
+	}
 	if (!relay.has_8bitmime && (m->scan & BODY_8BIT))
 		log_info("id=%s relay=%s body=8bit result=sent as it is: "
 		    "the relay does not offer 8BITMIME", m->name, relay_name);
@@ -619,6 +664,9 @@ relay_txn(struct msg *m, struct txn *t)
 	 * declared whatever smtpd recorded (RFC 6152 2). */
 	if (relay.has_8bitmime && is_8bit)
 		strcat(params, " BODY=8BITMIME");
+	if (relay.has_smtputf8 && (envelope_ext(&m->env, "Smtputf8") !=
+	    NULL || relay_needs_utf8(m)))
+		strcat(params, " SMTPUTF8");
 	relay.nmessages++;
 	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
 	    masqbuf, sizeof(masqbuf)), params);

@@ -314,3 +314,62 @@ EIGHT=$'Subject: x\r\n\r\n\xc3\xa9t\xc3\xa9\r\n'
 	grep -q ' C: MAIL FROM:<a@src.test> SIZE=[0-9]*$' "$(T)"
 	refute grep -q 'body=8bit' "$LOG"
 }
+
+# --- SMTPUTF8 (RFC 6531), send side -------------------------------------------
+
+UTF8_EHLO=$'250-fakerelay\n250-PIPELINING\n250-8BITMIME\n250 SMTPUTF8'
+UTF8_HEADERS=$'Subject: x\r\nTo: Jos\xc3\xa9 <jose@dst.test>\r\n\r\nhi\r\n'
+
+@test "smtputf8: a relay that offers SMTPUTF8 gets the parameter for a message received with it" {
+	relay_start --ehlo "$UTF8_EHLO"
+	ENVELOPE_EXTRA='Smtputf8: yes' BODY=$UTF8_HEADERS qmsg "$(qname 0 1)" \
+	    a@src.test x1@dst.test
+	qmsg "$(qname 0 2)" a@src.test x2@dst.test
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	assert_all_relayed 2
+	grep -q ' C: MAIL FROM:<a@src.test> BODY=8BITMIME SMTPUTF8$' "$(T)"
+	# the other one, without it
+	grep -q ' C: MAIL FROM:<a@src.test>$' "$(T)"
+}
+
+@test "smtputf8: without it offered, UTF-8 header fields of a SMTPUTF8 message are returned 5.6.7 (Postfix's rule), not sent" {
+	local dsn
+	relay_start
+	ENVELOPE_EXTRA='Smtputf8: yes' BODY=$UTF8_HEADERS qmsg "$(qname)" \
+	    a@src.test x@dst.test
+	smtpsend_run -d src.test -m "$MAILDIR"
+	[ "$status" -eq 0 ]
+	[ "$(count_lines ' C: MAIL FROM:<a@src.test>' "$(T)")" -eq 0 ]
+	grep -q 'to=<x@dst.test> .*result=bounced: 554 5.6.7 SMTPUTF8 is required, but was not offered by relay' "$LOG"
+	dsn=$(maildir_list "$MAILDIR/a")
+	grep -q '^Status: 5.6.7$' "$dsn"
+	[ "$(count_lines '^Remote-MTA:' "$dsn")" -eq 0 ]
+}
+
+@test "smtputf8: without it offered, a SMTPUTF8 message that needs none (ASCII headers, UTF-8 body) is sent without it" {
+	relay_start
+	ENVELOPE_EXTRA='Smtputf8: yes' BODY=$'Subject: x\r\n\r\nJos\xc3\xa9\r\n' \
+	    qmsg "$(qname)" a@src.test x1@dst.test
+	smtpsend_run
+	[ "$status" -eq 0 ]
+	assert_all_relayed 1
+	grep -q ' C: MAIL FROM:<a@src.test> SIZE=[0-9]* BODY=8BITMIME$' "$(T)"
+}
+
+@test "smtputf8: the envelope line takes yes only, once; anything else is damage" {
+	local bad
+	for bad in 'Smtputf8: no' 'Smtputf8: ' $'Smtputf8: yes\nSmtputf8: yes'; do
+		rm -f "$Q"/new/* "$Q"/failed/*
+		ENVELOPE_EXTRA=$bad qmsg "$(qname)" a@src.test x@dst.test
+		run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d dst.test \
+		    -m "$MAILDIR"
+		[ "$(count_files "$Q/failed")" -eq 1 ] ||
+		    { echo "$bad: not damage" >&2; false; }
+	done
+	rm -f "$Q"/new/* "$Q"/failed/*
+	ENVELOPE_EXTRA='SMTPUTF8: YES' qmsg "$(qname)" a@src.test x@dst.test
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d dst.test -m "$MAILDIR"
+	[ "$status" -eq 0 ]
+	maildir_has "$MAILDIR/x" 1
+}
