@@ -51,6 +51,7 @@ static const struct conf_key {
 	{ "aliases",	0,	{ 0,	'A',	0 } },
 	{ "masquerade",	0,	{ 0,	'M',	0 } },
 	{ "expire",	0,	{ 0,	'e',	0 } },
+	{ "connection-messages", 0, { 0, 'c', 0 } },
 };
 #define CONF_KEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 

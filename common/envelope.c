@@ -102,6 +102,14 @@ envelope_check_ext(const struct envelope *env, const char *line,
 			return "two Origin lines";
 		return NULL;
 	}
+	/* RFC 6531: the client said SMTPUTF8; smtpsend passes it on. */
+	if (envelope_is(line, "Smtputf8")) {
+		if (strcasecmp(value, "yes") != 0)
+			return "bad Smtputf8 value";
+		if (envelope_ext(env, "Smtputf8") != NULL)
+			return "two Smtputf8 lines";
+		return NULL;
+	}
 	return "unknown envelope line";
 }
 

@@ -171,21 +171,51 @@ body_copy(int fd, off_t offset, struct out *o, int flags)
 	return out_write(o, out, len);
 }
 
-/* Whether the message from offset on holds a byte over 127: 1 yes, 0 no,
- * -1 when it cannot be read (errno says why). */
+/*
+ * Looks once at the whole message from offset on, in fixed chunks, and
+ * returns what the relay's decisions need: BODY_8BIT when an octet is
+ * over 127 anywhere (RFC 6152: the content, not the label, decides),
+ * BODY_8BIT_HEADERS when one is in the header section (RFC 6531: UTF-8
+ * header fields need SMTPUTF8).  The header section ends at the first
+ * empty line, read as body_copy() reads line ends (a bare CR is content).
+ * It stops as soon as nothing more can be learnt.  -1 when the file
+ * cannot be read (errno says why).
+ */
 int
-body_has_8bit(int fd, off_t offset)
+body_scan(int fd, off_t offset)
 {
 	static unsigned char in[IO_BUFSIZE / 2];
+	int flags = 0, in_headers = 1, at_bol = 1, has_cr = 0;
 	ssize_t n, i;
+	unsigned char c;
 
 	for (;;) {
-		if ((n = body_pread(fd, in, sizeof(in), offset)) <= 0)
-			return (int)n;
-		for (i = 0; i < n; i++)
-			if (in[i] > 127)
-				return 1;
+		if ((n = body_pread(fd, in, sizeof(in), offset)) == -1)
+			return -1;
+		if (n == 0)
+			return flags;
 		offset += n;
+		for (i = 0; i < n; i++) {
+			c = in[i];
+			if (c > 127)
+				flags |= in_headers ? BODY_8BIT |
+				    BODY_8BIT_HEADERS : BODY_8BIT;
+			if (!in_headers) {
+				if (flags & BODY_8BIT)
+					return flags;
+				continue;
+			}
+			if (c == '\n') {
+				in_headers = !at_bol;
+				at_bol = 1;
+				has_cr = 0;
+			} else if (c == '\r') {
+				at_bol &= !has_cr;	/* a bare CR before */
+				has_cr = 1;
+			} else {
+				at_bol = has_cr = 0;
+			}
+		}
 	}
 }
 

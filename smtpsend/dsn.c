@@ -8,8 +8,8 @@
  * recipient and the reply that failed it, and the original's header
  * section (text/rfc822-headers, cut at BODY_HEADERS_MAX) so the sender can
  * tell which message it was without getting it all back.  Quoted 8-bit
- * header octets make the bounce "Body: 8BITMIME" (RFC 6152), which
- * relay.c treats like any 8-bit message.  Only a reply the relay gave
+ * header octets make the bounce "Body: 8BITMIME" (RFC 6152), and
+ * relay.c sends it like any 8-bit message.  Only a reply the relay gave
  * names it as Remote-MTA (RFC 3464 2.3.5); our own decisions do not.
  */
 #include <stdio.h>
@@ -50,8 +50,8 @@ dsn_status(const struct msg *m, size_t i, char *buf, size_t size)
 }
 
 /* The human note on recipient i: the relay's words are said to be its
- * own; a decision of ours (a message over the relay's SIZE, 8-bit data
- * for a relay without 8BITMIME, a Maildir) names no server. */
+ * own; a decision of ours (a message over the relay's SIZE, a Maildir)
+ * names no server. */
 static void
 dsn_note(struct out *o, const struct msg *m, size_t i, const char *relay)
 {

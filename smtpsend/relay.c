@@ -10,8 +10,12 @@
  * it is not tried again in this run.  A session lost in the middle of a
  * message (msmtpd closes after any failed message) costs that message
  * alone: it keeps what the relay said, the rest of it stays pending, and
- * the next message gets a new connection.  Every reply read is bounded
- * (reply_read()), every wait bounded by -t.
+ * the next message gets a new connection.  A relay that took messages
+ * over this session and then refuses one whole for now (4xx to MAIL or
+ * to every RCPT: OpenSMTPD's "452 4.5.3 Too many messages sent" after
+ * its limit of messages per session), or says 421 in its transaction,
+ * is ending the session: that message goes again over a new one, once.
+ * Every reply read is bounded (reply_read()), every wait bounded by -t.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +40,7 @@ static size_t nrelays, cur;		/* relays[cur] is in use */
 static const char *relay_helo = "localhost";	/* our EHLO name */
 static unsigned relay_timeout = TIMEOUT_DEFAULT;
 static const char *relay_cafile;		/* -C; NULL: the system's */
+static unsigned long relay_max_messages = RELAY_MESSAGES_DEFAULT; /* -c */
 
 /* The relay session, kept open from one message to the next. */
 static struct {
@@ -44,10 +49,12 @@ static struct {
 	int		is_broken;	/* lost mid-session: no more replies */
 	int		is_closing;	/* it said 421 (RFC 5321 3.8) */
 	unsigned	nreplies;	/* read in this try of a message */
-	int		has_pipelining, has_8bitmime;
+	int		has_pipelining, has_8bitmime, has_smtputf8;
 	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
 	int		has_size;
 	int		needs_rset;	/* a transaction did not end at "." */
+	unsigned	nsent;		/* messages this session took */
+	unsigned long	nmessages;	/* transactions begun on it (-c) */
 	int		has_starttls, has_plain, has_login;
 	int		is_tls;		/* through s_client */
 	int		is_verified;	/* and the certificate checked */
@@ -131,6 +138,13 @@ relay_setup(const char *helo, unsigned timeout, const char *cafile,
 			die(EXIT_CONFIG, "relay %s: %s", relays[i].url.name,
 			    err);
 	}
+}
+
+/* -c: the messages one connection carries at most. */
+void
+relay_limit(unsigned long messages)
+{
+	relay_max_messages = messages;
 }
 
 /* A new run: a relay that was down may be back. */
@@ -232,6 +246,7 @@ relay_extensions(void)
 	char *line, *next;
 
 	relay.has_pipelining = relay.has_8bitmime = relay.has_size = 0;
+	relay.has_smtputf8 = 0;
 	relay.has_starttls = relay.has_plain = relay.has_login = 0;
 	relay.size_max = 0;
 	for (line = strchr(relay.text, '\n'); line != NULL; line = next) {
@@ -242,6 +257,8 @@ relay_extensions(void)
 			relay.has_pipelining = 1;	/* RFC 2920 */
 		else if (strcasecmp(line, "8BITMIME") == 0)
 			relay.has_8bitmime = 1;		/* RFC 6152 */
+		else if (strcasecmp(line, "SMTPUTF8") == 0)
+			relay.has_smtputf8 = 1;		/* RFC 6531 */
 		else if (strcasecmp(line, "STARTTLS") == 0)
 			relay.has_starttls = 1;		/* RFC 3207 */
 		else if (strncasecmp(line, "AUTH ", 5) == 0) {	/* RFC 4954 */
@@ -290,6 +307,8 @@ relay_connect(const struct url *u, int is_tls, int is_starttls)
 	reap_wait();
 	relay.is_broken = relay.needs_rset = relay.got_reply = 0;
 	relay.is_closing = 0;
+	relay.nsent = 0;
+	relay.nmessages = 0;
 	relay.is_tls = is_tls;
 	relay.is_verified = is_tls && u->tls != URL_TLS_MAY;
 	if (is_tls)
@@ -475,6 +494,8 @@ struct txn {
 	int	accepted[RCPT_MAX];	/* RCPT got 2xx: DATA decides */
 	int	decided[RCPT_MAX];	/* RCPT or MAIL got 4xx or 5xx */
 	size_t	n;			/* how many */
+	size_t	nrelayed;		/* recipients for the relay */
+	size_t	ntemp;			/* of them refused for now (4xx) */
 };
 
 /* The session ended before m's transaction did: each relayed recipient
@@ -511,6 +532,7 @@ txn_mail(struct msg *m, struct txn *t)
 		if (!m->is_local[i]) {
 			rcpt_said(m, i, t->mail, relay.last);
 			t->decided[i] = 1;
+			t->ntemp += t->mail / 100 == 4;
 		}
 	return 0;
 }
@@ -529,8 +551,40 @@ txn_rcpt(struct msg *m, struct txn *t, size_t i)
 		t->accepted[i] = code / 100 == 2;
 		t->decided[i] = !t->accepted[i];
 		t->n += t->accepted[i];
+		t->ntemp += code / 100 == 4;
 	}
 	return 0;
+}
+
+/* Whether s holds an octet over 127 (a UTF-8 address, RFC 6531). */
+static int
+is_8bit_text(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s > 127)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether m needs SMTPUTF8 to reach its relayed recipients (RFC 6531
+ * 3.4): a UTF-8 address in the envelope always does; UTF-8 in the header
+ * section does when the client that sent it said SMTPUTF8 (the envelope's
+ * "Smtputf8: yes"), as Postfix decides.  Mail that merely holds UTF-8
+ * in its body needs 8BITMIME, not this.
+ */
+static int
+relay_needs_utf8(const struct msg *m)
+{
+	size_t i;
+
+	if (is_8bit_text(m->env.from))
+		return 1;
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (!m->is_local[i] && is_8bit_text(m->env.rcpt[i]))
+			return 1;
+	return envelope_ext(&m->env, "Smtputf8") != NULL &&
+	    (m->scan & BODY_8BIT_HEADERS);
 }
 
 /*
@@ -546,7 +600,7 @@ relay_txn(struct msg *m, struct txn *t)
 {
 	char params[64] = "", masqbuf[ADDR_MAX + 1];
 	const char *body = envelope_ext(&m->env, "Body");
-	int code, is_batch;
+	int code, is_batch, is_8bit;
 	size_t i;
 
 	if (relay.fd != -1 && relay.needs_rset) {
@@ -567,32 +621,53 @@ relay_txn(struct msg *m, struct txn *t)
 				    "than the relay's SIZE limit");
 		return 0;
 	}
-	/* RFC 6152 3: 8-bit data goes only to a relay that offers 8BITMIME.
-	 * We do not convert to 7 bit: a message declared 8BITMIME that really
-	 * holds 8-bit bytes is returned (RFC 3463 5.6.3); one that only
-	 * declared it is 7-bit and goes as it is. */
-	if (!relay.has_8bitmime && body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0 &&
-	    (code = body_has_8bit(m->fd, m->env.body)) != 0) {
+	/* What the message holds, read once per message and run. */
+	if (m->scan == -1 && (m->scan = body_scan(m->fd, m->env.body)) == -1) {
 		for (i = 0; i < m->env.nrcpt; i++)
 			if (!m->is_local[i])
-				rcpt_set(m, i, code == 1 ? 554 : 451, code == 1 ?
-				    "554 5.6.3 8-bit message, and the relay "
-				    "does not offer 8BITMIME" :
-				    "451 4.3.0 unable to read queue file");
+				rcpt_set(m, i, 451, "451 4.3.0 unable to read "
+				    "queue file");
 		return 0;
 	}
+	is_8bit = (m->scan & BODY_8BIT) || (body != NULL &&
+	    strcasecmp(body, "8BITMIME") == 0);
+	/* RFC 6152 3 wants 8-bit data converted to 7 bit or returned when
+	 * the relay does not offer 8BITMIME.  Postfix converts MIME parts
+	 * declared 8bit, sends the rest as it is and returns none; Exim and
+	 * OpenSMTPD send it as it is.  We do not convert (a DKIM signature
+	 * covers the bytes as queued): the message goes as it is, declared
+	 * or not, and the log says so. */
+	/* RFC 6531 3.2: without SMTPUTF8 offered, a message that needs it
+	 * is returned (5.6.7, as Postfix does); one that does not goes
+	 * without the parameter. */
+	if (!relay.has_smtputf8 && relay_needs_utf8(m)) {
+		say(relay.why, sizeof(relay.why), "554 5.6.7 SMTPUTF8 is "
+		    "required, but was not offered by relay %s", relay_name);
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (!m->is_local[i])
+				rcpt_set(m, i, 554, relay.why);
+		return 0;
+	}
+	if (!relay.has_8bitmime && (m->scan & BODY_8BIT))
+		log_info("id=%s relay=%s body=8bit result=sent as it is: "
+		    "the relay does not offer 8BITMIME", m->name, relay_name);
 	t->mail = 250;		/* batched: RCPTs go out before its reply */
+	for (i = 0; i < m->env.nrcpt; i++)
+		t->nrelayed += !m->is_local[i];
 	is_batch = relay.has_pipelining;
 	relay.needs_rset = 1;
 
 	if (relay.has_size)
 		snprintf(params, sizeof(params), " SIZE=%lld",
 		    (long long)m->size);
-	/* Never a parameter the relay did not offer. */
-	if (relay.has_8bitmime && body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0)
+	/* Never a parameter the relay did not offer.  8-bit content is
+	 * declared whatever smtpd recorded (RFC 6152 2). */
+	if (relay.has_8bitmime && is_8bit)
 		strcat(params, " BODY=8BITMIME");
+	if (relay.has_smtputf8 && (envelope_ext(&m->env, "Smtputf8") !=
+	    NULL || relay_needs_utf8(m)))
+		strcat(params, " SMTPUTF8");
+	relay.nmessages++;
 	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
 	    masqbuf, sizeof(masqbuf)), params);
 	if (!is_batch && txn_mail(m, t) == -1)
@@ -634,6 +709,7 @@ relay_txn(struct msg *m, struct txn *t)
 		if ((code = relay_reply()) == -1)
 			return -1;
 		relay.needs_rset = 0;
+		relay.nsent += code / 100 == 2 && t->n > 0;
 	}
 	/* The reply to DATA or to the final dot. */
 	for (i = 0; i < m->env.nrcpt; i++)
@@ -643,18 +719,37 @@ relay_txn(struct msg *m, struct txn *t)
 }
 
 /*
+ * Whether the relay refused all of m for now (4xx to MAIL, or to every
+ * RCPT) over a session that took messages before it: a relay that ends
+ * a session this way (OpenSMTPD after its "max-mails", 100 by default,
+ * answers every RCPT "452 4.5.3 Too many messages sent") takes the
+ * message over a new one.  A session that took nothing is no sign: a
+ * relay that refuses every message so is not connected to again.
+ */
+static int
+relay_is_ending(const struct txn *t)
+{
+	return t->nrelayed > 0 && t->ntemp == t->nrelayed && relay.nsent > 0;
+}
+
+/*
  * Delivers m to its relayed recipients.  A session kept from the message
  * before that is lost before it replied to this one had gone stale (the
  * relay closed it after that message, or timed it out): m is tried once
- * more over a new one.  A session lost later costs m alone; the relay is
- * down for the run only when no session can be had, or it said 421 or
- * wants AUTH, which no new connection mends.
+ * more over a new one.  So is a session the relay ends after it took
+ * messages: a 421 (RFC 5321 3.8), or all of m refused for now
+ * (relay_is_ending()).  A message gets one new connection at most, and
+ * only after a session that took mail, so a relay that refuses a fresh
+ * session the same way costs no more connections.  A session lost later
+ * costs m alone; the relay is down for the run only when no session can
+ * be had, or it said 421 or wants AUTH where no new connection mends it.
  */
 void
 relay_send(struct msg *m)
 {
 	static struct txn t;
 	int is_reused, is_retry = 0;
+	size_t i;
 
 	for (;;) {
 		memset(&t, 0, sizeof(t));
@@ -662,17 +757,38 @@ relay_send(struct msg *m)
 			relay_lost(m, &t);
 			return;
 		}
+		/* -c: the session carried its share; the next one is new,
+		 * so that a relay holding what comes after its first few
+		 * messages of a connection (Exim) delivers each at once. */
+		if (relay.fd != -1 && relay.nmessages >= relay_max_messages) {
+			log_info("relay=%s messages=%lu result=closing: the "
+			    "most one connection carries (-c)", relay_name,
+			    relay.nmessages);
+			relay_close();
+		}
 		is_reused = relay.fd != -1;
 		relay.nreplies = 0;
-		if (relay_txn(m, &t) == 0)
-			return;
+		if (relay_txn(m, &t) == 0) {
+			if (!relay_is_ending(&t) || is_retry || sig_term)
+				return;
+			for (i = 0; m->is_local[i]; i++)
+				;	/* the first relayed one's reply */
+			log_info("id=%s relay=%s result=reconnecting: refused "
+			    "for now after %u messages on this session: %s",
+			    m->name, relay_name, relay.nsent, m->reply[i]);
+			relay_close();
+			is_retry = 1;
+			continue;
+		}
 		if (relay.is_down)
 			break;
-		if (is_reused && relay.nreplies == 0 && !is_retry &&
-		    !sig_term) {
-			log_info("id=%s relay=%s result=reconnecting: the "
-			    "session went stale: %s", m->name, relay_name,
-			    relay.why);
+		if (is_reused && !is_retry && !sig_term &&
+		    (relay.nreplies == 0 || (relay.is_closing &&
+		    relay.nsent > 0))) {
+			log_info("id=%s relay=%s result=reconnecting: %s: %s",
+			    m->name, relay_name, relay.nreplies == 0 ?
+			    "the session went stale" : "the relay ended the "
+			    "session", relay.why);
 			relay.is_broken = 1;
 			relay_close();
 			is_retry = 1;

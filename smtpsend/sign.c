@@ -504,7 +504,7 @@ sign_message(int fd, const struct sign_key *key, time_t now, char *out,
 		return -1;
 	}
 	/* b= folded every 64 characters; its white space is not signed. */
-	for (i = 0; b64[i] != '\0'; i += 64) {
+	for (i = 0, k = strlen(b64); i < k; i += 64) {
 		char piece[68];
 
 		snprintf(piece, sizeof(piece), "%s%.64s", i > 0 ? "\r\n\t" :

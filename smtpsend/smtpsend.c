@@ -78,7 +78,7 @@ usage(void)
 	    "[-m maildir]\n"
 	    "                [-e expire] [-w interval] "
 	    "[-M address|@domain] [-A aliases]\n"
-	    "                [-F conffile] [-N]\n");
+	    "                [-c messages] [-F conffile] [-N]\n");
 	exit(0);
 }
 
@@ -371,6 +371,7 @@ msg_deliver(time_t now, const struct stat *st)
 		return msg_fail(msg.name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
 	msg.size = st->st_size - msg.env.body;
+	msg.scan = -1;		/* read when the relay needs it (relay.c) */
 	log_info("id=%s from=<%s> size=%lld rcpts=%zu age=%s result=trying",
 	    msg.name, msg.env.from, (long long)msg.size, msg.env.nrcpt,
 	    fmt_duration((long)(now - msg.arrival), age, sizeof(age)));
@@ -640,19 +641,26 @@ main(int argc, char *argv[])
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
 	const char *secrets = NULL, *cafile = NULL;
 	char why[256];
+	unsigned long count;
 	int c, is_print = 0, is_probe = 0, is_left, is_check = 0;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
+	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
 			break;
 		case 'A':
 			alias_file = optarg;
+			break;
+		case 'c':
+			if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
+			    -1 || count == 0)
+				die_usage("bad count for -c: %s", optarg);
+			relay_limit(count);
 			break;
 		case 'C':
 			cafile = optarg;

@@ -21,6 +21,7 @@ struct msg {
 	int		 is_expired[RCPT_MAX];	/* failed for lack of time */
 	int		 is_remote[RCPT_MAX];	/* reply[] is the relay's own */
 	char		 reply[RCPT_MAX][REPLY_LINE_MAX + 1]; /* "550 5.1.1 ..." */
+	int		 scan;		/* body_scan()'s, once; -1: not yet */
 };
 
 /* smtpsend.c: outcomes ------------------------------------------------- */
@@ -81,7 +82,14 @@ int	auth_secret(const char *file, const char *host, const char *user,
  * outcomes; relay_close() ends the session (QUIT), relay_begin() starts a
  * run in which a relay that was down is tried again.
  */
+/* -c: messages per connection.  Exim delivers at once only the first
+ * 10 of a connection (smtp_accept_queue_per_connection) and queues the
+ * rest for its queue runner, 30 minutes away on Debian. */
+#define RELAY_MESSAGES_DEFAULT	10
+#define RELAY_MESSAGES_MAX	100000
+
 int		 relay_config(const char *arg);
+void		 relay_limit(unsigned long messages);
 void		 relay_setup(const char *helo, unsigned timeout,
 		    const char *cafile, const char *secrets);
 void		 relay_begin(void);
@@ -98,8 +106,11 @@ const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 #define BODY_HEADERS	0x4	/* the header section only, cut at: */
 #define BODY_HEADERS_MAX	(8UL * 1024)
 
+#define BODY_8BIT		0x1	/* body_scan(): an octet over 127 */
+#define BODY_8BIT_HEADERS	0x2	/* one in the header section */
+
 int	body_copy(int fd, off_t offset, struct out *, int flags);
-int	body_has_8bit(int fd, off_t offset);
+int	body_scan(int fd, off_t offset);
 int	body_headers_8bit(int fd, off_t offset);
 
 /* local.c: Maildir delivery -------------------------------------------- */
