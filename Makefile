@@ -167,14 +167,26 @@ unit: $(UNIT_BIN) $(TEST_BIN)
 # closing "N passed, N failed" line over the plain and sanitized runs.
 # First .ci/install: as root it installs what .ci/packages lists and is
 # missing; as another user it names the command that would, and stops.
+# The lint and the four builds run two at a time (separate directories);
+# then tests/run runs TEST_JOBS suites at a time, of both builds together:
+# on two cores 3 keeps them busy while suites wait on peers and timeouts,
+# more only adds load.  Suites marked "# tests/run: serial" run alone.
+TEST_JOBS ?= 3
+TEST_PREP  = test-lint test-plain test-clang test-asan fault
 test:
 	@bash .ci/install
+	$(MAKE) -j2 -Otarget $(TEST_PREP)
+	TEST_JOBS=$(TEST_JOBS) tests/run . build/asan
+
+test-lint:
 	$(MAKE) lint
+test-plain:
 	$(MAKE) all unit
+test-clang:
 	$(MAKE) O=build/clang CC=clang SMTPD_LIBC=glibc all unit
+test-asan:
 	$(MAKE) O=build/asan SANITIZE=1 all unit
-	$(MAKE) fault
-	tests/run . build/asan
+.PHONY: test-lint test-plain test-clang test-asan
 
 # The demo: smtpd on 127.0.0.1:2525 under systemd-socket-activate, the
 # queue in ./var/queue, the log in ./var/log; smtpsend drains the queue
@@ -182,15 +194,26 @@ test:
 # Ctrl-C stops both.
 DEMO_PORT ?= 2525
 RELAY	  ?=
-# Every suite under valgrind memcheck with a full leak check (a dynamic
+# The suites under valgrind memcheck with a full leak check (a dynamic
 # build under build/vg, as memcheck cannot see malloc in a static binary,
-# and the fault-injection build; any report fails; the deployment suite
-# installs the top build, hence "all").  The abuse suite feeds a 64 MiB
-# "GiB" there and every time bound is 20 times longer (helpers.bash:
-# SLOWDOWN).
+# and the fault-injection build; any report fails).  The abuse suite feeds
+# a 64 MiB "GiB" there and every time bound is 20 times longer
+# (helpers.bash: SLOWDOWN).  VALGRIND_JOBS suites at a time: memcheck
+# keeps a core busy.  Not under valgrind ("# tests/run: novalgrind"),
+# as make test runs them and memcheck would see nothing new:
+#   31-deploy, 32-systemd, 33-systemd-path  they drive launchers and
+#       systemd; 32, 33 install and run the top build in a container,
+#       never the binaries under test; 31's sessions (a message, the
+#       session cap) are 10-14's and 30's, which run under valgrind
+#   53-haproxy    drives HAProxy and Postfix; its smtpd -P and smtpsend
+#       -w paths run under valgrind in 52 (27 tests), 20 and 25
+#   71-sendmail-privileges  setgid: valgrind cannot run it (70 runs
+#       sendmail under valgrind); it runs the top build
+#   80-ci-install  runs no binary of ours
+VALGRIND_JOBS ?= 2
 valgrind: all fault
 	$(MAKE) O=build/vg SMTPD_LIBC=glibc SMTPD_STATIC= all unit
-	tests/run valgrind:build/vg
+	TEST_JOBS=$(VALGRIND_JOBS) tests/run valgrind:build/vg
 
 run: all
 	@mkdir -p var

@@ -134,18 +134,21 @@ xs() {
 
 @test "the idle timeout counts from the last input, not from the start" {
 	local i
-	SMTPD_FLAGS=(-t 1)
+	SMTPD_FLAGS=(-t 3)
 	smtpd_start
-	# 6 x 0.3 s: longer than the timeout in all, never idle for it
-	for i in 1 2 3 4 5 6; do
-		sleep 0.3
+	# 8 x 0.5 s: longer than the timeout in all, never idle for it.  Each
+	# gap is 0.5 s plus the wait for the reply, which on a busy machine
+	# (other suites beside this one) took over a second: -t 1 was too
+	# close.
+	for i in 1 2 3 4 5 6 7 8; do
+		sleep 0.5
 		smtpd_send 'NOOP\r\n'
 		wait_for eval '[ "$(grep -c "^250 " "$BATS_TEST_TMPDIR/out")" -eq $i ]'
 	done
 	smtpd_send 'QUIT\r\n'
 	smtpd_wait_exit
 	assert_replies '220 ' '250 2.0.0' '250 2.0.0' '250 2.0.0' '250 2.0.0' \
-	    '250 2.0.0' '250 2.0.0' '221 2.0.0'
+	    '250 2.0.0' '250 2.0.0' '250 2.0.0' '250 2.0.0' '221 2.0.0'
 }
 
 @test "a client idle in DATA gets 421 4.4.2 and nothing is queued" {

@@ -4,6 +4,7 @@
 # for real by each launcher we document: systemd, openbsd-inetd, xinetd,
 # tcpserver.  Each launcher gets the installed file, with only the port,
 # user and paths changed for the test, on 127.0.0.1 and a free high port.
+# tests/run: novalgrind
 
 load helpers
 load tls

@@ -5,7 +5,7 @@
 # in new/ never makes the path unit spin.  Needs root (nspawn).
 # Its setup_file is tests/32's
 # with smtpsend.path enabled and a relay that defers one recipient.
-# tests/run: once
+# tests/run: once serial novalgrind
 
 load helpers
 load systemd

@@ -8,6 +8,7 @@
 # exactly once, by Message-ID, while a host crashes and comes back; a
 # duplicate is reported, a loss fails.  Relay control sees the client
 # HAProxy saw, never HAProxy.  In CI a missing peer fails the test.
+# tests/run: novalgrind
 
 load helpers
 load haproxy

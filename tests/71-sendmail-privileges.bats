@@ -6,7 +6,7 @@
 # The plain build only: neither LeakSanitizer nor valgrind can run in a
 # setgid (non-dumpable) process; 70-sendmail.bats runs the same code
 # under both.
-# tests/run: once
+# tests/run: once novalgrind
 
 load helpers
 
