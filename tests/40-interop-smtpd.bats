@@ -88,7 +88,7 @@ queued_envelope() {
 	f=$(queued_file)
 	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
 	cmp "$BATS_TEST_TMPDIR/expected" "$BATS_TEST_TMPDIR/got"
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nTo: <b@example.net>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>')" ]
 }
 
 @test "swaks: pipelined session with several recipients" {
@@ -98,7 +98,7 @@ queued_envelope() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"250-PIPELINING"* ]]
 	f=$(queued_file)
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nTo: <b@example.net>\nTo: <c@example.net>\nTo: <d@example.com>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\nTo: <d@example.com>')" ]
 	queued_message "$f" | grep -q 'pipelined body'
 }
 
@@ -147,7 +147,7 @@ s.quit()
 EOF
 	[ "$status" -eq 0 ]
 	f=$(queued_file)
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nBody: 8BITMIME\nTo: <b@example.net>\nTo: <c@example.net>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>')" ]
 	printf 'Subject: py\r\n\r\n.leading dot\r\nbody \303\251\r\n' \
 	    > "$BATS_TEST_TMPDIR/expected"
 	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
@@ -179,7 +179,7 @@ EOF
 	    -S "mta=smtp://127.0.0.1:$PORT" -S from=a@example.org \
 	    -S sendwait -s "client test" b@example.net
 	f=$(queued_file)
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nTo: <b@example.net>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>')" ]
 	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
 	grep -q '^Subject: client test' "$BATS_TEST_TMPDIR/got"
 	# The body, as the client wrote it, with CRLF line ends.
@@ -212,7 +212,7 @@ EOF
 import sys
 for name in sys.argv[1:]:
 	envelope, message = open(name, "rb").read().split(b"\n\n", 1)
-	assert envelope == b"From: <a@example.org>\nTo: <b@example.net>", name
+	assert envelope == b"From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>", name
 	assert message.startswith(b"Received: "), name
 	lines = message.split(b"\r\n")
 	i = 1
