@@ -39,6 +39,24 @@
 #define AUTH_FAIL_DELAY		1
 #define AUTH_FAILURES_MAX	3
 
+/* Issue 22 item 7, smtpd/authlimit.c: failures across sessions, as leaky
+ * buckets.  A client network (/24, /64) holds AUTH_NET_FAILURES and
+ * forgets one each AUTH_NET_LEAK seconds (10 an hour: a stale password in
+ * a mail client retrying every 10 minutes never fills it); a user name
+ * AUTH_USER_FAILURES, one each AUTH_USER_LEAK s (30 an hour, from
+ * everywhere).  A full bucket: "454 4.7.0 Too many authentication
+ * failures" with no check.  The 535's delay is one second per failure in
+ * the fuller bucket, up to AUTH_DELAY_MAX.  At most AUTH_CHECKS_PER_SECOND
+ * checker runs a second on the host; a check waits up to AUTH_CHECK_WAIT
+ * s for one, then 454 4.7.0. */
+#define AUTH_NET_FAILURES	10
+#define AUTH_NET_LEAK		360
+#define AUTH_USER_FAILURES	30
+#define AUTH_USER_LEAK		120
+#define AUTH_DELAY_MAX		5
+#define AUTH_CHECKS_PER_SECOND	10
+#define AUTH_CHECK_WAIT		2
+
 /* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
  * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
  * more as damaged. */

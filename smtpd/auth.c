@@ -8,6 +8,8 @@
  * every command line, and returns the reply for smtpd.c to send: the code,
  * its text in *text.  The user name is copied out for the log; no reply
  * ever holds it, and the password is wiped once the checker has it.
+ * Before each check authlimit.c says whether the user's and the client
+ * network's failures across sessions still allow one (else 454 4.7.0).
  */
 #include <sys/wait.h>
 
@@ -99,6 +101,8 @@ auth_check(char *const argv[], const char *peer, const char *user,
 	ssize_t w;
 	int m;
 
+	if ((m = authlimit_admit(peer, user, text)) != 0)
+		return m;
 	*text = "4.7.0 Temporary authentication failure";
 	memcpy(msg, login, ulen);
 	msg[ulen] = '\0';
@@ -241,6 +245,8 @@ auth_exchange(struct line *in, struct out *out, char *arg,
 		if (alen != 0 && (alen != ulen ||
 		    memcmp(authz, authc, ulen) != 0)) {
 			wipe(buf, sizeof(buf));
+			if ((rc = authlimit_admit(peer, user, text)) != 0)
+				return rc;
 			*text = "5.7.8 Error: authentication failed";
 			return 535;
 		}
@@ -262,6 +268,8 @@ auth_exchange(struct line *in, struct out *out, char *arg,
 	}
 	if (ulen == 0 || ulen > AUTH_USER_MAX || plen > AUTH_PASS_MAX) {
 		wipe(buf, sizeof(buf));
+		if ((rc = authlimit_admit(peer, user, text)) != 0)
+			return rc;
 		*text = "5.7.8 Error: authentication failed";
 		return 535;
 	}
@@ -284,17 +292,22 @@ auth_run(struct line *in, struct out *out, char *arg, char *const argv[],
     const char *peer, char *user, const char **text, enum line_status *st)
 {
 	static unsigned failures;
+	unsigned delay;
 	int code;
 
 	code = auth_exchange(in, out, arg, argv, peer, user, text, st);
+	/* Every check admitted was counted as a failure: keep it or take
+	 * it back (authlimit.c). */
+	delay = authlimit_settle(code);
 	if (code == 235)
 		log_info("peer=%s user=%s result=authenticated", peer, user);
 	if (code != 535)
 		return code;
 	log_info("peer=%s user=%s result=auth failed", peer, user);
-	/* Guessing costs time: the reply waits (RFC 4954 4). */
+	/* Guessing costs time: the reply waits (RFC 4954 4), longer as the
+	 * user's or the network's failures add up. */
 	out_flush(out);
-	sig_sleep(AUTH_FAIL_DELAY);
+	sig_sleep(delay);
 	if (++failures < AUTH_FAILURES_MAX)
 		return 535;
 	log_info("peer=%s result=disconnect: too many authentication "

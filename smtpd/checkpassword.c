@@ -12,6 +12,12 @@
  * 111 for trouble of our own: a FILE that others may read or anyone but
  * its owner may write is trouble, as is one that cannot be read.  Nothing
  * is written to stdout; reasons go to syslog, never a password.
+ *
+ * An unknown or locked user costs what a known one does: the password is
+ * hashed all the same, against a stand-in entry of FILE chosen by the name
+ * (so the same name always meets the same method and cost, whatever mix
+ * of methods FILE holds), and a reply's timing does not tell which names
+ * exist.
  */
 #include <sys/stat.h>
 
@@ -30,11 +36,10 @@
 #define EXIT_BAD	1
 #define EXIT_TROUBLE	111
 
-/* A hash of nothing in particular, so that an unknown user costs what a
- * known one does and timing does not tell which names exist. */
+/* The stand-in when FILE has no usable entry (then no name exists and
+ * there is nothing to hide): yescrypt at mkpasswd's default cost. */
 static const char dummy_hash[] =
-    "$6$smtpqdummysalt$BZ1bp1Bq3B6hM9jAKcYBI0X6yY1L2XVQZEFxw7b0hcOeWl"
-    "0Z3w/zKlpeQfG0CPqmM8r8c2mO5d5tQ8Z3ZP0nR0";
+    "$y$j9T$smtpqdummysaltsmtpqdu$";
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
 leave(int status, const char *fmt, ...)
@@ -102,16 +107,38 @@ read_input(char *buf, size_t size, const char **user, const char **pass)
 		leave(EXIT_BAD, "unusable user name");
 }
 
-/* The hash for user in FILE, in hash; 0 found, -1 not. */
+/* FNV-1a, 64 bits, over a NUL-ended string and on from h. */
+static unsigned long long
+fnv(unsigned long long h, const char *p)
+{
+	do {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ULL;
+	} while (*p++ != '\0');
+	return h;
+}
+
+/*
+ * The hash for user in FILE, in hash: 0 found, -1 not.  standin gets the
+ * usable hash ("$...") of the entry that ranks first for this name
+ * (rendezvous hashing over name and entry: the same name picks the same
+ * entry while FILE stays, and which one cannot be told without FILE's
+ * salts), "" when FILE has none.  Every line costs the same whether or
+ * not it is the user's.
+ */
 static int
-find_user(const char *file, const char *user, char *hash, size_t size)
+find_user(const char *file, const char *user, char *hash, char *standin,
+    size_t size)
 {
 	char line[FILE_LINE_MAX + 2];
 	size_t ulen = strlen(user), n;
+	unsigned long long rank, best = 0;
 	struct stat st;
 	FILE *fp;
+	char *colon;
 	int fd, found = -1;
 
+	standin[0] = '\0';
 	if ((fd = open(file, O_RDONLY | O_NOCTTY)) == -1)
 		leave(EXIT_TROUBLE, "unable to open %s: %s", file, strerror(errno));
 	if (fstat(fd, &st) == -1)
@@ -128,10 +155,18 @@ find_user(const char *file, const char *user, char *hash, size_t size)
 		else if (!feof(fp))
 			leave(EXIT_TROUBLE, "%s: a line over %d bytes", file,
 			    FILE_LINE_MAX);
+		if ((colon = strchr(line, ':')) == NULL ||
+		    strlen(colon + 1) >= size)
+			continue;
 		if (found == -1 && strncmp(line, user, ulen) == 0 &&
-		    line[ulen] == ':' && strlen(line + ulen + 1) < size) {
-			strcpy(hash, line + ulen + 1);
+		    line + ulen == colon) {
+			strcpy(hash, colon + 1);
 			found = 0;
+		}
+		rank = fnv(fnv(0xcbf29ce484222325ULL, user), line);
+		if (colon[1] == '$' && (standin[0] == '\0' || rank > best)) {
+			strcpy(standin, colon + 1);
+			best = rank;
 		}
 	}
 	if (ferror(fp))
@@ -145,8 +180,9 @@ int
 main(int argc, char **argv)
 {
 	char input[INPUT_MAX], hash[FILE_LINE_MAX + 1];
-	const char *user, *pass, *got;
-	int found, is_good;
+	char standin[FILE_LINE_MAX + 1];
+	const char *user, *pass, *got, *against;
+	int found, is_usable, is_good;
 
 	openlog("smtpq-checkpassword", LOG_PID, LOG_MAIL);
 	if (argc < 2) {
@@ -155,15 +191,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 	read_input(input, sizeof(input), &user, &pass);
-	found = find_user(argv[1], user, hash, sizeof(hash));
+	found = find_user(argv[1], user, hash, standin, sizeof(hash));
 	/* Only crypt(3) hashes; "!", "*" or "" lock an account. */
-	if (found == -1 || hash[0] != '$')
-		strcpy(hash, dummy_hash);
+	is_usable = found == 0 && hash[0] == '$';
+	against = is_usable ? hash : standin[0] != '\0' ? standin : dummy_hash;
 	/* one thread: crypt_r() is not POSIX */
 	/* cppcheck-suppress cryptCalled */
-	got = crypt(pass, hash);
-	is_good = found == 0 && hash[0] == '$' && got != NULL &&
-	    got[0] == '$' && same(got, hash);
+	got = crypt(pass, against);
+	is_good = is_usable && got != NULL && got[0] == '$' && same(got, hash);
+	wipe(standin, sizeof(standin));
 	wipe(input, sizeof(input));
 	if (!is_good)
 		leave(EXIT_BAD, "user %s: %s", user, found == 0 ?

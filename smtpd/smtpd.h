@@ -69,6 +69,25 @@ int	auth_run(struct line *, struct out *, char *arg, char *const argv[],
 	    const char *peer, char *user, const char **text,
 	    enum line_status *);
 
+/* authlimit.c: AUTH failures across sessions, in QUEUE/auth/failures
+ * (limits in common.h, by AUTH_FAIL_DELAY) */
+#define AUTHLIMIT_SLOTS		1024	/* records: the file is 98400 bytes */
+#define AUTHLIMIT_RECORD	96	/* bytes a record, LF included */
+#define AUTHLIMIT_KEY_MAX	64	/* a longer user name is cut */
+
+struct authlimit_record {
+	char		kind;		/* 'u' user, 'n' network */
+	unsigned	count;		/* failures still in the bucket */
+	long long	last;		/* when the bucket last leaked */
+	char		key[AUTHLIMIT_KEY_MAX + 1];
+};
+
+int	authlimit_parse(const char *, struct authlimit_record *);
+void	authlimit_format(const struct authlimit_record *, char *);
+void	authlimit_net(const char *peer, char *key);
+int	authlimit_admit(const char *peer, const char *user, const char **);
+unsigned authlimit_settle(int code);
+
 /* proxy.c: -P, the PROXY header of a load balancer (DESIGN "Behind a
  * load balancer").  Missing, bad or late: "421 4.7.0 ... PROXY header
  * expected" (4.4.2 ... timeout) and exit. */

@@ -200,3 +200,57 @@ SCRIPT
 	smtpd_session 'QUIT\r\n'
 	[ "$status" -eq 64 ]
 }
+
+# check_ms USER PASSWORD: how long the shipped checker takes, in ms.
+check_ms() {
+	local start end
+	start=${EPOCHREALTIME/./}
+	printf '%s\0%s\0t\0' "$1" "$2" | "$CHECKPASSWORD" "$PASSWD" 3<&0 || true
+	end=${EPOCHREALTIME/./}
+	echo $(( (end - start) / 1000 ))
+}
+
+# The median of the numbers on stdin.
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# timing_alike METHOD [MKPASSWD ARGS]: with alice's and bob's hashes made
+# as given, a failure for a known user (wrong password), an unknown one and
+# a locked one take alike long: medians of 7 tries, interleaved so that
+# load hits each kind alike, within a factor of 2 of each other.  The old
+# fixed $6$ stand-in cost a tenth of a yescrypt, a ratio no load hid.
+timing_alike() {
+	local i known=() unknown=() locked=() k u l
+	command -v mkpasswd >/dev/null || fail_or_skip "mkpasswd (whois) not installed"
+	{
+		printf 'alice:%s\n' "$(printf s3cret | mkpasswd -s "$@")"
+		printf 'bob:%s\n' "$(printf 'pw 2' | mkpasswd -s "$@")"
+		printf 'carol:!\n'
+	} >"$PASSWD"
+	for i in 1 2 3 4 5 6 7; do
+		known+=("$(check_ms alice wrong)")
+		unknown+=("$(check_ms mallory wrong)")
+		locked+=("$(check_ms carol wrong)")
+	done
+	k=$(printf '%s\n' "${known[@]}" | median)
+	u=$(printf '%s\n' "${unknown[@]}" | median)
+	l=$(printf '%s\n' "${locked[@]}" | median)
+	echo "$*: medians: known $k ms, unknown $u ms, locked $l ms" >&2
+	[ "$k" -gt 0 ]
+	[ $(( u * 2 )) -ge "$k" ]
+	[ $(( k * 2 )) -ge "$u" ]
+	[ $(( l * 2 )) -ge "$k" ]
+	[ $(( k * 2 )) -ge "$l" ]
+	# and the good password still works
+	run bash -c 'printf "alice\0s3cret\0t\0" | "$1" "$2" 3<&0' _ "$CHECKPASSWORD" "$PASSWD"
+	[ "$status" -eq 0 ]
+}
+
+@test "with yescrypt hashes (the README's recipe) an unknown or locked user's failure takes as long as a known user's" {
+	timing_alike -m yescrypt
+}
+
+@test "with \$6\$ hashes of 200000 rounds an unknown or locked user's failure takes as long as a known user's" {
+	timing_alike -m sha512crypt -R 200000
+}

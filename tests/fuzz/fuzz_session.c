@@ -38,6 +38,7 @@ static void fuzz_exit(int) __attribute__((noreturn));
 #include "../../smtpd/starttls.c"
 #include "../../smtpd/prog.c"
 #include "../../smtpd/proxy.c"
+#include "../../smtpd/authlimit.c"
 #undef main
 #undef exit
 
