@@ -696,8 +696,8 @@ main(int argc, char *argv[])
 			queue_dir = optarg;
 			break;
 		case 'r':
-			if (relay_config(optarg) == -1)
-				die_usage("bad relay: %s", optarg);
+			if (relay_config(optarg, why, sizeof(why)) == -1)
+				die_usage("bad relay %s: %s", optarg, why);
 			has_relay = 1;
 			break;
 		case 't':

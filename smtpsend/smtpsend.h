@@ -51,7 +51,7 @@ struct url {
 	int		is_ip;			/* host is an address */
 };
 
-int	url_parse(const char *, struct url *);
+int	url_parse(const char *, struct url *, char *err, size_t errsize);
 
 /* tls.c: TLS through openssl s_client ---------------------------------- */
 
@@ -75,13 +75,13 @@ int	auth_secret(const char *file, const char *host, const char *user,
 /* relay.c: the SMTP client to the relay -------------------------------- */
 
 /*
- * relay_config() takes -r (-1: malformed), relay_setup() our EHLO name and
- * -t.  relay_send() delivers m to its recipients that are not local, over
+ * relay_config() takes -r (-1: malformed, err says why), relay_setup()
+ * our EHLO name and -t.  relay_send() delivers m to its recipients that are not local, over
  * the session of the message before when it is still open, and sets their
  * outcomes; relay_close() ends the session (QUIT), relay_begin() starts a
  * run in which a relay that was down is tried again.
  */
-int		 relay_config(const char *arg);
+int		 relay_config(const char *arg, char *err, size_t errsize);
 void		 relay_setup(const char *helo, unsigned timeout,
 		    const char *cafile, const char *secrets);
 void		 relay_begin(void);
