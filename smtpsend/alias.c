@@ -16,6 +16,9 @@
  * file holds its targets, from the original sender, with an "Aliased:"
  * envelope line (its recipients are not expanded again) and a
  * Delivered-To: header; smtpsend then delivers that file like any other.
+ * Each final target gets a message once: a target already queued for an
+ * earlier recipient of the same message, or that is itself one of its
+ * recipients (not an alias), is dropped.
  * The file is read once, at start, into a fixed table.
  */
 #include <errno.h>
@@ -38,12 +41,26 @@ static struct alias {
 static size_t naliases;
 
 struct expansion {
+	const struct msg *m;			/* the message being expanded */
 	const char	*domain;		/* of the aliased recipient */
 	const char	*chain[ALIAS_DEPTH + 1];	/* names being expanded */
 	size_t		 depth;
 	struct envelope	 env;			/* the new file's envelope */
+	size_t		 ndup;			/* targets dropped as copies */
 	char		 why[256];
 };
+
+/*
+ * The targets already queued for the message named sent_for (issue 22
+ * item 9): postmaster, Postmaster and POSTMASTER are three recipients
+ * for the relay that sent them, but one alias, and without this each
+ * would queue a copy for every target.  Kept across the tries of one
+ * message in this process; a new process (or another message in
+ * between) starts afresh, which costs a copy, never a loss.
+ */
+static char sent_for[QUEUE_NAME_MAX + 1];
+static char sent[RCPT_MAX][ADDR_MAX + 1];
+static size_t nsent;
 
 static struct line in;
 static struct out o;
@@ -110,6 +127,30 @@ bad:
 	return -1;
 }
 
+/* Whether addr gets the message anyway: queued for it by an earlier
+ * alias of this message, or one of the message's own recipients that is
+ * no alias (delivered or relayed as it is).  Addresses compare without
+ * case, as the rest of this file does. */
+static int
+target_is_dup(const char *addr)
+{
+	const char *at;
+	size_t i;
+
+	for (i = 0; i < nsent; i++)
+		if (strcasecmp(sent[i], addr) == 0)
+			return 1;
+	for (i = 0; i < x.m->env.nrcpt; i++) {
+		if (strcasecmp(x.m->env.rcpt[i], addr) != 0)
+			continue;
+		at = strrchr(addr, '@');
+		if (!x.m->is_local[i] || alias_find(addr, at != NULL ?
+		    (size_t)(at - addr) : strlen(addr)) == NULL)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 target_add(const char *addr)
 {
@@ -118,6 +159,10 @@ target_add(const char *addr)
 	for (i = 0; i < x.env.nrcpt; i++)
 		if (strcasecmp(x.env.rcpt[i], addr) == 0)
 			return 0;
+	if (target_is_dup(addr)) {
+		x.ndup++;
+		return 0;
+	}
 	if (x.env.nrcpt == RCPT_MAX) {
 		snprintf(x.why, sizeof(x.why), "more than %d targets",
 		    RCPT_MAX);
@@ -211,19 +256,33 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	const char *rcpt = m->env.rcpt[i], *at = strrchr(rcpt, '@');
 	const struct alias *a;
 	struct queue_file qf;
+	size_t j;
 
 	if (naliases == 0 || envelope_ext(&m->env, "Aliased") != NULL)
 		return -1;
 	a = alias_find(rcpt, at != NULL ? (size_t)(at - rcpt) : strlen(rcpt));
 	if (a == NULL)
 		return -1;
+	if (strcmp(sent_for, m->name) != 0) {
+		strcpy(sent_for, m->name);
+		nsent = 0;
+	}
 	memset(&x, 0, sizeof(x));
+	x.m = m;
 	x.domain = at != NULL ? at + 1 : "";
 	if (expand(a) == -1) {
 		log_info("id=%s to=<%s> result=alias refused: %s", m->name,
 		    rcpt, x.why);
 		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.why);
 		return RES_PERM;
+	}
+	if (x.env.nrcpt == 0 && x.ndup > 0) {
+		log_info("id=%s to=<%s> aliased=0 dropped=%zu result=aliased: "
+		    "every target gets this message already", m->name, rcpt,
+		    x.ndup);
+		snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu targets "
+		    "that get this message already", rcpt, x.ndup);
+		return RES_OK;
 	}
 	if (x.env.nrcpt == 0) {
 		snprintf(reply, size, "550 5.1.1 <%s>: alias without "
@@ -247,8 +306,10 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	}
 	if (submit_commit(q, &qf, &o) == -1)
 		goto fail;
-	log_info("id=%s to=<%s> aliased=%zu queued=%s result=aliased",
-	    m->name, rcpt, x.env.nrcpt, qf.name);
+	for (j = 0; j < x.env.nrcpt && nsent < RCPT_MAX; j++)
+		strcpy(sent[nsent++], x.env.rcpt[j]);	/* XXX full: copies */
+	log_info("id=%s to=<%s> aliased=%zu dropped=%zu queued=%s "
+	    "result=aliased", m->name, rcpt, x.env.nrcpt, x.ndup, qf.name);
 	snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu, queued as %s",
 	    rcpt, x.env.nrcpt, qf.name);
 	return RES_OK;

@@ -374,8 +374,11 @@ msg_deliver(time_t now, const struct stat *st)
 	    msg.name, msg.env.from, (long long)msg.size, msg.env.nrcpt,
 	    fmt_duration((long)(now - msg.arrival), age, sizeof(age)));
 
-	for (i = 0; i < msg.env.nrcpt; i++) {
+	/* Every recipient's place first: alias.c drops a target that is
+	 * also one of the message's own recipients. */
+	for (i = 0; i < msg.env.nrcpt; i++)
 		msg.is_local[i] = is_local_domain(msg.env.rcpt[i]);
+	for (i = 0; i < msg.env.nrcpt; i++) {
 		msg.is_expired[i] = 0;
 		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
 		if (msg.is_local[i] && (aliased = alias_deliver(&msg, i,
