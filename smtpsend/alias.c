@@ -10,11 +10,12 @@
  * matched without regard to case.  A target is a local name (expanded
  * again when it is an alias), an address in the recipient's own domain
  * (the same), or a remote address.  "|command", "/file" and ":include:"
- * targets are never run, written or read: the recipient fails for good,
- * with a log line.  Expansion stops at a loop or ALIAS_DEPTH levels, and
- * the recipient bounces.  An expanded recipient is done once a new queue
- * file holds its targets, from the original sender, with an "Aliased:"
- * envelope line (its recipients are not expanded again) and a
+ * targets are never run, written or read: that target fails for good
+ * (the recipient bounces, naming it, with a log line) while the alias's
+ * other targets are delivered, as Postfix does.  Expansion stops at a
+ * loop or ALIAS_DEPTH levels, and the recipient bounces.  An expanded
+ * recipient is done once a new queue file holds its targets, from the
+ * original sender, with an "Aliased:" envelope line (its recipients are not expanded again) and a
  * Delivered-To: header; smtpsend then delivers that file like any other.
  * Each final target gets a message once: a target already queued for an
  * earlier recipient of the same message, or that is itself one of its
@@ -47,6 +48,8 @@ struct expansion {
 	size_t		 depth;
 	struct envelope	 env;			/* the new file's envelope */
 	size_t		 ndup;			/* targets dropped as copies */
+	size_t		 nrefused;		/* |cmd, /file, bad targets */
+	char		 refused[256];		/* why, for the first one */
 	char		 why[256];
 };
 
@@ -194,19 +197,24 @@ expand(const struct alias *a)
 			t[len - 1] = '\0';
 		if (*t == '\0')
 			continue;
+		/* A target we refuse fails alone: the others are still
+		 * delivered (as Postfix does), the refusal bounced. */
 		if (*t == '|' || *t == '/' || strncasecmp(t, ":include:", 9) == 0) {
-			snprintf(x.why, sizeof(x.why), "alias %s: target %.64s "
-			    "refused (commands, files and includes are never "
-			    "used)", a->name, t);
-			return -1;
+			if (x.nrefused++ == 0)
+				snprintf(x.refused, sizeof(x.refused),
+				    "alias %s: target %.64s refused (commands, "
+				    "files and includes are never used)",
+				    a->name, t);
+			continue;
 		}
 		n = snprintf(spec, sizeof(spec), "<%s>", t);
 		if (n < 0 || (size_t)n >= sizeof(spec) ||
 		    addr_parse(spec, addr, sizeof(addr), &rest) == -1 ||
 		    *rest != '\0' || addr[0] == '\0') {
-			snprintf(x.why, sizeof(x.why), "alias %s: bad target "
-			    "%.64s", a->name, t);
-			return -1;
+			if (x.nrefused++ == 0)
+				snprintf(x.refused, sizeof(x.refused),
+				    "alias %s: bad target %.64s", a->name, t);
+			continue;
 		}
 		at = strrchr(addr, '@');
 		if (at != NULL && strcasecmp(at + 1, x.domain) != 0) {
@@ -276,6 +284,13 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.why);
 		return RES_PERM;
 	}
+	if (x.nrefused > 0)
+		log_info("id=%s to=<%s> refused=%zu result=alias refused: %s",
+		    m->name, rcpt, x.nrefused, x.refused);
+	if (x.env.nrcpt == 0 && x.nrefused > 0) {
+		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.refused);
+		return RES_PERM;
+	}
 	if (x.env.nrcpt == 0 && x.ndup > 0) {
 		log_info("id=%s to=<%s> aliased=0 dropped=%zu result=aliased: "
 		    "every target gets this message already", m->name, rcpt,
@@ -310,6 +325,15 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 		strcpy(sent[nsent++], x.env.rcpt[j]);	/* XXX full: copies */
 	log_info("id=%s to=<%s> aliased=%zu dropped=%zu queued=%s "
 	    "result=aliased", m->name, rcpt, x.env.nrcpt, x.ndup, qf.name);
+	if (x.nrefused > 0) {
+		/* The good targets are queued; the sender learns of the
+		 * refused ones only, through this recipient's bounce. */
+		snprintf(reply, size, "550 5.1.1 <%s>: %s%s; %zu other "
+		    "target%s queued as %s", rcpt, x.refused, x.nrefused > 1 ?
+		    " (and more)" : "", x.env.nrcpt, x.env.nrcpt == 1 ? "" :
+		    "s", qf.name);
+		return RES_PERM;
+	}
 	snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu, queued as %s",
 	    rcpt, x.env.nrcpt, qf.name);
 	return RES_OK;

@@ -17,6 +17,7 @@ setup() {
 	pipe: |/bin/sh -c "touch /tmp/smtpq-alias-pwned"
 	file: /tmp/smtpq-alias-file
 	inc: :include:/etc/passwd
+	mix: alice, |/bin/sh -c "touch /tmp/smtpq-alias-pwned", carol
 	loop1: loop2
 	loop2: loop1
 	EOF2
@@ -115,6 +116,24 @@ boxes() {
 	[ "$(count_files "$Q/failed")" -eq 3 ]
 	# the bounces go to the sender: local here, into its Maildir
 	[ "$(ls "$MAILDIR/s/new" | wc -l)" -eq 3 ]
+}
+
+@test "an alias with a refused target delivers to the others and bounces only that one" {
+	local dsn
+	rm -f /tmp/smtpq-alias-pwned
+	qmsg "$(qname)" s@src.test mix@local.test
+	run_local
+	[ ! -e /tmp/smtpq-alias-pwned ]
+	[ "$(boxes)" = "alice=1 bob=1 carol=1 s=1 " ]
+	grep -q '^Delivered-To: mix@local.test' "$MAILDIR"/carol/new/*
+	[ "$(grep -c 'result=alias refused: alias mix: target |/bin/sh' "$LOG")" \
+	    -eq 1 ]
+	# one bounce, for mix, naming the refused target, not the others
+	dsn=$(ls "$MAILDIR"/s/new/*)
+	grep -q '^Final-Recipient: rfc822; mix@local.test' "$dsn"
+	grep -q '^Diagnostic-Code: .*target |/bin/sh.* refused' "$dsn"
+	! grep -q '^Final-Recipient: rfc822; \(alice\|carol\)' "$dsn" || false
+	[ "$(count_files "$Q/new")" -eq 0 ]
 }
 
 @test "an alias loop bounces, never delivered forever" {
