@@ -33,6 +33,10 @@ void	rcpt_set(struct msg *m, size_t rcpt, int code, const char *reply);
 void	rcpt_said(struct msg *m, size_t rcpt, int code, const char *reply);
 void	printable(char *dst, size_t size, const char *src);
 
+/* owner.c: run by root, become the queue directory's owner or exit ----- */
+
+void	owner_become(const char *queue_dir);
+
 /* url.c: -r ------------------------------------------------------------ */
 
 enum url_tls {
