@@ -308,6 +308,11 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	if (envelope_ext(&m->env, "Body") != NULL)
 		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
 		    "Body: %s", envelope_ext(&m->env, "Body"));
+	/* Where it came from goes along: -M masquerades only what
+	 * originated here (masq.c). */
+	if (envelope_ext(&m->env, "Origin") != NULL)
+		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
+		    "Origin: %s", envelope_ext(&m->env, "Origin"));
 	snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
 	    "Aliased: %s", rcpt);
 	if (queue_create(q, &qf) == -1)

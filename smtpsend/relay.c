@@ -596,7 +596,7 @@ relay_txn(struct msg *m, struct txn *t)
 	if (relay.has_8bitmime && body != NULL &&
 	    strcasecmp(body, "8BITMIME") == 0)
 		strcat(params, " BODY=8BITMIME");
-	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
+	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(&m->env,
 	    masqbuf, sizeof(masqbuf)), params);
 	if (!is_batch && txn_mail(m, t) == -1)
 		return -1;

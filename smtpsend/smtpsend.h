@@ -124,7 +124,7 @@ int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
 
 /* masq.c: -M, the envelope sender given to the relay */
 int		 masq_config(const char *arg);
-const char	*masq_sender(const char *from, char *buf, size_t size);
+const char	*masq_sender(const struct envelope *, char *buf, size_t size);
 
 /* reap.c: the close of a file unlinked from new/, off the sending path */
 void	reap_close(int fd);
