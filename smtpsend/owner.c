@@ -14,8 +14,9 @@
  * tool that cannot give up root does not go on.
  */
 /* setgroups() is in no POSIX standard, but dropping root's supplementary
- * groups has no POSIX way at all: every BSD and Linux libc has it. */
-#define _DEFAULT_SOURCE 1
+ * groups has no POSIX way at all: every BSD and Linux libc has it, glibc
+ * and musl behind this feature macro. */
+#define _DEFAULT_SOURCE 1 /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 
 #include <sys/stat.h>
 
