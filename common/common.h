@@ -327,6 +327,8 @@ struct queue {
 	int	new_dir;	/* new/, open, for fsync after rename */
 	int	slot_fd;	/* the pool's lock file while we hold a slot */
 	char	host[HOST_MAX + 1];	/* for unique names, sanitised */
+	int	tmp_dir;	/* tmp/, open: no path through the queue */
+	int	failed_dir;	/* failed/, open */
 };
 
 struct queue_file {
@@ -336,6 +338,7 @@ struct queue_file {
 };
 
 int	queue_open(struct queue *, const char *dir, const char *host);
+int	queue_dirfd(struct queue *, const char *subdir);
 void	queue_close(struct queue *);
 int	queue_slot(struct queue *, const char *lock, unsigned max);
 int	queue_create(struct queue *, struct queue_file *);

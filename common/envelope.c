@@ -307,7 +307,7 @@ envelope_rewrite(struct queue *q, int fd, const char *name,
 	 * rename replaces the old file in one step, so whichever of the two
 	 * a crash leaves in new/ is whole.
 	 */
-	if (renameat(q->dir, qf.tmp, q->new_dir, name) == -1) {
+	if (renameat(q->tmp_dir, qf.name, q->new_dir, name) == -1) {
 		queue_abort(q, &qf);
 		return -1;
 	}
@@ -325,30 +325,20 @@ envelope_fail(struct queue *q, int fd, const char *name,
     const struct envelope *env, const int *keep)
 {
 	struct queue_file qf;
-	char path[QUEUE_NAME_MAX + 8];
-	int dirfd, saved;
+	int saved;
 
-	if (snprintf(path, sizeof(path), "failed/%s", name) >=
-	    (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	if (envelope_copy(q, fd, env, keep, 0, &qf) == -1)
 		return -1;
-	if (renameat(q->dir, qf.tmp, q->dir, path) == -1) {
+	if (queue_dirfd(q, "failed") == -1 ||
+	    renameat(q->tmp_dir, qf.name, q->failed_dir, name) == -1) {
 		queue_abort(q, &qf);
 		return -1;
 	}
-	if ((dirfd = openat(q->dir, "failed", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || fsync(dirfd) == -1 ||
-	    unlinkat(q->new_dir, name, 0) == -1) {
+	if (fsync(q->failed_dir) == -1 || unlinkat(q->new_dir, name, 0) == -1) {
 		saved = errno;
-		if (dirfd != -1)
-			close(dirfd);
-		unlinkat(q->dir, path, 0);
+		unlinkat(q->failed_dir, name, 0);
 		errno = saved;
 		return -1;
 	}
-	close(dirfd);
 	return 0;
 }

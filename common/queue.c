@@ -8,6 +8,12 @@
  * <epoch>.M<usec>P<pid>.<host>, and double as queue ids.  The session cap
  * is a byte-range lock per session in smtpd.lock: the kernel drops a
  * crashed session's lock, so no count ever goes stale.
+ *
+ * tmp/, new/ and failed/ are opened once, never through a symbolic link
+ * and only when the queue directory's owner owns them, and every file is
+ * then named relative to those descriptors: whoever runs as the queue's
+ * owner can replace them by links (issue 22 item 2), and a tool run by
+ * root must not follow one into /etc.
  */
 #include <sys/stat.h>
 
@@ -42,12 +48,52 @@ queue_host(const char *host, char *buf)
 	buf[i] = '\0';
 }
 
+/* Opens the queue's subdirectory name: a directory (no link followed)
+ * that the queue directory's owner owns, or -1 (ELOOP, ENOTDIR, EPERM). */
+static int
+queue_subdir(const struct queue *q, const char *name)
+{
+	struct stat top, st;
+	int fd;
+
+	if (fstat(q->dir, &top) == -1 || (fd = openat(q->dir, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != top.st_uid) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The descriptor of subdir ("tmp", "new", "failed"), opened now when
+ * queue_open() could not: -1 with errno saying why.  new/ is needed from
+ * the start; tmp/ and failed/ only when a file is made or failed, so
+ * that a broken tmp/ costs smtpd a 451 per message, not every session.
+ */
+int
+queue_dirfd(struct queue *q, const char *subdir)
+{
+	int *fd = strcmp(subdir, "tmp") == 0 ? &q->tmp_dir :
+	    strcmp(subdir, "new") == 0 ? &q->new_dir : &q->failed_dir;
+
+	if (*fd == -1)
+		*fd = queue_subdir(q, subdir);
+	return *fd;
+}
+
 int
 queue_open(struct queue *q, const char *dir, const char *host)
 {
 	size_t i;
 
-	q->dir = q->new_dir = q->slot_fd = -1;
+	q->dir = q->new_dir = q->slot_fd = q->tmp_dir = q->failed_dir = -1;
 	if (strlen(host) >= sizeof(q->host)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -61,9 +107,10 @@ queue_open(struct queue *q, const char *dir, const char *host)
 		if (mkdirat(q->dir, queue_dirs[i], 0750) == -1 &&
 		    errno != EEXIST)
 			goto fail;
-	q->new_dir = openat(q->dir, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (q->new_dir == -1)
+	if (queue_dirfd(q, "new") == -1)
 		goto fail;
+	(void)queue_dirfd(q, "tmp");	/* else opened again when needed */
+	(void)queue_dirfd(q, "failed");
 	return 0;
 fail:
 	queue_close(q);
@@ -79,7 +126,11 @@ queue_close(struct queue *q)
 		close(q->new_dir);
 	if (q->slot_fd != -1)
 		close(q->slot_fd);
-	q->dir = q->new_dir = q->slot_fd = -1;
+	if (q->tmp_dir != -1)
+		close(q->tmp_dir);
+	if (q->failed_dir != -1)
+		close(q->failed_dir);
+	q->dir = q->new_dir = q->slot_fd = q->tmp_dir = q->failed_dir = -1;
 }
 
 /*
@@ -94,7 +145,7 @@ queue_slot(struct queue *q, const char *lock, unsigned max)
 	unsigned i;
 
 	q->slot_fd = openat(q->dir, lock,
-	    O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
 	if (q->slot_fd == -1)
 		return -1;
 	for (i = 0; i < max; i++) {
@@ -150,8 +201,10 @@ queue_create(struct queue *q, struct queue_file *qf)
 			return -1;
 		/* fits: tmp is name's size plus room for "tmp/" */
 		snprintf(qf->tmp, sizeof(qf->tmp), "tmp/%s", qf->name);
-		qf->fd = openat(q->dir, qf->tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+		if (queue_dirfd(q, "tmp") == -1)
+			return -1;
+		qf->fd = openat(q->tmp_dir, qf->name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
 		if (qf->fd != -1) {
 			if (fchmod(qf->fd, 0660) == 0)
 				return 0;
@@ -166,22 +219,6 @@ queue_create(struct queue *q, struct queue_file *qf)
 	return -1;
 }
 
-static int
-queue_fsync_dir(struct queue *q, const char *subdir)
-{
-	int fd, rc, saved;
-
-	if (strcmp(subdir, "new") == 0)
-		return fsync(q->new_dir);
-	if ((fd = openat(q->dir, subdir,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
 
 /*
  * Commits a written file: fsync, close, rename tmp/NAME to SUBDIR/NAME,
@@ -192,11 +229,14 @@ queue_fsync_dir(struct queue *q, const char *subdir)
 int
 queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 {
-	char path[QUEUE_NAME_MAX + 16];
-	int saved, fd = qf->fd;
+	int saved, fd = qf->fd, dir;
 
 	qf->fd = -1;
-	snprintf(path, sizeof(path), "%s/%s", subdir, qf->name);
+	if ((dir = queue_dirfd(q, subdir)) == -1) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
 	if (fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
@@ -206,15 +246,15 @@ queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 		saved = errno;
 		goto fail;
 	}
-	if (renameat(q->dir, qf->tmp, q->dir, path) == -1) {
+	if (renameat(q->tmp_dir, qf->name, dir, qf->name) == -1) {
 		saved = errno;
 		goto fail;
 	}
-	if (queue_fsync_dir(q, subdir) == -1) {
+	if (fsync(dir) == -1) {
 		saved = errno;
 		/* Not durable: take it back so that no 4xx'd message is
 		 * also delivered (the client will send it again). */
-		unlinkat(q->dir, path, 0);
+		unlinkat(dir, qf->name, 0);
 		errno = saved;
 		return -1;
 	}
@@ -222,7 +262,7 @@ queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 		queue_poke(q);
 	return 0;
 fail:
-	unlinkat(q->dir, qf->tmp, 0);
+	unlinkat(q->tmp_dir, qf->name, 0);
 	errno = saved;
 	return -1;
 }
@@ -259,6 +299,6 @@ queue_abort(struct queue *q, struct queue_file *qf)
 	if (qf->fd != -1)
 		close(qf->fd);
 	qf->fd = -1;
-	unlinkat(q->dir, qf->tmp, 0);
+	unlinkat(q->tmp_dir, qf->name, 0);
 	errno = saved;
 }

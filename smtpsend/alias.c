@@ -10,12 +10,16 @@
  * matched without regard to case.  A target is a local name (expanded
  * again when it is an alias), an address in the recipient's own domain
  * (the same), or a remote address.  "|command", "/file" and ":include:"
- * targets are never run, written or read: the recipient fails for good,
- * with a log line.  Expansion stops at a loop or ALIAS_DEPTH levels, and
- * the recipient bounces.  An expanded recipient is done once a new queue
- * file holds its targets, from the original sender, with an "Aliased:"
- * envelope line (its recipients are not expanded again) and a
+ * targets are never run, written or read: that target fails for good
+ * (the recipient bounces, naming it, with a log line) while the alias's
+ * other targets are delivered, as Postfix does.  Expansion stops at a
+ * loop or ALIAS_DEPTH levels, and the recipient bounces.  An expanded
+ * recipient is done once a new queue file holds its targets, from the
+ * original sender, with an "Aliased:" envelope line (its recipients are not expanded again) and a
  * Delivered-To: header; smtpsend then delivers that file like any other.
+ * Each final target gets a message once: a target already queued for an
+ * earlier recipient of the same message, or that is itself one of its
+ * recipients (not an alias), is dropped.
  * The file is read once, at start, into a fixed table.
  */
 #include <errno.h>
@@ -38,12 +42,28 @@ static struct alias {
 static size_t naliases;
 
 struct expansion {
+	const struct msg *m;			/* the message being expanded */
 	const char	*domain;		/* of the aliased recipient */
 	const char	*chain[ALIAS_DEPTH + 1];	/* names being expanded */
 	size_t		 depth;
 	struct envelope	 env;			/* the new file's envelope */
+	size_t		 ndup;			/* targets dropped as copies */
+	size_t		 nrefused;		/* |cmd, /file, bad targets */
+	char		 refused[256];		/* why, for the first one */
 	char		 why[256];
 };
+
+/*
+ * The targets already queued for the message named sent_for (issue 22
+ * item 9): postmaster, Postmaster and POSTMASTER are three recipients
+ * for the relay that sent them, but one alias, and without this each
+ * would queue a copy for every target.  Kept across the tries of one
+ * message in this process; a new process (or another message in
+ * between) starts afresh, which costs a copy, never a loss.
+ */
+static char sent_for[QUEUE_NAME_MAX + 1];
+static char sent[RCPT_MAX][ADDR_MAX + 1];
+static size_t nsent;
 
 static struct line in;
 static struct out o;
@@ -110,6 +130,30 @@ bad:
 	return -1;
 }
 
+/* Whether addr gets the message anyway: queued for it by an earlier
+ * alias of this message, or one of the message's own recipients that is
+ * no alias (delivered or relayed as it is).  Addresses compare without
+ * case, as the rest of this file does. */
+static int
+target_is_dup(const char *addr)
+{
+	const char *at;
+	size_t i;
+
+	for (i = 0; i < nsent; i++)
+		if (strcasecmp(sent[i], addr) == 0)
+			return 1;
+	for (i = 0; i < x.m->env.nrcpt; i++) {
+		if (strcasecmp(x.m->env.rcpt[i], addr) != 0)
+			continue;
+		at = strrchr(addr, '@');
+		if (!x.m->is_local[i] || alias_find(addr, at != NULL ?
+		    (size_t)(at - addr) : strlen(addr)) == NULL)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 target_add(const char *addr)
 {
@@ -118,6 +162,10 @@ target_add(const char *addr)
 	for (i = 0; i < x.env.nrcpt; i++)
 		if (strcasecmp(x.env.rcpt[i], addr) == 0)
 			return 0;
+	if (target_is_dup(addr)) {
+		x.ndup++;
+		return 0;
+	}
 	if (x.env.nrcpt == RCPT_MAX) {
 		snprintf(x.why, sizeof(x.why), "more than %d targets",
 		    RCPT_MAX);
@@ -149,19 +197,24 @@ expand(const struct alias *a)
 			t[len - 1] = '\0';
 		if (*t == '\0')
 			continue;
+		/* A target we refuse fails alone: the others are still
+		 * delivered (as Postfix does), the refusal bounced. */
 		if (*t == '|' || *t == '/' || strncasecmp(t, ":include:", 9) == 0) {
-			snprintf(x.why, sizeof(x.why), "alias %s: target %.64s "
-			    "refused (commands, files and includes are never "
-			    "used)", a->name, t);
-			return -1;
+			if (x.nrefused++ == 0)
+				snprintf(x.refused, sizeof(x.refused),
+				    "alias %s: target %.64s refused (commands, "
+				    "files and includes are never used)",
+				    a->name, t);
+			continue;
 		}
 		n = snprintf(spec, sizeof(spec), "<%s>", t);
 		if (n < 0 || (size_t)n >= sizeof(spec) ||
 		    addr_parse(spec, addr, sizeof(addr), &rest) == -1 ||
 		    *rest != '\0' || addr[0] == '\0') {
-			snprintf(x.why, sizeof(x.why), "alias %s: bad target "
-			    "%.64s", a->name, t);
-			return -1;
+			if (x.nrefused++ == 0)
+				snprintf(x.refused, sizeof(x.refused),
+				    "alias %s: bad target %.64s", a->name, t);
+			continue;
 		}
 		at = strrchr(addr, '@');
 		if (at != NULL && strcasecmp(at + 1, x.domain) != 0) {
@@ -211,19 +264,40 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	const char *rcpt = m->env.rcpt[i], *at = strrchr(rcpt, '@');
 	const struct alias *a;
 	struct queue_file qf;
+	size_t j;
 
 	if (naliases == 0 || envelope_ext(&m->env, "Aliased") != NULL)
 		return -1;
 	a = alias_find(rcpt, at != NULL ? (size_t)(at - rcpt) : strlen(rcpt));
 	if (a == NULL)
 		return -1;
+	if (strcmp(sent_for, m->name) != 0) {
+		strcpy(sent_for, m->name);
+		nsent = 0;
+	}
 	memset(&x, 0, sizeof(x));
+	x.m = m;
 	x.domain = at != NULL ? at + 1 : "";
 	if (expand(a) == -1) {
 		log_info("id=%s to=<%s> result=alias refused: %s", m->name,
 		    rcpt, x.why);
 		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.why);
 		return RES_PERM;
+	}
+	if (x.nrefused > 0)
+		log_info("id=%s to=<%s> refused=%zu result=alias refused: %s",
+		    m->name, rcpt, x.nrefused, x.refused);
+	if (x.env.nrcpt == 0 && x.nrefused > 0) {
+		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.refused);
+		return RES_PERM;
+	}
+	if (x.env.nrcpt == 0 && x.ndup > 0) {
+		log_info("id=%s to=<%s> aliased=0 dropped=%zu result=aliased: "
+		    "every target gets this message already", m->name, rcpt,
+		    x.ndup);
+		snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu targets "
+		    "that get this message already", rcpt, x.ndup);
+		return RES_OK;
 	}
 	if (x.env.nrcpt == 0) {
 		snprintf(reply, size, "550 5.1.1 <%s>: alias without "
@@ -234,6 +308,11 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	if (envelope_ext(&m->env, "Body") != NULL)
 		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
 		    "Body: %s", envelope_ext(&m->env, "Body"));
+	/* Where it came from goes along: -M masquerades only what
+	 * originated here (masq.c). */
+	if (envelope_ext(&m->env, "Origin") != NULL)
+		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
+		    "Origin: %s", envelope_ext(&m->env, "Origin"));
 	snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
 	    "Aliased: %s", rcpt);
 	if (queue_create(q, &qf) == -1)
@@ -247,8 +326,19 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	}
 	if (submit_commit(q, &qf, &o) == -1)
 		goto fail;
-	log_info("id=%s to=<%s> aliased=%zu queued=%s result=aliased",
-	    m->name, rcpt, x.env.nrcpt, qf.name);
+	for (j = 0; j < x.env.nrcpt && nsent < RCPT_MAX; j++)
+		strcpy(sent[nsent++], x.env.rcpt[j]);	/* XXX full: copies */
+	log_info("id=%s to=<%s> aliased=%zu dropped=%zu queued=%s "
+	    "result=aliased", m->name, rcpt, x.env.nrcpt, x.ndup, qf.name);
+	if (x.nrefused > 0) {
+		/* The good targets are queued; the sender learns of the
+		 * refused ones only, through this recipient's bounce. */
+		snprintf(reply, size, "550 5.1.1 <%s>: %s%s; %zu other "
+		    "target%s queued as %s", rcpt, x.refused, x.nrefused > 1 ?
+		    " (and more)" : "", x.env.nrcpt, x.env.nrcpt == 1 ? "" :
+		    "s", qf.name);
+		return RES_PERM;
+	}
 	snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu, queued as %s",
 	    rcpt, x.env.nrcpt, qf.name);
 	return RES_OK;

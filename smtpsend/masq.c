@@ -4,6 +4,16 @@
  * -M ADDRESS, or keeps its local part under -M @DOMAIN.  The null sender
  * is never rewritten (RFC 5321 4.5.5: a bounce must stay a bounce).  Only
  * the MAIL FROM changes; the queue file and the message are left alone.
+ *
+ * Keeping the local part is for mail that originated here: its queue file
+ * has an Origin: line (sendmail, a trusted or authenticated client).
+ * Mail from outside has none, and reaches the relay only when an alias
+ * forwards it; under -M @DOMAIN it goes from postmaster@DOMAIN, one fixed
+ * address (issue 22 item 13): kept, the outside would choose the local
+ * part of an address in the provider's domain and send as anyone there.
+ * Not the null sender: forwarded mail is no bounce, and its own bounces
+ * must reach someone.  Not SRS: it needs a secret and a way back in for
+ * the bounces, for little gain on a host that forwards to a few people.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +29,9 @@ masq_config(const char *arg)
 	char spec[ADDR_MAX + 3];
 	int n;
 
+	/* "postmaster" + @DOMAIN must fit: forwarded mail's sender */
 	if (arg[0] == '@')
-		n = snprintf(spec, sizeof(spec), "<x%s>", arg);
+		n = snprintf(spec, sizeof(spec), "<postmaster%s>", arg);
 	else
 		n = snprintf(spec, sizeof(spec), "<%s>", arg);
 	if (n < 0 || (size_t)n >= sizeof(spec) ||
@@ -31,17 +42,22 @@ masq_config(const char *arg)
 	return 0;
 }
 
-/* The sender to give the relay for from (a queue file's sender). */
+/* The sender to give the relay for env (a queue file's envelope). */
 const char *
-masq_sender(const char *from, char *buf, size_t size)
+masq_sender(const struct envelope *env, char *buf, size_t size)
 {
-	const char *at;
+	const char *at, *from = env->from;
 	int n;
 
 	if (masq[0] == '\0' || from[0] == '\0')
 		return from;
 	if (masq[0] != '@')
 		return masq;
+	if (envelope_ext(env, "Origin") == NULL) {
+		/* fits: masq_config() parsed this very address */
+		n = snprintf(buf, size, "postmaster%s", masq);
+		return n < 0 || (size_t)n >= size ? "" : buf;
+	}
 	at = strrchr(from, '@');
 	n = snprintf(buf, size, "%.*s%s", (int)(at != NULL ? at - from :
 	    (long)strlen(from)), from, masq);

@@ -99,12 +99,16 @@ has_word(const char *list, const char *w)
 	return 0;
 }
 
-/* -r URL, once more: 0, or -1 when malformed or one too many. */
+/* -r URL, once more: 0, or -1 with err saying why (malformed, a user
+ * without verified TLS, one too many). */
 int
-relay_config(const char *arg)
+relay_config(const char *arg, char *err, size_t errsize)
 {
-	if (nrelays == RELAYS_MAX || url_parse(arg, &relays[nrelays].url) ==
-	    -1)
+	if (nrelays == RELAYS_MAX) {
+		snprintf(err, errsize, "more than %d relays", RELAYS_MAX);
+		return -1;
+	}
+	if (url_parse(arg, &relays[nrelays].url, err, errsize) == -1)
 		return -1;
 	nrelays++;
 	return 0;
@@ -345,8 +349,11 @@ relay_connect(const struct url *u, int is_tls, int is_starttls)
 }
 
 /*
- * AUTH (RFC 4954) as rc's user: PLAIN, else LOGIN; never without TLS but
- * to a loopback relay.  0 on 235; -1 with relay.why saying what to fix.
+ * AUTH (RFC 4954) as rc's user: PLAIN, else LOGIN; only over TLS whose
+ * certificate was verified for the relay's name (url.c lets a user in
+ * only with smtp+tls:// and smtps://; this is the second lock).  No
+ * exception for a loopback relay: any local user may bind a loopback port
+ * before the relay does.  0 on 235; -1 with relay.why saying what to fix.
  */
 static int
 relay_auth(const struct relay_conf *rc)
@@ -354,18 +361,14 @@ relay_auth(const struct relay_conf *rc)
 	char plain[2 * (ADDR_MAX + AUTH_PASS_MAX) + 3];
 	char b64[sizeof(plain) / 3 * 4 + 8];
 	const char *user = rc->url.user, *hint;
-	struct peer peer;
 	size_t ulen = strlen(user), plen = strlen(rc->pass);
 	int code = -1;
 
-	if (!relay.is_tls) {
-		net_peer(relay.fd, &peer);
-		if (!peer.is_known || !peer.is_trusted) {
-			say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s: "
-			    "will not send the password of %s without TLS "
-			    "(use smtp+tls:// or smtps://)", relay_name, user);
-			return -1;
-		}
+	if (!relay.is_tls || !relay.is_verified) {
+		say(relay.why, sizeof(relay.why), "451 4.7.0 relay %s: will "
+		    "not send the password of %s without verified TLS (use "
+		    "smtp+tls:// or smtps://)", relay_name, user);
+		return -1;
 	}
 	if (relay.has_plain) {
 		plain[0] = '\0';
@@ -668,7 +671,7 @@ relay_txn(struct msg *m, struct txn *t)
 	    NULL || relay_needs_utf8(m)))
 		strcat(params, " SMTPUTF8");
 	relay.nmessages++;
-	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(m->env.from,
+	out_printf(&relay.out, "MAIL FROM:<%s>%s\r\n", masq_sender(&m->env,
 	    masqbuf, sizeof(masqbuf)), params);
 	if (!is_batch && txn_mail(m, t) == -1)
 		return -1;

@@ -64,7 +64,6 @@ static unsigned timeout = TIMEOUT_DEFAULT, expire = EXPIRE_DEFAULT;
 static unsigned loop_wait;		/* -w; 0: oneshot */
 
 static struct queue queue;
-static int failed_dir;			/* failed/, open, for fsync */
 static struct names tried;
 static struct line file_in;		/* reads the envelope */
 static struct msg msg;			/* the message being delivered */
@@ -176,7 +175,8 @@ names_list(struct names *ns)
 	DIR *dir;
 	int fd;
 
-	if ((fd = openat(queue.dir, "new", O_RDONLY | O_DIRECTORY |
+	/* new/ as queue_open() found it, never through a path again */
+	if ((fd = openat(queue.new_dir, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 || (dir = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
@@ -217,14 +217,12 @@ is_local_domain(const char *rcpt)
 static int
 msg_fail(const char *name)
 {
-	char from[QUEUE_NAME_MAX + 8], to[QUEUE_NAME_MAX + 8];
+	char safe[QUEUE_NAME_MAX * 4 + 1];
 
-	snprintf(from, sizeof(from), "new/%s", name);
-	snprintf(to, sizeof(to), "failed/%s", name);
-	if (renameat(queue.dir, from, queue.dir, to) == -1 ||
-	    fsync(failed_dir) == -1) {
+	if (renameat(queue.new_dir, name, queue.failed_dir, name) == -1 ||
+	    fsync(queue.failed_dir) == -1) {
 		log_error("id=%s result=error: unable to move to failed/: %s",
-		    name, strerror(errno));
+		    log_esc(name, safe, sizeof(safe)), strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -331,6 +329,20 @@ msg_finish(time_t now)
 	return TRY_KEPT;
 }
 
+/* Whether a name in the queue is one we may log and print as it is:
+ * queue names are digits, letters, dots and a host name.  Anyone who
+ * runs as the queue's owner can make others, with terminal escapes or
+ * newlines that would forge log lines; those are logged escaped, once,
+ * and moved to failed/. */
+static int
+is_printable_name(const char *name)
+{
+	for (; *name != '\0'; name++)
+		if (*name <= ' ' || *name > '~')
+			return 0;
+	return 1;
+}
+
 /* Whether a queue file's name starts with its arrival time, digits and
  * a dot (a dot file, say, does not); why says so when it does not. */
 static int
@@ -376,8 +388,11 @@ msg_deliver(time_t now, const struct stat *st)
 	    msg.name, msg.env.from, (long long)msg.size, msg.env.nrcpt,
 	    fmt_duration((long)(now - msg.arrival), age, sizeof(age)));
 
-	for (i = 0; i < msg.env.nrcpt; i++) {
+	/* Every recipient's place first: alias.c drops a target that is
+	 * also one of the message's own recipients. */
+	for (i = 0; i < msg.env.nrcpt; i++)
 		msg.is_local[i] = is_local_domain(msg.env.rcpt[i]);
+	for (i = 0; i < msg.env.nrcpt; i++) {
 		msg.is_expired[i] = 0;
 		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
 		if (msg.is_local[i] && (aliased = alias_deliver(&msg, i,
@@ -415,14 +430,20 @@ msg_unseen(const char *name, const char *what)
 static enum try
 msg_try(const char *name, time_t now)
 {
+	char safe[QUEUE_NAME_MAX * 4 + 1];
 	struct stat st, again;
 	struct flock fl;
 	enum try rc;
 
-	if (fstatat(queue.new_dir, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return msg_unseen(name, "stat");
 	if (strlen(name) >= sizeof(msg.name))
 		return TRY_GONE;
+	if (!is_printable_name(name)) {
+		log_info("id=%s result=failed: not a queue name",
+		    log_esc(name, safe, sizeof(safe)));
+		return msg_fail(name) == 0 ? TRY_DONE : TRY_KEPT;
+	}
+	if (fstatat(queue.new_dir, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return msg_unseen(name, "stat");
 	strcpy(msg.name, name);
 	if (!S_ISREG(st.st_mode)) {
 		log_info("id=%s result=failed: not a regular file", name);
@@ -510,12 +531,13 @@ scan(size_t *done, size_t *left)
 static void
 tmp_sweep(time_t now)
 {
+	char safe[QUEUE_NAME_MAX * 4 + 1];
 	struct dirent *d;
 	struct stat st;
 	DIR *dir;
 	int fd;
 
-	if ((fd = openat(queue.dir, "tmp", O_RDONLY | O_DIRECTORY |
+	if ((fd = openat(queue.tmp_dir, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 || (dir = fdopendir(fd)) == NULL) {
 		log_error("result=error: unable to list %s/tmp: %s",
 		    queue_dir, strerror(errno));
@@ -528,12 +550,13 @@ tmp_sweep(time_t now)
 		    fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode) || now - st.st_mtime < TMP_STALE)
 			continue;
+		log_esc(d->d_name, safe, sizeof(safe));
 		if (unlinkat(fd, d->d_name, 0) == -1)
 			log_error("tmp=%s result=error: unable to remove: %s",
-			    d->d_name, strerror(errno));
+			    safe, strerror(errno));
 		else
 			log_info("tmp=%s age=%lldh result=removed: stale",
-			    d->d_name, (long long)(now - st.st_mtime) / 3600);
+			    safe, (long long)(now - st.st_mtime) / 3600);
 	}
 	if (errno != 0)
 		log_error("result=error: unable to list %s/tmp: %s",
@@ -577,7 +600,8 @@ static void
 print_queue(void)
 {
 	struct names list = { NULL, 0, 0 };
-	char why[128], age[32], next[32];
+	char why[128], age[32], next[32], safe[QUEUE_NAME_MAX * 4 + 1];
+	const char *name;
 	struct stat st;
 	size_t i, j, nrcpt = 0;
 	time_t now = time(NULL);
@@ -587,26 +611,29 @@ print_queue(void)
 		die(EXIT_TEMPFAIL, "unable to list %s/new: %s", queue_dir,
 		    strerror(errno));
 	for (i = 0; i < list.n; i++) {
+		/* Escaped: a name holding terminal escapes, printed raw to
+		 * root's terminal, would be the queue owner's to command. */
+		name = log_esc(list.v[i], safe, sizeof(safe));
 		/* Nothing but a regular file is opened: a FIFO would block
 		 * the open, a device do worse.  O_NONBLOCK for one put there
 		 * between the look and the open. */
 		if (fstatat(queue.new_dir, list.v[i], &st,
 		    AT_SYMLINK_NOFOLLOW) == -1) {
-			printf("%s  unreadable: %s\n", list.v[i],
+			printf("%s  unreadable: %s\n", name,
 			    strerror(errno));
 			continue;
 		}
 		fd = !S_ISREG(st.st_mode) ? -1 : openat(queue.new_dir,
 		    list.v[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (S_ISREG(st.st_mode) && (fd == -1 || fstat(fd, &st) == -1)) {
-			printf("%s  unreadable: %s\n", list.v[i],
+			printf("%s  unreadable: %s\n", name,
 			    strerror(errno));
 			if (fd != -1)
 				close(fd);
 			continue;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			printf("%s  damaged: not a regular file\n", list.v[i]);
+			printf("%s  damaged: not a regular file\n", name);
 			if (fd != -1)
 				close(fd);
 			continue;
@@ -616,12 +643,12 @@ print_queue(void)
 		if (!is_timed_name(list.v[i], why, sizeof(why)) ||
 		    envelope_read(&file_in, &msg.env, why, sizeof(why)) !=
 		    RES_OK) {
-			printf("%s  damaged: %s\n", list.v[i], why);
+			printf("%s  damaged: %s\n", name, why);
 			close(fd);
 			continue;
 		}
 		close(fd);
-		printf("%s  age=%s size=%lld next=%s from=<%s>\n", list.v[i],
+		printf("%s  age=%s size=%lld next=%s from=<%s>\n", name,
 		    fmt_duration((long)(now - msg.arrival), age, sizeof(age)),
 		    (long long)(st.st_size - msg.env.body),
 		    st.st_mtime > now ? fmt_duration((long)(st.st_mtime - now),
@@ -709,8 +736,8 @@ main(int argc, char *argv[])
 			queue_dir = optarg;
 			break;
 		case 'r':
-			if (relay_config(optarg) == -1)
-				die_usage("bad relay: %s", optarg);
+			if (relay_config(optarg, why, sizeof(why)) == -1)
+				die_usage("bad relay %s: %s", optarg, why);
 			has_relay = 1;
 			break;
 		case 't':
@@ -758,9 +785,12 @@ main(int argc, char *argv[])
 	sig_init();
 	if (is_probe)
 		return relay_probe();
+	owner_become(queue_dir);
+	/* smtpsend needs every one: it fails and rewrites files, and
+	 * sweeps tmp/ */
 	if (queue_open(&queue, queue_dir, hostname) == -1 ||
-	    (failed_dir = openat(queue.dir, "failed", O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC)) == -1)
+	    queue_dirfd(&queue, "tmp") == -1 ||
+	    queue_dirfd(&queue, "failed") == -1)
 		die(EXIT_TEMPFAIL, "unable to open queue %s: %s", queue_dir,
 		    strerror(errno));
 	if (is_print) {
@@ -777,7 +807,6 @@ main(int argc, char *argv[])
 	trigger_close();
 	if (sig_term)
 		is_left = !is_queue_empty();
-	close(failed_dir);
 	queue_close(&queue);
 	return is_left ? EXIT_TEMPFAIL : 0;
 }

@@ -34,6 +34,10 @@ void	rcpt_set(struct msg *m, size_t rcpt, int code, const char *reply);
 void	rcpt_said(struct msg *m, size_t rcpt, int code, const char *reply);
 void	printable(char *dst, size_t size, const char *src);
 
+/* owner.c: run by root, become the queue directory's owner or exit ----- */
+
+void	owner_become(const char *queue_dir);
+
 /* url.c: -r ------------------------------------------------------------ */
 
 enum url_tls {
@@ -52,7 +56,7 @@ struct url {
 	int		is_ip;			/* host is an address */
 };
 
-int	url_parse(const char *, struct url *);
+int	url_parse(const char *, struct url *, char *err, size_t errsize);
 
 /* tls.c: TLS through openssl s_client ---------------------------------- */
 
@@ -76,8 +80,8 @@ int	auth_secret(const char *file, const char *host, const char *user,
 /* relay.c: the SMTP client to the relay -------------------------------- */
 
 /*
- * relay_config() takes -r (-1: malformed), relay_setup() our EHLO name and
- * -t.  relay_send() delivers m to its recipients that are not local, over
+ * relay_config() takes -r (-1: malformed, err says why), relay_setup()
+ * our EHLO name and -t.  relay_send() delivers m to its recipients that are not local, over
  * the session of the message before when it is still open, and sets their
  * outcomes; relay_close() ends the session (QUIT), relay_begin() starts a
  * run in which a relay that was down is tried again.
@@ -88,7 +92,7 @@ int	auth_secret(const char *file, const char *host, const char *user,
 #define RELAY_MESSAGES_DEFAULT	10
 #define RELAY_MESSAGES_MAX	100000
 
-int		 relay_config(const char *arg);
+int		 relay_config(const char *arg, char *err, size_t errsize);
 void		 relay_limit(unsigned long messages);
 void		 relay_setup(const char *helo, unsigned timeout,
 		    const char *cafile, const char *secrets);
@@ -131,7 +135,7 @@ int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
 
 /* masq.c: -M, the envelope sender given to the relay */
 int		 masq_config(const char *arg);
-const char	*masq_sender(const char *from, char *buf, size_t size);
+const char	*masq_sender(const struct envelope *, char *buf, size_t size);
 
 /* reap.c: the close of a file unlinked from new/, off the sending path */
 void	reap_close(int fd);

@@ -563,16 +563,17 @@ assert_kept_whole() {
 	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
 }
 
-@test "a tmp/ that is not a directory is logged, and the run goes on" {
+@test "a tmp/ that is not a directory: the queue is refused (75), logged, the message kept" {
 	local name
 	name=$(qname)
 	qmsg "$name" a@src.test u@local.test
 	rmdir "$Q/tmp"
 	: >"$Q/tmp"
 	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
-	grep -q "result=error: unable to list $Q/tmp: Not a directory" "$LOG"
-	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 75 ]
+	grep -q "unable to open queue $Q: Not a directory" "$LOG"
+	[ -f "$Q/new/$name" ]
+	[ ! -e "$MAILDIR/u" ]
 }
 
 @test "exactly 100 recipients is not damage" {

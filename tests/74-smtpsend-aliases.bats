@@ -17,6 +17,7 @@ setup() {
 	pipe: |/bin/sh -c "touch /tmp/smtpq-alias-pwned"
 	file: /tmp/smtpq-alias-file
 	inc: :include:/etc/passwd
+	mix: alice, |/bin/sh -c "touch /tmp/smtpq-alias-pwned", carol
 	loop1: loop2
 	loop2: loop1
 	EOF2
@@ -65,6 +66,42 @@ boxes() {
 	grep -q ' C: RCPT TO:<ops@remote.test>' "$RELAY_DIR/transcript"
 }
 
+@test "recipients that expand to the same targets (postmaster, Postmaster, POSTMASTER) give each target one copy" {
+	qmsg "$(qname)" s@src.test postmaster@local.test Postmaster@local.test \
+	    POSTMASTER@local.test root@local.test alice@local.test
+	run_local
+	[ "$status" -eq 0 ]
+	[ "$(boxes)" = "alice=1 bob=1 ops=1 " ]
+	# a target that is itself a recipient of the message (not an alias)
+	qmsg "$(qname 0 2)" s@src.test carol@local.test team@local.test \
+	    TEAM@local.test
+	run_local
+	[ "$status" -eq 0 ]
+	[ "$(boxes)" = "alice=1 bob=1 carol=1 dave=1 ops=1 " ]
+	[ "$(count_files "$Q/failed")" -eq 0 ]
+}
+
+@test "100 postmaster recipients in any case send one copy through the relay" {
+	local r=() i c
+	for i in $(seq 0 99); do
+		c=postmaster
+		[ $((i % 2)) -eq 0 ] && c=Postmaster
+		[ $((i % 3)) -eq 0 ] && c=POSTMASTER
+		[ $((i % 5)) -eq 0 ] && c=PostMaster
+		[ $((i % 7)) -eq 0 ] && c=pOSTMASTER
+		r+=("$c@local.test")
+	done
+	qmsg "$(qname)" s@src.test "${r[@]}"
+	relay_start
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR" -A "$A" \
+	    -d local.test -r "127.0.0.1:$RELAY_PORT" -t 10s
+	[ "$status" -eq 0 ]
+	[ "$(grep -c ' C: RCPT TO:<ops@remote.test>' "$RELAY_DIR/transcript")" \
+	    -eq 1 ]
+	[ -e "$RELAY_DIR/1.eml" ] && [ ! -e "$RELAY_DIR/2.eml" ]
+	[ "$(boxes)" = "alice=1 bob=1 " ]
+}
+
 @test "|command, /file and :include: targets are refused, logged and bounced" {
 	rm -f /tmp/smtpq-alias-pwned /tmp/smtpq-alias-file
 	n=0
@@ -79,6 +116,24 @@ boxes() {
 	[ "$(count_files "$Q/failed")" -eq 3 ]
 	# the bounces go to the sender: local here, into its Maildir
 	[ "$(ls "$MAILDIR/s/new" | wc -l)" -eq 3 ]
+}
+
+@test "an alias with a refused target delivers to the others and bounces only that one" {
+	local dsn
+	rm -f /tmp/smtpq-alias-pwned
+	qmsg "$(qname)" s@src.test mix@local.test
+	run_local
+	[ ! -e /tmp/smtpq-alias-pwned ]
+	[ "$(boxes)" = "alice=1 bob=1 carol=1 s=1 " ]
+	grep -q '^Delivered-To: mix@local.test' "$MAILDIR"/carol/new/*
+	[ "$(grep -c 'result=alias refused: alias mix: target |/bin/sh' "$LOG")" \
+	    -eq 1 ]
+	# one bounce, for mix, naming the refused target, not the others
+	dsn=$(ls "$MAILDIR"/s/new/*)
+	grep -q '^Final-Recipient: rfc822; mix@local.test' "$dsn"
+	grep -q '^Diagnostic-Code: .*target |/bin/sh.* refused' "$dsn"
+	! grep -q '^Final-Recipient: rfc822; \(alice\|carol\)' "$dsn" || false
+	[ "$(count_files "$Q/new")" -eq 0 ]
 }
 
 @test "an alias loop bounces, never delivered forever" {
