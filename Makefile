@@ -358,7 +358,8 @@ FUZZ_SRC      = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
-    $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h
+    $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
+    $(SENDMAIL_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
 

@@ -132,13 +132,14 @@ in_getc(void)
 }
 
 /*
- * Reads one line into buf (TEXT_LINE_MAX + 1) without its line end: LF
- * or CRLF, or none at the end of input.  NUL bytes are dropped (RFC 5321
- * 4.1.1.4 forbids them in mail).  A longer line comes in pieces, all but
- * the last with *is_broken set.  Returns 0 at the end of input.
+ * Reads one line into buf (max + 1, max at most TEXT_LINE_MAX) without its
+ * line end: LF or CRLF, or none at the end of input.  NUL bytes are
+ * dropped (RFC 5321 4.1.1.4 forbids them in mail).  A line longer than max
+ * comes in pieces, all but the last with *is_broken set.  Returns 0 at the
+ * end of input.
  */
 static int
-in_line(char *buf, size_t *len, int *is_broken)
+in_line(char *buf, size_t max, size_t *len, int *is_broken)
 {
 	size_t n = 0;
 	int c;
@@ -163,7 +164,7 @@ in_line(char *buf, size_t *len, int *is_broken)
 				pushed = c;
 			c = '\r';	/* a bare CR is text */
 		}
-		if (n == TEXT_LINE_MAX) {
+		if (n == max) {
 			pushed = c;
 			*is_broken = 1;
 			break;
@@ -285,18 +286,24 @@ field_value(size_t f)
 static int
 read_head(char *line, size_t *len, int *is_broken, int *is_pending)
 {
-	int is_first = 1, was_broken = 0;
+	int is_first = 1, was_broken = 0, is_separator = 0;
 
 	*is_pending = 0;
-	while (in_line(line, len, is_broken)) {
-		if (was_broken) {
-			/* the rest of an over-long line: folded */
+	/* A folded piece gets a tab in front: one octet less of it fits. */
+	while (in_line(line, was_broken ? TEXT_LINE_MAX - 1 : TEXT_LINE_MAX,
+	    len, is_broken)) {
+		if (was_broken && is_separator) {
+			/* the rest of an over-long separator: dropped too
+			 * (there is no field yet to fold it into) */
+		} else if (was_broken) {
+			/* the rest of an over-long field line: folded */
 			head_add("\r\n\t", 3);
 			head_add(line, *len);
 			fields[nfields - 1].len += 3 + *len;
 		} else if (is_first && *len >= 5 &&
 		    strncmp(line, "From ", 5) == 0) {
 			/* an mbox separator some callers send: dropped */
+			is_separator = 1;
 		} else if (*len == 0 && !*is_broken) {
 			return 1;
 		} else if (!is_dot_ok && *len == 1 && line[0] == '.' &&
@@ -323,6 +330,8 @@ read_head(char *line, size_t *len, int *is_broken, int *is_pending)
 		}
 		is_first = 0;
 		was_broken = *is_broken;
+		if (!was_broken)
+			is_separator = 0;
 	}
 	return 0;
 }
@@ -446,7 +455,7 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 		return;
 	if (is_pending)
 		memcpy(buf, line, len);
-	else if (!in_line(buf, &len, &is_broken))
+	else if (!in_line(buf, TEXT_LINE_MAX, &len, &is_broken))
 		return;
 	for (;;) {
 		/* the piece after a broken one is not a line start */
@@ -456,7 +465,7 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 		put(buf, len);
 		put("\r\n", 2);
 		is_cont = is_broken;
-		if (!in_line(buf, &len, &is_broken))
+		if (!in_line(buf, TEXT_LINE_MAX, &len, &is_broken))
 			break;
 	}
 }

@@ -177,6 +177,25 @@ after" ]
 	message | grep -qx "	$(head -c 511 /dev/zero | tr '\0' y)"
 }
 
+@test "a leading mbox From line over 998 octets is dropped whole, the header kept" {
+	long=$(head -c 1500 /dev/zero | tr '\0' z)
+	submit "From sender@example.org $long\nSubject: kept\nX-Two: 2\n\nbody\n" a@example.net
+	[ "$status" -eq 0 ]
+	message >"$BATS_TEST_TMPDIR/m"
+	[ "$(grep -c z "$BATS_TEST_TMPDIR/m")" -eq 0 ]
+	grep -qx 'Subject: kept' "$BATS_TEST_TMPDIR/m"
+	grep -qx 'X-Two: 2' "$BATS_TEST_TMPDIR/m"
+	[ "$(sed '1,/^$/d' "$BATS_TEST_TMPDIR/m")" = body ]
+}
+
+@test "a folded header line's pieces stay within 998 octets with their tab" {
+	long=$(head -c 3000 /dev/zero | tr '\0' y)
+	submit "Subject: $long\n\nbody\n" a@example.net
+	[ "$status" -eq 0 ]
+	[ "$(message | awk '{ if (length($0) > m) m = length($0) } END { print m }')" -le 998 ]
+	[ "$(message | grep -c '^	y')" -eq 3 ]
+}
+
 @test "a first line that is not a header starts the body" {
 	submit 'just text\nmore\n' a@example.net
 	[ "$status" -eq 0 ]
