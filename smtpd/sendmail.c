@@ -10,8 +10,9 @@
  * queue.  Exit 0 only once the file is in new/; 75 when it cannot be
  * queued, 64 for usage, 65 for bad data.  Installed setgid to the queue
  * group: the only file an ordinary user can make in the queue is the one
- * written here; -bp, -q and -oQ give that privilege up first.  The header
- * section is held in a fixed buffer; the body streams, line by line.
+ * written here; -bp, -q and -oQ give that privilege up first.  Helpers
+ * (smtpd for -bs) run only from SBINDIR, compiled in.  The header section
+ * is held in a fixed buffer; the body streams, line by line.
  */
 #include <sys/stat.h>
 
@@ -25,7 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "sendmail.h"
+
+/* Where smtpd is installed (make install: $(SBINDIR)); sendmail runs no
+ * program from anywhere else. */
+#ifndef SBINDIR
+#define SBINDIR	"/usr/local/sbin"
+#endif
 
 /* RFC 5322 2.1.1: a line is at most 998 octets; a longer one is broken
  * there (a header line is folded, a body line gets a line end). */
@@ -45,7 +52,7 @@ static const char usage[] =
 "  -F name     display name for a From: header added here\n"
 "  -bm         deliver a message from stdin (the default)\n"
 "  -bs         SMTP on stdin and stdout (smtpd's dialogue)\n"
-"  -bp         list the queue;  -q  a delivery run (smtpsend -f)\n"
+"  -bp         list the queue;  -q  wake the waiting smtpsend -w\n"
 "  -oQdir      queue directory (default /var/spool/smtpq)\n"
 "  other -o, -B, -v, -N, -R, -V, -L, -e, -h, -O options are ignored\n";
 
@@ -534,44 +541,27 @@ drop_privilege(void)
 		    strerror(errno));
 }
 
-/* Runs smtpd or smtpsend: beside us, in the build tree, or installed. */
+/*
+ * Runs SBINDIR/prog, the path compiled in, and nothing else: never a
+ * program beside us (/proc/self/exe), which a hard link to sendmail next
+ * to a script of the caller's would make theirs to run with the group.
+ */
 static void __attribute__((noreturn))
 run(const char *prog, char **args)
 {
 	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 	    NULL };
-	char self[4096], path[4096 + 32], *slash;
-	const char *dirs[] = { NULL, NULL, "/usr/local/sbin", "/usr/sbin" };
-	ssize_t n;
-	size_t i;
+	char path[sizeof(SBINDIR) + 32];
+	int n;
 
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL)
-			*slash = '\0';
-		dirs[0] = self;
-		dirs[1] = "";		/* ../<prog>/<prog> beside smtpd/ */
-	}
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (dirs[i] == NULL)
-			continue;
-		if (dirs[i][0] == '\0')
-			snprintf(path, sizeof(path), "%s/../%s/%s", self, prog,
-			    prog);
-		else
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], prog);
-		if (access(path, X_OK) == 0) {
-			args[0] = path;
-			/* A clean environment: nothing of the caller's may
-			 * steer a program that still holds the group. */
-			execve(path, args, env);
-			fail(EXIT_TEMPFAIL, "unable to run %s: %s", path,
-			    strerror(errno));
-		}
-	}
-	fail(EXIT_TEMPFAIL, "%s not found beside %s or in /usr/sbin",
-	    prog, n > 0 ? self : "sendmail");
+	n = snprintf(path, sizeof(path), "%s/%s", SBINDIR, prog);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fail(EXIT_SOFTWARE, "helper path too long");
+	args[0] = path;
+	/* A clean environment: nothing of the caller's may steer a program
+	 * that still holds the group. */
+	execve(path, args, env);
+	fail(EXIT_TEMPFAIL, "unable to run %s: %s", path, strerror(errno));
 }
 
 /*
@@ -690,13 +680,8 @@ main(int argc, char **argv)
 		return 0;		/* newaliases: smtpsend reads -A itself */
 	if (strcmp(mode, "q") == 0)
 		return queue_run();
-	if (strcmp(mode, "p") == 0) {
-		args[1] = "-p";
-		args[2] = "-q";
-		args[3] = (char *)queue_dir;
-		args[4] = NULL;
-		run("smtpsend", args);
-	}
+	if (strcmp(mode, "p") == 0)
+		return mailq_list(queue_dir);
 	if (strcmp(mode, "s") == 0) {
 		args[1] = "-q";
 		args[2] = (char *)queue_dir;

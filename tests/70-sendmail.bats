@@ -279,14 +279,16 @@ more" ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
 }
 
-@test "-bs speaks smtpd's SMTP dialogue on stdin and stdout" {
-	run bash -c 'printf "HELO me\r\nMAIL FROM:<me@example.org>\r\nRCPT TO:<a@example.net>\r\nDATA\r\nSubject: s\r\n\r\nvia smtp\r\n.\r\nQUIT\r\n" | "$1" -bs -oQ"$2"' _ "$SENDMAIL" "$Q"
-	[ "$status" -eq 0 ]
-	assert_reply 1 "220 "
-	assert_reply 5 "354 "
-	assert_reply 6 "250 2.0.0 Ok: queued as"
-	envelope | grep -qx 'From: <me@example.org>'
-	message | grep -qx 'via smtp'
+@test "-bs never runs a program found beside sendmail" {
+	# A copy of sendmail beside a script of the caller's named smtpd:
+	# only the compiled-in SBINDIR/smtpd may run.
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	cp "$SENDMAIL" "$BATS_TEST_TMPDIR/bin/sendmail"
+	printf '#!/bin/sh\ntouch "%s/ran"\n' "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/bin/smtpd"
+	chmod 755 "$BATS_TEST_TMPDIR/bin/smtpd"
+	run bash -c '"$1" -bs -oQ"$2" </dev/null' _ "$BATS_TEST_TMPDIR/bin/sendmail" "$Q"
+	[ ! -e "$BATS_TEST_TMPDIR/ran" ]
+	[[ "$output" != *"$BATS_TEST_TMPDIR/bin"* ]]
 }
 
 @test "-bp and mailq list the queue" {
@@ -302,6 +304,27 @@ more" ]
 	run "$(dirname "$SENDMAIL")/mailq" -oQ"$Q"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"$id"* ]]
+}
+
+@test "mailq prints a queue file's name escaped: no terminal escape reaches the screen" {
+	submit 'Subject: a\n\nx\n' a@example.net
+	[ "$status" -eq 0 ]
+	mv "$(queued_file)" "$Q/new/"$'1.M1P1.\e]2;owned\a\e[2J.host'
+	run "$SENDMAIL" -bp -oQ"$Q"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *$'\e'* ]] && [[ "$output" != *$'\a'* ]]
+	[[ "$output" == *'1.M1P1.\x1b]2;owned\x07\x1b[2J.host'* ]]
+	[[ "$output" == *"to=<a@example.net>"* ]]
+}
+
+@test "mailq opens nothing in new/ through a symbolic link" {
+	mkdir -p "$Q/new"
+	printf 'From: <secret@example.org>\nTo: <leak@example.org>\n\nx\n' >"$BATS_TEST_TMPDIR/elsewhere"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$Q/new/1.M1P1.link"
+	run "$SENDMAIL" -bp -oQ"$Q"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1.M1P1.link  damaged: not a regular file"* ]]
+	[[ "$output" != *leak@example.org* ]]
 }
 
 @test "-q wakes the sender waiting on QUEUE/trigger" {

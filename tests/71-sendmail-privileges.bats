@@ -103,6 +103,18 @@ submit_as_user() {
 	grep -q 'for root' "$Q"/new/*
 }
 
+@test "a hard link to the setgid sendmail beside the user's own smtpd runs nothing of the user's" {
+	# The link's directory is the user's; /proc/self/exe would point
+	# there.  Only the compiled-in SBINDIR/smtpd may run.
+	mkdir -m 777 "$TOP/own"
+	ln "$TOP/sendmail" "$TOP/own/sendmail"
+	printf '#!/bin/sh\nid -g >%s/own/ran\n' "$TOP" >"$TOP/own/smtpd"
+	chmod 755 "$TOP/own/smtpd"
+	submit_as_user sh -c '"$1" -bs </dev/null' _ "$TOP/own/sendmail"
+	[ ! -e "$TOP/own/ran" ]
+	[[ "$output" != *"$TOP/own"* ]]
+}
+
 @test "the user cannot drop a file of its own into new/ or tmp/" {
 	as_user sh -c 'printf "From: <x>\nTo: <y@z>\n\n" >"$1/new/forged"' _ "$Q"
 	[ "$status" -ne 0 ]

@@ -33,6 +33,7 @@ static FILE *fuzz_stderr;
 #undef stderr
 #define stderr fuzz_stderr
 #include "../../smtpd/sendmail.c"
+#include "../../smtpd/sendmail_mailq.c"
 #undef stderr
 #undef main
 #undef exit
