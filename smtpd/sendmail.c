@@ -91,18 +91,50 @@ static struct out qout;
 static unsigned long long size;
 static unsigned long max_size = SIZE_DEFAULT;
 
+/*
+ * A value of the caller's (an argument, a header) for a message that is
+ * logged: log_esc()'d as smtpd does, so that it can neither end the log
+ * line nor pass for another key=value (issue 22).  Two at a time.
+ */
+static const char *
+esc(const char *s)
+{
+	static char buf[2][LOG_ADDR_MAX];
+	static int i;
+
+	i = !i;
+	return log_esc(s, buf[i], sizeof(buf[i]));
+}
+
 static void __attribute__((noreturn, format(printf, 2, 3)))
 fail(int status, const char *fmt, ...)
 {
-	char buf[512];
+	static const char hex[] = "0123456789abcdef";
+	char buf[512], line[4 * sizeof(buf)];
+	size_t i, n = 0;
+	unsigned char c;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "sendmail: %s\n", buf);
+	/* The values in it went through esc(); this is the second line of
+	 * defence: no control octet reaches the log, whatever a caller
+	 * forgot. */
+	for (i = 0; buf[i] != '\0'; i++) {
+		c = (unsigned char)buf[i];
+		if (c < ' ' || c > '~') {
+			line[n++] = '\\';
+			line[n++] = 'x';
+			line[n++] = hex[c >> 4];
+			line[n++] = hex[c & 15];
+		} else
+			line[n++] = (char)c;
+	}
+	line[n] = '\0';
 	log_error("uid=%ld result=%s: %s", (long)uid,
-	    status == EXIT_TEMPFAIL ? "deferred" : "rejected", buf);
+	    status == EXIT_TEMPFAIL ? "deferred" : "rejected", line);
 	if (qf.fd != -1)
 		queue_abort(&queue, &qf);
 	exit(status);
@@ -203,7 +235,7 @@ rcpt_add(const char *addr)
 	if (strchr(addr, '@') == NULL) {
 		n = snprintf(full, sizeof(full), "%s@%s", addr, hostname);
 		if (n < 0 || (size_t)n >= sizeof(full))
-			fail(EXIT_DATAERR, "recipient too long: %s", addr);
+			fail(EXIT_DATAERR, "recipient too long: %s", esc(addr));
 		addr = full;
 	}
 	for (i = 0; i < nrcpts; i++)
@@ -225,7 +257,7 @@ rcpt_arg(const char *arg)
 	while ((rc = addrlist_next(&p, addr, sizeof(addr))) == 1)
 		rcpt_add(addr);
 	if (rc == -1)
-		fail(EXIT_DATAERR, "bad recipient address: %s", arg);
+		fail(EXIT_DATAERR, "bad recipient address: %s", esc(arg));
 }
 
 /* Field name of a header line ("Name:"), or 0 if it is not one. */
@@ -496,11 +528,12 @@ sender_set(void)
 	if (n < 0 || (size_t)n >= sizeof(spec) ||
 	    addr_parse(spec, sender, sizeof(sender), &rest) == -1 ||
 	    *rest != '\0')
-		fail(EXIT_DATAERR, "bad sender address: %s", from_arg);
+		fail(EXIT_DATAERR, "bad sender address: %s", esc(from_arg));
 	if (sender[0] != '\0' && strchr(sender, '@') == NULL) {
 		n = snprintf(spec, sizeof(spec), "%s@%s", sender, hostname);
 		if (n < 0 || (size_t)n >= sizeof(sender))
-			fail(EXIT_DATAERR, "sender too long: %s", from_arg);
+			fail(EXIT_DATAERR, "sender too long: %s",
+			    esc(from_arg));
 		strcpy(sender, spec);
 	}
 }
@@ -694,8 +727,8 @@ main(int argc, char **argv)
 	for (; argv[i] != NULL; i++)
 		rcpt_arg(argv[i]);
 	if (queue_open(&queue, queue_dir, hostname) == -1)
-		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s", queue_dir,
-		    strerror(errno));
+		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
+		    esc(queue_dir), strerror(errno));
 	has_body = read_head(line, &len, &is_broken, &is_pending);
 	if (is_extract)
 		extract_rcpts();
@@ -719,7 +752,7 @@ main(int argc, char **argv)
 		    strerror(errno));
 	}
 	log_info("id=%s uid=%ld from=<%s> rcpts=%zu size=%llu%s result=queued",
-	    qf.name, (long)uid, sender, nrcpts, size,
+	    qf.name, (long)uid, esc(sender), nrcpts, size,
 	    nuls > 0 ? " nul=removed" : "");
 	queue_close(&queue);
 	return 0;

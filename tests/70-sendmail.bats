@@ -44,6 +44,50 @@ To: <c@example.net>" ]
 	[ "$(count_files "$Q/tmp")" -eq 0 ]
 }
 
+# Runs sendmail ("$@") with syslog going to $BATS_TEST_TMPDIR/syslog, one
+# datagram a line (a raw LF in one shown as <LF>): in a mount namespace whose /dev is a tmpfs holding only
+# null and a log socket of the test's (the host's /dev/log is untouched,
+# and may not exist).
+with_syslog() {
+	local sock=$BATS_TEST_TMPDIR/log.sock out=$BATS_TEST_TMPDIR/syslog
+	rm -f "$sock"
+	"$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536).replace(b"\n", b"<LF>") + b"\n")
+' "$sock" "$out" &
+	logger_pid=$!
+	wait_for test -S "$sock"
+	run unshare -m sh -c '
+		mount --bind /dev "$1/dev.orig" 2>/dev/null ||
+		    { mkdir "$1/dev.orig" && mount --bind /dev "$1/dev.orig"; } ||
+		    exit 99
+		mount -t tmpfs smtpq-test /dev || exit 99
+		touch /dev/null && mount --bind "$1/dev.orig/null" /dev/null ||
+		    exit 99
+		ln -s "$2" /dev/log
+		shift 2
+		exec "$@"' _ "$BATS_TEST_TMPDIR" "$sock" "$@"
+	wait_for grep -q sendmail "$out" || true
+	kill "$logger_pid"
+	wait "$logger_pid" 2>/dev/null || true
+}
+
+@test "a newline in -f or a recipient cannot forge a log line: values are logged escaped" {
+	with_syslog sh -c 'printf "x\n" | "$1" -oQ"$2" -f "$3" a@example.net' _ "$SENDMAIL" "$Q" $'a\nsendmail[1]: id=forged result=queued'
+	[ "$status" -eq 65 ]
+	grep -q 'result=rejected: bad sender address: a\\x0asendmail\[1\]:\\x20id=forged\\x20result=queued' "$BATS_TEST_TMPDIR/syslog"
+	[ "$(grep -c 'id=forged result=queued' "$BATS_TEST_TMPDIR/syslog")" -eq 0 ]
+	: >"$BATS_TEST_TMPDIR/syslog"
+	with_syslog sh -c 'printf "x\n" | "$1" -oQ"$2" "$3"' _ "$SENDMAIL" "$Q" $'<b@@x\nsendmail[1]: id=forged result=queued>'
+	[ "$status" -eq 65 ]
+	grep -q 'bad recipient address: \\x3cb@@x\\x0asendmail\[1\]:\\x20id=forged\\x20result=queued\\x3e' "$BATS_TEST_TMPDIR/syslog"
+	[ "$(grep -c ' result=queued' "$BATS_TEST_TMPDIR/syslog")" -eq 0 ]
+}
+
 @test "a bare local name gets this host's name" {
 	submit 'Subject: hi\n\nhello\n' root
 	[ "$status" -eq 0 ]
