@@ -28,6 +28,9 @@
 
 #include "sendmail.h"
 
+/* Not POSIX (BSD and Linux have it), hidden by _POSIX_C_SOURCE. */
+int	setgroups(size_t, const gid_t *);
+
 /* Where smtpd is installed (make install: $(SBINDIR)); sendmail runs no
  * program from anywhere else. */
 #ifndef SBINDIR
@@ -601,28 +604,75 @@ run(const char *prog, char **args)
  * -q: wakes the smtpsend -w that waits on QUEUE/trigger (DESIGN.md "Mail
  * leaves at once").  It does not start smtpsend itself: only the unit or
  * the operator knows its relay and Maildir flags, and a run without them
- * would deliver every recipient locally.
+ * would deliver every recipient locally.  The poke is queue_poke()'s:
+ * never through a link, only into a FIFO (a link planted there made root
+ * write a byte into any file).
  */
 static int
 queue_run(void)
 {
-	char path[4096];
-	int fd, n;
+	struct queue q = { -1, -1, -1, "" };
+	struct stat st;
 
-	n = snprintf(path, sizeof(path), "%s/trigger", queue_dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		fail(EXIT_USAGE, "queue directory name too long");
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1) {
-		fprintf(stderr, "sendmail: no smtpsend -w is waiting on %s: "
-		    "the next timer run delivers (or: systemctl start "
-		    "smtpsend)\n", path);
+	q.dir = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q.dir == -1 || fstatat(q.dir, QUEUE_TRIGGER, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISFIFO(st.st_mode)) {
+		fprintf(stderr, "sendmail: no smtpsend -w is waiting on "
+		    "%s/%s: the next timer run delivers (or: systemctl start "
+		    "smtpsend)\n", esc(queue_dir), QUEUE_TRIGGER);
+		if (q.dir != -1)
+			close(q.dir);
 		return 0;
 	}
-	if (write(fd, "q", 1) == -1 && errno != EAGAIN)
-		fprintf(stderr, "sendmail: %s: %s\n", path, strerror(errno));
-	close(fd);
+	queue_poke(&q);
+	close(q.dir);
 	return 0;
+}
+
+/*
+ * Run by root, sendmail works as the queue's owner, whatever the mode
+ * (issue 22): nothing that owner can plant under the queue (a link for
+ * tmp/, new/ or trigger) then makes us do more than it could itself.  A
+ * queue that does not exist yet, or that root owns, leaves us root.
+ */
+static void
+owner_become(void)
+{
+	struct stat st;
+	gid_t gid;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return;
+	if (stat(queue_dir, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		fail(EXIT_TEMPFAIL, "unable to look at queue %s: %s",
+		    esc(queue_dir), strerror(errno));
+	}
+	if (st.st_uid == 0)
+		return;
+	gid = st.st_gid;
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(st.st_uid) == -1 || setuid(0) != -1)
+		fail(EXIT_TEMPFAIL, "unable to become the owner of queue %s "
+		    "(uid %ld): %s", esc(queue_dir), (long)st.st_uid,
+		    strerror(errno));
+}
+
+/* Refuses a queue whose tmp/ or new/ is not a plain directory (a link
+ * the queue's owner put there). */
+static void
+queue_check(void)
+{
+	static const char *const dirs[] = { "tmp", "new" };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (fstatat(queue.dir, dirs[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode))
+			fail(EXIT_TEMPFAIL, "queue %s: %s is not a directory "
+			    "(a link?): refused", esc(queue_dir), dirs[i]);
 }
 
 /* The value of an option: the rest of this word or the next word. */
@@ -706,6 +756,7 @@ main(int argc, char **argv)
 	if (opt_hostname(NULL, hostname, sizeof(hostname)) == -1)
 		fail(EXIT_TEMPFAIL, "this host has no usable name");
 	log_open("sendmail", NULL);
+	owner_become();
 	/* A queue of the caller's choosing gets the caller's rights only. */
 	if (is_queue_given || strcmp(mode, "p") == 0 || strcmp(mode, "q") == 0)
 		drop_privilege();
@@ -729,6 +780,7 @@ main(int argc, char **argv)
 	if (queue_open(&queue, queue_dir, hostname) == -1)
 		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
 		    esc(queue_dir), strerror(errno));
+	queue_check();
 	has_body = read_head(line, &len, &is_broken, &is_pending);
 	if (is_extract)
 		extract_rcpts();

@@ -115,6 +115,33 @@ submit_as_user() {
 	[[ "$output" != *"$TOP/own"* ]]
 }
 
+@test "run by root, sendmail queues as the queue's owner; Received: still names root" {
+	run sh -c 'printf "Subject: r\n\nx\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	[ "$(stat -c '%U %G' "$f")" = "$OWNER $GRP" ]
+	grep -q "from userid 0, user root)" "$f"
+}
+
+@test "run by root, sendmail refuses a queue whose tmp/ is a link, and writes nothing through it" {
+	mkdir -m 700 "$TOP/rootonly"
+	rmdir "$Q/tmp"
+	ln -s "$TOP/rootonly" "$Q/tmp"
+	chown -h "$OWNER:$GRP" "$Q/tmp"
+	run sh -c 'printf "x\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+	[ "$status" -eq 75 ]
+	[ "$(count_files "$TOP/rootonly")" -eq 0 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "run by root, mailq reads the queue with the owner's rights only" {
+	printf 'From: <s@example.org>\nTo: <rootonly@example.org>\n\nx\n' >"$Q/new/1.M1P1.rootonly"
+	chmod 600 "$Q/new/1.M1P1.rootonly"
+	run "$TOP/sendmail" -bp -oQ"$Q"
+	[[ "$output" == *"1.M1P1.rootonly  unreadable: Permission denied"* ]]
+	[[ "$output" != *"rootonly@example.org"* ]]
+}
+
 @test "the user cannot drop a file of its own into new/ or tmp/" {
 	as_user sh -c 'printf "From: <x>\nTo: <y@z>\n\n" >"$1/new/forged"' _ "$Q"
 	[ "$status" -ne 0 ]
