@@ -123,8 +123,6 @@ $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 
 # sendmail runs setgid (make install): dynamic glibc, which ignores the
 # caller's LD_* variables in a setgid program.  mailq is a link to it.
-# It runs smtpd (-bs) only from the SBINDIR it was built for.
-$(SENDMAIL_OBJ): ALL_CFLAGS += -DSBINDIR='"$(SBINDIR)"'
 $(SENDMAIL_OBJ): smtpd/sendmail.h
 
 $(O)/smtpd/sendmail: $(SENDMAIL_OBJ) $(O)/common/libcommon.a

@@ -10,8 +10,8 @@
  * queue.  Exit 0 only once the file is in new/; 75 when it cannot be
  * queued, 64 for usage, 65 for bad data.  Installed setgid to the queue
  * group: the only file an ordinary user can make in the queue is the one
- * written here; -bp, -q and -oQ give that privilege up first.  Helpers
- * (smtpd for -bs) run only from SBINDIR, compiled in.  The header section
+ * written here; -bp, -q and -oQ give that privilege up first.  It runs no
+ * other program (-bs is refused).  The header section
  * is held in a fixed buffer; the body streams, line by line.
  */
 #include <sys/stat.h>
@@ -31,12 +31,6 @@
 /* Not POSIX (BSD and Linux have it), hidden by _POSIX_C_SOURCE. */
 int	setgroups(size_t, const gid_t *);
 
-/* Where smtpd is installed (make install: $(SBINDIR)); sendmail runs no
- * program from anywhere else. */
-#ifndef SBINDIR
-#define SBINDIR	"/usr/local/sbin"
-#endif
-
 /* RFC 5322 2.1.1: a line is at most 998 octets; a longer one is broken
  * there (a header line is folded, a body line gets a line end). */
 #define TEXT_LINE_MAX	998
@@ -48,13 +42,13 @@ int	setgroups(size_t, const gid_t *);
 
 static const char usage[] =
 "usage: sendmail [-t] [-i] [-f sender] [-F name] [-oQdir] [recipient ...]\n"
-"       sendmail -bs | -bp | -q     (mailq: the same as sendmail -bp)\n"
+"       sendmail -bp | -q           (mailq: the same as sendmail -bp)\n"
 "  -t          recipients also from To:, Cc:, Bcc: (Bcc: is removed)\n"
 "  -i, -oi     a line with a lone dot does not end the message\n"
 "  -f sender   envelope sender (default: your login @ this host)\n"
 "  -F name     display name for a From: header added here\n"
 "  -bm         deliver a message from stdin (the default)\n"
-"  -bs         SMTP on stdin and stdout (smtpd's dialogue)\n"
+
 "  -bp         list the queue;  -q  wake the waiting smtpsend -w\n"
 "  -oQdir      queue directory (default /var/spool/smtpq)\n"
 "  other -o, -B, -v, -N, -R, -V, -L, -e, -h, -O options are ignored\n";
@@ -578,29 +572,6 @@ drop_privilege(void)
 }
 
 /*
- * Runs SBINDIR/prog, the path compiled in, and nothing else: never a
- * program beside us (/proc/self/exe), which a hard link to sendmail next
- * to a script of the caller's would make theirs to run with the group.
- */
-static void __attribute__((noreturn))
-run(const char *prog, char **args)
-{
-	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-	    NULL };
-	char path[sizeof(SBINDIR) + 32];
-	int n;
-
-	n = snprintf(path, sizeof(path), "%s/%s", SBINDIR, prog);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		fail(EXIT_SOFTWARE, "helper path too long");
-	args[0] = path;
-	/* A clean environment: nothing of the caller's may steer a program
-	 * that still holds the group. */
-	execve(path, args, env);
-	fail(EXIT_TEMPFAIL, "unable to run %s: %s", path, strerror(errno));
-}
-
-/*
  * -q: wakes the smtpsend -w that waits on QUEUE/trigger (DESIGN.md "Mail
  * leaves at once").  It does not start smtpsend itself: only the unit or
  * the operator knows its relay and Maildir flags, and a run without them
@@ -690,7 +661,6 @@ int
 main(int argc, char **argv)
 {
 	char line[TEXT_LINE_MAX + 1];
-	char *args[8];
 	const char *arg, *base, *mode = "m";
 	size_t len = 0;
 	int i, is_broken = 0, is_pending, has_body;
@@ -719,7 +689,12 @@ main(int argc, char **argv)
 		case 'r': from_arg = opt_value(argv, &i, arg, 'f'); break;
 		case 'F': name_arg = opt_value(argv, &i, arg, 'F'); break;
 		case 'b':
-			if (strcmp(arg, "m") != 0 && strcmp(arg, "s") != 0 &&
+			if (strcmp(arg, "s") == 0)
+				die_usage("-bs is not supported: smtpd cannot "
+				    "yet queue a local user's SMTP session "
+				    "safely; pipe the message to sendmail, or "
+				    "submit on port 587");
+			if (strcmp(arg, "m") != 0 &&
 			    strcmp(arg, "p") != 0 && strcmp(arg, "i") != 0)
 				die_usage("-b%s: not supported", arg);
 			mode = arg;
@@ -766,14 +741,6 @@ main(int argc, char **argv)
 		return queue_run();
 	if (strcmp(mode, "p") == 0)
 		return mailq_list(queue_dir);
-	if (strcmp(mode, "s") == 0) {
-		args[1] = "-q";
-		args[2] = (char *)queue_dir;
-		args[3] = "-n";
-		args[4] = hostname;
-		args[5] = NULL;
-		run("smtpd", args);
-	}
 	sender_set();
 	for (; argv[i] != NULL; i++)
 		rcpt_arg(argv[i]);

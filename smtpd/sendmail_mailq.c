@@ -2,9 +2,9 @@
  * sendmail_mailq.c: mailq (sendmail -bp): the queue's new/ for people,
  * oldest first, one message a paragraph, as smtpsend -p prints it.
  *
- * Done here rather than by running smtpsend: sendmail runs helpers only
- * from their installed paths, and the listing needs none of smtpsend's
- * settings.  It runs with the caller's own rights (the group is given up
+ * Done here rather than by running smtpsend: sendmail runs no other
+ * program (one found beside it could be the caller's), and the listing
+ * needs none of smtpsend's settings.  It runs with the caller's own rights (the group is given up
  * first).  Nothing under the queue is opened through a symbolic link or
  * unless it is a directory or a regular file as expected, and every name
  * and address printed is escaped (log_esc()): a queue file's name comes

@@ -323,6 +323,13 @@ more" ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
 }
 
+@test "-bs is refused clearly: 64, a line that says why, nothing run" {
+	run bash -c 'printf "HELO me\r\nQUIT\r\n" | "$1" -bs -oQ"$2"' _ "$SENDMAIL" "$Q"
+	[ "$status" -eq 64 ]
+	[[ "$output" == "sendmail: -bs is not supported: "*"pipe the message to sendmail, or submit on port 587"* ]]
+	[[ "$output" != *"220 "* ]]
+}
+
 @test "-bs never runs a program found beside sendmail" {
 	# A copy of sendmail beside a script of the caller's named smtpd:
 	# only the compiled-in SBINDIR/smtpd may run.
