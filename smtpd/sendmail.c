@@ -646,6 +646,26 @@ queue_check(void)
 			    "(a link?): refused", esc(queue_dir), dirs[i]);
 }
 
+/* The reserve and the caller's budget (sendmail_limit.c); size 0: only
+ * look, before the message is read. */
+static void
+limits_check(unsigned long long msg_size)
+{
+	char why[256];
+	int rc;
+
+	if (!limit_space_ok(queue.dir, max_size))
+		fail(EXIT_TEMPFAIL, "the queue's file system has less than "
+		    "%lu MiB free (the reserve): try again later",
+		    MINFREE_SIZES * max_size / (1024UL * 1024));
+	if ((rc = limit_user(queue.dir, uid, msg_size, why, sizeof(why))) ==
+	    -1)
+		fail(EXIT_TEMPFAIL, "unable to count uid %ld's messages: %s",
+		    (long)uid, strerror(errno));
+	if (rc == 1)
+		fail(EXIT_TEMPFAIL, "too much mail: %s; try again later", why);
+}
+
 /* The value of an option: the rest of this word or the next word. */
 static const char *
 opt_value(char **argv, int *i, const char *rest, char flag)
@@ -748,6 +768,7 @@ main(int argc, char **argv)
 		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
 		    esc(queue_dir), strerror(errno));
 	queue_check();
+	limits_check(0);
 	has_body = read_head(line, &len, &is_broken, &is_pending);
 	if (is_extract)
 		extract_rcpts();
@@ -765,6 +786,10 @@ main(int argc, char **argv)
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
 	    nrcpts, head_is_8bit(), "local");
 	write_message(line, len, is_broken, has_body, is_pending);
+	if (out_flush(&qout) == -1)
+		fail(EXIT_TEMPFAIL, "unable to write %s: %s", qf.tmp,
+		    strerror(qout.error));
+	limits_check(size);
 	if (submit_commit(&queue, &qf, &qout) == -1) {
 		qf.fd = -1;
 		fail(EXIT_TEMPFAIL, "unable to queue the message: %s",

@@ -9,4 +9,12 @@
 /* sendmail_mailq.c: -bp, mailq */
 int	mailq_list(const char *queue_dir);
 
+/* sendmail_limit.c: the free-space reserve and each user's budget */
+#define LIMIT_WINDOW	3600			/* seconds */
+#define LIMIT_MESSAGES	100			/* a uid's, each window */
+#define LIMIT_BYTES	(50ULL * 1024 * 1024)	/* likewise */
+int	limit_space_ok(int dir, unsigned long max_size);
+int	limit_user(int dir, uid_t uid, unsigned long long size, char *why,
+	    size_t whysize);
+
 #endif

@@ -306,8 +306,27 @@ more" ]
 		echo "new=$(ls "$2/new" | wc -l) tmp=$(ls "$2/tmp" | wc -l)"
 		exit $rc' _ "$SENDMAIL" "$Q"
 	[ "$status" -eq 75 ]
-	[[ "$output" == *"No space left on device"* ]]
+	# the reserve refuses it before the disk is full
+	[[ "$output" == *"No space left on device"* || "$output" == *"less than 20 MiB free"* ]]
 	[[ "$output" == *"new=0 tmp=0"* ]]
+}
+
+@test "the free-space reserve (twice the size limit, smtpd's -m rule): less is 75 with a clear line, nothing queued" {
+	mkdir -p "$Q"
+	run unshare -m sh -c '
+		mount -t tmpfs -o size=40m smtpq-test "$2" || exit 99
+		mkdir "$2/tmp" "$2/new" "$2/failed"
+		head -c $((15 * 1024 * 1024)) /dev/zero >"$2/ballast"
+		printf "Subject: a\n\nfits\n" | "$1" -oQ"$2" a@example.net ||
+		    exit 98
+		head -c $((10 * 1024 * 1024)) /dev/zero >>"$2/ballast"
+		printf "Subject: a\n\nx\n" | "$1" -oQ"$2" a@example.net
+		rc=$?
+		echo "new=$(ls "$2/new" | wc -l) tmp=$(ls "$2/tmp" | wc -l)"
+		exit $rc' _ "$SENDMAIL" "$Q"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"sendmail: the queue's file system has less than 20 MiB free (the reserve): try again later"* ]]
+	[[ "$output" == *"new=1 tmp=0"* ]]
 }
 
 @test "killed while the message comes in, sendmail leaves nothing in new/" {

@@ -68,6 +68,17 @@ submit_as_user() {
 	grep -q '^From: "Plain User" <' "$f"
 }
 
+@test "a user's 101st message in an hour is 75 with a clear line; root has no such budget" {
+	submit_as_user sh -c 'i=0; while [ $i -lt 100 ]; do printf "x\n" | "$1" a@example.net || exit 1; i=$((i + 1)); done; printf "x\n" | "$1" a@example.net' _ "$TOP/sendmail"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"sendmail: too much mail: uid $(id -u "$USR") has queued 100 messages, "*" octets this hour; the limit is 100 messages, 52428800 octets an hour; try again later"* ]]
+	[ "$(count_files "$Q/new")" -eq 100 ]
+	for i in 1 2 3; do
+		run sh -c 'printf "x\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+		[ "$status" -eq 0 ]
+	done
+}
+
 @test "-f changes the envelope sender, never the uid in Received:" {
 	submit_as_user sh -c 'printf "x\n" | "$1" -f boss@example.org a@example.net' _ "$TOP/sendmail"
 	[ "$status" -eq 0 ]

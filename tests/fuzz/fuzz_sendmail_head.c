@@ -34,6 +34,7 @@ static FILE *fuzz_stderr;
 #define stderr fuzz_stderr
 #include "../../smtpd/sendmail.c"
 #include "../../smtpd/sendmail_mailq.c"
+#include "../../smtpd/sendmail_limit.c"
 #undef stderr
 #undef main
 #undef exit
