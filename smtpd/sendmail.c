@@ -445,7 +445,8 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 {
 	char buf[TEXT_LINE_MAX + 1], date[64], text[512];
 	const char *name;
-	size_t f, hostlen = strlen(queue.host);
+	static char qualified[HEAD_MAX + RCPT_MAX * (HOST_MAX + 1)];
+	size_t f, qlen, hostlen = strlen(queue.host);
 	int n, is_cont = 0;
 
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
@@ -461,7 +462,18 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 	for (f = 0; f < nfields; f++) {
 		if (field_is(f, "Bcc"))
 			continue;
-		put(head + fields[f].off, fields[f].len);
+		/* RFC 5322 3.4.1: a domain in every address (issue 23) */
+		qlen = 0;
+		if (field_is(f, "From") || field_is(f, "To") ||
+		    field_is(f, "Cc") || field_is(f, "Reply-To") ||
+		    field_is(f, "Sender"))
+			qlen = qualify_field(head + fields[f].off,
+			    fields[f].len, hostname, qualified,
+			    sizeof(qualified));
+		if (qlen > 0)
+			put(qualified, qlen);
+		else
+			put(head + fields[f].off, fields[f].len);
 		put("\r\n", 2);
 	}
 	if (!field_find("Date")) {

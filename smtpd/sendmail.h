@@ -17,4 +17,8 @@ int	limit_space_ok(int dir, unsigned long max_size);
 int	limit_user(int dir, uid_t uid, unsigned long long size, char *why,
 	    size_t whysize);
 
+/* sendmail_qualify.c: "@host" after bare local parts of address fields */
+size_t	qualify_field(const char *field, size_t len, const char *host,
+	    char *out, size_t size);
+
 #endif

@@ -35,6 +35,7 @@ static FILE *fuzz_stderr;
 #include "../../smtpd/sendmail.c"
 #include "../../smtpd/sendmail_mailq.c"
 #include "../../smtpd/sendmail_limit.c"
+#include "../../smtpd/sendmail_qualify.c"
 #undef stderr
 #undef main
 #undef exit
