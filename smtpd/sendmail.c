@@ -50,6 +50,7 @@ static const char usage[] =
 "  -bm         deliver a message from stdin (the default)\n"
 
 "  -bp         list the queue;  -q  wake the waiting smtpsend -w\n"
+"  -bv         say what would become of each address (0, or 67)\n"
 "  -oQdir      queue directory (default /var/spool/smtpq)\n"
 "  other -o, -B, -v, -N, -R, -V, -L, -e, -h, -O options are ignored\n";
 
@@ -678,6 +679,58 @@ limits_check(unsigned long long msg_size)
 		fail(EXIT_TEMPFAIL, "too much mail: %s; try again later", why);
 }
 
+/*
+ * -bv: what would become of each address, without queueing anything
+ * (issue 23).  sendmail knows only what it does itself: the address as
+ * it would queue it, and whether its domain is this host's; the relay,
+ * the aliases and the Maildirs are smtpsend's settings, named here for
+ * where to look.  0 when all would be queued, 67 (EX_NOUSER) when one
+ * would be refused.
+ */
+static int
+verify(char **args)
+{
+	char addr[ADDR_MAX + 1], full[ADDR_MAX + 1];
+	const char *p, *domain;
+	int rc, status = 0;
+
+	if (*args == NULL)
+		die_usage("-bv needs an address");
+	for (; *args != NULL; args++) {
+		p = *args;
+		while ((rc = addrlist_next(&p, addr, sizeof(addr))) == 1) {
+			if (strchr(addr, '@') == NULL && (snprintf(full,
+			    sizeof(full), "%s@%s", addr, hostname) >=
+			    (int)sizeof(full))) {
+				printf("%s: undeliverable: too long with "
+				    "@%s\n", esc(addr), hostname);
+				status = EXIT_NOUSER;
+				continue;
+			}
+			if (strchr(addr, '@') == NULL)
+				strcpy(addr, full);
+			domain = addr_domain(addr);
+			if (domain != NULL && (strcasecmp(domain, hostname) ==
+			    0 || strcasecmp(domain, "localhost") == 0))
+				printf("%s: deliverable: local (this host): "
+				    "smtpsend delivers it into the Maildir "
+				    "of its local part under -m, after its "
+				    "aliases (-A)\n", esc(addr));
+			else
+				printf("%s: deliverable: remote: smtpsend "
+				    "sends it to its relay (-r), else to "
+				    "%s's MX\n", esc(addr), domain != NULL ?
+				    esc(domain) : "the domain");
+		}
+		if (rc == -1) {
+			printf("%s: undeliverable: bad address\n",
+			    esc(*args));
+			status = EXIT_NOUSER;
+		}
+	}
+	return fflush(stdout) == 0 ? status : EXIT_IOERR;
+}
+
 /* The value of an option: the rest of this word or the next word. */
 static const char *
 opt_value(char **argv, int *i, const char *rest, char flag)
@@ -726,13 +779,20 @@ main(int argc, char **argv)
 				    "yet queue a local user's SMTP session "
 				    "safely; pipe the message to sendmail, or "
 				    "submit on port 587");
-			if (strcmp(arg, "m") != 0 &&
+			if (strcmp(arg, "m") != 0 && strcmp(arg, "v") != 0 &&
 			    strcmp(arg, "p") != 0 && strcmp(arg, "i") != 0)
 				die_usage("-b%s: not supported", arg);
 			mode = arg;
 			break;
 		case 'q':
 			mode = "q";	/* -q, -q30m: one run now */
+			break;
+		case 'A':
+			/* sendmail 8's submit.cf choice (-Am, -Ac):
+			 * ignored, as Postfix does */
+			arg = opt_value(argv, &i, arg, 'A');
+			if (strcmp(arg, "m") != 0 && strcmp(arg, "c") != 0)
+				die_usage("-A%s: only -Am and -Ac", arg);
 			break;
 		case 'o':
 			arg = opt_value(argv, &i, arg, 'o');
@@ -765,12 +825,15 @@ main(int argc, char **argv)
 	log_open("sendmail", NULL);
 	owner_become();
 	/* A queue of the caller's choosing gets the caller's rights only. */
-	if (is_queue_given || strcmp(mode, "p") == 0 || strcmp(mode, "q") == 0)
+	if (is_queue_given || strcmp(mode, "p") == 0 ||
+	    strcmp(mode, "q") == 0 || strcmp(mode, "v") == 0)
 		drop_privilege();
 	if (strcmp(mode, "i") == 0)
 		return 0;		/* newaliases: smtpsend reads -A itself */
 	if (strcmp(mode, "q") == 0)
 		return queue_run();
+	if (strcmp(mode, "v") == 0)
+		return verify(argv + i);
 	if (strcmp(mode, "p") == 0)
 		return mailq_list(queue_dir);
 	sender_set();

@@ -6,6 +6,8 @@
 
 #include "common.h"
 
+#define EXIT_NOUSER	67	/* EX_NOUSER: -bv, an address that fails */
+
 /* sendmail_mailq.c: -bp, mailq */
 int	mailq_list(const char *queue_dir);
 

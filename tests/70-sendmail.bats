@@ -435,3 +435,26 @@ more" ]
 	submit 'x\n' -bd
 	[ "$status" -eq 64 ]
 }
+
+@test "-Am and -Ac (sendmail 8) are accepted and ignored" {
+	for a in -Am -Ac; do
+		rm -f "$Q"/new/*
+		submit 'Subject: a\n\nx\n' "$a" a@example.net
+		[ "$status" -eq 0 ]
+		queued_file
+	done
+	submit 'x\n' -Ax a@example.net
+	[ "$status" -eq 64 ]
+}
+
+@test "-bv says what would become of each address, queues nothing; 67 for one that would fail" {
+	run "$SENDMAIL" -oQ"$Q" -bv root 'a@example.org, <b@localhost>'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "root@$HOST: deliverable: local (this host): smtpsend delivers it into the Maildir of its local part under -m, after its aliases (-A)" ]
+	[ "${lines[1]}" = "a@example.org: deliverable: remote: smtpsend sends it to its relay (-r), else to example.org's MX" ]
+	[[ "${lines[2]}" == "b@localhost: deliverable: local (this host): "* ]]
+	run "$SENDMAIL" -oQ"$Q" -bv a@example.org 'c@@example.org'
+	[ "$status" -eq 67 ]
+	[ "${lines[1]}" = "c@@example.org: undeliverable: bad address" ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
