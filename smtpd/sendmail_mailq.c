@@ -4,8 +4,9 @@
  *
  * Done here rather than by running smtpsend: sendmail runs no other
  * program (one found beside it could be the caller's), and the listing
- * needs none of smtpsend's settings.  It runs with the caller's own rights (the group is given up
- * first).  Nothing under the queue is opened through a symbolic link or
+ * needs none of smtpsend's settings.  It runs with the caller's own
+ * rights (the group is given up first; root is the queue's owner by
+ * then).  Nothing under the queue is opened through a symbolic link, or
  * unless it is a directory or a regular file as expected, and every name
  * and address printed is escaped (log_esc()): a queue file's name comes
  * from whoever could write new/, and must not reach a terminal raw.
