@@ -135,6 +135,8 @@ $(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
 
 # sendmail runs setgid (make install): dynamic glibc, which ignores the
 # caller's LD_* variables in a setgid program.  mailq is a link to it.
+$(SENDMAIL_OBJ): smtpd/sendmail.h
+
 $(O)/smtpd/sendmail: $(SENDMAIL_OBJ) $(O)/common/libcommon.a
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SENDMAIL_OBJ) $(O)/common/libcommon.a
 
@@ -423,7 +425,7 @@ FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
-    smtpsend/body.c smtpsend/smtpsend.h
+    smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
 

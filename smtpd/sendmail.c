@@ -10,8 +10,9 @@
  * queue.  Exit 0 only once the file is in new/; 75 when it cannot be
  * queued, 64 for usage, 65 for bad data.  Installed setgid to the queue
  * group: the only file an ordinary user can make in the queue is the one
- * written here; -bp, -q and -oQ give that privilege up first.  The header
- * section is held in a fixed buffer; the body streams, line by line.
+ * written here; -bp, -q and -oQ give that privilege up first.  It runs no
+ * other program (-bs is refused).  The header section
+ * is held in a fixed buffer; the body streams, line by line.
  */
 #include <sys/stat.h>
 
@@ -25,7 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "sendmail.h"
+
+/* Not POSIX (BSD and Linux have it), hidden by _POSIX_C_SOURCE. */
+int	setgroups(size_t, const gid_t *);
 
 /* RFC 5322 2.1.1: a line is at most 998 octets; a longer one is broken
  * there (a header line is folded, a body line gets a line end). */
@@ -38,14 +42,15 @@
 
 static const char usage[] =
 "usage: sendmail [-t] [-i] [-f sender] [-F name] [-oQdir] [recipient ...]\n"
-"       sendmail -bs | -bp | -q     (mailq: the same as sendmail -bp)\n"
+"       sendmail -bp | -q           (mailq: the same as sendmail -bp)\n"
 "  -t          recipients also from To:, Cc:, Bcc: (Bcc: is removed)\n"
 "  -i, -oi     a line with a lone dot does not end the message\n"
 "  -f sender   envelope sender (default: your login @ this host)\n"
 "  -F name     display name for a From: header added here\n"
 "  -bm         deliver a message from stdin (the default)\n"
-"  -bs         SMTP on stdin and stdout (smtpd's dialogue)\n"
-"  -bp         list the queue;  -q  a delivery run (smtpsend -f)\n"
+
+"  -bp         list the queue;  -q  wake the waiting smtpsend -w\n"
+"  -bv         say what would become of each address (0, or 67)\n"
 "  -oQdir      queue directory (default /var/spool/smtpq)\n"
 "  other -o, -B, -v, -N, -R, -V, -L, -e, -h, -O options are ignored\n";
 
@@ -84,18 +89,50 @@ static struct out qout;
 static unsigned long long size;
 static unsigned long max_size = SIZE_DEFAULT;
 
+/*
+ * A value of the caller's (an argument, a header) for a message that is
+ * logged: log_esc()'d as smtpd does, so that it can neither end the log
+ * line nor pass for another key=value (issue 22).  Two at a time.
+ */
+static const char *
+esc(const char *s)
+{
+	static char buf[2][LOG_ADDR_MAX];
+	static int i;
+
+	i = !i;
+	return log_esc(s, buf[i], sizeof(buf[i]));
+}
+
 static void __attribute__((noreturn, format(printf, 2, 3)))
 fail(int status, const char *fmt, ...)
 {
-	char buf[512];
+	static const char hex[] = "0123456789abcdef";
+	char buf[512], line[4 * sizeof(buf)];
+	size_t i, n = 0;
+	unsigned char c;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "sendmail: %s\n", buf);
+	/* The values in it went through esc(); this is the second line of
+	 * defence: no control octet reaches the log, whatever a caller
+	 * forgot. */
+	for (i = 0; buf[i] != '\0'; i++) {
+		c = (unsigned char)buf[i];
+		if (c < ' ' || c > '~') {
+			line[n++] = '\\';
+			line[n++] = 'x';
+			line[n++] = hex[c >> 4];
+			line[n++] = hex[c & 15];
+		} else
+			line[n++] = (char)c;
+	}
+	line[n] = '\0';
 	log_error("uid=%ld result=%s: %s", (long)uid,
-	    status == EXIT_TEMPFAIL ? "deferred" : "rejected", buf);
+	    status == EXIT_TEMPFAIL ? "deferred" : "rejected", line);
 	if (qf.fd != -1)
 		queue_abort(&queue, &qf);
 	exit(status);
@@ -132,13 +169,14 @@ in_getc(void)
 }
 
 /*
- * Reads one line into buf (TEXT_LINE_MAX + 1) without its line end: LF
- * or CRLF, or none at the end of input.  NUL bytes are dropped (RFC 5321
- * 4.1.1.4 forbids them in mail).  A longer line comes in pieces, all but
- * the last with *is_broken set.  Returns 0 at the end of input.
+ * Reads one line into buf (max + 1, max at most TEXT_LINE_MAX) without its
+ * line end: LF or CRLF, or none at the end of input.  NUL bytes are
+ * dropped (RFC 5321 4.1.1.4 forbids them in mail).  A line longer than max
+ * comes in pieces, all but the last with *is_broken set.  Returns 0 at the
+ * end of input.
  */
 static int
-in_line(char *buf, size_t *len, int *is_broken)
+in_line(char *buf, size_t max, size_t *len, int *is_broken)
 {
 	size_t n = 0;
 	int c;
@@ -163,7 +201,7 @@ in_line(char *buf, size_t *len, int *is_broken)
 				pushed = c;
 			c = '\r';	/* a bare CR is text */
 		}
-		if (n == TEXT_LINE_MAX) {
+		if (n == max) {
 			pushed = c;
 			*is_broken = 1;
 			break;
@@ -195,7 +233,7 @@ rcpt_add(const char *addr)
 	if (strchr(addr, '@') == NULL) {
 		n = snprintf(full, sizeof(full), "%s@%s", addr, hostname);
 		if (n < 0 || (size_t)n >= sizeof(full))
-			fail(EXIT_DATAERR, "recipient too long: %s", addr);
+			fail(EXIT_DATAERR, "recipient too long: %s", esc(addr));
 		addr = full;
 	}
 	for (i = 0; i < nrcpts; i++)
@@ -217,7 +255,7 @@ rcpt_arg(const char *arg)
 	while ((rc = addrlist_next(&p, addr, sizeof(addr))) == 1)
 		rcpt_add(addr);
 	if (rc == -1)
-		fail(EXIT_DATAERR, "bad recipient address: %s", arg);
+		fail(EXIT_DATAERR, "bad recipient address: %s", esc(arg));
 }
 
 /* Field name of a header line ("Name:"), or 0 if it is not one. */
@@ -285,18 +323,24 @@ field_value(size_t f)
 static int
 read_head(char *line, size_t *len, int *is_broken, int *is_pending)
 {
-	int is_first = 1, was_broken = 0;
+	int is_first = 1, was_broken = 0, is_separator = 0;
 
 	*is_pending = 0;
-	while (in_line(line, len, is_broken)) {
-		if (was_broken) {
-			/* the rest of an over-long line: folded */
+	/* A folded piece gets a tab in front: one octet less of it fits. */
+	while (in_line(line, was_broken ? TEXT_LINE_MAX - 1 : TEXT_LINE_MAX,
+	    len, is_broken)) {
+		if (was_broken && is_separator) {
+			/* the rest of an over-long separator: dropped too
+			 * (there is no field yet to fold it into) */
+		} else if (was_broken) {
+			/* the rest of an over-long field line: folded */
 			head_add("\r\n\t", 3);
 			head_add(line, *len);
 			fields[nfields - 1].len += 3 + *len;
 		} else if (is_first && *len >= 5 &&
 		    strncmp(line, "From ", 5) == 0) {
 			/* an mbox separator some callers send: dropped */
+			is_separator = 1;
 		} else if (*len == 0 && !*is_broken) {
 			return 1;
 		} else if (!is_dot_ok && *len == 1 && line[0] == '.' &&
@@ -323,6 +367,8 @@ read_head(char *line, size_t *len, int *is_broken, int *is_pending)
 		}
 		is_first = 0;
 		was_broken = *is_broken;
+		if (!was_broken)
+			is_separator = 0;
 	}
 	return 0;
 }
@@ -400,7 +446,8 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 {
 	char buf[TEXT_LINE_MAX + 1], date[64], text[512];
 	const char *name;
-	size_t f, hostlen = strlen(queue.host);
+	static char qualified[HEAD_MAX + RCPT_MAX * (HOST_MAX + 1)];
+	size_t f, qlen, hostlen = strlen(queue.host);
 	int n, is_cont = 0;
 
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
@@ -416,7 +463,18 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 	for (f = 0; f < nfields; f++) {
 		if (field_is(f, "Bcc"))
 			continue;
-		put(head + fields[f].off, fields[f].len);
+		/* RFC 5322 3.4.1: a domain in every address (issue 23) */
+		qlen = 0;
+		if (field_is(f, "From") || field_is(f, "To") ||
+		    field_is(f, "Cc") || field_is(f, "Reply-To") ||
+		    field_is(f, "Sender"))
+			qlen = qualify_field(head + fields[f].off,
+			    fields[f].len, hostname, qualified,
+			    sizeof(qualified));
+		if (qlen > 0)
+			put(qualified, qlen);
+		else
+			put(head + fields[f].off, fields[f].len);
 		put("\r\n", 2);
 	}
 	if (!field_find("Date")) {
@@ -446,7 +504,7 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 		return;
 	if (is_pending)
 		memcpy(buf, line, len);
-	else if (!in_line(buf, &len, &is_broken))
+	else if (!in_line(buf, TEXT_LINE_MAX, &len, &is_broken))
 		return;
 	for (;;) {
 		/* the piece after a broken one is not a line start */
@@ -456,7 +514,7 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 		put(buf, len);
 		put("\r\n", 2);
 		is_cont = is_broken;
-		if (!in_line(buf, &len, &is_broken))
+		if (!in_line(buf, TEXT_LINE_MAX, &len, &is_broken))
 			break;
 	}
 }
@@ -480,11 +538,12 @@ sender_set(void)
 	if (n < 0 || (size_t)n >= sizeof(spec) ||
 	    addr_parse(spec, sender, sizeof(sender), &rest) == -1 ||
 	    *rest != '\0')
-		fail(EXIT_DATAERR, "bad sender address: %s", from_arg);
+		fail(EXIT_DATAERR, "bad sender address: %s", esc(from_arg));
 	if (sender[0] != '\0' && strchr(sender, '@') == NULL) {
 		n = snprintf(spec, sizeof(spec), "%s@%s", sender, hostname);
 		if (n < 0 || (size_t)n >= sizeof(sender))
-			fail(EXIT_DATAERR, "sender too long: %s", from_arg);
+			fail(EXIT_DATAERR, "sender too long: %s",
+			    esc(from_arg));
 		strcpy(sender, spec);
 	}
 }
@@ -525,72 +584,151 @@ drop_privilege(void)
 		    strerror(errno));
 }
 
-/* Runs smtpd or smtpsend: beside us, in the build tree, or installed. */
-static void __attribute__((noreturn))
-run(const char *prog, char **args)
-{
-	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-	    NULL };
-	char self[4096], path[4096 + 32], *slash;
-	const char *dirs[] = { NULL, NULL, "/usr/local/sbin", "/usr/sbin" };
-	ssize_t n;
-	size_t i;
-
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL)
-			*slash = '\0';
-		dirs[0] = self;
-		dirs[1] = "";		/* ../<prog>/<prog> beside smtpd/ */
-	}
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (dirs[i] == NULL)
-			continue;
-		if (dirs[i][0] == '\0')
-			snprintf(path, sizeof(path), "%s/../%s/%s", self, prog,
-			    prog);
-		else
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], prog);
-		if (access(path, X_OK) == 0) {
-			args[0] = path;
-			/* A clean environment: nothing of the caller's may
-			 * steer a program that still holds the group. */
-			execve(path, args, env);
-			fail(EXIT_TEMPFAIL, "unable to run %s: %s", path,
-			    strerror(errno));
-		}
-	}
-	fail(EXIT_TEMPFAIL, "%s not found beside %s or in /usr/sbin",
-	    prog, n > 0 ? self : "sendmail");
-}
-
 /*
  * -q: wakes the smtpsend -w that waits on QUEUE/trigger (DESIGN.md "Mail
  * leaves at once").  It does not start smtpsend itself: only the unit or
  * the operator knows its relay and Maildir flags, and a run without them
- * would deliver every recipient locally.
+ * would deliver every recipient locally.  The poke is queue_poke()'s:
+ * never through a link, only into a FIFO (a link planted there made root
+ * write a byte into any file).
  */
 static int
 queue_run(void)
 {
-	char path[4096];
-	int fd, n;
+	struct queue q = { -1, -1, -1, "" };
+	struct stat st;
 
-	n = snprintf(path, sizeof(path), "%s/trigger", queue_dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		fail(EXIT_USAGE, "queue directory name too long");
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1) {
-		fprintf(stderr, "sendmail: no smtpsend -w is waiting on %s: "
-		    "the next timer run delivers (or: systemctl start "
-		    "smtpsend)\n", path);
+	q.dir = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q.dir == -1 || fstatat(q.dir, QUEUE_TRIGGER, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISFIFO(st.st_mode)) {
+		fprintf(stderr, "sendmail: no smtpsend -w is waiting on "
+		    "%s/%s: the next timer run delivers (or: systemctl start "
+		    "smtpsend)\n", esc(queue_dir), QUEUE_TRIGGER);
+		if (q.dir != -1)
+			close(q.dir);
 		return 0;
 	}
-	if (write(fd, "q", 1) == -1 && errno != EAGAIN)
-		fprintf(stderr, "sendmail: %s: %s\n", path, strerror(errno));
-	close(fd);
+	queue_poke(&q);
+	close(q.dir);
 	return 0;
+}
+
+/*
+ * Run by root, sendmail works as the queue's owner, whatever the mode
+ * (issue 22): nothing that owner can plant under the queue (a link for
+ * tmp/, new/ or trigger) then makes us do more than it could itself.  A
+ * queue that does not exist yet, or that root owns, leaves us root.
+ */
+static void
+owner_become(void)
+{
+	struct stat st;
+	gid_t gid;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return;
+	if (stat(queue_dir, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		fail(EXIT_TEMPFAIL, "unable to look at queue %s: %s",
+		    esc(queue_dir), strerror(errno));
+	}
+	if (st.st_uid == 0)
+		return;
+	gid = st.st_gid;
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(st.st_uid) == -1 || setuid(0) != -1)
+		fail(EXIT_TEMPFAIL, "unable to become the owner of queue %s "
+		    "(uid %ld): %s", esc(queue_dir), (long)st.st_uid,
+		    strerror(errno));
+}
+
+/* Refuses a queue whose tmp/ or new/ is not a plain directory (a link
+ * the queue's owner put there). */
+static void
+queue_check(void)
+{
+	static const char *const dirs[] = { "tmp", "new" };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (fstatat(queue.dir, dirs[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode))
+			fail(EXIT_TEMPFAIL, "queue %s: %s is not a directory "
+			    "(a link?): refused", esc(queue_dir), dirs[i]);
+}
+
+/* The reserve and the caller's budget (sendmail_limit.c); size 0: only
+ * look, before the message is read. */
+static void
+limits_check(unsigned long long msg_size)
+{
+	char why[256];
+	int rc;
+
+	if (!limit_space_ok(queue.dir, max_size))
+		fail(EXIT_TEMPFAIL, "the queue's file system has less than "
+		    "%lu MiB free (the reserve): try again later",
+		    MINFREE_SIZES * max_size / (1024UL * 1024));
+	if ((rc = limit_user(queue.dir, uid, msg_size, why, sizeof(why))) ==
+	    -1)
+		fail(EXIT_TEMPFAIL, "unable to count uid %ld's messages: %s",
+		    (long)uid, strerror(errno));
+	if (rc == 1)
+		fail(EXIT_TEMPFAIL, "too much mail: %s; try again later", why);
+}
+
+/*
+ * -bv: what would become of each address, without queueing anything
+ * (issue 23).  sendmail knows only what it does itself: the address as
+ * it would queue it, and whether its domain is this host's; the relay,
+ * the aliases and the Maildirs are smtpsend's settings, named here for
+ * where to look.  0 when all would be queued, 67 (EX_NOUSER) when one
+ * would be refused.
+ */
+static int
+verify(char **args)
+{
+	char addr[ADDR_MAX + 1], full[ADDR_MAX + 1];
+	const char *p, *domain;
+	int rc, status = 0;
+
+	if (*args == NULL)
+		die_usage("-bv needs an address");
+	for (; *args != NULL; args++) {
+		p = *args;
+		while ((rc = addrlist_next(&p, addr, sizeof(addr))) == 1) {
+			if (strchr(addr, '@') == NULL && (snprintf(full,
+			    sizeof(full), "%s@%s", addr, hostname) >=
+			    (int)sizeof(full))) {
+				printf("%s: undeliverable: too long with "
+				    "@%s\n", esc(addr), hostname);
+				status = EXIT_NOUSER;
+				continue;
+			}
+			if (strchr(addr, '@') == NULL)
+				strcpy(addr, full);
+			domain = addr_domain(addr);
+			if (domain != NULL && (strcasecmp(domain, hostname) ==
+			    0 || strcasecmp(domain, "localhost") == 0))
+				printf("%s: deliverable: local (this host): "
+				    "smtpsend delivers it into the Maildir "
+				    "of its local part under -m, after its "
+				    "aliases (-A)\n", esc(addr));
+			else
+				printf("%s: deliverable: remote: smtpsend "
+				    "sends it to its relay (-r), else to "
+				    "%s's MX\n", esc(addr), domain != NULL ?
+				    esc(domain) : "the domain");
+		}
+		if (rc == -1) {
+			printf("%s: undeliverable: bad address\n",
+			    esc(*args));
+			status = EXIT_NOUSER;
+		}
+	}
+	return fflush(stdout) == 0 ? status : EXIT_IOERR;
 }
 
 /* The value of an option: the rest of this word or the next word. */
@@ -608,7 +746,6 @@ int
 main(int argc, char **argv)
 {
 	char line[TEXT_LINE_MAX + 1];
-	char *args[8];
 	const char *arg, *base, *mode = "m";
 	size_t len = 0;
 	int i, is_broken = 0, is_pending, has_body;
@@ -637,13 +774,25 @@ main(int argc, char **argv)
 		case 'r': from_arg = opt_value(argv, &i, arg, 'f'); break;
 		case 'F': name_arg = opt_value(argv, &i, arg, 'F'); break;
 		case 'b':
-			if (strcmp(arg, "m") != 0 && strcmp(arg, "s") != 0 &&
+			if (strcmp(arg, "s") == 0)
+				die_usage("-bs is not supported: smtpd cannot "
+				    "yet queue a local user's SMTP session "
+				    "safely; pipe the message to sendmail, or "
+				    "submit on port 587");
+			if (strcmp(arg, "m") != 0 && strcmp(arg, "v") != 0 &&
 			    strcmp(arg, "p") != 0 && strcmp(arg, "i") != 0)
 				die_usage("-b%s: not supported", arg);
 			mode = arg;
 			break;
 		case 'q':
 			mode = "q";	/* -q, -q30m: one run now */
+			break;
+		case 'A':
+			/* sendmail 8's submit.cf choice (-Am, -Ac):
+			 * ignored, as Postfix does */
+			arg = opt_value(argv, &i, arg, 'A');
+			if (strcmp(arg, "m") != 0 && strcmp(arg, "c") != 0)
+				die_usage("-A%s: only -Am and -Ac", arg);
 			break;
 		case 'o':
 			arg = opt_value(argv, &i, arg, 'o');
@@ -674,34 +823,27 @@ main(int argc, char **argv)
 	if (opt_hostname(NULL, hostname, sizeof(hostname)) == -1)
 		fail(EXIT_TEMPFAIL, "this host has no usable name");
 	log_open("sendmail", NULL);
+	owner_become();
 	/* A queue of the caller's choosing gets the caller's rights only. */
-	if (is_queue_given || strcmp(mode, "p") == 0 || strcmp(mode, "q") == 0)
+	if (is_queue_given || strcmp(mode, "p") == 0 ||
+	    strcmp(mode, "q") == 0 || strcmp(mode, "v") == 0)
 		drop_privilege();
 	if (strcmp(mode, "i") == 0)
 		return 0;		/* newaliases: smtpsend reads -A itself */
 	if (strcmp(mode, "q") == 0)
 		return queue_run();
-	if (strcmp(mode, "p") == 0) {
-		args[1] = "-p";
-		args[2] = "-q";
-		args[3] = (char *)queue_dir;
-		args[4] = NULL;
-		run("smtpsend", args);
-	}
-	if (strcmp(mode, "s") == 0) {
-		args[1] = "-q";
-		args[2] = (char *)queue_dir;
-		args[3] = "-n";
-		args[4] = hostname;
-		args[5] = NULL;
-		run("smtpd", args);
-	}
+	if (strcmp(mode, "v") == 0)
+		return verify(argv + i);
+	if (strcmp(mode, "p") == 0)
+		return mailq_list(queue_dir);
 	sender_set();
 	for (; argv[i] != NULL; i++)
 		rcpt_arg(argv[i]);
 	if (queue_open(&queue, queue_dir, hostname) == -1)
-		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s", queue_dir,
-		    strerror(errno));
+		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
+		    esc(queue_dir), strerror(errno));
+	queue_check();
+	limits_check(0);
 	has_body = read_head(line, &len, &is_broken, &is_pending);
 	if (is_extract)
 		extract_rcpts();
@@ -719,13 +861,17 @@ main(int argc, char **argv)
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
 	    nrcpts, head_is_8bit(), "local");
 	write_message(line, len, is_broken, has_body, is_pending);
+	if (out_flush(&qout) == -1)
+		fail(EXIT_TEMPFAIL, "unable to write %s: %s", qf.tmp,
+		    strerror(qout.error));
+	limits_check(size);
 	if (submit_commit(&queue, &qf, &qout) == -1) {
 		qf.fd = -1;
 		fail(EXIT_TEMPFAIL, "unable to queue the message: %s",
 		    strerror(errno));
 	}
 	log_info("id=%s uid=%ld from=<%s> rcpts=%zu size=%llu%s result=queued",
-	    qf.name, (long)uid, sender, nrcpts, size,
+	    qf.name, (long)uid, esc(sender), nrcpts, size,
 	    nuls > 0 ? " nul=removed" : "");
 	queue_close(&queue);
 	return 0;

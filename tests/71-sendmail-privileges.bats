@@ -68,6 +68,17 @@ submit_as_user() {
 	grep -q '^From: "Plain User" <' "$f"
 }
 
+@test "a user's 101st message in an hour is 75 with a clear line; root has no such budget" {
+	submit_as_user sh -c 'i=0; while [ $i -lt 100 ]; do printf "x\n" | "$1" a@example.net || exit 1; i=$((i + 1)); done; printf "x\n" | "$1" a@example.net' _ "$TOP/sendmail"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"sendmail: too much mail: uid $(id -u "$USR") has queued 100 messages, "*" octets this hour; the limit is 100 messages, 52428800 octets an hour; try again later"* ]]
+	[ "$(count_files "$Q/new")" -eq 100 ]
+	for i in 1 2 3; do
+		run sh -c 'printf "x\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+		[ "$status" -eq 0 ]
+	done
+}
+
 @test "-f changes the envelope sender, never the uid in Received:" {
 	submit_as_user sh -c 'printf "x\n" | "$1" -f boss@example.org a@example.net' _ "$TOP/sendmail"
 	[ "$status" -eq 0 ]
@@ -101,6 +112,45 @@ submit_as_user() {
 	[ "$status" -eq 75 ]
 	[ "$(count_files "$Q/new")" -eq 2 ]
 	grep -q 'for root' "$Q"/new/*
+}
+
+@test "a hard link to the setgid sendmail beside the user's own smtpd runs nothing of the user's" {
+	# The link's directory is the user's; /proc/self/exe would point
+	# there.  Only the compiled-in SBINDIR/smtpd may run.
+	mkdir -m 777 "$TOP/own"
+	ln "$TOP/sendmail" "$TOP/own/sendmail"
+	printf '#!/bin/sh\nid -g >%s/own/ran\n' "$TOP" >"$TOP/own/smtpd"
+	chmod 755 "$TOP/own/smtpd"
+	submit_as_user sh -c '"$1" -bs </dev/null' _ "$TOP/own/sendmail"
+	[ ! -e "$TOP/own/ran" ]
+	[[ "$output" != *"$TOP/own"* ]]
+}
+
+@test "run by root, sendmail queues as the queue's owner; Received: still names root" {
+	run sh -c 'printf "Subject: r\n\nx\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	[ "$(stat -c '%U %G' "$f")" = "$OWNER $GRP" ]
+	grep -q "from userid 0, user root)" "$f"
+}
+
+@test "run by root, sendmail refuses a queue whose tmp/ is a link, and writes nothing through it" {
+	mkdir -m 700 "$TOP/rootonly"
+	rmdir "$Q/tmp"
+	ln -s "$TOP/rootonly" "$Q/tmp"
+	chown -h "$OWNER:$GRP" "$Q/tmp"
+	run sh -c 'printf "x\n" | "$1" -oQ"$2" a@example.net' _ "$TOP/sendmail" "$Q"
+	[ "$status" -eq 75 ]
+	[ "$(count_files "$TOP/rootonly")" -eq 0 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
+@test "run by root, mailq reads the queue with the owner's rights only" {
+	printf 'From: <s@example.org>\nTo: <rootonly@example.org>\n\nx\n' >"$Q/new/1.M1P1.rootonly"
+	chmod 600 "$Q/new/1.M1P1.rootonly"
+	run "$TOP/sendmail" -bp -oQ"$Q"
+	[[ "$output" == *"1.M1P1.rootonly  unreadable: Permission denied"* ]]
+	[[ "$output" != *"rootonly@example.org"* ]]
 }
 
 @test "the user cannot drop a file of its own into new/ or tmp/" {

@@ -142,3 +142,57 @@ sys.exit(subprocess.run([sys.argv[1], "-t", "-oi"], input=msg).returncode)' "$W"
 	grep -q '^From: "CronDaemon" <root@' <<<"$m" ||
 	    grep -q '^From: root' <<<"$m"
 }
+
+# Python's email parser (policy default) on the queued message: prints
+# each address field's defects and addresses without a domain; nothing
+# when all are clean.
+header_defects() {
+	sed '1,/^$/d' "$1" | "$PYTHON" -c '
+import email, email.policy, sys
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+for name in ("From", "To", "Cc", "Reply-To", "Sender"):
+    for v in m.get_all(name) or []:
+        for d in v.defects:
+            print(name, "defect:", d)
+        for a in v.addresses:
+            if not a.domain:
+                print(name, "no domain:", a)
+'
+}
+
+@test "cron's bare names are qualified in From: and To:, nothing else touched; Python finds no defect" {
+	HOST=$(uname -n)
+	run bash -c 'printf "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@%s> echo To: root\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nX-Cron-Env: <SHELL=/bin/sh>\n\nTo: root\nFrom: root\n" "$2" | "$1" -FCronDaemon -i -B8BITMIME -oem root' _ "$W" "$HOST"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	m=$(sed '1,/^$/d' "$f" | tr -d '\r')
+	grep -qx "From: root@$HOST (Cron Daemon)" <<<"$m"
+	grep -qx "To: root@$HOST" <<<"$m"
+	grep -qx "Subject: Cron <root@$HOST> echo To: root" <<<"$m"
+	grep -qx 'X-Cron-Env: <SHELL=/bin/sh>' <<<"$m"
+	# the body is never touched
+	[ "$(sed '1,/^$/d' <<<"$m")" = "To: root
+From: root" ]
+	[ -z "$(header_defects "$f")" ]
+}
+
+@test "mailx's To: root, and Cc:, Reply-To:, Sender: shapes are qualified; groups, quotes and comments kept" {
+	HOST=$(uname -n)
+	printf 'set sendmail=%s\n' "$W" >"$BATS_TEST_TMPDIR/mailrc"
+	run bash -c 'echo "from mailx" | MAILRC="$1" mail -s "mailx test" root' _ "$BATS_TEST_TMPDIR/mailrc"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	grep -qx "To: root@$HOST"$'\r' "$f"
+	[ -z "$(header_defects "$f")" ]
+	rm -f "$Q"/new/*
+	run bash -c 'printf "From: \"Ops, Team\" <ops>\nCc: alice, \"Bob B\" <bob>, carol@example.org, team: dave, erin (E);,\n undisclosed-recipients:;\nReply-To: help\nSender: daemon\nSubject: s\n\nx\n" | "$1" -t' _ "$W"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	m=$(sed '1,/^$/d' "$f" | tr -d '\r')
+	grep -qx "From: \"Ops, Team\" <ops@$HOST>" <<<"$m"
+	grep -qx "Cc: alice@$HOST, \"Bob B\" <bob@$HOST>, carol@example.org, team: dave@$HOST, erin@$HOST (E);," <<<"$m"
+	grep -qx ' undisclosed-recipients:;' <<<"$m"
+	grep -qx "Reply-To: help@$HOST" <<<"$m"
+	grep -qx "Sender: daemon@$HOST" <<<"$m"
+	[ -z "$(header_defects "$f")" ]
+}
