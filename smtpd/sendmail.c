@@ -595,7 +595,7 @@ drop_privilege(void)
 static int
 queue_run(void)
 {
-	struct queue q = { -1, -1, -1, "" };
+	struct queue q = { -1, -1, -1, "", -1, -1 };
 	struct stat st;
 
 	q.dir = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
