@@ -97,7 +97,7 @@ smtp_mail(const char *verb, char *arg)
 	char *path;
 
 	(void)verb;
-	if (messages >= MESSAGES_MAX) {
+	if (messages >= MESSAGES_MAX && !is_trusted && user[0] == '\0') {
 		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
 		    "session", hostname);
 		log_info("peer=%s messages=%u result=disconnect: too many "

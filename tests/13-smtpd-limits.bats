@@ -225,3 +225,36 @@ xs() {
 	smtpd_session 'HELO client.example\r\nQUIT\r\n'
 	assert_replies '220 ' '250 mx.test' '221 2.0.0'
 }
+
+# Messages in one session (common.h MESSAGES_MAX, issue 23 item 1): 1000
+# for an untrusted client (tests/51), none for a trusted or authenticated
+# one, whose batching (Postfix's connection reuse, Exim's -qq) must never
+# be cut off and wait for the next queue run.
+
+# n messages from a@example.org to b@example.net, as one transcript.
+messages() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		printf 'MAIL FROM:<a@example.org>\\r\\nRCPT TO:<b@example.net>\\r\\nDATA\\r\\nhi\\r\\n.\\r\\n'
+	done
+}
+
+@test "a trusted client queues 1001 messages in one session, no 421" {
+	smtpd_session "HELO c.example\r\n$(messages 1001)QUIT\r\n"
+	[ "$(count_files "$Q/new")" -eq 1001 ]
+	! replies | grep -q '^421' || false
+	replies | tail -n 1 | grep -q '^221 2.0.0'
+	grep -q 'messages=1001 result=quit' "$LOG"
+}
+
+@test "an authenticated client queues 1001 messages in one session, no 421" {
+	load tls
+	passwd_make
+	export REMOTE_HOST=192.0.2.7
+	SMTPD_FLAGS=(-E -A "$CHECKPASSWORD,$PASSWD")
+	smtpd_session "EHLO c\r\nAUTH PLAIN $(printf '\0alice\0s3cret' | base64 -w0)\r\n$(messages 1001)QUIT\r\n"
+	replies | grep -q '^235 2.7.0'
+	[ "$(count_files "$Q/new")" -eq 1001 ]
+	! replies | grep -q '^421' || false
+	grep -q 'messages=1001 result=quit' "$LOG"
+}
