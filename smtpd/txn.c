@@ -151,6 +151,31 @@ domain_is_ours(const char *domain)
 	return 0;
 }
 
+/*
+ * Whether two recipients are one mailbox: domains compare without case
+ * (RFC 5321 2.4), local parts too at our own domains and for postmaster
+ * (4.5.1), which smtpsend delivers by the lower-cased name: else one
+ * message to "postmaster", "Postmaster", ... became one copy each for
+ * every alias target (issue 22 item 9).  Elsewhere a local part is the
+ * receiving host's to interpret, and case is kept (2.4).
+ */
+static int
+rcpt_same(const char *a, const char *b)
+{
+	const char *at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
+	size_t n;
+
+	if (at_a == NULL || at_b == NULL)
+		return strcmp(a, b) == 0;
+	n = (size_t)(at_a - a);
+	if (n != (size_t)(at_b - b) || strcasecmp(at_a, at_b) != 0)
+		return 0;
+	if (domain_is_ours(at_a + 1) || (n == 10 &&
+	    strncasecmp(a, "postmaster", n) == 0))
+		return strncasecmp(a, b, n) == 0;
+	return strncmp(a, b, n) == 0;
+}
+
 void
 smtp_rcpt(const char *verb, char *arg)
 {
@@ -206,7 +231,7 @@ smtp_rcpt(const char *verb, char *arg)
 		return;
 	}
 	for (i = 0; i < nrcpts; i++)
-		if (strcmp(rcpts[i], addr) == 0)
+		if (rcpt_same(rcpts[i], addr))
 			break;
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */

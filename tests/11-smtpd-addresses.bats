@@ -167,6 +167,26 @@ To: <b@example.net>
 To: <c@example.net>" ]
 }
 
+@test "postmaster in any case, bare or at a -d domain, is one recipient each (issue 22 item 9)" {
+	SMTPD_FLAGS=(-d example.net)
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<>\r\nRCPT TO:<postmaster@example.net>\r\nRCPT TO:<Postmaster@example.net>\r\nRCPT TO:<POSTMASTER@EXAMPLE.NET>\r\nRCPT TO:<postmaster>\r\nRCPT TO:<PostMaster>\r\nRCPT TO:<Bob@example.net>\r\nRCPT TO:<bob@Example.Net>\r\nRCPT TO:<BOB@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '250 2.1.5' '250 2.1.5' '250 2.1.5' '250 2.1.5' '250 2.1.5' \
+	    '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <>
+To: <postmaster@example.net>
+To: <postmaster@mx.test>
+To: <Bob@example.net>" ]
+}
+
+@test "a local part elsewhere keeps its case, the domain does not" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<Bob@remote.example>\r\nRCPT TO:<bob@remote.example>\r\nRCPT TO:<Bob@REMOTE.example>\r\nRCPT TO:<POSTMASTER@remote.example>\r\nRCPT TO:<postmaster@remote.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <Bob@remote.example>
+To: <bob@remote.example>
+To: <POSTMASTER@remote.example>" ]
+}
+
 # ESMTP parameters (RFC 1870 SIZE, RFC 6152 BODY).
 
 @test "SIZE= at the limit is 250, one over it is 552 5.3.4 at MAIL" {
