@@ -246,12 +246,34 @@ smtp_rcpt(const char *verb, char *arg)
 	respond(250, "2.1.5 Ok");
 }
 
+/*
+ * The queue id as Received: and the 250 give it: RFC 5321 4.4's ID is an
+ * Atom, and a file name holds dots (and, for an address literal as our
+ * name, brackets), so each octet that is not atext is written '_'.  The
+ * name's own fields hold none, and a host name none, so "tr _ ." gives
+ * the file name back, which the log lines give as id=.
+ */
+static void
+id_atom(const char *name, char *atom, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && name[i] != '\0'; i++)
+		atom[i] = (name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    strchr("!#$%&'*+-/=?^_`{|}~", name[i]) != NULL ?
+		    name[i] : '_';
+	atom[i] = '\0';
+}
+
 /* Writes the envelope and our Received: header (RFC 5321 4.4). */
 static int
 data_begin(const char *id)
 {
-	char date[64];
+	char date[64], atom[QUEUE_NAME_MAX + 1];
 
+	id_atom(id, atom, sizeof(atom));
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
 		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
 	/* Where the message originated, for what smtpsend does only to our
@@ -267,7 +289,7 @@ data_begin(const char *id)
 	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too. */
 	out_printf(&qout, "\tby %s (smtpd) with %s%s%s id %s", hostname,
 	    is_esmtp ? "ESMTP" : "SMTP", is_tls ? "S" : "",
-	    user[0] != '\0' ? "A" : "", id);
+	    user[0] != '\0' ? "A" : "", atom);
 	if (nrcpts == 1)
 		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);
 	return out_printf(&qout, "; %s\r\n", date);
@@ -302,6 +324,7 @@ void
 smtp_data(const char *verb, char *arg)
 {
 	char esc[LOG_ADDR_MAX];
+	char atom[QUEUE_NAME_MAX + 1];
 	struct queue_file qf;
 	struct data d;
 	int rc, err;
@@ -352,7 +375,8 @@ smtp_data(const char *verb, char *arg)
 	} else {
 		messages++;
 		junk = 0;
-		respond(250, "2.0.0 Ok: queued as %s", qf.name);
+		id_atom(qf.name, atom, sizeof(atom));
+		respond(250, "2.0.0 Ok: queued as %s", atom);
 		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
 		    "result=queued", peer.addr, qf.name,
 		    log_esc(sender, esc, sizeof(esc)), nrcpts, d.size);

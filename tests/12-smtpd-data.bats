@@ -23,14 +23,28 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 	assert_empty "$Q/tmp"
 }
 
-@test "the 250 after DATA names the queue id, which is the file name" {
-	local id
+@test "the 250 after DATA and Received: name the queue id, the file name as an Atom (RFC 5321 4.4)" {
+	local name id
 	smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
-	id=$(basename "$(queued_file)")
+	name=$(basename "$(queued_file)")
+	# <epoch>.M<usec>P<pid>.<host>; the id has _ for each dot
+	[[ "$name" =~ ^[0-9]+\.M[0-9]{6}P[0-9]+\.mx\.test$ ]]
+	id=${name//./_}
 	assert_reply 11 "250 2.0.0 Ok: queued as $id"
-	# <epoch>.M<usec>P<pid>.<host>
-	[[ "$id" =~ ^[0-9]+\.M[0-9]{6}P[0-9]+\.mx\.test$ ]]
-	[[ "$(replies | sed -n 11p)" == *" $id" ]]
+	grep -qx $'\tby mx.test (smtpd) with ESMTP id '"$id"$'\r' "$(queued_file)"
+	# an operator finds the file from the id, and the log names it
+	[ -f "$Q/new/$(printf %s "$id" | tr _ .)" ]
+	grep -q "id=$name .*result=queued" "$LOG"
+}
+
+@test "with an address literal as our name the id is still an Atom" {
+	local id
+	SMTPD_FLAGS=(-n '[192.0.2.9]')
+	smtpd_session "HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+	id=$(replies | sed -n 's/^250 2.0.0 Ok: queued as //p')
+	echo "id: $id" >&2
+	[[ "$id" =~ ^[0-9]+_M[0-9]{6}P[0-9]+__192_0_2_9_$ ]]
+	grep -qx $'\tby \\[192.0.2.9\\] (smtpd) with SMTP id '"$id"$'\r' "$(queued_file)"
 }
 
 @test "Received: says SMTP after HELO and has no for clause with two recipients" {

@@ -76,8 +76,9 @@ greeted_count() {
 	sock_expect_eof "$s"
 
 	file=$(queued_file)
-	[ "$(basename "$file")" = "$id" ]
-	printf 'From: <alice@example.org>\nTo: <bob@example.net>\n\n'\
+	# the id is the file name as an Atom, its dots written _
+	[ "$(basename "$file" | tr . _)" = "$id" ]
+	printf 'From: <alice@example.org>\nOrigin: trusted\nTo: <bob@example.net>\n\n'\
 'Received: from client.test ([127.0.0.1])\r\n'\
 '\tby mx.test (smtpd) with ESMTP id %s\r\n'\
 '\tfor <bob@example.net>; DATE\r\n'\
@@ -86,7 +87,7 @@ greeted_count() {
 	undated "$file" >"$BATS_TEST_TMPDIR/got"
 	same_bytes "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/expected"
 	grep -q "peer=127.0.0.1 trusted=yes result=connect" "$LOG"
-	grep -q "peer=127.0.0.1 id=$id from=<alice@example.org> rcpts=1 .*result=queued" "$LOG"
+	grep -q "peer=127.0.0.1 id=${id//_/.} from=<alice@example.org> rcpts=1 .*result=queued" "$LOG"
 }
 
 @test "REMOTE_ADDR and TCPREMOTEIP do not override the socket's real peer" {
@@ -159,9 +160,9 @@ greeted_count() {
 	for i in $(seq 1 20); do
 		files=($(grep -l "^Subject: token-$i"$'\r'"\$" "$Q"/new/*))
 		[ "${#files[@]}" -eq 1 ]
-		printf 'From: <sender%d@example.org>\nTo: <rcpt%d@example.net>\n' \
+		printf 'From: <sender%d@example.org>\nOrigin: trusted\nTo: <rcpt%d@example.net>\n' \
 		    "$i" "$i" >"$BATS_TEST_TMPDIR/expected"
-		head -n 2 "${files[0]}" | cmp - "$BATS_TEST_TMPDIR/expected"
+		head -n 3 "${files[0]}" | cmp - "$BATS_TEST_TMPDIR/expected"
 		printf 'Subject: token-%d\r\n\r\nbody of token-%d\r\n' "$i" "$i" \
 		    >"$BATS_TEST_TMPDIR/expected"
 		sed -n '/^Subject:/,$p' "${files[0]}" |
@@ -226,18 +227,20 @@ greeted_count() {
 
 	first=$(replies | sed -n 12p)
 	first=${first##* }
+	first=${first//_/.}	# the id is the file name as an Atom
 	second=$(replies | sed -n 16p)
 	second=${second##* }
+	second=${second//_/.}
 	[ "$first" != "$second" ]
 	[ "$(count_files "$Q/new")" -eq 2 ]
-	printf 'From: <a@example.org>\nTo: <b@example.net>\nTo: <c@example.net>\n\n' \
+	printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\n\n' \
 	    >"$BATS_TEST_TMPDIR/expected"
-	head -n 4 "$Q/new/$first" | cmp - "$BATS_TEST_TMPDIR/expected"
+	head -n 5 "$Q/new/$first" | cmp - "$BATS_TEST_TMPDIR/expected"
 	printf 'Subject: one\r\n\r\nfirst\r\n' >"$BATS_TEST_TMPDIR/expected"
 	sed -n '/^Subject:/,$p' "$Q/new/$first" |
 	    cmp - "$BATS_TEST_TMPDIR/expected"
-	printf 'From: <>\nTo: <d@example.net>\n\n' >"$BATS_TEST_TMPDIR/expected"
-	head -n 3 "$Q/new/$second" | cmp - "$BATS_TEST_TMPDIR/expected"
+	printf 'From: <>\nOrigin: trusted\nTo: <d@example.net>\n\n' >"$BATS_TEST_TMPDIR/expected"
+	head -n 4 "$Q/new/$second" | cmp - "$BATS_TEST_TMPDIR/expected"
 	printf 'Subject: two\r\n\r\nsecond\r\n' >"$BATS_TEST_TMPDIR/expected"
 	sed -n '/^Subject:/,$p' "$Q/new/$second" |
 	    cmp - "$BATS_TEST_TMPDIR/expected"
