@@ -214,6 +214,12 @@ int	reply_read(struct line *, char *text, size_t size,
  */
 int		 addr_parse(const char *, char *addr, size_t size,
 		    const char **rest);
+/* The same, with UTF-8 in local parts and domains (RFC 6531 3.3: SMTPUTF8
+ * paths); valid UTF-8 only, lengths in octets. */
+int		 addr_parse_utf8(const char *, char *addr, size_t size,
+		    const char **rest);
+size_t		 addr_utf8_len(const char *);
+int		 addr_is_ascii(const char *);
 int		 addr_domain_valid(const char *);
 const char	*addr_domain(const char *);
 int		 addr_mailbox(const char *rcpt, char *box, size_t size);
@@ -331,8 +337,12 @@ int	queue_unique(const char *host, char *buf, size_t size);
 
 /* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
 
+/* submit_envelope() flags; 1 is what callers passed as is_8bitmime */
+#define SUBMIT_8BITMIME		1	/* "Body: 8BITMIME" */
+#define SUBMIT_SMTPUTF8		4	/* "Smtputf8: yes" (RFC 6531) */
+
 int	submit_envelope(struct out *, const char *sender,
-	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime,
+	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
 	    const char *origin);
 int	submit_commit(struct queue *, struct queue_file *, struct out *);
 

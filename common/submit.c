@@ -9,21 +9,24 @@
 #include "common.h"
 
 /* The envelope (DESIGN.md "Queue"): sender, an extension line when the
- * message is 8BITMIME, where it originated when that was here (origin
- * "local", "trusted" or "auth"; NULL for mail from outside), one To: per
- * recipient, the empty line. */
+ * message is 8BITMIME (flags SUBMIT_8BITMIME), where it originated when
+ * that was here (origin "local", "trusted" or "auth"; NULL for mail from
+ * outside), "Smtputf8: yes" with SUBMIT_SMTPUTF8, one To: per recipient,
+ * the empty line. */
 int
 submit_envelope(struct out *o, const char *sender,
-    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime,
+    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
     const char *origin)
 {
 	size_t i;
 
 	out_printf(o, "From: <%s>\n", sender);
-	if (is_8bitmime)
+	if (flags & SUBMIT_8BITMIME)
 		out_puts(o, "Body: 8BITMIME\n");
 	if (origin != NULL)
 		out_printf(o, "Origin: %s\n", origin);
+	if (flags & SUBMIT_SMTPUTF8)
+		out_puts(o, "Smtputf8: yes\n");
 	for (i = 0; i < nrcpts; i++)
 		out_printf(o, "To: <%s>\n", rcpts[i]);
 	return out_puts(o, "\n");

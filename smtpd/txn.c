@@ -18,6 +18,7 @@
 
 static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
+static int is_smtputf8;			/* MAIL's SMTPUTF8 (RFC 6531 3.4) */
 static unsigned long mail_size;		/* MAIL's SIZE=, 0 without */
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
@@ -30,6 +31,7 @@ txn_clear(void)
 {
 	sender[0] = '\0';
 	is_8bitmime = 0;
+	is_smtputf8 = 0;
 	nrcpts = 0;
 	overshoot = 0;
 }
@@ -46,8 +48,9 @@ arg_after(char *arg, const char *keyword)
 }
 
 /*
- * RFC 1870 SIZE and RFC 6152 BODY; any other ESMTP parameter is 555
- * (RFC 5321 4.1.1.11).  Returns 0 when all were understood and allowed.
+ * RFC 1870 SIZE, RFC 6152 BODY and RFC 6531 SMTPUTF8 (after EHLO, which
+ * offers it); any other ESMTP parameter is 555 (RFC 5321 4.1.1.11).
+ * Returns 0 when all were understood and allowed.
  */
 static int
 mail_params(char *params)
@@ -81,6 +84,9 @@ mail_params(char *params)
 		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
 		    strcasecmp(value, "8BITMIME") == 0) {
 			is_8bitmime = 1;
+		} else if (strcasecmp(p, "SMTPUTF8") == 0 && value == NULL &&
+		    is_esmtp) {
+			is_smtputf8 = 1;
 		} else {
 			refuse(555, 1, sender, NULL,
 			    "5.5.4 Unsupported option:", p);
@@ -116,7 +122,7 @@ smtp_mail(const char *verb, char *arg)
 		    NULL);
 		return;
 	}
-	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
+	if (addr_parse_utf8(path, sender, sizeof(sender), &rest) == -1 ||
 	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
 		sender[0] = '\0';
 		refuse(501, 1, NULL, NULL, "5.1.7 Bad sender address syntax",
@@ -124,8 +130,17 @@ smtp_mail(const char *verb, char *arg)
 		return;
 	}
 	is_8bitmime = 0;
+	is_smtputf8 = 0;
 	mail_size = 0;
 	if (mail_params((char *)rest) == -1) {
+		sender[0] = '\0';
+		return;
+	}
+	/* RFC 6531 3.4: UTF-8 paths only in a transaction MAIL declared
+	 * SMTPUTF8; else 553 with its X.6.7. */
+	if (!is_smtputf8 && !addr_is_ascii(sender)) {
+		refuse(553, 1, sender, NULL, "5.6.7 Error: a UTF-8 address "
+		    "needs SMTPUTF8", NULL);
 		sender[0] = '\0';
 		return;
 	}
@@ -192,10 +207,15 @@ smtp_rcpt(const char *verb, char *arg)
 		    NULL);
 		return;
 	}
-	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
+	if (addr_parse_utf8(path, addr, sizeof(addr), &rest) == -1 ||
 	    addr[0] == '\0') {
 		refuse(501, 1, sender, NULL,
 		    "5.1.3 Bad recipient address syntax", NULL);
+		return;
+	}
+	if (!is_smtputf8 && !addr_is_ascii(addr)) {
+		refuse(553, 1, sender, addr, "5.6.7 Error: a UTF-8 address "
+		    "needs SMTPUTF8", NULL);
 		return;
 	}
 	if ((domain = addr_domain(addr)) == NULL) {
@@ -279,16 +299,20 @@ data_begin(const char *id)
 	/* Where the message originated, for what smtpsend does only to our
 	 * own mail (masquerading, DKIM signing); none for mail from outside. */
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
-	    nrcpts, is_8bitmime, user[0] != '\0' ? "auth" :
+	    nrcpts, (is_8bitmime ? SUBMIT_8BITMIME : 0) |
+	    (is_smtputf8 ? SUBMIT_SMTPUTF8 : 0), user[0] != '\0' ? "auth" :
 	    is_trusted ? "trusted" : NULL);
 	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
 	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
 	    peer.is_known ? "[" : "",
 	    peer.is_known && peer.host.family == AF_INET6 ? "IPv6:" : "",
 	    peer.addr, peer.is_known ? "]" : "");
-	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too. */
+	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too; RFC 6531
+	 * 4.3: UTF8SMTP for ESMTP with SMTPUTF8, UTF8SMTPS, UTF8SMTPA,
+	 * UTF8SMTPSA likewise. */
 	out_printf(&qout, "\tby %s (smtpd) with %s%s%s id %s", hostname,
-	    is_esmtp ? "ESMTP" : "SMTP", is_tls ? "S" : "",
+	    is_smtputf8 ? "UTF8SMTP" : is_esmtp ? "ESMTP" : "SMTP",
+	    is_tls ? "S" : "",
 	    user[0] != '\0' ? "A" : "", atom);
 	if (nrcpts == 1)
 		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);

@@ -13,7 +13,7 @@ HEAD='From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: f
 
 # The replies to START, the message's end and QUIT.
 START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
-    '250-ENHANCEDSTATUSCODES' '250 HELP' '250 2.1.0' '250 2.1.5' '354 ')
+    '250-ENHANCEDSTATUSCODES' '250-SMTPUTF8' '250 HELP' '250 2.1.0' '250 2.1.5' '354 ')
 
 @test "a message is queued byte for byte: LF envelope, blank line, Received: first, CRLF message" {
 	smtpd_session "${START}Subject: test\r\nTo: b@example.net\r\n\r\nHello,\r\n  world.\r\n.\r\nQUIT\r\n"
@@ -30,7 +30,7 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 	# <epoch>.M<usec>P<pid>.<host>; the id has _ for each dot
 	[[ "$name" =~ ^[0-9]+\.M[0-9]{6}P[0-9]+\.mx\.test$ ]]
 	id=${name//./_}
-	assert_reply 11 "250 2.0.0 Ok: queued as $id"
+	assert_reply 12 "250 2.0.0 Ok: queued as $id"
 	grep -qx $'\tby mx.test (smtpd) with ESMTP id '"$id"$'\r' "$(queued_file)"
 	# an operator finds the file from the id, and the log names it
 	[ -f "$Q/new/$(printf %s "$id" | tr _ .)" ]
@@ -184,7 +184,7 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	[ "$(stat -c %s "$in")" -gt 65536 ]
 	# Each reply as its code and enhanced code.
 	{
-		printf '%s\n' '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
+		printf '%s\n' '220 ' '250-' '250-' '250-' '250-' '250-' '250-' '250 ' \
 		    '250 2.1.0' '250 2.1.5' '250 2.1.5' '354 ' '250 2.0.0'
 		yes '250 ' | head -n 3200
 		printf '%s\n' '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' \

@@ -88,7 +88,7 @@ queued_envelope() {
 	f=$(queued_file)
 	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
 	cmp "$BATS_TEST_TMPDIR/expected" "$BATS_TEST_TMPDIR/got"
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nTo: <b@example.net>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>')" ]
 }
 
 @test "swaks: pipelined session with several recipients" {
@@ -98,7 +98,7 @@ queued_envelope() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"250-PIPELINING"* ]]
 	f=$(queued_file)
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nTo: <b@example.net>\nTo: <c@example.net>\nTo: <d@example.com>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\nTo: <d@example.com>')" ]
 	queued_message "$f" | grep -q 'pipelined body'
 }
 
@@ -147,12 +147,38 @@ s.quit()
 EOF
 	[ "$status" -eq 0 ]
 	f=$(queued_file)
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nBody: 8BITMIME\nTo: <b@example.net>\nTo: <c@example.net>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>')" ]
 	printf 'Subject: py\r\n\r\n.leading dot\r\nbody \303\251\r\n' \
 	    > "$BATS_TEST_TMPDIR/expected"
 	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
 	cmp "$BATS_TEST_TMPDIR/expected" "$BATS_TEST_TMPDIR/got"
 	grep -q '^Received: from client.example (\[127.0.0.1\])' "$f"
+}
+
+@test "python smtplib: send_message with UTF-8 addresses uses SMTPUTF8, and the message arrives whole (RFC 6531)" {
+	run timeout 60 python3 - "$PORT" <<'EOF'
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "Jos\u00e9 <jos\u00e9@ex\u00e4mple.org>"
+m["To"] = "\u00f1o\u00f1o@example.net, bob@\u4f8b\u3048.jp"
+m["Subject"] = "caf\u00e9"
+m.set_content("h\u00e9llo\n")
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example")
+assert s.has_extn("smtputf8"), s.esmtp_features
+# smtplib adds SMTPUTF8 and BODY=8BITMIME itself for such addresses
+refused = s.send_message(m)
+assert refused == {}, refused
+s.quit()
+EOF
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <jos\303\251@ex\303\244mple.org>\nBody: 8BITMIME\nOrigin: trusted\nSmtputf8: yes\nTo: <\303\261o\303\261o@example.net>\nTo: <bob@\344\276\213\343\201\210.jp>')" ]
+	grep -q $'^\tby mx.test (smtpd) with UTF8SMTP id ' "$f"
+	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
+	grep -q "^To: $(printf '\303\261o\303\261o')@example.net" "$BATS_TEST_TMPDIR/got"
+	grep -q "^Subject: caf$(printf '\303\251')" "$BATS_TEST_TMPDIR/got"
 }
 
 @test "python smtplib: a refused relay and a refused size are reported" {
@@ -179,7 +205,7 @@ EOF
 	    -S "mta=smtp://127.0.0.1:$PORT" -S from=a@example.org \
 	    -S sendwait -s "client test" b@example.net
 	f=$(queued_file)
-	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nTo: <b@example.net>')" ]
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>')" ]
 	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
 	grep -q '^Subject: client test' "$BATS_TEST_TMPDIR/got"
 	# The body, as the client wrote it, with CRLF line ends.
@@ -212,7 +238,7 @@ EOF
 import sys
 for name in sys.argv[1:]:
 	envelope, message = open(name, "rb").read().split(b"\n\n", 1)
-	assert envelope == b"From: <a@example.org>\nTo: <b@example.net>", name
+	assert envelope == b"From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>", name
 	assert message.startswith(b"Received: "), name
 	lines = message.split(b"\r\n")
 	i = 1

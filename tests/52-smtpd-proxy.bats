@@ -61,7 +61,7 @@ received_from() {
 	smtpd_session "PROXY TCP4 198.51.100.7 127.0.0.1 40000 25\r\n$RELAYED"
 	assert_status 0
 	assert_replies '220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' \
-	    '250-8BITMIME' '250-ENHANCEDSTATUSCODES' '250 HELP' '250 2.1.0' \
+	    '250-8BITMIME' '250-ENHANCEDSTATUSCODES' '250-SMTPUTF8' '250 HELP' '250 2.1.0' \
 	    '554 5.7.1 <b@elsewhere.example>: Relay access denied' \
 	    '503 5.5.1' '500 5.5.2' '500 5.5.2' '500 5.5.2' '500 5.5.2' \
 	    '221 2.0.0'
