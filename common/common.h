@@ -344,6 +344,8 @@ int	queue_unique(const char *host, char *buf, size_t size);
 int	submit_envelope(struct out *, const char *sender,
 	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
 	    const char *origin);
+int	submit_mark_8bit(struct queue *, struct queue_file *,
+	    const char *sender);
 int	submit_commit(struct queue *, struct queue_file *, struct out *);
 
 /* addrlist.c: RFC 5322 3.4 address lists (To:, Cc:, Bcc:) --------------- */

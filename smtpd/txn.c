@@ -385,7 +385,18 @@ smtp_data(const char *verb, char *arg)
 		    line_pending(&in));
 	}
 
-	if (d.is_too_big) {
+	/* RFC 6152 3: 8-bit mail that came without BODY=8BITMIME (Exim and
+	 * OpenSMTPD relay it so) is labelled by what it holds, so smtpsend
+	 * never hands it raw to a relay without 8BITMIME. */
+	if (!d.is_too_big && d.has_8bit && !is_8bitmime &&
+	    (out_flush(&qout) == -1 ||
+	    submit_mark_8bit(&queue, &qf, sender) == -1)) {
+		err = qout.error != 0 ? qout.error : errno;
+		queue_abort(&queue, &qf);
+		log_error("peer=%s id=%s result=deferred: unable to write "
+		    "queue file: %s", peer.addr, qf.name, strerror(err));
+		respond_local_failure(err);
+	} else if (d.is_too_big) {
 		queue_abort(&queue, &qf);
 		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
 		    "552 5.3.4 Error: message file too big", peer.addr, qf.name,

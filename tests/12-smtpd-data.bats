@@ -144,10 +144,41 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	assert_queued "${HEAD}nul:\000:here\r\n\000\r\n"
 }
 
-@test "8-bit bytes are kept" {
+# HEAD with the Body: 8BITMIME line smtpd adds for 8-bit mail.
+HEAD8="From: <a@example.org>\nBody: 8BITMIME\n${HEAD#From: <a@example.org>\\n}"
+
+@test "8-bit bytes are kept, and undeclared they are labelled Body: 8BITMIME (RFC 6152 3)" {
+	[[ "$HEAD8" == 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: '* ]]
 	smtpd_session "${START}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n.\r\nQUIT\r\n"
 	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
-	assert_queued "${HEAD}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n"
+	assert_queued "${HEAD8}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n"
+}
+
+@test "undeclared 8-bit mail from a HELO client, and under BODY=7BIT, is labelled 8BITMIME" {
+	smtpd_session "HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\nGr\303\274\303\237e\r\n.\r\nQUIT\r\n"
+	assert_queued 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: x\r\n\r\nGr\303\274\303\237e\r\n'
+	rm "$(queued_file)"
+	smtpd_session "EHLO client.example\r\nMAIL FROM:<> BODY=7BIT\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nSubject: \377\r\n\r\nx\r\n.\r\nQUIT\r\n"
+	assert_queued 'From: <>\nBody: 8BITMIME\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID; DATE\r\nSubject: \377\r\n\r\nx\r\n'
+}
+
+@test "7-bit mail gets no Body: line, 8-bit mail declared 8BITMIME one" {
+	smtpd_session "${START}Subject: plain\r\n\r\nascii \177 only\r\n.\r\nQUIT\r\n"
+	assert_queued "${HEAD}Subject: plain\r\n\r\nascii \177 only\r\n"
+	rm "$(queued_file)"
+	smtpd_session "EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\nDATA\r\n\351\r\n.\r\nQUIT\r\n"
+	assert_queued "${HEAD8}\351\r\n"
+}
+
+@test "a 3 MiB undeclared 8-bit message, its only 8-bit octet last, is labelled and stored byte for byte" {
+	local msg=$BATS_TEST_TMPDIR/msg f
+	python3 -c 'import sys; sys.stdout.buffer.write(b"Subject: big\r\n\r\n" + b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n" * 49152 + b"\xe9\r\n")' >"$msg"
+	{ printf "$START"; cat "$msg"; printf '.\r\nQUIT\r\n'; } >"$BATS_TEST_TMPDIR/in"
+	run bash -c '"$1" -q "$2" -n mx.test -l "$3" <"$4"' _ "$SMTPD" "$Q" "$LOG" "$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	{ printf "$HEAD8"; cat "$msg"; } >"$BATS_TEST_TMPDIR/want"
+	assert_queued_file "$BATS_TEST_TMPDIR/want"
+	assert_empty "$Q/tmp"
 }
 
 @test "QUIT, RSET and a lone dot with spaces inside DATA are message text" {
