@@ -212,23 +212,23 @@ greeted_count() {
 	[ "$status" -eq 0 ]
 	assert_reply 1 "220 mx.test"
 	assert_reply 2 "250-mx.test"
-	assert_reply 7 "250 HELP"
-	assert_reply 8 "250 2.1.0"
-	assert_reply 9 "250 2.1.5"
+	assert_reply 8 "250 HELP"
+	assert_reply 9 "250 2.1.0"
 	assert_reply 10 "250 2.1.5"
-	assert_reply 11 "354 "
-	assert_reply 12 "250 2.0.0 Ok: queued as "
-	assert_reply 13 "250 2.1.0"
-	assert_reply 14 "250 2.1.5"
-	assert_reply 15 "354 "
-	assert_reply 16 "250 2.0.0 Ok: queued as "
-	assert_reply 17 "221 2.0.0"
-	[ "$(replies | wc -l)" -eq 17 ]
+	assert_reply 11 "250 2.1.5"
+	assert_reply 12 "354 "
+	assert_reply 13 "250 2.0.0 Ok: queued as "
+	assert_reply 14 "250 2.1.0"
+	assert_reply 15 "250 2.1.5"
+	assert_reply 16 "354 "
+	assert_reply 17 "250 2.0.0 Ok: queued as "
+	assert_reply 18 "221 2.0.0"
+	[ "$(replies | wc -l)" -eq 18 ]
 
-	first=$(replies | sed -n 12p)
+	first=$(replies | sed -n 13p)
 	first=${first##* }
 	first=${first//_/.}	# the id is the file name as an Atom
-	second=$(replies | sed -n 16p)
+	second=$(replies | sed -n 17p)
 	second=${second##* }
 	second=${second//_/.}
 	[ "$first" != "$second" ]
