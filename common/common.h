@@ -108,9 +108,15 @@
  * Insufficient system storage" (Postfix's queue_minfree). */
 #define MINFREE_SIZES		2
 
-/* Messages in one session; MAIL after them gets "421 4.7.0 ... too many
- * messages" and the session ends (a new one may go on). */
-#define MESSAGES_MAX		100
+/* Messages in one session from a client neither trusted nor
+ * authenticated; MAIL after them gets "421 4.7.0 ... too many messages"
+ * and the session ends (a new one may go on).  It bounds what one
+ * connection of an abuser can queue, and no standard MTA's batching
+ * meets it: Exim's own server limit is 1,000 (smtp_accept_max_per_
+ * connection), Postfix has none.  Trusted and authenticated clients have
+ * no cap (issue 23 item 1: 100 held Postfix and Exim backlogs for 10-24
+ * minutes); -L still ends every session. */
+#define MESSAGES_MAX		1000
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
@@ -226,6 +232,12 @@ int	reply_read(struct line *, char *text, size_t size,
  */
 int		 addr_parse(const char *, char *addr, size_t size,
 		    const char **rest);
+/* The same, with UTF-8 in local parts and domains (RFC 6531 3.3: SMTPUTF8
+ * paths); valid UTF-8 only, lengths in octets. */
+int		 addr_parse_utf8(const char *, char *addr, size_t size,
+		    const char **rest);
+size_t		 addr_utf8_len(const char *);
+int		 addr_is_ascii(const char *);
 int		 addr_domain_valid(const char *);
 const char	*addr_domain(const char *);
 int		 addr_mailbox(const char *rcpt, char *box, size_t size);
@@ -352,9 +364,15 @@ int	queue_unique(const char *host, char *buf, size_t size);
 
 /* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
 
+/* submit_envelope() flags; 1 is what callers passed as is_8bitmime */
+#define SUBMIT_8BITMIME		1	/* "Body: 8BITMIME" */
+#define SUBMIT_SMTPUTF8		4	/* "Smtputf8: yes" (RFC 6531) */
+
 int	submit_envelope(struct out *, const char *sender,
-	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int is_8bitmime,
+	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
 	    const char *origin);
+int	submit_mark_8bit(struct queue *, struct queue_file *,
+	    const char *sender);
 int	submit_commit(struct queue *, struct queue_file *, struct out *);
 
 /* addrlist.c: RFC 5322 3.4 address lists (To:, Cc:, Bcc:) --------------- */

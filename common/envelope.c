@@ -5,7 +5,9 @@
  * A queue file starts with LF-ended "Word: value" lines: one "From: <path>",
  * one "To: <path>" per recipient still pending, and extensions such as
  * "Body: 8BITMIME" that whoever rewrites the file keeps; a lone LF ends the
- * envelope and the message follows.  Words are matched in any case.  The
+ * envelope and the message follows.  Lines are printable ASCII, but for
+ * a message that came with SMTPUTF8 ("Smtputf8: yes", RFC 6531), whose
+ * lines may hold UTF-8 too (valid UTF-8, paths as RFC 6531 3.3 has them).  Words are matched in any case.  The
  * reader trusts nothing: anything but that shape, a word it does not
  * know, a value it does not understand, is reported as damage (RES_PERM)
  * with a reason, never half-accepted: the file goes to failed/ whole
@@ -34,14 +36,15 @@ envelope_damaged(char *err, size_t errsize, const char *why)
 	return RES_PERM;
 }
 
-/* "<path>" and nothing else; the mailbox goes to addr.  0 or -1. */
+/* "<path>" and nothing else; the mailbox goes to addr.  0 or -1.  UTF-8
+ * is read here; envelope_read() refuses it without "Smtputf8: yes". */
 static int
 envelope_path(const char *value, char *addr, size_t size)
 {
 	const char *rest;
 
-	if (value[0] != '<' || addr_parse(value, addr, size, &rest) == -1 ||
-	    *rest != '\0')
+	if (value[0] != '<' || addr_parse_utf8(value, addr, size, &rest) == -1
+	    || *rest != '\0')
 		return -1;
 	return 0;
 }
@@ -93,6 +96,14 @@ envelope_check_ext(const struct envelope *env, const char *line,
 			return "two Aliased lines";
 		return NULL;
 	}
+	if (envelope_is(line, "Smtputf8")) {
+		/* RFC 6531: the client said SMTPUTF8; smtpsend passes it on */
+		if (strcasecmp(value, "yes") != 0)
+			return "bad Smtputf8 value";
+		if (envelope_ext(env, "Smtputf8") != NULL)
+			return "two Smtputf8 lines";
+		return NULL;
+	}
 	if (envelope_is(line, "Origin")) {
 		if (strcasecmp(value, "local") != 0 &&
 		    strcasecmp(value, "trusted") != 0 &&
@@ -113,15 +124,26 @@ envelope_check_ext(const struct envelope *env, const char *line,
 	return "unknown envelope line";
 }
 
+/* 1: printable ASCII; 2: printable ASCII and valid UTF-8 (no C1
+ * control either); 0: anything else. */
 static int
 envelope_printable(const char *s, size_t len)
 {
-	size_t i;
+	size_t i, n;
+	int kind = 1;
 
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 32 || (unsigned char)s[i] > 126)
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] > 126) {
+			if ((n = addr_utf8_len(s + i)) == 0 || i + n > len ||
+			    ((unsigned char)s[i] == 0xc2 &&
+			    (unsigned char)s[i + 1] < 0xa0))
+				return 0;
+			i += n - 1;
+			kind = 2;
+		} else if ((unsigned char)s[i] < 32)
 			return 0;
-	return 1;
+	}
+	return kind;
 }
 
 /*
@@ -136,7 +158,7 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 	char buf[SMTP_LINE_MAX + 1];
 	const char *value, *why;
 	enum line_status st;
-	int bare_lf, has_from = 0;
+	int bare_lf, has_from = 0, has_utf8 = 0, kind;
 	size_t len;
 	off_t pos;
 
@@ -154,9 +176,11 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 			envelope_damaged(err, errsize, strerror(errno));
 			return RES_TEMP;
 		}
-		if (!bare_lf || !envelope_printable(buf, len))
+		if (!bare_lf || (kind = envelope_printable(buf, len)) == 0)
 			return envelope_damaged(err, errsize,
 			    "envelope line not plain text ending in LF");
+		if (kind == 2)
+			has_utf8 = 1;
 		if (len == 0)
 			break;
 		if ((value = envelope_value(buf)) == NULL)
@@ -201,6 +225,9 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 		return envelope_damaged(err, errsize, "no From line");
 	if (env->nrcpt == 0)
 		return envelope_damaged(err, errsize, "no To line");
+	if (has_utf8 && envelope_ext(env, "Smtputf8") == NULL)
+		return envelope_damaged(err, errsize,
+		    "UTF-8 in the envelope without Smtputf8");
 	if ((pos = lseek(in->fd, 0, SEEK_CUR)) == -1) {
 		envelope_damaged(err, errsize, strerror(errno));
 		return RES_TEMP;

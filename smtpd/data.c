@@ -10,6 +10,9 @@
  * early.  Exception: a client that sent DATA itself with a bare LF (a
  * script piping LF-only text) ends lines with LF alone, and "." alone on
  * such a line ends the message.
+ *
+ * It notes whether any octet over 127 was stored (has_8bit), so smtpd can
+ * label 8-bit mail that came without BODY=8BITMIME (issue 23 item 4).
  */
 #include <string.h>
 
@@ -29,11 +32,18 @@ data_init(struct data *d, struct out *out, unsigned long max_size,
 static void
 data_emit(struct data *d, const char *p, size_t n)
 {
+	size_t i;
+
 	d->size += n;
 	if (d->size > d->max_size) {
 		d->is_too_big = 1;	/* read on, answer 552 at the end */
 		return;
 	}
+	/* RFC 6152 3: whether the message is 8-bit, whatever the client
+	 * declared; the scan stops at the first such octet. */
+	for (i = 0; !d->has_8bit && i < n; i++)
+		if ((unsigned char)p[i] > 127)
+			d->has_8bit = 1;
 	out_write(d->out, p, n);	/* an error sticks in d->out */
 }
 

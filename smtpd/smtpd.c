@@ -292,6 +292,7 @@ smtp_ehlo(const char *verb, char *arg)
 	reply_more(&out, 250, "SIZE %lu", max_size);
 	reply_more(&out, 250, "8BITMIME");
 	reply_more(&out, 250, "ENHANCEDSTATUSCODES");
+	reply_more(&out, 250, "SMTPUTF8");
 	if (tls_argv[0] != NULL && !is_tls)
 		reply_more(&out, 250, "STARTTLS");
 	if (auth_argv[0] != NULL && is_tls)

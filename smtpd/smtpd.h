@@ -22,6 +22,7 @@ struct data {
 	unsigned long long size;	/* message bytes as stored */
 	unsigned long	 max_size;	/* over it: is_too_big, nothing written */
 	int		 is_too_big;
+	int		 has_8bit;	/* an octet over 127 was stored */
 	struct out	*out;		/* where the message goes */
 };
 

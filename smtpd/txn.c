@@ -18,6 +18,7 @@
 
 static char sender[ADDR_MAX + 1];
 static int is_8bitmime;
+static int is_smtputf8;			/* MAIL's SMTPUTF8 (RFC 6531 3.4) */
 static unsigned long mail_size;		/* MAIL's SIZE=, 0 without */
 static char rcpts[RCPT_MAX][ADDR_MAX + 1];
 static size_t nrcpts;
@@ -30,6 +31,7 @@ txn_clear(void)
 {
 	sender[0] = '\0';
 	is_8bitmime = 0;
+	is_smtputf8 = 0;
 	nrcpts = 0;
 	overshoot = 0;
 }
@@ -46,8 +48,9 @@ arg_after(char *arg, const char *keyword)
 }
 
 /*
- * RFC 1870 SIZE and RFC 6152 BODY; any other ESMTP parameter is 555
- * (RFC 5321 4.1.1.11).  Returns 0 when all were understood and allowed.
+ * RFC 1870 SIZE, RFC 6152 BODY and RFC 6531 SMTPUTF8 (after EHLO, which
+ * offers it); any other ESMTP parameter is 555 (RFC 5321 4.1.1.11).
+ * Returns 0 when all were understood and allowed.
  */
 static int
 mail_params(char *params)
@@ -81,6 +84,9 @@ mail_params(char *params)
 		} else if (strcasecmp(p, "BODY") == 0 && value != NULL &&
 		    strcasecmp(value, "8BITMIME") == 0) {
 			is_8bitmime = 1;
+		} else if (strcasecmp(p, "SMTPUTF8") == 0 && value == NULL &&
+		    is_esmtp) {
+			is_smtputf8 = 1;
 		} else {
 			refuse(555, 1, sender, NULL,
 			    "5.5.4 Unsupported option:", p);
@@ -97,7 +103,7 @@ smtp_mail(const char *verb, char *arg)
 	char *path;
 
 	(void)verb;
-	if (messages >= MESSAGES_MAX) {
+	if (messages >= MESSAGES_MAX && !is_trusted && user[0] == '\0') {
 		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
 		    "session", hostname);
 		log_info("peer=%s messages=%u result=disconnect: too many "
@@ -116,7 +122,7 @@ smtp_mail(const char *verb, char *arg)
 		    NULL);
 		return;
 	}
-	if (addr_parse(path, sender, sizeof(sender), &rest) == -1 ||
+	if (addr_parse_utf8(path, sender, sizeof(sender), &rest) == -1 ||
 	    (sender[0] != '\0' && addr_domain(sender) == NULL)) {
 		sender[0] = '\0';
 		refuse(501, 1, NULL, NULL, "5.1.7 Bad sender address syntax",
@@ -124,8 +130,17 @@ smtp_mail(const char *verb, char *arg)
 		return;
 	}
 	is_8bitmime = 0;
+	is_smtputf8 = 0;
 	mail_size = 0;
 	if (mail_params((char *)rest) == -1) {
+		sender[0] = '\0';
+		return;
+	}
+	/* RFC 6531 3.4: UTF-8 paths only in a transaction MAIL declared
+	 * SMTPUTF8; else 553 with its X.6.7. */
+	if (!is_smtputf8 && !addr_is_ascii(sender)) {
+		refuse(553, 1, sender, NULL, "5.6.7 Error: a UTF-8 address "
+		    "needs SMTPUTF8", NULL);
 		sender[0] = '\0';
 		return;
 	}
@@ -151,6 +166,31 @@ domain_is_ours(const char *domain)
 	return 0;
 }
 
+/*
+ * Whether two recipients are one mailbox: domains compare without case
+ * (RFC 5321 2.4), local parts too at our own domains and for postmaster
+ * (4.5.1), which smtpsend delivers by the lower-cased name: else one
+ * message to "postmaster", "Postmaster", ... became one copy each for
+ * every alias target (issue 22 item 9).  Elsewhere a local part is the
+ * receiving host's to interpret, and case is kept (2.4).
+ */
+static int
+rcpt_same(const char *a, const char *b)
+{
+	const char *at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
+	size_t n;
+
+	if (at_a == NULL || at_b == NULL)
+		return strcmp(a, b) == 0;
+	n = (size_t)(at_a - a);
+	if (n != (size_t)(at_b - b) || strcasecmp(at_a, at_b) != 0)
+		return 0;
+	if (domain_is_ours(at_a + 1) || (n == 10 &&
+	    strncasecmp(a, "postmaster", n) == 0))
+		return strncasecmp(a, b, n) == 0;
+	return strncmp(a, b, n) == 0;
+}
+
 void
 smtp_rcpt(const char *verb, char *arg)
 {
@@ -167,10 +207,15 @@ smtp_rcpt(const char *verb, char *arg)
 		    NULL);
 		return;
 	}
-	if (addr_parse(path, addr, sizeof(addr), &rest) == -1 ||
+	if (addr_parse_utf8(path, addr, sizeof(addr), &rest) == -1 ||
 	    addr[0] == '\0') {
 		refuse(501, 1, sender, NULL,
 		    "5.1.3 Bad recipient address syntax", NULL);
+		return;
+	}
+	if (!is_smtputf8 && !addr_is_ascii(addr)) {
+		refuse(553, 1, sender, addr, "5.6.7 Error: a UTF-8 address "
+		    "needs SMTPUTF8", NULL);
 		return;
 	}
 	if ((domain = addr_domain(addr)) == NULL) {
@@ -206,7 +251,7 @@ smtp_rcpt(const char *verb, char *arg)
 		return;
 	}
 	for (i = 0; i < nrcpts; i++)
-		if (strcmp(rcpts[i], addr) == 0)
+		if (rcpt_same(rcpts[i], addr))
 			break;
 	if (i == nrcpts) {
 		/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
@@ -221,28 +266,54 @@ smtp_rcpt(const char *verb, char *arg)
 	respond(250, "2.1.5 Ok");
 }
 
+/*
+ * The queue id as Received: and the 250 give it: RFC 5321 4.4's ID is an
+ * Atom, and a file name holds dots (and, for an address literal as our
+ * name, brackets), so each octet that is not atext is written '_'.  The
+ * name's own fields hold none, and a host name none, so "tr _ ." gives
+ * the file name back, which the log lines give as id=.
+ */
+static void
+id_atom(const char *name, char *atom, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && name[i] != '\0'; i++)
+		atom[i] = (name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    strchr("!#$%&'*+-/=?^_`{|}~", name[i]) != NULL ?
+		    name[i] : '_';
+	atom[i] = '\0';
+}
+
 /* Writes the envelope and our Received: header (RFC 5321 4.4). */
 static int
 data_begin(const char *id)
 {
-	char date[64];
+	char date[64], atom[QUEUE_NAME_MAX + 1];
 
+	id_atom(id, atom, sizeof(atom));
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
 		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
 	/* Where the message originated, for what smtpsend does only to our
 	 * own mail (masquerading, DKIM signing); none for mail from outside. */
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
-	    nrcpts, is_8bitmime, user[0] != '\0' ? "auth" :
+	    nrcpts, (is_8bitmime ? SUBMIT_8BITMIME : 0) |
+	    (is_smtputf8 ? SUBMIT_SMTPUTF8 : 0), user[0] != '\0' ? "auth" :
 	    is_trusted ? "trusted" : NULL);
 	/* RFC 5321 4.1.3: an IPv6 address literal is "[IPv6:...]". */
 	out_printf(&qout, "Received: from %s (%s%s%s%s)\r\n", helo,
 	    peer.is_known ? "[" : "",
 	    peer.is_known && peer.host.family == AF_INET6 ? "IPv6:" : "",
 	    peer.addr, peer.is_known ? "]" : "");
-	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too. */
+	/* RFC 3848: ESMTPS over TLS, ESMTPSA authenticated too; RFC 6531
+	 * 4.3: UTF8SMTP for ESMTP with SMTPUTF8, UTF8SMTPS, UTF8SMTPA,
+	 * UTF8SMTPSA likewise. */
 	out_printf(&qout, "\tby %s (smtpd) with %s%s%s id %s", hostname,
-	    is_esmtp ? "ESMTP" : "SMTP", is_tls ? "S" : "",
-	    user[0] != '\0' ? "A" : "", id);
+	    is_smtputf8 ? "UTF8SMTP" : is_esmtp ? "ESMTP" : "SMTP",
+	    is_tls ? "S" : "",
+	    user[0] != '\0' ? "A" : "", atom);
 	if (nrcpts == 1)
 		out_printf(&qout, "\r\n\tfor <%s>", rcpts[0]);
 	return out_printf(&qout, "; %s\r\n", date);
@@ -277,6 +348,7 @@ void
 smtp_data(const char *verb, char *arg)
 {
 	char esc[LOG_ADDR_MAX];
+	char atom[QUEUE_NAME_MAX + 1];
 	struct queue_file qf;
 	struct data d;
 	int rc, err;
@@ -313,7 +385,18 @@ smtp_data(const char *verb, char *arg)
 		    line_pending(&in));
 	}
 
-	if (d.is_too_big) {
+	/* RFC 6152 3: 8-bit mail that came without BODY=8BITMIME (Exim and
+	 * OpenSMTPD relay it so) is labelled by what it holds, so smtpsend
+	 * never hands it raw to a relay without 8BITMIME. */
+	if (!d.is_too_big && d.has_8bit && !is_8bitmime &&
+	    (out_flush(&qout) == -1 ||
+	    submit_mark_8bit(&queue, &qf, sender) == -1)) {
+		err = qout.error != 0 ? qout.error : errno;
+		queue_abort(&queue, &qf);
+		log_error("peer=%s id=%s result=deferred: unable to write "
+		    "queue file: %s", peer.addr, qf.name, strerror(err));
+		respond_local_failure(err);
+	} else if (d.is_too_big) {
 		queue_abort(&queue, &qf);
 		log_info("peer=%s id=%s from=<%s> size=%llu result=rejected: "
 		    "552 5.3.4 Error: message file too big", peer.addr, qf.name,
@@ -327,7 +410,8 @@ smtp_data(const char *verb, char *arg)
 	} else {
 		messages++;
 		junk = 0;
-		respond(250, "2.0.0 Ok: queued as %s", qf.name);
+		id_atom(qf.name, atom, sizeof(atom));
+		respond(250, "2.0.0 Ok: queued as %s", atom);
 		log_info("peer=%s id=%s from=<%s> rcpts=%zu size=%llu "
 		    "result=queued", peer.addr, qf.name,
 		    log_esc(sender, esc, sizeof(esc)), nrcpts, d.size);

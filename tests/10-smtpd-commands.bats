@@ -18,7 +18,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	smtpd_session "${TXN}DATA\r\nhi\r\n.\r\nHELP\r\nNOOP\r\nRSET\r\nVRFY x\r\nBOGUS\r\nQUIT\r\n"
 	assert_status 0
 	assert_crlf_replies
-	[ "$(replies | wc -l)" -eq 17 ]
+	[ "$(replies | wc -l)" -eq 18 ]
 }
 
 @test "HELO is 250 with our host name" {
@@ -26,7 +26,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	assert_replies '220 ' '250 mx.test' '221 2.0.0'
 }
 
-@test "EHLO is 250 and advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, HELP" {
+@test "EHLO is 250 and advertises PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8, HELP" {
 	smtpd_session 'EHLO client.example\r\nQUIT\r\n'
 	assert_status 0
 	[ "$(replies)" = "220 mx.test ESMTP smtpd
@@ -35,6 +35,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 250-SIZE 10485760
 250-8BITMIME
 250-ENHANCEDSTATUSCODES
+250-SMTPUTF8
 250 HELP
 221 2.0.0 mx.test closing connection" ]
 }
@@ -54,7 +55,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 @test "MAIL is 250 2.1.0, RCPT 250 2.1.5, DATA 354, the final dot 250 2.0.0" {
 	smtpd_session "${TXN}DATA\r\nhi\r\n.\r\nQUIT\r\n"
 	assert_status 0
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 HELP' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 HELP' \
 	    '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0 Ok: queued as ' '221 2.0.0'
 	[ "$(count_files "$Q/new")" -eq 1 ]
 }
@@ -104,7 +105,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 @test "commands are case-insensitive" {
 	smtpd_session 'ehlo client.example\r\nmail from:<a@example.org>\r\nrcpt to:<b@example.net>\r\ndata\r\nhi\r\n.\r\nrset\r\nnoop\r\nhelp\r\nvrfy x\r\nHeLo client.example\r\nMaIl FrOm:<a@example.org>\r\nrCpT tO:<b@example.net>\r\nDaTa\r\nho\r\n.\r\nquit\r\n'
 	assert_status 0
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' \
 	    '250 2.0.0' '250 2.0.0' '214 2.0.0' '502 5.5.1' \
 	    '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
@@ -174,7 +175,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "RSET goes back to the greeted state" {
 	smtpd_session "${TXN}RSET\r\nRCPT TO:<b@example.net>\r\nDATA\r\nMAIL FROM:<c@example.org>\r\nQUIT\r\n"
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '250 2.0.0' '503 5.5.1' '503 5.5.1' \
 	    '250 2.1.0' '221 2.0.0'
 	assert_empty "$Q/new"
@@ -187,16 +188,16 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "the end of DATA goes back to the greeted state" {
 	smtpd_session "${TXN}DATA\r\nhi\r\n.\r\nRCPT TO:<b@example.net>\r\nDATA\r\nMAIL FROM:<c@example.org>\r\nQUIT\r\n"
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' '503 5.5.1' '503 5.5.1' \
 	    '250 2.1.0' '221 2.0.0'
 }
 
 @test "a repeated EHLO is accepted and resets the transaction" {
 	smtpd_session "${TXN}EHLO again.example\r\nDATA\r\nRCPT TO:<b@example.net>\r\nMAIL FROM:<c@example.org>\r\nQUIT\r\n"
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' \
-	    '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	    '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '503 5.5.1' '503 5.5.1' '250 2.1.0' '221 2.0.0'
 }
 
@@ -216,7 +217,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	    '503 5.5.1' '250 2.1.5' '221 2.0.0'
 	# after RCPT: DATA still allowed, and the recipient kept
 	smtpd_session "${TXN}NOOP\r\nHELP\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '250 2.0.0' '214 2.0.0' '354 ' '250 2.0.0' \
 	    '221 2.0.0'
 	grep -qx 'To: <b@example.net>' "$(queued_file)"
@@ -224,6 +225,6 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "DATA with an argument is 501 5.5.4 and the transaction stays open" {
 	smtpd_session "${TXN}DATA now\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '501 5.5.4' '354 ' '250 2.0.0' '221 2.0.0'
 }

@@ -167,32 +167,52 @@ To: <b@example.net>
 To: <c@example.net>" ]
 }
 
+@test "postmaster in any case, bare or at a -d domain, is one recipient each (issue 22 item 9)" {
+	SMTPD_FLAGS=(-d example.net)
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<>\r\nRCPT TO:<postmaster@example.net>\r\nRCPT TO:<Postmaster@example.net>\r\nRCPT TO:<POSTMASTER@EXAMPLE.NET>\r\nRCPT TO:<postmaster>\r\nRCPT TO:<PostMaster>\r\nRCPT TO:<Bob@example.net>\r\nRCPT TO:<bob@Example.Net>\r\nRCPT TO:<BOB@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '250 2.1.5' '250 2.1.5' '250 2.1.5' '250 2.1.5' '250 2.1.5' \
+	    '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <>
+To: <postmaster@example.net>
+To: <postmaster@mx.test>
+To: <Bob@example.net>" ]
+}
+
+@test "a local part elsewhere keeps its case, the domain does not" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<Bob@remote.example>\r\nRCPT TO:<bob@remote.example>\r\nRCPT TO:<Bob@REMOTE.example>\r\nRCPT TO:<POSTMASTER@remote.example>\r\nRCPT TO:<postmaster@remote.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <Bob@remote.example>
+To: <bob@remote.example>
+To: <POSTMASTER@remote.example>" ]
+}
+
 # ESMTP parameters (RFC 1870 SIZE, RFC 6152 BODY).
 
 @test "SIZE= at the limit is 250, one over it is 552 5.3.4 at MAIL" {
 	SMTPD_FLAGS=(-s 1000)
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=1001\r\nMAIL FROM:<a@example.org> SIZE=1000\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-SIZE 1000' '250-' '250-' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-SIZE 1000' '250-' '250-' '250-' \
 	    '250 HELP' '552 5.3.4' '250 2.1.0' '221 2.0.0'
 }
 
 @test "SIZE= over the default 10 MiB limit is 552 5.3.4" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=10485761\r\nMAIL FROM:<a@example.org> SIZE=10485760\r\nQUIT\r\n'
-	assert_reply 8 '552 5.3.4'
-	assert_reply 9 '250 2.1.0'
+	assert_reply 9 '552 5.3.4'
+	assert_reply 10 '250 2.1.0'
 }
 
 @test "SIZE= that is not a number is 501 5.5.4" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=ten\r\nMAIL FROM:<a@example.org> SIZE=-1\r\nMAIL FROM:<a@example.org> SIZE=99999999999999999999999\r\nQUIT\r\n'
-	assert_reply 8 '501 5.5.4'
 	assert_reply 9 '501 5.5.4'
 	assert_reply 10 '501 5.5.4'
+	assert_reply 11 '501 5.5.4'
 }
 
 @test "BODY=8BITMIME is stored as a Body: 8BITMIME envelope line" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_reply 8 '250 2.1.0'
-	assert_reply 11 '250 2.0.0'
+	assert_reply 9 '250 2.1.0'
+	assert_reply 12 '250 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 Body: 8BITMIME
 To: <b@example.net>" ]
@@ -200,33 +220,33 @@ To: <b@example.net>" ]
 
 @test "BODY=7BIT is accepted and adds no envelope line" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=7BIT\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_reply 8 '250 2.1.0'
+	assert_reply 9 '250 2.1.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
 
 @test "Body: 8BITMIME belongs to one transaction only" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=8BITMIME\r\nRSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_reply 13 '250 2.0.0'
+	assert_reply 14 '250 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
 
 @test "ESMTP parameters are case-insensitive and may come together" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> size=100  body=8bitmime\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_reply 8 '250 2.1.0'
+	assert_reply 9 '250 2.1.0'
 	grep -qx 'Body: 8BITMIME' "$(queued_file)"
 }
 
 @test "an unknown MAIL parameter is 555 5.5.4 and opens no transaction" {
-	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8\r\nMAIL FROM:<a@example.org> RET=HDRS\r\nMAIL FROM:<a@example.org> BODY=BINARYMIME\r\nMAIL FROM:<a@example.org> SIZE=10 AUTH=<>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8=yes\r\nMAIL FROM:<a@example.org> RET=HDRS\r\nMAIL FROM:<a@example.org> BODY=BINARYMIME\r\nMAIL FROM:<a@example.org> SIZE=10 AUTH=<>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n'
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '555 5.5.4' '555 5.5.4' '555 5.5.4' '555 5.5.4' '503 5.5.1' '221 2.0.0'
 }
 
 @test "a RCPT parameter is 555 5.5.4 and the recipient is not added" {
 	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net> NOTIFY=NEVER\r\nDATA\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '555 5.5.4' '503 5.5.1' '221 2.0.0'
 }
 
@@ -318,4 +338,106 @@ To: <b@example.net>" ]
 	REMOTE_ADDR=192.0.2.1 send_one '<a@example.org>' '<b@example.net>'
 	assert_reply 6 '250 2.0.0'
 	! grep -q '^Origin:' "$(queued_file)"
+}
+
+# SMTPUTF8 (RFC 6531): offered, UTF-8 paths only with it, valid UTF-8
+# only (3.3), recorded in the envelope, UTF8SMTP in Received: (4.3).
+
+@test "SMTPUTF8: UTF-8 sender and recipients are queued with Smtputf8: yes and Received: with UTF8SMTP" {
+	SMTPD_FLAGS=(-d example.net)
+	REMOTE_ADDR=192.0.2.1 smtpd_session 'EHLO client.example\r\nMAIL FROM:<jos\303\251@exampl\303\251.org> SMTPUTF8\r\nRCPT TO:<\303\261o\303\261o@example.net>\r\nRCPT TO:<\344\276\213\343\201\210@example.net>\r\nDATA\r\nSubject: caf\303\251\r\n\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' \
+	    '250-SMTPUTF8' '250 HELP' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
+	    '354 ' '250 2.0.0' '221 2.0.0'
+	# the UTF-8 Subject: makes it 8-bit, labelled so though undeclared
+	[ "$(envelope)" = "$(printf 'From: <jos\303\251@exampl\303\251.org>\nBody: 8BITMIME\nSmtputf8: yes\nTo: <\303\261o\303\261o@example.net>\nTo: <\344\276\213\343\201\210@example.net>')" ]
+	grep -q $'^\tby mx.test (smtpd) with UTF8SMTP id ' "$(queued_file)"
+	# the log escapes what is not ASCII
+	grep -q 'from=<jos\\xc3\\xa9@exampl\\xc3\\xa9.org> rcpts=2 .*result=queued' "$LOG"
+}
+
+@test "SMTPUTF8 with ASCII addresses only still marks the message; UTF-8 in a quoted local part" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8 BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<"\344\276\213 x"@remote.example>\r\nDATA\r\nSubject: \303\251\r\n\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 9 '250 2.1.0'
+	[ "$(envelope)" = "From: <a@example.org>
+Body: 8BITMIME
+Smtputf8: yes
+To: <b@example.net>
+To: <\"$(printf '\344\276\213') x\"@remote.example>" ]
+	grep -q $'^\tby mx.test (smtpd) with UTF8SMTP id ' "$(queued_file)"
+}
+
+@test "a UTF-8 path without SMTPUTF8 is 553 5.6.7, at MAIL and at RCPT" {
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<jos\303\251@example.org>\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@caf\303\251.example>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' \
+	    '250 ' '553 5.6.7' '250 2.1.0' '553 5.6.7' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
+	[ "$(envelope)" = "From: <a@example.org>
+To: <b@example.net>" ]
+	grep -q 'to=<b@caf\\xc3\\xa9.example> result=rejected: 553 5.6.7' "$LOG"
+}
+
+@test "after HELO there is no SMTPUTF8: the parameter is 555, a UTF-8 path 553" {
+	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8\r\nMAIL FROM:<jos\303\251@example.org>\r\nQUIT\r\n'
+	assert_replies '220 ' '250 mx.test' '555 5.5.4' '553 5.6.7' '221 2.0.0'
+}
+
+@test "SMTPUTF8: invalid UTF-8 is 501: overlong, surrogate, past U+10FFFF, cut short, lone continuation" {
+	local bad
+	for bad in '\300\257' '\340\200\257' '\355\240\200' '\364\220\200\200' \
+	    '\365\200\200\200' '\303' '\251' '\377'; do
+		smtpd_session "EHLO client.example\r\nMAIL FROM:<a${bad}b@example.org> SMTPUTF8\r\nMAIL FROM:<a@example.org> SMTPUTF8\r\nRCPT TO:<a${bad}@example.net>\r\nRCPT TO:<b@x${bad}.example>\r\nQUIT\r\n"
+		assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' \
+		    '250-' '250-' '250 ' '501 5.1.7' '250 2.1.0' '501 5.1.3' \
+		    '501 5.1.3' '221 2.0.0' || { echo "bytes $bad" >&2; return 1; }
+	done
+	assert_empty "$Q/new"
+}
+
+@test "SMTPUTF8: the 512-octet line limit counts octets" {
+	local l2 rest
+	# "MAIL FROM:<" 11 + local + "@example.org>" 13 + " SMTPUTF8" 9 +
+	# " SIZE=" 6 + digits + CRLF 2 = 512 with 62 octets of local part
+	# (31 two-octet characters) and 409 digits
+	l2=$(for ((i = 0; i < 31; i++)); do printf '\303\251'; done)
+	rest=$(printf '%0409d' 1)
+	smtpd_session "EHLO client.example\r\nMAIL FROM:<$l2@example.org> SMTPUTF8 SIZE=$rest\r\nRSET\r\nMAIL FROM:<$l2@example.org> SMTPUTF8 SIZE=0$rest\r\nQUIT\r\n"
+	assert_reply 9 '250 2.1.0'
+	assert_reply 10 '250 2.0.0'
+	assert_reply 11 '500 5.5.2'
+	# the 64-octet local part limit counts octets too: 33 characters of
+	# two octets are 66
+	smtpd_session "EHLO client.example\r\nMAIL FROM:<$l2$(printf '\303\251\303\251')@example.org> SMTPUTF8\r\nQUIT\r\n"
+	assert_reply 9 '501 5.1.7'
+}
+
+@test "SMTPUTF8 over TLS and with AUTH: Received: says UTF8SMTPS and UTF8SMTPSA" {
+	load tls
+	passwd_make
+	export REMOTE_HOST=192.0.2.7
+	SMTPD_FLAGS=(-E -d example.net -A "$CHECKPASSWORD,$PASSWD")
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<jos\303\251@example.org> SMTPUTF8\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
+	grep -q $'^\tby mx.test (smtpd) with UTF8SMTPS id ' "$(queued_file)"
+	rm "$(queued_file)"
+	smtpd_session "EHLO client.example\r\nAUTH PLAIN $(printf '\0alice\0s3cret' | base64 -w0)\r\nMAIL FROM:<jos\303\251@example.org> SMTPUTF8\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+	grep -q $'^\tby mx.test (smtpd) with UTF8SMTPSA id ' "$(queued_file)"
+}
+
+@test "what smtpd queued with SMTPUTF8, smtpsend reads and delivers to a UTF-8 mailbox" {
+	SMTPD_FLAGS=(-d example.net)
+	smtpd_session 'EHLO client.example\r\nMAIL FROM:<jos\303\251@example.org> SMTPUTF8\r\nRCPT TO:<J\303\270rn@example.net>\r\nDATA\r\nSubject: hei\r\n\r\nhi\r\n.\r\nQUIT\r\n'
+	assert_reply 12 '250 2.0.0'
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d example.net -m "$BATS_TEST_TMPDIR/mail"
+	[ "$status" -eq 0 ]
+	assert_empty "$Q/failed"
+	assert_empty "$Q/new"
+	[ "$(count_files "$BATS_TEST_TMPDIR/mail/j$(printf '\303\270')rn/new")" -eq 1 ]
+}
+
+@test "smtpsend finds a UTF-8 envelope without Smtputf8: yes damaged" {
+	mkdir -p "$Q/tmp" "$Q/new" "$Q/failed"
+	printf 'From: <jos\303\251@example.org>\nTo: <b@example.net>\n\nSubject: x\r\n\r\nhi\r\n' >"$Q/new/1.M1P1.test"
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d example.net -m "$BATS_TEST_TMPDIR/mail"
+	[ -f "$Q/failed/1.M1P1.test" ]
+	grep -q 'UTF-8 in the envelope without Smtputf8' "$LOG"
 }

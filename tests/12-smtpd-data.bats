@@ -13,7 +13,7 @@ HEAD='From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: f
 
 # The replies to START, the message's end and QUIT.
 START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
-    '250-ENHANCEDSTATUSCODES' '250 HELP' '250 2.1.0' '250 2.1.5' '354 ')
+    '250-ENHANCEDSTATUSCODES' '250-SMTPUTF8' '250 HELP' '250 2.1.0' '250 2.1.5' '354 ')
 
 @test "a message is queued byte for byte: LF envelope, blank line, Received: first, CRLF message" {
 	smtpd_session "${START}Subject: test\r\nTo: b@example.net\r\n\r\nHello,\r\n  world.\r\n.\r\nQUIT\r\n"
@@ -23,14 +23,28 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 	assert_empty "$Q/tmp"
 }
 
-@test "the 250 after DATA names the queue id, which is the file name" {
-	local id
+@test "the 250 after DATA and Received: name the queue id, the file name as an Atom (RFC 5321 4.4)" {
+	local name id
 	smtpd_session "${START}hi\r\n.\r\nQUIT\r\n"
-	id=$(basename "$(queued_file)")
-	assert_reply 11 "250 2.0.0 Ok: queued as $id"
-	# <epoch>.M<usec>P<pid>.<host>
-	[[ "$id" =~ ^[0-9]+\.M[0-9]{6}P[0-9]+\.mx\.test$ ]]
-	[[ "$(replies | sed -n 11p)" == *" $id" ]]
+	name=$(basename "$(queued_file)")
+	# <epoch>.M<usec>P<pid>.<host>; the id has _ for each dot
+	[[ "$name" =~ ^[0-9]+\.M[0-9]{6}P[0-9]+\.mx\.test$ ]]
+	id=${name//./_}
+	assert_reply 12 "250 2.0.0 Ok: queued as $id"
+	grep -qx $'\tby mx.test (smtpd) with ESMTP id '"$id"$'\r' "$(queued_file)"
+	# an operator finds the file from the id, and the log names it
+	[ -f "$Q/new/$(printf %s "$id" | tr _ .)" ]
+	grep -q "id=$name .*result=queued" "$LOG"
+}
+
+@test "with an address literal as our name the id is still an Atom" {
+	local id
+	SMTPD_FLAGS=(-n '[192.0.2.9]')
+	smtpd_session "HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+	id=$(replies | sed -n 's/^250 2.0.0 Ok: queued as //p')
+	echo "id: $id" >&2
+	[[ "$id" =~ ^[0-9]+_M[0-9]{6}P[0-9]+__192_0_2_9_$ ]]
+	grep -qx $'\tby \\[192.0.2.9\\] (smtpd) with SMTP id '"$id"$'\r' "$(queued_file)"
 }
 
 @test "Received: says SMTP after HELO and has no for clause with two recipients" {
@@ -130,10 +144,41 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	assert_queued "${HEAD}nul:\000:here\r\n\000\r\n"
 }
 
-@test "8-bit bytes are kept" {
+# HEAD with the Body: 8BITMIME line smtpd adds for 8-bit mail.
+HEAD8="From: <a@example.org>\nBody: 8BITMIME\n${HEAD#From: <a@example.org>\\n}"
+
+@test "8-bit bytes are kept, and undeclared they are labelled Body: 8BITMIME (RFC 6152 3)" {
+	[[ "$HEAD8" == 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: '* ]]
 	smtpd_session "${START}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n.\r\nQUIT\r\n"
 	assert_replies "${START_REPLIES[@]}" '250 2.0.0' '221 2.0.0'
-	assert_queued "${HEAD}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n"
+	assert_queued "${HEAD8}Subject: caf\303\251\r\n\r\n\200\377\376 \351t\351\r\n"
+}
+
+@test "undeclared 8-bit mail from a HELO client, and under BODY=7BIT, is labelled 8BITMIME" {
+	smtpd_session "HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\nGr\303\274\303\237e\r\n.\r\nQUIT\r\n"
+	assert_queued 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with SMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: x\r\n\r\nGr\303\274\303\237e\r\n'
+	rm "$(queued_file)"
+	smtpd_session "EHLO client.example\r\nMAIL FROM:<> BODY=7BIT\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nSubject: \377\r\n\r\nx\r\n.\r\nQUIT\r\n"
+	assert_queued 'From: <>\nBody: 8BITMIME\nOrigin: trusted\nTo: <b@example.net>\nTo: <c@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID; DATE\r\nSubject: \377\r\n\r\nx\r\n'
+}
+
+@test "7-bit mail gets no Body: line, 8-bit mail declared 8BITMIME one" {
+	smtpd_session "${START}Subject: plain\r\n\r\nascii \177 only\r\n.\r\nQUIT\r\n"
+	assert_queued "${HEAD}Subject: plain\r\n\r\nascii \177 only\r\n"
+	rm "$(queued_file)"
+	smtpd_session "EHLO client.example\r\nMAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\nDATA\r\n\351\r\n.\r\nQUIT\r\n"
+	assert_queued "${HEAD8}\351\r\n"
+}
+
+@test "a 3 MiB undeclared 8-bit message, its only 8-bit octet last, is labelled and stored byte for byte" {
+	local msg=$BATS_TEST_TMPDIR/msg f
+	python3 -c 'import sys; sys.stdout.buffer.write(b"Subject: big\r\n\r\n" + b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n" * 49152 + b"\xe9\r\n")' >"$msg"
+	{ printf "$START"; cat "$msg"; printf '.\r\nQUIT\r\n'; } >"$BATS_TEST_TMPDIR/in"
+	run bash -c '"$1" -q "$2" -n mx.test -l "$3" <"$4"' _ "$SMTPD" "$Q" "$LOG" "$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	{ printf "$HEAD8"; cat "$msg"; } >"$BATS_TEST_TMPDIR/want"
+	assert_queued_file "$BATS_TEST_TMPDIR/want"
+	assert_empty "$Q/tmp"
 }
 
 @test "QUIT, RSET and a lone dot with spaces inside DATA are message text" {
@@ -170,7 +215,7 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	[ "$(stat -c %s "$in")" -gt 65536 ]
 	# Each reply as its code and enhanced code.
 	{
-		printf '%s\n' '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
+		printf '%s\n' '220 ' '250-' '250-' '250-' '250-' '250-' '250-' '250 ' \
 		    '250 2.1.0' '250 2.1.5' '250 2.1.5' '354 ' '250 2.0.0'
 		yes '250 ' | head -n 3200
 		printf '%s\n' '250 2.1.0' '250 2.1.5' '354 ' '250 2.0.0' \

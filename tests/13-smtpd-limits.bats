@@ -37,10 +37,10 @@ xs() {
 	# "MAIL FROM:<" 11 + 64 + "@example.org>" 13 + " SIZE=" 6 + digits + CRLF 2
 	pad=$(printf '%0416d' 1)
 	smtpd_session "EHLO client.example\r\nMAIL FROM:<$l64@example.org> SIZE=$pad\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n"
-	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '221 2.0.0'
 	smtpd_session "EHLO client.example\r\nMAIL FROM:<$l64@example.org> SIZE=0$pad\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n"
-	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '500 5.5.2' '503 5.5.1' '221 2.0.0'
 }
 
@@ -79,7 +79,7 @@ xs() {
 	# "Subject: x" CRLF CRLF = 14, 84 x + CRLF = 86: 100 octets
 	SMTPD_FLAGS=(-s 100)
 	smtpd_session "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\n$(xs 84)\r\n.\r\nQUIT\r\n"
-	assert_reply 11 '250 2.0.0'
+	assert_reply 12 '250 2.0.0'
 	assert_queued "From: <a@example.org>\nOrigin: trusted\nTo: <b@example.net>\n\nReceived: from client.example (stdin)\r\n\tby mx.test (smtpd) with ESMTP id ID\r\n\tfor <b@example.net>; DATE\r\nSubject: x\r\n\r\n$(xs 84)\r\n"
 	grep -q 'size=100 result=queued' "$LOG"
 }
@@ -88,7 +88,7 @@ xs() {
 	SMTPD_FLAGS=(-s 100)
 	smtpd_session "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: x\r\n\r\n$(xs 85)\r\n.\r\nQUIT\r\n"
 	assert_status 0
-	assert_replies '220 ' '250-' '250-' '250-SIZE 100' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-' '250-' '250-SIZE 100' '250-' '250-' '250-' '250 ' \
 	    '250 2.1.0' '250 2.1.5' '354 ' '552 5.3.4' '221 2.0.0'
 	assert_empty "$Q/new"
 	assert_empty "$Q/tmp"
@@ -127,7 +127,7 @@ xs() {
 	smtpd_send 'EHLO client.example\r\n'
 	smtpd_wait_exit
 	assert_status 0
-	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250 ' \
+	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250-' '250 ' \
 	    '421 4.4.2 mx.test'
 	grep -q 'result=timeout after EHLO' "$LOG"
 }
@@ -227,4 +227,37 @@ xs() {
 	smtpd_wait_exit
 	smtpd_session 'HELO client.example\r\nQUIT\r\n'
 	assert_replies '220 ' '250 mx.test' '221 2.0.0'
+}
+
+# Messages in one session (common.h MESSAGES_MAX, issue 23 item 1): 1000
+# for an untrusted client (tests/51), none for a trusted or authenticated
+# one, whose batching (Postfix's connection reuse, Exim's -qq) must never
+# be cut off and wait for the next queue run.
+
+# n messages from a@example.org to b@example.net, as one transcript.
+messages() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		printf 'MAIL FROM:<a@example.org>\\r\\nRCPT TO:<b@example.net>\\r\\nDATA\\r\\nhi\\r\\n.\\r\\n'
+	done
+}
+
+@test "a trusted client queues 1001 messages in one session, no 421" {
+	smtpd_session "HELO c.example\r\n$(messages 1001)QUIT\r\n"
+	[ "$(count_files "$Q/new")" -eq 1001 ]
+	! replies | grep -q '^421' || false
+	replies | tail -n 1 | grep -q '^221 2.0.0'
+	grep -q 'messages=1001 result=quit' "$LOG"
+}
+
+@test "an authenticated client queues 1001 messages in one session, no 421" {
+	load tls
+	passwd_make
+	export REMOTE_HOST=192.0.2.7
+	SMTPD_FLAGS=(-E -A "$CHECKPASSWORD,$PASSWD")
+	smtpd_session "EHLO c\r\nAUTH PLAIN $(printf '\0alice\0s3cret' | base64 -w0)\r\n$(messages 1001)QUIT\r\n"
+	replies | grep -q '^235 2.7.0'
+	[ "$(count_files "$Q/new")" -eq 1001 ]
+	! replies | grep -q '^421' || false
+	grep -q 'messages=1001 result=quit' "$LOG"
 }

@@ -15,7 +15,7 @@ load helpers
 	kill -TERM "$SMTPD_PID"
 	smtpd_wait_exit
 	assert_status 0
-	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250 HELP' \
+	assert_replies '220 ' '250-' '250-' '250-' '250-' '250-' '250-' '250 HELP' \
 	    '421 4.3.2 mx.test Service shutting down'
 	grep -q 'result=shutting down' "$LOG"
 }
@@ -213,7 +213,7 @@ assert_usage_error() {
 	smtpd_session 'EHLO client.example\r\nQUIT\r\n'
 	assert_status 0
 	assert_reply 4 '250-SIZE 10485760'
-	assert_reply 8 '221 2.0.0'
+	assert_reply 9 '221 2.0.0'
 }
 
 # Logging (-l): one line per event, key=value.

@@ -155,6 +155,32 @@ EOF
 	grep -q '^Received: from client.example (\[127.0.0.1\])' "$f"
 }
 
+@test "python smtplib: send_message with UTF-8 addresses uses SMTPUTF8, and the message arrives whole (RFC 6531)" {
+	run timeout 60 python3 - "$PORT" <<'EOF'
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "Jos\u00e9 <jos\u00e9@ex\u00e4mple.org>"
+m["To"] = "\u00f1o\u00f1o@example.net, bob@\u4f8b\u3048.jp"
+m["Subject"] = "caf\u00e9"
+m.set_content("h\u00e9llo\n")
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example")
+assert s.has_extn("smtputf8"), s.esmtp_features
+# smtplib adds SMTPUTF8 and BODY=8BITMIME itself for such addresses
+refused = s.send_message(m)
+assert refused == {}, refused
+s.quit()
+EOF
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	[ "$(queued_envelope "$f")" = "$(printf 'From: <jos\303\251@ex\303\244mple.org>\nBody: 8BITMIME\nOrigin: trusted\nSmtputf8: yes\nTo: <\303\261o\303\261o@example.net>\nTo: <bob@\344\276\213\343\201\210.jp>')" ]
+	grep -q $'^\tby mx.test (smtpd) with UTF8SMTP id ' "$f"
+	queued_message "$f" > "$BATS_TEST_TMPDIR/got"
+	grep -q "^To: $(printf '\303\261o\303\261o')@example.net" "$BATS_TEST_TMPDIR/got"
+	grep -q "^Subject: caf$(printf '\303\251')" "$BATS_TEST_TMPDIR/got"
+}
+
 @test "python smtplib: a refused relay and a refused size are reported" {
 	run timeout 60 python3 - "$PORT" <<'EOF'
 import smtplib, sys

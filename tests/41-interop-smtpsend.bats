@@ -633,7 +633,7 @@ assert_chain_trace() {
 	[ "$(count_lines '^Received: ' "$1")" -eq 2 ]
 	grep -m 1 '^Received: ' "$1" |
 	    grep -qx 'Received: from mx.test (unknown \[127.0.0.1\])'
-	grep -Eq "^${tab}by mx\.test \(smtpd\) with E?SMTP id ${NAME//./\\.}(;|\$)" \
+	grep -Eq "^${tab}by mx\.test \(smtpd\) with E?SMTP id ${NAME//./_}(;|\$)" \
 	    "$1"
 }
 

@@ -29,7 +29,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 # The replies to TXN, as prefixes, one a line.
 txn_replies() {
 	printf '%s\n' '220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' \
-	    '250-8BITMIME' '250-ENHANCEDSTATUSCODES' '250 HELP' '250 2.1.0' \
+	    '250-8BITMIME' '250-ENHANCEDSTATUSCODES' '250-SMTPUTF8' '250 HELP' '250 2.1.0' \
 	    '250 2.1.5' '354 '
 }
 

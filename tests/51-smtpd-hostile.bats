@@ -418,11 +418,12 @@ PY
 	assert_empty "$Q/failed"
 }
 
-@test "after 100 messages in one session MAIL gets 421 4.7.0 and the session ends" {
+@test "after 1000 messages in one session of an untrusted client MAIL gets 421 4.7.0 and the session ends" {
 	local msg
-	msg=$(for ((i = 0; i < 101; i++)); do printf 'MAIL FROM:<a@example.org>\\r\\nRCPT TO:<b@example.net>\\r\\nDATA\\r\\nhi\\r\\n.\\r\\n'; done)
-	smtpd_session "HELO c.example\r\n${msg}QUIT\r\n"
-	[ "$(count_files "$Q/new")" -eq 100 ]
+	SMTPD_FLAGS=(-d example.net)
+	msg=$(for ((i = 0; i < 1001; i++)); do printf 'MAIL FROM:<a@example.org>\\r\\nRCPT TO:<b@example.net>\\r\\nDATA\\r\\nhi\\r\\n.\\r\\n'; done)
+	REMOTE_ADDR=192.0.2.1 smtpd_session "HELO c.example\r\n${msg}QUIT\r\n"
+	[ "$(count_files "$Q/new")" -eq 1000 ]
 	replies | tail -n 1 | grep -q '^421 4.7.0 mx.test Error: too many messages in one session'
-	grep -q 'messages=100 result=disconnect: too many messages' "$LOG"
+	grep -q 'messages=1000 result=disconnect: too many messages' "$LOG"
 }

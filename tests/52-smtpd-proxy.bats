@@ -61,7 +61,7 @@ received_from() {
 	smtpd_session "PROXY TCP4 198.51.100.7 127.0.0.1 40000 25\r\n$RELAYED"
 	assert_status 0
 	assert_replies '220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' \
-	    '250-8BITMIME' '250-ENHANCEDSTATUSCODES' '250 HELP' '250 2.1.0' \
+	    '250-8BITMIME' '250-ENHANCEDSTATUSCODES' '250-SMTPUTF8' '250 HELP' '250 2.1.0' \
 	    '554 5.7.1 <b@elsewhere.example>: Relay access denied' \
 	    '503 5.5.1' '500 5.5.2' '500 5.5.2' '500 5.5.2' '500 5.5.2' \
 	    '221 2.0.0'
@@ -74,8 +74,8 @@ received_from() {
 	export REMOTE_ADDR=127.0.0.1
 	SMTPD_FLAGS+=(-R 198.51.100.0/24)
 	smtpd_session "PROXY TCP4 198.51.100.7 127.0.0.1 40000 25\r\n$RELAYED"
-	assert_reply 9 '250 2.1.5'
-	assert_reply 11 '250 2.0.0 Ok: queued'
+	assert_reply 10 '250 2.1.5'
+	assert_reply 12 '250 2.0.0 Ok: queued'
 	[ "$(received_from)" = 'Received: from client.test ([198.51.100.7])' ]
 	grep -q 'peer=198.51.100.7 proxy=127.0.0.1 trusted=yes result=connect' "$LOG"
 }
@@ -83,7 +83,7 @@ received_from() {
 @test "v1 TCP4 with loopback in it is trusted as a direct loopback client is" {
 	export REMOTE_ADDR=192.0.2.1
 	smtpd_session "PROXY TCP4 127.0.0.1 192.0.2.1 40000 25\r\n$RELAYED"
-	assert_reply 11 '250 2.0.0 Ok: queued'
+	assert_reply 12 '250 2.0.0 Ok: queued'
 	grep -q 'peer=127.0.0.1 proxy=192.0.2.1 trusted=yes' "$LOG"
 }
 
@@ -91,7 +91,7 @@ received_from() {
 	export REMOTE_ADDR=192.0.2.1
 	SMTPD_FLAGS+=(-R 192.0.2.0/24)
 	smtpd_session "PROXY TCP4 203.0.113.9 192.0.2.1 40000 25\r\n$RELAYED"
-	assert_reply 9 '554 5.7.1'
+	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=203.0.113.9 proxy=192.0.2.1 trusted=no' "$LOG"
 	assert_empty "$Q/new"
 }
@@ -100,7 +100,7 @@ received_from() {
 	export REMOTE_ADDR=127.0.0.1
 	SMTPD_FLAGS+=(-R 2001:db8::/32)
 	smtpd_session "PROXY TCP6 2001:db8::7 ::1 40000 25\r\n$RELAYED"
-	assert_reply 11 '250 2.0.0 Ok: queued'
+	assert_reply 12 '250 2.0.0 Ok: queued'
 	[ "$(received_from)" = 'Received: from client.test ([IPv6:2001:db8::7])' ]
 	grep -q 'peer=2001:db8::7 proxy=127.0.0.1 trusted=yes' "$LOG"
 }
@@ -109,7 +109,7 @@ received_from() {
 	export REMOTE_ADDR=127.0.0.1
 	SMTPD_FLAGS+=(-R 127.0.0.1)
 	smtpd_session "PROXY UNKNOWN\r\n$RELAYED"
-	assert_reply 9 '554 5.7.1'
+	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=127.0.0.1 proxy=unknown trusted=no result=connect' "$LOG"
 	assert_empty "$Q/new"
 }
@@ -122,7 +122,7 @@ received_from() {
 	    0100047365747004000005000461626364
 	session_after "$BATS_TEST_TMPDIR/h" "$RELAYED"
 	assert_reply 1 '220 mx.test ESMTP'
-	assert_reply 11 '250 2.0.0 Ok: queued'
+	assert_reply 12 '250 2.0.0 Ok: queued'
 	[ "$(received_from)" = 'Received: from client.test ([198.51.100.7])' ]
 }
 
@@ -130,7 +130,7 @@ received_from() {
 	export REMOTE_ADDR=192.0.2.1
 	proxy_v2 "$BATS_TEST_TMPDIR/h" 1 0x21 2001:db8::7 2001:db8::1 40000 25
 	session_after "$BATS_TEST_TMPDIR/h" "$RELAYED"
-	assert_reply 9 '554 5.7.1'
+	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=2001:db8::7 proxy=192.0.2.1 trusted=no' "$LOG"
 }
 
@@ -147,7 +147,7 @@ received_from() {
 	SMTPD_FLAGS+=(-R 127.0.0.0/8)
 	proxy_v2 "$BATS_TEST_TMPDIR/h" 0
 	session_after "$BATS_TEST_TMPDIR/h" "$RELAYED"
-	assert_reply 9 '554 5.7.1'
+	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=127.0.0.1 proxy=local trusted=no result=connect' "$LOG"
 	assert_empty "$Q/new"
 }
@@ -156,7 +156,7 @@ received_from() {
 	export REMOTE_ADDR=127.0.0.1
 	proxy_v2 "$BATS_TEST_TMPDIR/h" 1 0x00
 	session_after "$BATS_TEST_TMPDIR/h" "$RELAYED"
-	assert_reply 9 '554 5.7.1'
+	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=127.0.0.1 proxy=unknown trusted=no' "$LOG"
 }
 
@@ -257,7 +257,7 @@ received_from() {
 	smtpd_session "PROXY TCP4 127.0.0.1 198.51.100.9 40000 25\r\n$RELAYED"
 	assert_reply 1 '220 '
 	assert_reply 2 '500 5.5.2 Error: command not recognized'
-	assert_reply 10 '554 5.7.1'
+	assert_reply 11 '554 5.7.1'
 	grep -q 'peer=198.51.100.9 trusted=no result=connect' "$LOG"
 	refute grep -q 'proxy=' "$LOG"
 }
@@ -320,7 +320,7 @@ EOF
 	    >"$BATS_TEST_TMPDIR/input"
 	run tiny_writes 127.0.0.1 "$PORT" "$BATS_TEST_TMPDIR/input"
 	assert_reply 1 '220 mx.test'
-	assert_reply 11 '250 2.0.0 Ok: queued'
+	assert_reply 12 '250 2.0.0 Ok: queued'
 	[ "$(received_from)" = 'Received: from client.test ([198.51.100.7])' ]
 	grep -q 'peer=198.51.100.7 proxy=127.0.0.1 trusted=yes' "$LOG"
 }
@@ -333,7 +333,7 @@ EOF
 	printf "$RELAYED" >>"$BATS_TEST_TMPDIR/input"
 	run tiny_writes 127.0.0.1 "$PORT" "$BATS_TEST_TMPDIR/input"
 	assert_reply 1 '220 mx.test'
-	assert_reply 9 '554 5.7.1'
+	assert_reply 10 '554 5.7.1'
 	grep -q 'peer=198.51.100.7 proxy=127.0.0.1 trusted=no' "$LOG"
 }
 
@@ -343,7 +343,7 @@ EOF
 	proxy_v2 "$BATS_TEST_TMPDIR/input" 1 0x21 2001:db8::7 ::1 40000 25
 	printf "$RELAYED" >>"$BATS_TEST_TMPDIR/input"
 	run tiny_writes ::1 "$PORT" "$BATS_TEST_TMPDIR/input"
-	assert_reply 11 '250 2.0.0 Ok: queued'
+	assert_reply 12 '250 2.0.0 Ok: queued'
 	[ "$(received_from)" = 'Received: from client.test ([IPv6:2001:db8::7])' ]
 	grep -q 'peer=2001:db8::7 proxy=::1 trusted=yes' "$LOG"
 }

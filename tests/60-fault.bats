@@ -142,6 +142,7 @@ outcome() {
 	OUT_DATA[$1]=$2 OUT_DOT[$1]=$3 OUT_ID[$1]=-
 	if [[ "$4" == "250 2.0.0 Ok: queued as "* ]]; then
 		OUT_ID[$1]=${4##* }
+		OUT_ID[$1]=${OUT_ID[$1]//_/.}	# the id is the name as an Atom
 	fi
 }
 
@@ -221,7 +222,7 @@ DATE_RE='; [A-Z][a-z][a-z], [0-9]{1,2} [A-Z][a-z][a-z] [0-9]{4} [0-9]{2}:[0-9]{2
 normalise() {
 	local id=${1##*/}
 	slurp "$1" NORM
-	NORM=${NORM/" id $id"/" id ID"}
+	NORM=${NORM/" id ${id//./_}"/" id ID"}
 	if [[ "$NORM" =~ $DATE_RE ]]; then
 		NORM=${NORM/"${BASH_REMATCH[0]}"/"; DATE"$'\r'}
 	fi

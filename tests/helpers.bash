@@ -341,10 +341,11 @@ smtpd_cleanup() {
 
 # Prints a queue file with its Received: id and date written as ID and
 # DATE, so that the rest can be compared byte for byte; the id must be the
-# file's name and the date RFC 5322 3.3 ("Tue, 24 Nov 2026 01:15:04 +0000"),
+# file's name with its dots written _ and the date RFC 5322 3.3 ("Tue, 24 Nov 2026 01:15:04 +0000"),
 # or they stay as they are and the comparison fails.
 queue_normalised() {
 	local id=${1##*/} tab=$'\t' cr=$'\r'
+	id=${id//./_}	# the file name as an Atom (RFC 5321 4.4), smtpd's id
 	LC_ALL=C sed \
 	    -e "s/^\\(${tab}by .* id \\)${id//./\\.}\\([;$cr]\\)/\\1ID\\2/" \
 	    -e "s/^\\(${tab}.*; \\)[A-Z][a-z][a-z], [0-9]\\{1,2\\} [A-Z][a-z][a-z] [0-9]\\{4\\} [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [-+][0-9]\\{4\\}$cr\$/\\1DATE$cr/" \

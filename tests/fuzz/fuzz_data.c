@@ -9,7 +9,9 @@
  *   - the end is found only where a CRLF "." CRLF (or, in LF mode, an LF
  *     "." LF or CRLF) can end it, and never inside the first 2 bytes;
  *   - round trip: the stored message, dot-stuffed and ended with
- *     CRLF "." CRLF, comes back byte for byte and ends where it should.
+ *     CRLF "." CRLF, comes back byte for byte and ends where it should;
+ *   - has_8bit is set exactly when the stored message holds an octet
+ *     over 127.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +35,7 @@ run_machine(const unsigned char *in, size_t n, size_t cut, int lf, struct run *r
 {
 	static struct out o;
 	struct data d;
-	size_t used;
+	size_t used, i;
 	off_t end;
 
 	if (sink == -1) {
@@ -61,6 +63,11 @@ run_machine(const unsigned char *in, size_t n, size_t cut, int lf, struct run *r
 	r->used = used;
 	r->ended = d.state == D_END;
 	if (r->len != d.size)
+		abort();
+	/* has_8bit says whether the stored message holds an octet > 127 */
+	for (i = 0; i < r->len && r->out[i] < 128; i++)
+		;
+	if (d.has_8bit != (i < r->len))
 		abort();
 }
 

@@ -331,6 +331,60 @@ test_domain(void)
 	is_str(addr_domain("a@"), "", "addr_domain: empty after a final @");
 }
 
+/* RFC 6531 3.3: UTF-8 paths, valid UTF-8 only (RFC 3629 4). */
+static void
+test_utf8(void)
+{
+	static const struct { const char *in; int rc; const char *what; }
+	cases[] = {
+		{ "<jos\303\251@example.org>", 0, "2-octet local part" },
+		{ "<\"jos\303\251 x\"@example.org>", 0, "in a quoted string" },
+		{ "<a@caf\303\251.example>", 0, "2-octet domain label" },
+		{ "<a@\344\276\213\343\201\210.jp>", 0, "3-octet labels" },
+		{ "<\360\237\230\200@x.org>", 0, "4-octet U+1F600" },
+		{ "<\364\217\277\277@x.org>", 0, "U+10FFFF, the last" },
+		{ "<\302\200@x.org>", 0, "U+0080, the first" },
+		{ "<\300\251@x.org>", -1, "overlong C0" },
+		{ "<\301\277@x.org>", -1, "overlong C1" },
+		{ "<\340\200\257@x.org>", -1, "overlong E0 80" },
+		{ "<\360\200\200\257@x.org>", -1, "overlong F0 80" },
+		{ "<\355\240\200@x.org>", -1, "surrogate ED A0 (U+D800)" },
+		{ "<\355\277\277@x.org>", -1, "surrogate U+DFFF" },
+		{ "<\364\220\200\200@x.org>", -1, "U+110000" },
+		{ "<\365\200\200\200@x.org>", -1, "F5 lead" },
+		{ "<\377@x.org>", -1, "FF" },
+		{ "<\251@x.org>", -1, "lone continuation" },
+		{ "<\303@x.org>", -1, "cut short before @" },
+		{ "<\343\201@x.org>", -1, "3-octet cut short" },
+		{ "<a@x\303>", -1, "cut short at the end" },
+		{ "<a@\303\251-.org>", -1, "label ending in a hyphen" },
+		{ "<a@[\303\251]>", -1, "UTF-8 in an address literal" },
+	};
+	char addr[ADDR_MAX + 1], box[ADDR_LOCAL_MAX + 1];
+	const char *rest;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ok(addr_parse_utf8(cases[i].in, addr, sizeof(addr), &rest) ==
+		    cases[i].rc, "utf8: %s", cases[i].what);
+		ok(addr_parse(cases[i].in, addr, sizeof(addr), &rest) == -1,
+		    "ascii parser refuses: %s", cases[i].what);
+	}
+	ok(addr_parse_utf8("<a@b> SMTPUTF8", addr, sizeof(addr), &rest) == 0 &&
+	    strcmp(rest, "SMTPUTF8") == 0, "utf8: ASCII as addr_parse");
+	ok(addr_is_ascii("a@b.org") && !addr_is_ascii("jos\303\251@b.org"),
+	    "addr_is_ascii");
+	ok(addr_mailbox("Jos\303\251@x.org", box, sizeof(box)) == 0 &&
+	    strcmp(box, "jos\303\251") == 0,
+	    "mailbox: UTF-8 kept, ASCII lower-cased");
+	ok(addr_mailbox("a\302\233b@x.org", box, sizeof(box)) == -1,
+	    "mailbox: C1 control U+009B (CSI) refused");
+	ok(addr_mailbox("a\300\257@x.org", box, sizeof(box)) == -1,
+	    "mailbox: overlong '/' refused");
+	ok(addr_mailbox("a\303", box, sizeof(box)) == -1,
+	    "mailbox: cut short refused");
+}
+
 int
 main(void)
 {
@@ -338,5 +392,6 @@ main(void)
 	test_table();
 	test_limits();
 	test_domain();
+	test_utf8();
 	return tap_done();
 }
