@@ -58,6 +58,30 @@ struct sign_fields {
 typedef int sign_feed_fn(int fd, void *arg);
 
 /*
+ * A temporary file, unlinked at once, holding what feed writes, at its
+ * start: the descriptor, or -1 with err.  The input is a hash, no secret.
+ */
+static int
+sign_tmpfile(sign_feed_fn *feed, void *arg, char *err, size_t errsize)
+{
+	char path[64];
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/smtpq-sign.XXXXXX",
+	    dir != NULL && dir[0] == '/' && strlen(dir) < 40 ? dir : "/tmp");
+	if ((fd = mkstemp(path)) == -1 || unlink(path) == -1 ||
+	    feed(fd, arg) == -1 || lseek(fd, 0, SEEK_SET) == -1) {
+		snprintf(err, errsize, "a temporary file in %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * Runs argv (openssl) with feed writing its input and reads at most size
  * octets of its output into out, *len their number.  0 when it exited 0,
  * else -1 with the reason in err.
@@ -76,29 +100,16 @@ sign_run(const char *const *argv, sign_feed_fn *feed, void *arg,
 		return -1;
 	}
 	/* "openssl pkeyutl -rawin" (OpenSSL 3.0) must know the input's size
-	 * first: a regular file, unlinked at once, written before the
-	 * program starts, is its standard input (the input is a hash, no
-	 * secret). */
+	 * first: a regular file is its standard input. */
 	if (strcmp(argv[1], "pkeyutl") == 0) {
-		char path[64];
-		const char *dir = getenv("TMPDIR");
-
 		close(in[0]);
 		close(in[1]);
-		snprintf(path, sizeof(path), "%s/smtpq-sign.XXXXXX",
-		    dir != NULL && dir[0] == '/' && strlen(dir) < 40 ? dir :
-		    "/tmp");
-		if ((in[0] = mkstemp(path)) == -1 || unlink(path) == -1 ||
-		    feed(in[0], arg) == -1 || lseek(in[0], 0, SEEK_SET) == -1) {
-			snprintf(err, errsize, "a temporary file in %s: %s",
-			    path, strerror(errno));
-			if (in[0] != -1)
-				close(in[0]);
+		in[1] = -1;
+		if ((in[0] = sign_tmpfile(feed, arg, err, errsize)) == -1) {
 			close(res[0]);
 			close(res[1]);
 			return -1;
 		}
-		in[1] = -1;
 	}
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
@@ -383,15 +394,109 @@ sign_cat(char *buf, size_t size, size_t *len, const char *s)
 	return 0;
 }
 
-int
-sign_message(int fd, const struct sign_key *key, time_t now, char *out,
-    size_t size, char *err, size_t errsize)
+static const char *const sign_dgst[] = {
+	"openssl", "dgst", "-sha256", "-binary", NULL
+};
+
+/* Runs openssl dgst on what feed writes: a SHA-256, into hash (32). */
+static int
+sign_sha256(sign_feed_fn *feed, void *arg, unsigned char *hash, char *err,
+    size_t errsize)
 {
-	static struct sign_fields h;
-	static char input[SIGN_HEAD_MAX + 2048];
-	static const char *const dgst[] = {
-		"openssl", "dgst", "-sha256", "-binary", NULL
-	};
+	unsigned char out[SIGN_OUT_MAX];
+	size_t len;
+
+	if (sign_run(sign_dgst, feed, arg, out, sizeof(out), &len, err,
+	    errsize) == -1)
+		return -1;
+	if (len != 32) {
+		snprintf(err, errsize, "openssl dgst gave %zu octets, not 32",
+		    len);
+		return -1;
+	}
+	memcpy(hash, out, 32);
+	return 0;
+}
+
+/*
+ * h= into hlist and the canonical fields it names into input (*inlen):
+ * each field we keep, bottom up (RFC 6376 5.4.2), so every instance of
+ * a name is listed once for each, and From once more (oversigned).
+ * -1 with err when the message has no From: or the bounds are passed.
+ */
+static int
+sign_hlist(const struct sign_fields *h, char *hlist, size_t hsize,
+    char *input, size_t insize, size_t *inlen, char *err, size_t errsize)
+{
+	size_t i, k, len = 0, count;
+	int has_from = 0;
+
+	hlist[0] = '\0';
+	for (k = 0; k < SIGN_NAMES; k++) {
+		count = 0;
+		for (i = h->n; i > 0; i--) {
+			if (h->f[i - 1].name != k)
+				continue;
+			if (sign_cat(hlist, hsize, &len,
+			    hlist[0] != '\0' ? ":" : "") == -1 ||
+			    sign_cat(hlist, hsize, &len, sign_names[k]) == -1 ||
+			    *inlen + h->f[i - 1].len > insize)
+				goto too_long;
+			memcpy(input + *inlen, h->buf + h->f[i - 1].off,
+			    h->f[i - 1].len);
+			*inlen += h->f[i - 1].len;
+			count++;
+		}
+		if (k == 0) {
+			has_from = count > 0;
+			if (sign_cat(hlist, hsize, &len,
+			    hlist[0] != '\0' ? ":From" : "From") == -1)
+				goto too_long;
+		}
+	}
+	if (!has_from) {
+		snprintf(err, errsize, "no From: header field");
+		return -1;
+	}
+	return 0;
+
+too_long:
+	snprintf(err, errsize, "the signature does not fit its bounds");
+	return -1;
+}
+
+/* The field up to "b=", folded as it will be sent, into out (*len). */
+static int
+sign_field(const struct sign_key *key, time_t now, const char *hlist,
+    const char *bh, char *out, size_t size, size_t *len)
+{
+	char t[32];
+
+	snprintf(t, sizeof(t), "%lld", (long long)now);
+	*len = 0;
+	if (sign_cat(out, size, len, "DKIM-Signature: v=1; a=") == -1 ||
+	    sign_cat(out, size, len, key->is_ed25519 ? "ed25519-sha256" :
+	    "rsa-sha256") == -1 ||
+	    sign_cat(out, size, len, "; c=relaxed/relaxed;\r\n\td=") == -1 ||
+	    sign_cat(out, size, len, key->domain) == -1 ||
+	    sign_cat(out, size, len, "; s=") == -1 ||
+	    sign_cat(out, size, len, key->selector) == -1 ||
+	    sign_cat(out, size, len, "; t=") == -1 ||
+	    sign_cat(out, size, len, t) == -1 ||
+	    sign_cat(out, size, len, ";\r\n\th=") == -1 ||
+	    sign_cat(out, size, len, hlist) == -1 ||
+	    sign_cat(out, size, len, ";\r\n\tbh=") == -1 ||
+	    sign_cat(out, size, len, bh) == -1 ||
+	    sign_cat(out, size, len, ";\r\n\tb=") == -1)
+		return -1;
+	return 0;
+}
+
+/* The signature of text with the key, in base64 into b64. */
+static int
+sign_sign(const struct sign_key *key, struct sign_text *text, char *b64,
+    size_t b64size, char *err, size_t errsize)
+{
 	const char *rsa[] = {
 		"openssl", "dgst", "-sha256", "-binary", "-sign", key->keyfile,
 		NULL
@@ -400,113 +505,71 @@ sign_message(int fd, const struct sign_key *key, time_t now, char *out,
 		"openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key->keyfile,
 		"-in", "/dev/stdin", NULL
 	};
-	unsigned char raw[SIGN_OUT_MAX], hash[64];
-	char b64[2 * SIGN_OUT_MAX], hlist[SIGN_FIELDS_MAX * 32], tag[64];
+	unsigned char raw[SIGN_OUT_MAX], hash[32];
+	size_t len;
+
+	if (key->is_ed25519) {
+		/* RFC 8463 3: Ed25519 signs the SHA-256 of the input. */
+		if (sign_sha256(sign_text_feed, text, hash, err,
+		    errsize) == -1)
+			return -1;
+		text->s = (const char *)hash;
+		text->len = sizeof(hash);
+	}
+	if (sign_run(key->is_ed25519 ? ed : rsa, sign_text_feed, text, raw,
+	    sizeof(raw), &len, err, errsize) == -1)
+		return -1;
+	if (len == 0 || len == sizeof(raw) ||
+	    base64_encode(raw, len, b64, b64size) < 0) {
+		snprintf(err, errsize, "openssl gave a signature of %zu "
+		    "octets", len);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sign_message(int fd, const struct sign_key *key, time_t now, char *out,
+    size_t size, char *err, size_t errsize)
+{
+	static struct sign_fields h;
+	static char input[SIGN_HEAD_MAX + 2048];
+	unsigned char bh[32];
+	char b64[2 * SIGN_OUT_MAX], hlist[SIGN_FIELDS_MAX * 32], piece[68];
 	struct sign_body body;
 	struct sign_text text;
-	size_t rawlen, hashlen, len = 0, inlen = 0, i, k, count;
-	int canon, from_seen = 0;
+	size_t len, inlen = 0, i, n;
+	int canon;
 
 	if (sign_header(fd, &h, err, errsize) == -1)
 		return -1;
 	/* The body hash: bh= (RFC 6376 3.7). */
 	memset(&body, 0, sizeof(body));
 	body.src = fd;
-	if (sign_run(dgst, sign_body_feed, &body, raw, sizeof(raw), &rawlen,
-	    err, errsize) == -1) {
+	if (sign_sha256(sign_body_feed, &body, bh, err, errsize) == -1) {
 		if (body.read_failed)
 			snprintf(err, errsize, "reading the message: %s",
 			    strerror(errno));
 		return -1;
 	}
-	if (rawlen != 32 || base64_encode(raw, rawlen, b64, sizeof(b64)) < 0) {
-		snprintf(err, errsize, "openssl dgst gave %zu octets, not 32",
-		    rawlen);
+	if (base64_encode(bh, sizeof(bh), b64, sizeof(b64)) < 0 ||
+	    sign_hlist(&h, hlist, sizeof(hlist), input, sizeof(input), &inlen,
+	    err, errsize) == -1)
 		return -1;
-	}
-	/* h=: each field we keep, bottom up (RFC 6376 5.4.2), so every
-	 * instance of a name is listed once for each, and From once more
-	 * (oversigned). */
-	hlist[0] = '\0';
-	for (k = 0; k < SIGN_NAMES; k++) {
-		count = 0;
-		for (i = h.n; i > 0; i--) {
-			if (h.f[i - 1].name != k)
-				continue;
-			if (sign_cat(hlist, sizeof(hlist), &len,
-			    hlist[0] != '\0' ? ":" : "") == -1 ||
-			    sign_cat(hlist, sizeof(hlist), &len,
-			    sign_names[k]) == -1 ||
-			    inlen + h.f[i - 1].len > sizeof(input))
-				goto too_long;
-			memcpy(input + inlen, h.buf + h.f[i - 1].off,
-			    h.f[i - 1].len);
-			inlen += h.f[i - 1].len;
-			count++;
-		}
-		if (k == 0) {
-			from_seen = count > 0;
-			if (sign_cat(hlist, sizeof(hlist), &len,
-			    hlist[0] != '\0' ? ":From" : "From") == -1)
-				goto too_long;
-		}
-	}
-	if (!from_seen) {
-		snprintf(err, errsize, "no From: header field");
-		return -1;
-	}
-	/* The field itself, b= empty, folded as it will be sent; its
-	 * canonical form ends the hash input, without CRLF (3.7). */
-	len = 0;
-	snprintf(tag, sizeof(tag), "%lld", (long long)now);
-	if (sign_cat(out, size, &len, "DKIM-Signature: v=1; a=") == -1 ||
-	    sign_cat(out, size, &len, key->is_ed25519 ? "ed25519-sha256" :
-	    "rsa-sha256") == -1 ||
-	    sign_cat(out, size, &len, "; c=relaxed/relaxed;\r\n\td=") == -1 ||
-	    sign_cat(out, size, &len, key->domain) == -1 ||
-	    sign_cat(out, size, &len, "; s=") == -1 ||
-	    sign_cat(out, size, &len, key->selector) == -1 ||
-	    sign_cat(out, size, &len, "; t=") == -1 ||
-	    sign_cat(out, size, &len, tag) == -1 ||
-	    sign_cat(out, size, &len, ";\r\n\th=") == -1 ||
-	    sign_cat(out, size, &len, hlist) == -1 ||
-	    sign_cat(out, size, &len, ";\r\n\tbh=") == -1 ||
-	    sign_cat(out, size, &len, b64) == -1 ||
-	    sign_cat(out, size, &len, ";\r\n\tb=") == -1)
+	/* The field itself, b= empty: its canonical form ends the hash
+	 * input, without CRLF (3.7). */
+	if (sign_field(key, now, hlist, b64, out, size, &len) == -1)
 		goto too_long;
 	canon = dkim_header_relaxed(out, len, input + inlen,
 	    sizeof(input) - inlen);
 	if (canon < 2)
 		goto too_long;
-	inlen += (size_t)canon - 2;	/* no CRLF after this one */
 	text.s = input;
-	text.len = inlen;
-	if (key->is_ed25519) {
-		/* RFC 8463 3: Ed25519 signs the SHA-256 of the input. */
-		if (sign_run(dgst, sign_text_feed, &text, hash, sizeof(hash),
-		    &hashlen, err, errsize) == -1)
-			return -1;
-		if (hashlen != 32) {
-			snprintf(err, errsize, "openssl dgst gave %zu "
-			    "octets, not 32", hashlen);
-			return -1;
-		}
-		text.s = (const char *)hash;
-		text.len = hashlen;
-	}
-	if (sign_run(key->is_ed25519 ? ed : rsa, sign_text_feed, &text, raw,
-	    sizeof(raw), &rawlen, err, errsize) == -1)
+	text.len = inlen + (size_t)canon - 2;
+	if (sign_sign(key, &text, b64, sizeof(b64), err, errsize) == -1)
 		return -1;
-	if (rawlen == 0 || rawlen == sizeof(raw) ||
-	    base64_encode(raw, rawlen, b64, sizeof(b64)) < 0) {
-		snprintf(err, errsize, "openssl gave a signature of %zu "
-		    "octets", rawlen);
-		return -1;
-	}
 	/* b= folded every 64 characters; its white space is not signed. */
-	for (i = 0, k = strlen(b64); i < k; i += 64) {
-		char piece[68];
-
+	for (i = 0, n = strlen(b64); i < n; i += 64) {
 		snprintf(piece, sizeof(piece), "%s%.64s", i > 0 ? "\r\n\t" :
 		    "", b64 + i);
 		if (sign_cat(out, size, &len, piece) == -1)
