@@ -191,6 +191,9 @@ int	out_puts(struct out *, const char *);
 int	out_printf(struct out *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	out_flush(struct out *);
+/* Writes all of buf to fd (a pipe may take a large write in pieces),
+ * unbuffered.  0, or -1 with errno. */
+int	out_all(int fd, const void *buf, size_t len);
 
 /* reply.c: SMTP replies, written and read -------------------------------- */
 
@@ -394,6 +397,7 @@ int	base64_decode(const char *, void *out, size_t size, size_t *len);
 /* date.c: dates for headers and logs ------------------------------------ */
 
 int	date_rfc5322(time_t, char *buf, size_t size);
+const char	*date_age(long seconds, char *buf, size_t size);
 
 /* dkim.c: DKIM relaxed canonicalisation (RFC 6376 3.4.2, 3.4.4) --------- */
 

@@ -266,25 +266,6 @@ net_resolve(const char *host, const char *port, int timeout,
 	return 0;
 }
 
-/* Writes all of buf to fd (a pipe: a large write may be split).  0 or -1. */
-static int
-resolve_put(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The query, in the child: the answer's length (0: none came) and the
  * answer go to fd, then the child ends. */
 static void
@@ -302,8 +283,8 @@ resolve_query_child(int fd, const char *name, int type)
 		n = res_send(query, n, answer, (int)sizeof(answer));
 	if (n > 0)
 		len = (uint32_t)n;
-	_exit(resolve_put(fd, &len, sizeof(len)) == 0 &&
-	    resolve_put(fd, answer, len) == 0 ? 0 : 1);
+	_exit(out_all(fd, &len, sizeof(len)) == 0 &&
+	    out_all(fd, answer, len) == 0 ? 0 : 1);
 }
 
 int

@@ -36,20 +36,6 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static const char *
-age_text(long s, char *buf, size_t size)
-{
-	if (s < 60)
-		snprintf(buf, size, "%lds", s < 0 ? 0 : s);
-	else if (s < 3600)
-		snprintf(buf, size, "%ldm", s / 60);
-	else if (s < 86400)
-		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(buf, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
-	return buf;
-}
-
 /* Prints one queue file of new/ (dir), named name. */
 static size_t
 mailq_one(int dir, const char *name, time_t now)
@@ -94,9 +80,9 @@ mailq_one(int dir, const char *name, time_t now)
 	}
 	close(fd);
 	printf("%s  age=%s size=%lld next=%s from=<%s>\n", esc,
-	    age_text((long)(now - (time_t)strtoll(name, NULL, 10)), age,
+	    date_age((long)(now - (time_t)strtoll(name, NULL, 10)), age,
 	    sizeof(age)), (long long)(st.st_size - env.body),
-	    st.st_mtime > now ? age_text((long)(st.st_mtime - now), next,
+	    st.st_mtime > now ? date_age((long)(st.st_mtime - now), next,
 	    sizeof(next)) : "now", log_esc(env.from, addr, sizeof(addr)));
 	for (i = 0; i < env.nrcpt; i++)
 		printf("    to=<%s>\n", log_esc(env.rcpt[i], addr,

@@ -166,24 +166,6 @@ sign_run(const char *const *argv, sign_feed_fn *feed, void *arg,
 	return rc;
 }
 
-static int
-sign_write(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The body, from a queue file, canonicalised into a pipe. */
 struct sign_body {
 	int		src;		/* the queue file, at the body */
@@ -197,7 +179,7 @@ sign_body_emit(void *arg, const char *s, size_t len)
 {
 	struct sign_body *b = arg;
 
-	if (!b->failed && sign_write(b->dst, s, len) == -1)
+	if (!b->failed && out_all(b->dst, s, len) == -1)
 		b->failed = 1;
 }
 
@@ -238,7 +220,7 @@ sign_text_feed(int fd, void *arg)
 {
 	const struct sign_text *t = arg;
 
-	return sign_write(fd, t->s, t->len);
+	return out_all(fd, t->s, t->len);
 }
 
 /* Which of sign_names a field is, or SIGN_NAMES for none. */

@@ -243,20 +243,6 @@ print_json_string(const char *s)
 	putchar('"');
 }
 
-static const char *
-duration(long s, char *buf, size_t size)
-{
-	if (s < 60)
-		snprintf(buf, size, "%lds", s < 0 ? 0 : s);
-	else if (s < 3600)
-		snprintf(buf, size, "%ldm", s / 60);
-	else if (s < 86400)
-		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(buf, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
-	return buf;
-}
-
 int
 cmd_queue(int is_json)
 {
@@ -305,9 +291,9 @@ cmd_queue(int is_json)
 		}
 		print_esc(stdout, it->id, 0);
 		printf(" %s age=%s next=%s", qdir_states[it->dir],
-		    duration((long)(now - it->arrival), age, sizeof(age)),
+		    date_age((long)(now - it->arrival), age, sizeof(age)),
 		    it->dir != QDIR_NEW ? "-" : it->next > now ?
-		    duration((long)(it->next - now), next, sizeof(next)) :
+		    date_age((long)(it->next - now), next, sizeof(next)) :
 		    "now");
 		if (has_log)
 			printf(" attempts=%u", it->attempts);

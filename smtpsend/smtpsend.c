@@ -81,21 +81,6 @@ usage(void)
 	exit(0);
 }
 
-/* "45s", "12m", "3h05m", "2d04h": a duration for people. */
-static const char *
-fmt_duration(long s, char *buf, size_t size)
-{
-	if (s < 60)
-		snprintf(buf, size, "%lds", s < 0 ? 0 : s);
-	else if (s < 3600)
-		snprintf(buf, size, "%ldm", s / 60);
-	else if (s < 86400)
-		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(buf, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
-	return buf;
-}
-
 /* Copies a reply into a log- and header-safe one-line form. */
 void
 printable(char *dst, size_t size, const char *src)
@@ -324,7 +309,7 @@ msg_finish(time_t now)
 		log_error("id=%s result=error: unable to set next try: %s",
 		    msg.name, strerror(errno));
 	log_info("id=%s pending=%zu next=%s result=deferred", msg.name,
-	    pending, fmt_duration((long)(times[0].tv_sec - now), when,
+	    pending, date_age((long)(times[0].tv_sec - now), when,
 	    sizeof(when)));
 	return TRY_KEPT;
 }
@@ -386,7 +371,7 @@ msg_deliver(time_t now, const struct stat *st)
 	msg.scan = -1;		/* read when the relay needs it (relay.c) */
 	log_info("id=%s from=<%s> size=%lld rcpts=%zu age=%s result=trying",
 	    msg.name, msg.env.from, (long long)msg.size, msg.env.nrcpt,
-	    fmt_duration((long)(now - msg.arrival), age, sizeof(age)));
+	    date_age((long)(now - msg.arrival), age, sizeof(age)));
 
 	/* Every recipient's place first: alias.c drops a target that is
 	 * also one of the message's own recipients. */
@@ -649,9 +634,9 @@ print_queue(void)
 		}
 		close(fd);
 		printf("%s  age=%s size=%lld next=%s from=<%s>\n", name,
-		    fmt_duration((long)(now - msg.arrival), age, sizeof(age)),
+		    date_age((long)(now - msg.arrival), age, sizeof(age)),
 		    (long long)(st.st_size - msg.env.body),
-		    st.st_mtime > now ? fmt_duration((long)(st.st_mtime - now),
+		    st.st_mtime > now ? date_age((long)(st.st_mtime - now),
 		    next, sizeof(next)) : "now", msg.env.from);
 		for (j = 0; j < msg.env.nrcpt; j++)
 			printf("    to=<%s>\n", msg.env.rcpt[j]);
