@@ -161,7 +161,7 @@ d_session() {
 	    "hostname conf.test"
 	run "$SMTPSEND" -F "$CONF"
 	[ "$status" -eq 78 ]
-	[[ "$output" == *"smtpsend: $CONF:3: relay: bad relay: smtp://"* ]]
+	[[ "$output" == *"smtpsend: $CONF:3: relay: bad relay smtp://: "* ]]
 	[ ! -e "$Q/not-made" ]
 	grep -qF "fatal: $CONF:3: relay" "$LOG"
 }
