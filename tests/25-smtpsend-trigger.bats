@@ -139,23 +139,29 @@ sender_waiting() {
 	sender_waiting
 	before=$(runs)
 	python3 -c '
-import os, sys
+import os, sys, time
 n = 0
+start = time.monotonic()
 for i in range(1000):
     fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
     n += os.write(fd, b"n")
     os.close(fd)
-print(n)
+print(n, int((time.monotonic() - start) * 1000))
 ' "$Q/trigger" > "$BATS_TEST_TMPDIR/poked"
-	[ "$(cat "$BATS_TEST_TMPDIR/poked")" -eq 1000 ]
+	local poked storm_ms
+	read -r poked storm_ms <"$BATS_TEST_TMPDIR/poked"
+	[ "$poked" -eq 1000 ]
 	# A message after the storm: once it is out, the storm is over.
 	smtpd_queue
 	wait_for test -e "$RELAY_DIR/1.eml"
 	wait_for test "$(count_files "$Q/new")" -eq 0
 	after=$(runs)
-	echo "runs for 1000 pokes and a message: $((after - before))"
+	echo "runs for 1000 pokes in $storm_ms ms and a message: $((after - before))"
 	[ $((after - before)) -ge 1 ]
-	[ $((after - before)) -le 50 ]
+	# In a storm runs start at most every 20 ms: a busy machine that
+	# takes longer to poke gets more runs (a storm of 3 s under load
+	# made 151), never one a poke.  The 50 is the idle machine's bound.
+	[ $((after - before)) -le $((storm_ms / 20 + 50)) ]
 	# The pokers have all gone: a reader that saw end-of-file now would
 	# wake for ever.  What can still come is the message's second run.
 	sleep 2

@@ -77,7 +77,8 @@ assert_queues_and_caps() {
 	sock_say "$a" 'Subject: deployed\r\n\r\nhello\r\n.\r\n' \
 	    "250 2.0.0 Ok: queued as "
 	file=$(queued_file)
-	[ "$(basename "$file")" = "${REPLY_LAST##* }" ]
+	# the id is the file name as an Atom, its dots written _
+	[ "$(basename "$file" | tr . _)" = "${REPLY_LAST##* }" ]
 	grep -q '^Received: from client.test (\[127.0.0.1\])' "$file"
 	[ "$(sed -n '/^Subject:/,$p' "$file")" = $'Subject: deployed\r\n\r\nhello\r' ]
 

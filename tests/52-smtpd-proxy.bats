@@ -280,7 +280,7 @@ received_from() {
 	wait_for smtpd_replied '^220 '
 	smtpd_session 'PROXY TCP4 198.51.100.2 127.0.0.1 40001 25\r\nQUIT\r\n'
 	assert_replies '421 4.3.2 mx.test Service not available'
-	grep -q 'peer=198.51.100.2 result=refused: too many sessions' "$LOG"
+	grep -q 'peer=198.51.100.2 pool=smtpd.lock result=refused: too many sessions' "$LOG"
 	smtpd_send 'QUIT\r\n'
 	smtpd_wait_exit
 	assert_replies '220 ' '221 2.0.0'
