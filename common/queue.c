@@ -72,6 +72,35 @@ queue_subdir(const struct queue *q, const char *name)
 }
 
 /*
+ * Where qf's file in tmp/ is named: (tmp/'s descriptor, NAME), or, when
+ * tmp/ could not be opened for reading, (the queue's, "tmp/NAME").
+ */
+static int
+queue_tmp_at(const struct queue *q, const struct queue_file *qf,
+    const char **name)
+{
+	*name = q->tmp_dir != -1 ? qf->name : qf->tmp;
+	return q->tmp_dir != -1 ? q->tmp_dir : q->dir;
+}
+
+/* tmp/ that we may not read: a directory (not a link) that the queue
+ * directory's owner owns.  0, or -1 with errno. */
+static int
+queue_tmp_checked(const struct queue *q)
+{
+	struct stat top, st;
+
+	if (fstat(q->dir, &top) == -1 ||
+	    fstatat(q->dir, "tmp", &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != top.st_uid) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The descriptor of subdir ("tmp", "new", "failed"), opened now when
  * queue_open() could not: -1 with errno saying why.  new/ is needed from
  * the start; tmp/ and failed/ only when a file is made or failed, so
@@ -193,7 +222,8 @@ int
 queue_create(struct queue *q, struct queue_file *qf)
 {
 	struct timespec pause = { 0, 1000 };
-	int tries;
+	const char *name;
+	int tries, dir;
 
 	qf->fd = -1;
 	for (tries = 0; tries < 100; tries++) {
@@ -201,9 +231,15 @@ queue_create(struct queue *q, struct queue_file *qf)
 			return -1;
 		/* fits: tmp is name's size plus room for "tmp/" */
 		snprintf(qf->tmp, sizeof(qf->tmp), "tmp/%s", qf->name);
-		if (queue_dirfd(q, "tmp") == -1)
+		/* sendmail's group may write and search tmp/ but not read it
+		 * (README, "Users and privileges"): then the file is made
+		 * through the queue directory, tmp/ checked first to be a
+		 * directory of the queue's owner, not a link. */
+		if (queue_dirfd(q, "tmp") == -1 &&
+		    (errno != EACCES || queue_tmp_checked(q) == -1))
 			return -1;
-		qf->fd = openat(q->tmp_dir, qf->name,
+		dir = queue_tmp_at(q, qf, &name);
+		qf->fd = openat(dir, name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
 		if (qf->fd != -1) {
 			if (fchmod(qf->fd, 0660) == 0)
@@ -229,7 +265,8 @@ queue_create(struct queue *q, struct queue_file *qf)
 int
 queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 {
-	int saved, fd = qf->fd, dir;
+	const char *name;
+	int saved, fd = qf->fd, dir, tmp;
 
 	qf->fd = -1;
 	if ((dir = queue_dirfd(q, subdir)) == -1) {
@@ -246,7 +283,8 @@ queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 		saved = errno;
 		goto fail;
 	}
-	if (renameat(q->tmp_dir, qf->name, dir, qf->name) == -1) {
+	tmp = queue_tmp_at(q, qf, &name);
+	if (renameat(tmp, name, dir, qf->name) == -1) {
 		saved = errno;
 		goto fail;
 	}
@@ -262,7 +300,8 @@ queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 		queue_poke(q);
 	return 0;
 fail:
-	unlinkat(q->tmp_dir, qf->name, 0);
+	tmp = queue_tmp_at(q, qf, &name);
+	unlinkat(tmp, name, 0);
 	errno = saved;
 	return -1;
 }
@@ -294,11 +333,12 @@ queue_poke(struct queue *q)
 void
 queue_abort(struct queue *q, struct queue_file *qf)
 {
-	int saved = errno;
+	const char *name;
+	int saved = errno, dir = queue_tmp_at(q, qf, &name);
 
 	if (qf->fd != -1)
 		close(qf->fd);
 	qf->fd = -1;
-	unlinkat(q->tmp_dir, qf->name, 0);
+	unlinkat(dir, name, 0);
 	errno = saved;
 }

@@ -262,6 +262,9 @@ assert_queues_and_caps() {
 	for f in smtpd smtpd-submission smtpd-submissions; do
 		[ "$(stat -c '%a %u' "$alt/var/spool/smtpq/$f.lock")" = "660 $uid" ]
 	done
+	# AUTH's failures across sessions: the TLS role's alone.
+	[ "$(stat -c '%a %u' "$alt/var/spool/smtpq/auth")" = \
+	    "700 $(awk -F: '$1 == "smtpq-tls" { print $3 }' "$alt/etc/passwd")" ]
 	# sendmail's group only in ACL entries: systemd-tmpfiles --root
 	# resolves their group names on the host, so the entries are read
 	# here, and tests/32 proves them under systemd.
