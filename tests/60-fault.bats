@@ -768,6 +768,35 @@ send_every_call() {
 	grep -q 'result=deferred: 451 4\.2\.2 <u@local\.test>: .*No space left' "$LOG"
 }
 
+@test "smtpsend: a stale tmp/ file that cannot be examined is logged, kept, and the run goes on" {
+	local n
+	use_queue 1
+	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed" "$MAILDIR"
+	NAME=$(qname)
+	qmsg "$NAME" a@src.test u@local.test
+	printf 'From: <a@src.test>\nTo: <x@dst.test>\n\nhalf' >"$Q/tmp/crashed"
+	touch -d '37 hours ago' "$Q/tmp/crashed"
+	# Which fstatat is tmp_sweep()'s look at it: fail that one.
+	FAULT_CALLS=fstatat fault_run 0 "$FAULT_SMTPSEND" -q "$Q" -n mx.test \
+	    -l "$LOG" -m "$MAILDIR"
+	n=$(awk -v t="$QREAL/tmp/crashed" '$4 == t { print $1; exit }' \
+	    "$FAULT_WORK/trace")
+	[ -n "$n" ]
+	use_queue 2
+	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed" "$MAILDIR"
+	qmsg "$NAME" a@src.test u@local.test
+	printf 'From: <a@src.test>\nTo: <x@dst.test>\n\nhalf' >"$Q/tmp/crashed"
+	touch -d '37 hours ago' "$Q/tmp/crashed"
+	FAULT_CALLS=fstatat fault_run "$n" "$FAULT_SMTPSEND" -q "$Q" \
+	    -n mx.test -l "$LOG" -m "$MAILDIR"
+	[ "$FAULT_FIRED" -eq 1 ] && [ "$status" -eq 0 ]
+	[[ "$FAULT_FAILED" == *" $QREAL/tmp/crashed FAIL" ]]
+	grep -q 'tmp=crashed result=error: unable to stat: Input/output error' "$LOG"
+	[ -f "$Q/tmp/crashed" ]
+	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
+
 # Crashes: the fault build kills itself (SIGKILL) just before call N, for
 # every N: the deterministic half of 61-crash.bats.
 
