@@ -531,11 +531,18 @@ tmp_sweep(time_t now)
 		return;
 	}
 	while ((errno = 0, d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' ||
-		    fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime < TMP_STALE)
+		if (d->d_name[0] == '.')
 			continue;
 		log_esc(d->d_name, safe, sizeof(safe));
+		if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			/* ENOENT: renamed into new/ or removed meanwhile. */
+			if (errno != ENOENT)
+				log_error("tmp=%s result=error: unable to "
+				    "stat: %s", safe, strerror(errno));
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || now - st.st_mtime < TMP_STALE)
+			continue;
 		if (unlinkat(fd, d->d_name, 0) == -1)
 			log_error("tmp=%s result=error: unable to remove: %s",
 			    safe, strerror(errno));

@@ -259,6 +259,8 @@ receive_baseline() {
 #   harmless the log's write, closing the queue at exit: no change
 #   logopen  opening the log: 421 instead of a greeting, and exit 75
 #   setup    opening the queue or taking a session slot: 421 and exit
+#   retried  opening tmp/ or failed/ at the start: queue_dirfd() opens
+#            them again when a message needs them; no change
 #   commit   the queue file (tmp/, rename, fsync of new/): 4xx for it
 #   client   reading from or writing to the client: the session ends
 # and sets CLASS, FAILED_CALL and FAILED_TARGET.
@@ -269,6 +271,7 @@ fault_class() {
 	"- -")
 		CLASS=none ;;
 	"write $LOGREAL"|"close $QREAL"|"close $QREAL/new"|\
+	"close $QREAL/tmp"|"close $QREAL/failed"|\
 	"close $QREAL/smtpd.lock"|*" $QREAL/trigger")
 		# The poke of QUEUE/trigger after a commit never fails it.
 		CLASS=harmless ;;
@@ -279,6 +282,20 @@ fault_class() {
 		CLASS=config ;;
 	*" $QREAL/tmp/"*|"fsync $QREAL/new")
 		CLASS=commit ;;
+	"openat $QREAL/tmp"|"fstat $QREAL/tmp"|\
+	"openat $QREAL/failed"|"fstat $QREAL/failed")
+		CLASS=retried ;;
+	"fstat $QREAL")
+		# queue_subdir() checks each subdirectory's owner against the
+		# queue's: the first fstat is new/'s (setup), later ones
+		# tmp/'s and failed/'s (retried).
+		if [ "$(awk -v q="$QREAL" -v n="${FAULT_FAILED%% *}" \
+		    '$1 <= n && $2 == "fstat" && $4 == q' \
+		    "$FAULT_WORK/trace" | wc -l)" -gt 1 ]; then
+			CLASS=retried
+		else
+			CLASS=setup
+		fi ;;
 	*" $QREAL"|*" $QREAL/"*)
 		CLASS=setup ;;
 	*)
@@ -346,7 +363,7 @@ check_receive() {
 		[[ "$line" != "$want "* ]] || has_want=1
 	done
 	case $CLASS in
-	none|harmless)
+	none|harmless|retried)
 		[ "$queued" -eq "$BASE_MSGS" ] && [ "$files" -eq "$BASE_MSGS" ] &&
 		    [ "$status" -eq 0 ] || {
 			echo "a fault that changes nothing changed the outcome" >&2
@@ -634,7 +651,10 @@ check_send() {
 		}
 	fi
 	# A rewrite that failed leaves the file as it was.
+	# (Not tmp_sweep()'s listing of tmp/ itself, "tmp/.": trouble there
+	# is logged and the run goes on.)
 	if [[ "$FAILED_TARGET" == "$QREAL/tmp/"* ]] &&
+	    [ "$FAILED_TARGET" != "$QREAL/tmp/." ] &&
 	    [ "${QUEUED#$'\n'}" != "$ORIG" ]; then
 		echo "a failed rewrite changed the queue file" >&2
 		return 1
@@ -746,6 +766,35 @@ send_every_call() {
 	without_trace send_every_call
 	# Said so in the log, as RFC 3463 has it for a full mailbox.
 	grep -q 'result=deferred: 451 4\.2\.2 <u@local\.test>: .*No space left' "$LOG"
+}
+
+@test "smtpsend: a stale tmp/ file that cannot be examined is logged, kept, and the run goes on" {
+	local n
+	use_queue 1
+	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed" "$MAILDIR"
+	NAME=$(qname)
+	qmsg "$NAME" a@src.test u@local.test
+	printf 'From: <a@src.test>\nTo: <x@dst.test>\n\nhalf' >"$Q/tmp/crashed"
+	touch -d '37 hours ago' "$Q/tmp/crashed"
+	# Which fstatat is tmp_sweep()'s look at it: fail that one.
+	FAULT_CALLS=fstatat fault_run 0 "$FAULT_SMTPSEND" -q "$Q" -n mx.test \
+	    -l "$LOG" -m "$MAILDIR"
+	n=$(awk -v t="$QREAL/tmp/crashed" '$4 == t { print $1; exit }' \
+	    "$FAULT_WORK/trace")
+	[ -n "$n" ]
+	use_queue 2
+	mkdir -p "$Q/new" "$Q/tmp" "$Q/failed" "$MAILDIR"
+	qmsg "$NAME" a@src.test u@local.test
+	printf 'From: <a@src.test>\nTo: <x@dst.test>\n\nhalf' >"$Q/tmp/crashed"
+	touch -d '37 hours ago' "$Q/tmp/crashed"
+	FAULT_CALLS=fstatat fault_run "$n" "$FAULT_SMTPSEND" -q "$Q" \
+	    -n mx.test -l "$LOG" -m "$MAILDIR"
+	[ "$FAULT_FIRED" -eq 1 ] && [ "$status" -eq 0 ]
+	[[ "$FAULT_FAILED" == *" $QREAL/tmp/crashed FAIL" ]]
+	grep -q 'tmp=crashed result=error: unable to stat: Input/output error' "$LOG"
+	[ -f "$Q/tmp/crashed" ]
+	[ "$(count_files "$MAILDIR/u/new")" -eq 1 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
 }
 
 # Crashes: the fault build kills itself (SIGKILL) just before call N, for

@@ -128,8 +128,9 @@ for name in sorted(os.listdir(d)):
     ok = sep and all(re.fullmatch(rb"[A-Za-z0-9-]+: [ -~]*", l) for l in lines)
     ok = ok and lines[0].startswith(b"From: <") and \
         any(l.startswith(b"To: <") for l in lines)
+    # The id in Received: is the file's name as an Atom (dots as _).
     m = re.match(rb"Received: from [^\r]*\r\n\tby mx\.test \(smtpd\) with "
-                 rb"ESMTP id " + re.escape(name.encode()) +
+                 rb"ESMTP id " + re.escape(name.replace(".", "_").encode()) +
                  rb"\r\n\tfor <b@dst\.test>; [^\r]*\r\n(Subject: crash "
                  rb"(crash-[0-9]+-[0-9]+)\r\n.*)\Z", msg, re.S)
     if ok and m:
