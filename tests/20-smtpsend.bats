@@ -173,7 +173,8 @@ next_try_in() {
 	[ "$(count_lines ' C: RCPT TO:<y@dst.test>' "$(T)")" -eq 0 ]
 	grep -A 1 ' S: 550 5.7.1 sender refused' "$(T)" | grep -q ' C: RSET$'
 	grep -A 1 ' S: 550 5.1.1 unknown' "$(T)" | grep -q ' C: RSET$'
-	[ -f "$Q/failed/$m1" ] && [ -f "$Q/failed/$m2" ]
+	[ -f "$Q/failed/$m1" ]
+	[ -f "$Q/failed/$m2" ]
 	# the two bounces, sent in the same run
 	grep -qx 'to=<a@src.test>' "$RELAY_DIR/1.env"
 	grep -qx 'to=<b@src.test>' "$RELAY_DIR/2.env"
@@ -440,11 +441,14 @@ assert_kept_whole() {
 	[ "$status" -eq 75 ]
 	local d
 	d=$(next_try_in "$Q/new/$young")
-	[ "$d" -ge 55 ] && [ "$d" -le 60 ]
+	[ "$d" -ge 55 ]
+	[ "$d" -le 60 ]
 	d=$(next_try_in "$Q/new/$mid")
-	[ "$d" -ge 595 ] && [ "$d" -le 605 ]
+	[ "$d" -ge 595 ]
+	[ "$d" -le 605 ]
 	d=$(next_try_in "$Q/new/$old")
-	[ "$d" -ge 3595 ] && [ "$d" -le 3600 ]
+	[ "$d" -ge 3595 ]
+	[ "$d" -le 3600 ]
 }
 
 @test "past -e a deferred message is bounced: an RFC 3464 DSN from <>" {
@@ -595,7 +599,8 @@ assert_kept_whole() {
 	qmsg "$name" a@src.test Joe@Local.Test x@dst.test
 	smtpsend_run -d local.test -m "$MAILDIR"
 	[ "$status" -eq 0 ]
-	[ -d "$MAILDIR/joe/cur" ] && [ -d "$MAILDIR/joe/tmp" ]
+	[ -d "$MAILDIR/joe/cur" ]
+	[ -d "$MAILDIR/joe/tmp" ]
 	[ "$(count_files "$MAILDIR/joe/tmp")" -eq 0 ]
 	[ "$(count_files "$MAILDIR/joe/new")" -eq 1 ]
 	f=$(echo "$MAILDIR"/joe/new/*)

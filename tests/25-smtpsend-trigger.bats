@@ -158,10 +158,11 @@ print(n, int((time.monotonic() - start) * 1000))
 	after=$(runs)
 	echo "runs for 1000 pokes in $storm_ms ms and a message: $((after - before))"
 	[ $((after - before)) -ge 1 ]
-	# In a storm runs start at most every 20 ms: a busy machine that
-	# takes longer to poke gets more runs (a storm of 3 s under load
-	# made 151), never one a poke.  The 50 is the idle machine's bound.
-	[ $((after - before)) -le $((storm_ms / 20 + 50)) ]
+	# In a storm runs start at most every 20 ms after the last: an idle
+	# machine makes under 50 runs, a busy one more (55 to 151 were seen
+	# with two suites beside it, with or without this round's code, the
+	# storm itself taking 40 to 3000 ms), one a poke would be 1000.
+	[ $((after - before)) -le $((storm_ms / 20 + 200)) ]
 	# The pokers have all gone: a reader that saw end-of-file now would
 	# wake for ever.  What can still come is the message's second run.
 	sleep 2
@@ -247,7 +248,8 @@ except BlockingIOError:
 	# Queued after the first run: the interval, not a trigger, sends it.
 	qmsg "$(qname 0 2)" a@src.test y@dst.test
 	wait_for test -e "$RELAY_DIR/2.eml"
-	[ -f "$Q/trigger" ] && [ ! -L "$Q/trigger" ]
+	[ -f "$Q/trigger" ]
+	[ ! -L "$Q/trigger" ]
 	[ "$(cat "$Q/trigger")" = 'not a fifo' ]
 }
 

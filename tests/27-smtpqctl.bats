@@ -127,7 +127,8 @@ assert v[0]["attempts"] is None and v[0]["last_reply"] is None, v'
 	ctl hold "$a"
 	[ "$status" -eq 0 ]
 	[ "$output" = "held: $a" ]
-	[ -f "$Q/hold/$a" ] && [ ! -e "$Q/new/$a" ]
+	[ -f "$Q/hold/$a" ]
+	[ ! -e "$Q/new/$a" ]
 	grep -q "smtpqctl\[.*id=$a result=held by operator" "$LOG"
 	run "$SMTPSEND" -F "$CONF" -f -m "$MAIL"
 	[ "$status" -eq 0 ]
@@ -139,7 +140,8 @@ assert v[0]["attempts"] is None and v[0]["last_reply"] is None, v'
 	[ "$status" -eq 65 ]
 	ctl release "$a"
 	[ "$status" -eq 0 ]
-	[ -f "$Q/new/$a" ] && [ ! -e "$Q/hold/$a" ]
+	[ -f "$Q/new/$a" ]
+	[ ! -e "$Q/hold/$a" ]
 	run "$SMTPSEND" -F "$CONF" -m "$MAIL"
 	[ "$status" -eq 0 ]
 	maildir_has "$MAIL/bob" 1
@@ -173,7 +175,8 @@ assert v[0]["attempts"] is None and v[0]["last_reply"] is None, v'
 	touch -d '@1000000000' "$Q/failed/$a"
 	ctl requeue "$a"
 	[ "$status" -eq 0 ]
-	[ -f "$Q/new/$a" ] && [ ! -e "$Q/failed/$a" ]
+	[ -f "$Q/new/$a" ]
+	[ ! -e "$Q/failed/$a" ]
 	[ "$(mtime "$Q/new/$a")" -ge $(( $(date +%s) - 5 )) ]
 	ctl requeue "$a"
 	[ "$status" -eq 65 ]

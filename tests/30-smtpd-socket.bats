@@ -256,7 +256,8 @@ greeted_count() {
 	for s in "${HELD[@]}"; do sock_say "$s" 'QUIT\r\n' "221 "; done
 	sock_open 127.0.0.1 "$OTHER_PORT"
 	sock_expect "$SOCK" "220 mx.test"
-	[ -e "$Q/smtpd.lock" ] && [ -e "$Q/smtpd-submission.lock" ]
+	[ -e "$Q/smtpd.lock" ]
+	[ -e "$Q/smtpd-submission.lock" ]
 }
 
 @test "implicit TLS submission (-E -S, port 465) has a pool apart from 587's; a session after STARTTLS counts in its listener's" {

@@ -251,7 +251,8 @@ receive_baseline() {
 		BASE[k]=$NORM
 	done
 	nfiles "$Q/new"
-	[ "$NFILES" -eq "$BASE_MSGS" ] && [ "$status" -eq 0 ]
+	[ "$NFILES" -eq "$BASE_MSGS" ]
+	[ "$status" -eq 0 ]
 }
 
 # Classifies the call the last run failed (from its trace) as:
@@ -401,7 +402,8 @@ check_receive() {
 		# Whatever was answered 250 is queued (above); one more file
 		# only when its 250 was lost with the channel.
 		[ "$files" -eq "$queued" ] || {
-			[ "$FAILED_CALL" = write ] && [ "$files" -eq $((queued + 1)) ]
+			[ "$FAILED_CALL" = write ]
+			[ "$files" -eq $((queued + 1)) ]
 		} || {
 			echo "$files files in new/ for $queued replies 250" >&2
 			return 1
@@ -474,18 +476,22 @@ receive_every_call() {
 	make_pipelined_input
 	use_queue 1
 	fault_run 0 session_pipelined
-	[ "$FAULT_COUNTED" -gt 10 ] && [ "$FAULT_FIRED" -eq 0 ]
+	[ "$FAULT_COUNTED" -gt 10 ]
+	[ "$FAULT_FIRED" -eq 0 ]
 	[ "${OUT_DOT[2]}" = 250 ]
 	# FAULT_CALLS: only fsyncs count, the queue file's and new/'s; when
 	# the first fails, there is no second.
 	use_queue 2
 	FAULT_CALLS=fsync fault_run 0 session_pipelined
-	[ "$FAULT_COUNTED" -eq 2 ] && [ "$FAULT_FIRED" -eq 0 ]
+	[ "$FAULT_COUNTED" -eq 2 ]
+	[ "$FAULT_FIRED" -eq 0 ]
 	use_queue 3
 	FAULT_CALLS=fsync fault_run 1 session_pipelined
-	[ "$FAULT_COUNTED" -eq 1 ] && [ "$FAULT_FIRED" -eq 1 ]
+	[ "$FAULT_COUNTED" -eq 1 ]
+	[ "$FAULT_FIRED" -eq 1 ]
 	fault_class
-	[ "$CLASS" = commit ] && [ "$FAILED_CALL" = fsync ]
+	[ "$CLASS" = commit ]
+	[ "$FAILED_CALL" = fsync ]
 	[ "${OUT_DOT[2]}" = 451 ]
 	[[ "${REPLIES[5]}" == "451 4.3.0 "* ]]
 	# The plain build has no such knob.
@@ -789,7 +795,8 @@ send_every_call() {
 	touch -d '37 hours ago' "$Q/tmp/crashed"
 	FAULT_CALLS=fstatat fault_run "$n" "$FAULT_SMTPSEND" -q "$Q" \
 	    -n mx.test -l "$LOG" -m "$MAILDIR"
-	[ "$FAULT_FIRED" -eq 1 ] && [ "$status" -eq 0 ]
+	[ "$FAULT_FIRED" -eq 1 ]
+	[ "$status" -eq 0 ]
 	[[ "$FAULT_FAILED" == *" $QREAL/tmp/crashed FAIL" ]]
 	grep -q 'tmp=crashed result=error: unable to stat: Input/output error' "$LOG"
 	[ -f "$Q/tmp/crashed" ]

@@ -190,7 +190,8 @@ submit_as_user() {
 	[ "$(readlink "$dest/usr/sbin/sendmail")" = /usr/local/sbin/sendmail ]
 	[ "$(readlink "$dest/usr/bin/mailq")" = /usr/local/sbin/mailq ]
 	run make -s -C "$BATS_TEST_DIRNAME/.." DESTDIR="$dest" uninstall-sendmail
-	[ ! -e "$dest/usr/sbin/sendmail" ] && [ ! -L "$dest/usr/bin/mailq" ]
+	[ ! -e "$dest/usr/sbin/sendmail" ]
+	[ ! -L "$dest/usr/bin/mailq" ]
 	run make -s -C "$BATS_TEST_DIRNAME/.." DESTDIR="$dest" PREFIX=/usr/local uninstall
 	[ "$status" -eq 0 ]
 	[ ! -e "$dest/usr/local/sbin/sendmail" ]

@@ -98,7 +98,8 @@ boxes() {
 	[ "$status" -eq 0 ]
 	[ "$(grep -c ' C: RCPT TO:<ops@remote.test>' "$RELAY_DIR/transcript")" \
 	    -eq 1 ]
-	[ -e "$RELAY_DIR/1.eml" ] && [ ! -e "$RELAY_DIR/2.eml" ]
+	[ -e "$RELAY_DIR/1.eml" ]
+	[ ! -e "$RELAY_DIR/2.eml" ]
 	[ "$(boxes)" = "alice=1 bob=1 " ]
 }
 
