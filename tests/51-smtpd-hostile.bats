@@ -155,8 +155,14 @@ while True:
 waited = time.monotonic() - t0
 stop = True
 for p, s in drips:
-    rest = s.makefile("rb").read()
-    assert rest.startswith(b"421 4.4.2"), rest
+    try:
+        rest = s.makefile("rb").read()
+        assert rest.startswith(b"421 4.4.2"), rest
+    except ConnectionResetError:
+        # smtpd closed with the drip's last bytes unread, and the
+        # kernel's reset overtook its 421 (seen once under load); the
+        # log's count of timeouts below still checks each drip.
+        pass
     p.wait(10 * slow)
 print("%.1f" % waited)
 PY
