@@ -73,53 +73,50 @@ envelope_is(const char *line, const char *word)
 
 /*
  * The extensions smtpsend acts on, each at most once, with the values it
- * understands; any other word is damage: a line it would carry without
- * understanding it could be a recipient spelt wrong ("Rcpt:"), mail that
- * would silently not go where it was meant to.
+ * understands ("" for any non-empty one); any other word is damage: a
+ * line it would carry without understanding it could be a recipient
+ * spelt wrong ("Rcpt:"), mail that would silently not go where it was
+ * meant to.
  */
+static const struct {
+	const char	*word;
+	const char	*values[4];
+} envelope_exts[] = {
+	{ "Body",	{ "7BIT", "8BITMIME", NULL } },
+	{ "Aliased",	{ "", NULL } },
+	/* RFC 6531: the client said SMTPUTF8; smtpsend passes it on. */
+	{ "Smtputf8",	{ "yes", NULL } },
+	/* Where the message originated (submit.c). */
+	{ "Origin",	{ "local", "trusted", "auth", NULL } },
+};
+
 static const char *
 envelope_check_ext(const struct envelope *env, const char *line,
     const char *value)
 {
-	if (envelope_is(line, "Body")) {
-		if (strcasecmp(value, "7BIT") != 0 &&
-		    strcasecmp(value, "8BITMIME") != 0)
-			return "bad Body value";
-		if (envelope_ext(env, "Body") != NULL)
-			return "two Body lines";
-		return NULL;
-	}
-	if (envelope_is(line, "Aliased")) {
-		if (value[0] == '\0')
-			return "empty Aliased line";
-		if (envelope_ext(env, "Aliased") != NULL)
-			return "two Aliased lines";
-		return NULL;
-	}
-	if (envelope_is(line, "Smtputf8")) {
-		/* RFC 6531: the client said SMTPUTF8; smtpsend passes it on */
-		if (strcasecmp(value, "yes") != 0)
-			return "bad Smtputf8 value";
-		if (envelope_ext(env, "Smtputf8") != NULL)
-			return "two Smtputf8 lines";
-		return NULL;
-	}
-	if (envelope_is(line, "Origin")) {
-		if (strcasecmp(value, "local") != 0 &&
-		    strcasecmp(value, "trusted") != 0 &&
-		    strcasecmp(value, "auth") != 0)
-			return "bad Origin value";
-		if (envelope_ext(env, "Origin") != NULL)
-			return "two Origin lines";
-		return NULL;
-	}
-	/* RFC 6531: the client said SMTPUTF8; smtpsend passes it on. */
-	if (envelope_is(line, "Smtputf8")) {
-		if (strcasecmp(value, "yes") != 0)
-			return "bad Smtputf8 value";
-		if (envelope_ext(env, "Smtputf8") != NULL)
-			return "two Smtputf8 lines";
-		return NULL;
+	static char why[64];
+	const char *word;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(envelope_exts) / sizeof(envelope_exts[0]);
+	    i++) {
+		word = envelope_exts[i].word;
+		if (!envelope_is(line, word))
+			continue;
+		for (k = 0; envelope_exts[i].values[k] != NULL; k++)
+			if (envelope_exts[i].values[k][0] == '\0' ?
+			    value[0] != '\0' :
+			    strcasecmp(value, envelope_exts[i].values[k]) == 0)
+				break;
+		if (envelope_exts[i].values[k] == NULL)
+			snprintf(why, sizeof(why),
+			    envelope_exts[i].values[0][0] == '\0' ?
+			    "empty %s line" : "bad %s value", word);
+		else if (envelope_ext(env, word) != NULL)
+			snprintf(why, sizeof(why), "two %s lines", word);
+		else
+			return NULL;
+		return why;
 	}
 	return "unknown envelope line";
 }
