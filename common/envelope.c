@@ -73,7 +73,8 @@ envelope_is(const char *line, const char *word)
 
 /*
  * The extensions smtpsend acts on, each at most once, with the values it
- * understands ("" for any non-empty one); any other word is damage: a
+ * understands (any non-empty one when none are listed); any other word
+ * is damage: a
  * line it would carry without understanding it could be a recipient
  * spelt wrong ("Rcpt:"), mail that would silently not go where it was
  * meant to.
@@ -83,7 +84,7 @@ static const struct {
 	const char	*values[4];
 } envelope_exts[] = {
 	{ "Body",	{ "7BIT", "8BITMIME", NULL } },
-	{ "Aliased",	{ "", NULL } },
+	{ "Aliased",	{ NULL } },
 	/* RFC 6531: the client said SMTPUTF8; smtpsend passes it on. */
 	{ "Smtputf8",	{ "yes", NULL } },
 	/* Where the message originated (submit.c). */
@@ -103,19 +104,26 @@ envelope_check_ext(const struct envelope *env, const char *line,
 		word = envelope_exts[i].word;
 		if (!envelope_is(line, word))
 			continue;
-		for (k = 0; envelope_exts[i].values[k] != NULL; k++)
-			if (envelope_exts[i].values[k][0] == '\0' ?
-			    value[0] != '\0' :
-			    strcasecmp(value, envelope_exts[i].values[k]) == 0)
-				break;
-		if (envelope_exts[i].values[k] == NULL)
-			snprintf(why, sizeof(why),
-			    envelope_exts[i].values[0][0] == '\0' ?
-			    "empty %s line" : "bad %s value", word);
-		else if (envelope_ext(env, word) != NULL)
-			snprintf(why, sizeof(why), "two %s lines", word);
-		else
+		if (envelope_exts[i].values[0] == NULL) {
+			if (value[0] == '\0') {
+				snprintf(why, sizeof(why), "empty %s line",
+				    word);
+				return why;
+			}
+		} else {
+			for (k = 0; envelope_exts[i].values[k] != NULL; k++)
+				if (strcasecmp(value,
+				    envelope_exts[i].values[k]) == 0)
+					break;
+			if (envelope_exts[i].values[k] == NULL) {
+				snprintf(why, sizeof(why), "bad %s value",
+				    word);
+				return why;
+			}
+		}
+		if (envelope_ext(env, word) == NULL)
 			return NULL;
+		snprintf(why, sizeof(why), "two %s lines", word);
 		return why;
 	}
 	return "unknown envelope line";
