@@ -429,24 +429,29 @@ $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
 
+# FUZZ_JOBS targets at a time (each runs on one core).
+FUZZ_JOBS    ?= 2
+FUZZ_RUNS     = $(FUZZ_BIN:build/fuzz/%=fuzz-run-%)
+.PHONY: fuzz $(FUZZ_RUNS)
 fuzz: $(FUZZ_BIN)
-	@set -e; for bin in $(FUZZ_BIN); do \
-		t=$${bin##*/}; log=build/fuzz/$$t.log; \
-		mkdir -p build/fuzz/corpus/$$t; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-		if ! $$bin -max_total_time=$(FUZZ_SECONDS) -timeout=25 \
-		    -print_final_stats=1 -artifact_prefix=build/fuzz/$$t- \
-		    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
-		    >$$log 2>&1; then \
-			tail -n 40 $$log; \
-			echo "fuzz: $$t FAILED (input in build/fuzz/$$t-*," \
-			    "log $$log)"; \
-			exit 1; \
-		fi; \
-		echo "fuzz: $$t: $$(sed -n \
-		    's/^stat::number_of_executed_units: *//p' $$log)" \
-		    "executions, no crash"; \
-	done
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) $(FUZZ_RUNS)
+
+$(FUZZ_RUNS): fuzz-run-%: build/fuzz/%
+	@t=$*; bin=build/fuzz/$$t; log=build/fuzz/$$t.log; \
+	mkdir -p build/fuzz/corpus/$$t; \
+	echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	if ! $$bin -max_total_time=$(FUZZ_SECONDS) -timeout=25 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/$$t- \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    >$$log 2>&1; then \
+		tail -n 40 $$log; \
+		echo "fuzz: $$t FAILED (input in build/fuzz/$$t-*," \
+		    "log $$log)"; \
+		exit 1; \
+	fi; \
+	echo "fuzz: $$t: $$(sed -n \
+	    's/^stat::number_of_executed_units: *//p' $$log)" \
+	    "executions, no crash"
 
 # Static analysis over common/, smtpd/ and smtpsend/ (whichever sources
 # exist): cppcheck, then clang-tidy with the checks in .clang-tidy; any

@@ -6,6 +6,9 @@
 # Queue files are written as smtpd writes them (qmsg); retry times are set
 # with touch instead of waited for.
 
+# A long suite: tests/run starts it first.
+# tests/run: early
+
 load helpers
 
 setup() {

@@ -7,6 +7,9 @@
 # TXT records (tests/dns.bash).  tests/sign/qsign runs exactly the
 # signing code on a message file.
 
+# A long suite: tests/run starts it first.
+# tests/run: early
+
 load helpers
 load dns
 

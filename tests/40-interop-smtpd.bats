@@ -4,6 +4,9 @@
 # are the bytes in the queue.  Peers: swaks, Python's smtplib, s-nail,
 # curl, Postfix's smtp-source.  In CI a missing peer fails the test.
 
+# A long suite: tests/run starts it first.
+# tests/run: early
+
 load helpers
 
 setup() {
@@ -226,14 +229,20 @@ EOF
 	cmp "$BATS_TEST_TMPDIR/mail" "$BATS_TEST_TMPDIR/got"
 }
 
-@test "smtp-source: 200 messages over 20 concurrent sessions all arrive" {
-	run timeout 120 smtp-source -s 20 -m 200 -l 2000 -f a@example.org \
-	    -t b@example.net "127.0.0.1:$PORT"
+@test "smtp-source: 20 concurrent sessions, 200 messages (40 under valgrind), all arrive" {
+	# A connection per message: under valgrind each smtpd takes a
+	# second of CPU to start, and 200 of them outran the bound in CI.
+	local n=200 limit=120
+	if [ -n "${SMTPQ_VALGRIND:-}" ]; then
+		n=40 limit=300
+	fi
+	run timeout "$limit" smtp-source -s 20 -m "$n" -l 2000 \
+	    -f a@example.org -t b@example.net "127.0.0.1:$PORT"
 	[ "$status" -eq 0 ]
-	[ "$(count_files "$Q/new")" -eq 200 ]
+	[ "$(count_files "$Q/new")" -eq "$n" ]
 	[ "$(count_files "$Q/tmp")" -eq 0 ]
 	# Each is whole: envelope, our header, and at least the 2000 bytes
-	# (one pass over all 200: a process or two per file took a minute).
+	# (one pass over them all: a process or two per file took a minute).
 	python3 - "$Q"/new/* <<'EOF'
 import sys
 for name in sys.argv[1:]:
@@ -246,7 +255,7 @@ for name in sys.argv[1:]:
 		i += 1
 	assert len(b"\r\n".join(lines[i:])) >= 2000, name
 EOF
-	[ "$(grep -c 'result=queued' "$LOG")" -eq 200 ]
+	[ "$(grep -c 'result=queued' "$LOG")" -eq "$n" ]
 }
 
 @test "smtp-source: 10 messages per connection over one session" {

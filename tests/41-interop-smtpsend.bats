@@ -13,6 +13,9 @@
 # Senders are in src.test, which smtpsend delivers locally (-d), so a
 # bounce lands in $MAILDIR/a/new.
 
+# A long suite: tests/run starts it first.
+# tests/run: early
+
 load helpers
 
 setup_file() {

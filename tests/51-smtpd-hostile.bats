@@ -3,6 +3,9 @@
 # fail open, recipients past the limit, slow clients, sessions that never
 # end, backscatter, a full disk, and log lines a client cannot forge.
 
+# A long suite: tests/run starts it first.
+# tests/run: early
+
 load helpers
 
 RELAY='HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nQUIT\r\n'

@@ -30,7 +30,7 @@
 # Which call failed is in each run's trace ($FAULT_WORK/trace, "N call fd
 # target FAIL"); a failing test prints it, with the replies and the queue.
 # The fault build is one (plain) whichever build tests/run tests:
-# tests/run: once
+# tests/run: once early
 
 load helpers
 
@@ -96,6 +96,22 @@ call_types() {
 		[ -n "${CALL_COUNT[$call]:-}" ] || CALL_TYPES+=("$call")
 		CALL_COUNT[$call]=$(( ${CALL_COUNT[$call]:-0} + 1 ))
 	done <"$1"
+}
+
+# Under valgrind (some 30 times slower) the loops fail every STRIDEth call
+# of each kind, the first and the last included, not every one: the
+# whole set took 21 minutes of CI's 90 there, and the plain fault build
+# (make test) still fails every call in turn.  FAULT_STRIDE overrides.
+STRIDE=${FAULT_STRIDE:-1}
+[ -z "${SMTPQ_VALGRIND:-}" ] || STRIDE=${FAULT_STRIDE:-5}
+
+# fault_points MAX: the call numbers to fail, 1 to MAX by STRIDE, and MAX.
+fault_points() {
+	local n
+	for ((n = 1; n < $1; n += STRIDE)); do
+		echo "$n"
+	done
+	echo "$1"
 }
 
 # --- smtpd ----------------------------------------------------------------
@@ -432,7 +448,7 @@ receive_every_call() {
 	receive_baseline "$session"
 	call_types "$FAULT_WORK/base.trace"
 	for type in "${CALL_TYPES[@]}"; do
-		for ((n = 1; n <= CALL_COUNT[$type] + 2; n++)); do
+		for n in $(fault_points $((CALL_COUNT[$type] + 2))); do
 			use_queue "$type$n"
 			FAULT_CALLS=$type fault_run "$n" "$session"
 			check_receive "$want" || {
@@ -446,7 +462,7 @@ receive_every_call() {
 	done
 	echo "# $session: $BASE_CALLS calls (${CALL_TYPES[*]}), $fired failed in turn" >&3
 	# Fewer only when a run read its input in fewer pieces.
-	[ "$fired" -ge $((BASE_CALLS * 9 / 10)) ]
+	[ "$fired" -ge $((BASE_CALLS * 9 / 10 / STRIDE)) ]
 }
 
 @test "smtpd, a client that waits for each reply: every call failing in turn" {
@@ -728,7 +744,7 @@ send_every_call() {
 	done
 	call_types "$FAULT_WORK/trace"
 	for type in "${CALL_TYPES[@]}"; do
-		for ((n = 1; n <= CALL_COUNT[$type] + 2; n++)); do
+		for n in $(fault_points $((CALL_COUNT[$type] + 2))); do
 			queue_fresh "$type$n"
 			FAULT_CALLS=$type fault_run "$n" "$FAULT_SMTPSEND" \
 			    "${SEND_FLAGS[@]}" 2>>"$FAULT_WORK/stderr"
@@ -741,7 +757,7 @@ send_every_call() {
 	done
 	echo "# smtpsend to ${RCPTS[*]}: $base calls (${CALL_TYPES[*]}), $fired failed in turn" >&3
 	# Fewer only when a run got the relay's replies in fewer pieces.
-	[ "$fired" -ge $((base * 9 / 10)) ]
+	[ "$fired" -ge $((base * 9 / 10 / STRIDE)) ]
 }
 
 @test "smtpsend to the relay: every call failing in turn, nothing lost" {
