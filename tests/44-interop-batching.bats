@@ -15,7 +15,8 @@
 # the relay held (defer_transports) while 300 messages come in, then
 # released and flushed with one connection at a time
 # (smtp_destination_concurrency_limit=1), which its connection cache then
-# reuses; Exim is tests/exim-instance (Debian's exim4-daemon-light,
+# reuses (kept 30 s idle, not 2: a busy machine's pauses must not close
+# it); Exim is tests/exim-instance (Debian's exim4-daemon-light,
 # unpacked into /opt/exim4 by .ci/install) with queue_only, 120 messages,
 # then exim -qq.  In CI a missing peer fails the test.
 # tests/run: novalgrind (smtpd's session cap runs under valgrind in
@@ -99,7 +100,8 @@ queued_n() {
 	pf_port=$(ip netns exec "$NS" "$BATS_TEST_DIRNAME/postfix-instance" \
 	    start "$PF_DIR" smtp_bind_address=192.0.2.2 \
 	    'relayhost=[192.0.2.1]:2525' defer_transports=smtp \
-	    smtp_destination_concurrency_limit=1)
+	    smtp_destination_concurrency_limit=1 \
+	    smtp_connection_cache_time_limit=30s)
 	[ -n "$pf_port" ]
 	ip netns exec "$NS" timeout 120 smtp-source -d -m 300 -s 1 \
 	    -f a@src.test -t b@dst.test "127.0.0.1:$pf_port"
