@@ -5,8 +5,11 @@
  * An element is a mailbox ("Name <a@b>", "a@b (comment)") or a group
  * ("Friends: a@b, c@d;"); display names, comments (nested, with quoted
  * pairs) and group names are dropped, and what remains is checked by
- * addr_parse(), the parser smtpd uses for RCPT TO.  The caller unfolds the
- * field first; nothing here allocates.
+ * addr_parse_utf8(), the parser smtpd uses for RCPT TO under SMTPUTF8:
+ * UTF-8 local parts and domains are read (RFC 6531 3.3, valid UTF-8
+ * only), and the caller tells with addr_is_ascii() whether the message
+ * needs SMTPUTF8.  The caller unfolds the field first; nothing here
+ * allocates.
  */
 #include <string.h>
 
@@ -99,8 +102,8 @@ addrlist_next(const char **sp, char *addr, size_t size)
 		spec[0] = '<';
 		spec[n++] = '>';
 		spec[n] = '\0';
-		if (addr_parse(spec, addr, size, &rest) == -1 || *rest != '\0' ||
-		    addr[0] == '\0')
+		if (addr_parse_utf8(spec, addr, size, &rest) == -1 ||
+		    *rest != '\0' || addr[0] == '\0')
 			return -1;
 		return 1;
 	}

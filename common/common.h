@@ -382,8 +382,9 @@ int	submit_commit(struct queue *, struct queue_file *, struct out *);
 
 /* Reads the next mailbox of an address list at *sp (display names,
  * comments, groups and quoted strings understood) into addr, checked with
- * addr_parse().  Returns 1 with an address, 0 at the end, -1 for bad
- * syntax; *sp moves past what was read. */
+ * addr_parse_utf8() (UTF-8 allowed: addr_is_ascii() tells).  Returns 1
+ * with an address, 0 at the end, -1 for bad syntax; *sp moves past what
+ * was read. */
 int	addrlist_next(const char **sp, char *addr, size_t size);
 /* base64.c: RFC 4648 base64, for SASL --------------------------------- */
 

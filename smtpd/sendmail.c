@@ -7,7 +7,8 @@
  * Received: naming the local user and uid first, and Date:, From: and
  * Message-ID: added when missing (RFC 5322 3.6).  With -t the recipients
  * are read from To:, Cc: and Bcc: (addrlist.c); Bcc: never reaches the
- * queue.  Exit 0 only once the file is in new/; 75 when it cannot be
+ * queue.  Addresses may be UTF-8 (RFC 6531 3.3, valid UTF-8 only); a
+ * message that needs SMTPUTF8 says so in its envelope.  Exit 0 only once the file is in new/; 75 when it cannot be
  * queued, 64 for usage, 65 for bad data.  Installed setgid to the queue
  * group: the only file an ordinary user can make in the queue is the one
  * written here; -bp, -q and -oQ give that privilege up first.  It runs no
@@ -397,6 +398,42 @@ head_is_8bit(void)
 	return 0;
 }
 
+/*
+ * Whether the message needs SMTPUTF8 (RFC 6531): a UTF-8 address in the
+ * envelope, or in the address fields a reader answers to (From:, To:,
+ * Cc:, Reply-To:, Sender:).  Its envelope then says "Smtputf8: yes", as
+ * smtpd's does for a client that said SMTPUTF8, and smtpsend passes it
+ * on or returns the message 5.6.7.  UTF-8 elsewhere in the header (a
+ * Subject, a display name) does not: such mail went out as 8-bit text to
+ * relays without SMTPUTF8 before, and still does, as Postfix's sendmail
+ * does without smtputf8_autodetect_classes.
+ */
+static int
+needs_utf8(void)
+{
+	char addr[ADDR_MAX + 1];
+	const char *p;
+	size_t f, i;
+
+	if (!addr_is_ascii(sender))
+		return 1;
+	for (i = 0; i < nrcpts; i++)
+		if (!addr_is_ascii(rcpts[i]))
+			return 1;
+	for (f = 0; f < nfields; f++) {
+		if (!field_is(f, "From") && !field_is(f, "To") &&
+		    !field_is(f, "Cc") && !field_is(f, "Reply-To") &&
+		    !field_is(f, "Sender"))
+			continue;
+		/* a field we cannot read is left as it came, unjudged */
+		p = field_value(f);
+		while (addrlist_next(&p, addr, sizeof(addr)) == 1)
+			if (!addr_is_ascii(addr))
+				return 1;
+	}
+	return 0;
+}
+
 /* -t: To:, Cc: and Bcc: (RFC 5322 3.6.3).  XXX Resent-* are not read. */
 static void
 extract_rcpts(void)
@@ -536,7 +573,7 @@ sender_set(void)
 	n = snprintf(spec, sizeof(spec), from_arg[0] == '<' ? "%s" : "<%s>",
 	    from_arg);
 	if (n < 0 || (size_t)n >= sizeof(spec) ||
-	    addr_parse(spec, sender, sizeof(sender), &rest) == -1 ||
+	    addr_parse_utf8(spec, sender, sizeof(sender), &rest) == -1 ||
 	    *rest != '\0')
 		fail(EXIT_DATAERR, "bad sender address: %s", esc(from_arg));
 	if (sender[0] != '\0' && strchr(sender, '@') == NULL) {
@@ -859,7 +896,8 @@ main(int argc, char **argv)
 		    strerror(errno));
 	out_init(&qout, qf.fd);
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
-	    nrcpts, head_is_8bit(), "local");
+	    nrcpts, (head_is_8bit() ? SUBMIT_8BITMIME : 0) |
+	    (needs_utf8() ? SUBMIT_SMTPUTF8 : 0), "local");
 	write_message(line, len, is_broken, has_body, is_pending);
 	if (out_flush(&qout) == -1)
 		fail(EXIT_TEMPFAIL, "unable to write %s: %s", qf.tmp,

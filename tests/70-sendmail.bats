@@ -458,3 +458,63 @@ more" ]
 	[ "${lines[1]}" = "c@@example.org: undeliverable: bad address" ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
 }
+
+# --- UTF-8 addresses (RFC 6531, issue 23) ------------------------------------
+
+@test "UTF-8 addresses as arguments and in -f are queued, the envelope says Smtputf8: yes" {
+	submit 'Subject: a\n\nx\n' -f "$(printf 'jos\303\251@ex\303\244mple.org')" \
+	    "$(printf '\303\261o\303\261o@example.net')" b@example.net
+	[ "$status" -eq 0 ]
+	[ "$(envelope)" = "$(printf 'From: <jos\303\251@ex\303\244mple.org>\nOrigin: local\nSmtputf8: yes\nTo: <\303\261o\303\261o@example.net>\nTo: <b@example.net>')" ]
+	# a bare UTF-8 name gets the host, as an ASCII one does
+	rm -f "$Q"/new/*
+	submit 'Subject: a\n\nx\n' "$(printf 'jos\303\251')"
+	[ "$status" -eq 0 ]
+	envelope | grep -qx "$(printf 'To: <jos\303\251@')$HOST>"
+	envelope | grep -qx 'Smtputf8: yes'
+}
+
+@test "-t: a UTF-8 address in To: is a recipient; the envelope says Smtputf8: yes" {
+	submit 'To: Jos\303\251 <jos\303\251@example.net>, b@example.net\nSubject: t\n\nbody\n' -t
+	[ "$status" -eq 0 ]
+	[ "$(envelope | grep -v '^Body:')" = "$(printf 'From: <%s@%s>\nOrigin: local\nSmtputf8: yes\nTo: <jos\303\251@example.net>\nTo: <b@example.net>' "$ME" "$HOST")" ]
+}
+
+@test "a UTF-8 address in From: alone (ASCII envelope) is Smtputf8: yes; a UTF-8 Subject or display name alone is not" {
+	submit 'From: Jos\303\251 <jos\303\251@example.org>\nSubject: a\n\nx\n' a@example.net
+	[ "$status" -eq 0 ]
+	envelope | grep -qx 'Smtputf8: yes'
+	rm -f "$Q"/new/*
+	submit 'From: Jos\303\251 <jose@example.org>\nTo: Zo\303\253 <a@example.net>\nSubject: caf\303\251\n\nx\n' a@example.net
+	[ "$status" -eq 0 ]
+	[ "$(envelope)" = "$(printf 'From: <%s@%s>\nBody: 8BITMIME\nOrigin: local\nTo: <a@example.net>' "$ME" "$HOST")" ]
+}
+
+@test "an address that is not valid UTF-8 (Latin-1, overlong, surrogate, past U+10FFFF) is 65, nothing queued" {
+	local bad
+	for bad in 'jos\351@example.net' 'a\300\257@example.net' \
+	    'a\355\240\200@example.net' 'a\364\220\200\200@example.net' \
+	    'a@ex\351mple.net'; do
+		submit 'Subject: a\n\nx\n' "$(printf "$bad")"
+		[ "$status" -eq 65 ] || { echo "$bad: $status" >&2; false; }
+		submit 'Subject: a\n\nx\n' -f "$(printf "$bad")" a@example.net
+		[ "$status" -eq 65 ] || { echo "-f $bad: $status" >&2; false; }
+		submit "To: $bad\n\nx\n" -t
+		[ "$status" -eq 65 ] || { echo "-t $bad: $status" >&2; false; }
+	done
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
+
+@test "a UTF-8 local part of this host is delivered into its Maildir by smtpsend" {
+	local md=$BATS_TEST_TMPDIR/mail box
+	submit 'To: Jos\303\251 <jos\303\251>\nSubject: caf\303\251\n\nh\303\251llo\n' -t
+	[ "$status" -eq 0 ]
+	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -d "$HOST" -m "$md"
+	[ "$status" -eq 0 ]
+	box=$md/$(printf 'jos\303\251')
+	maildir_has "$box" 1
+	grep -q "$(printf '^To: Jos\303\251 <jos\303\251@')$HOST>" "$box"/new/*
+	grep -q "$(printf '^h\303\251llo')" "$box"/new/*
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}
