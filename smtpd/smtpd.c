@@ -54,13 +54,9 @@ static const char usage[] =
 #define IN(st)		(1u << (st))
 #define ANY		(IN(ST_INIT) | IN(ST_HELO) | IN(ST_MAIL) | IN(ST_RCPT))
 
-static const char *const state_names[] = {
-	"init", "helo", "mail", "rcpt", "data"
-};
-
 struct command {
 	const char	*verb;
-	void		(*handler)(const char *verb, char *arg);
+	void		(*handler)(char *arg);
 	unsigned	 states;	/* where it is allowed */
 	const char	*refusal;	/* 503 text elsewhere */
 };
@@ -102,23 +98,23 @@ const char *last_verb = "CONNECT";
 int line_bare_lf;		/* the last command ended in LF alone */
 char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
 
-static void smtp_helo(const char *, char *);
-static void smtp_ehlo(const char *, char *);
-static void smtp_rset(const char *, char *);
-static void smtp_noop(const char *, char *);
-static void smtp_help(const char *, char *);
-static void smtp_quit(const char *, char *);
-static void smtp_unimplemented(const char *, char *);
-static void smtp_starttls(const char *, char *);
-static void smtp_auth(const char *, char *);
+static void smtp_helo(char *);
+static void smtp_ehlo(char *);
+static void smtp_rset(char *);
+static void smtp_noop(char *);
+static void smtp_help(char *);
+static void smtp_quit(char *);
+static void smtp_unimplemented(char *);
+static void smtp_starttls(char *);
+static void smtp_auth(char *);
 
 static const struct command commands[] = {
 	{ "HELO", smtp_helo, ANY, NULL },
 	{ "EHLO", smtp_ehlo, ANY, NULL },
-	{ "MAIL", smtp_mail, IN(ST_HELO), "Error: nested MAIL command" },
-	{ "RCPT", smtp_rcpt, IN(ST_MAIL) | IN(ST_RCPT),
+	{ "MAIL", txn_mail, IN(ST_HELO), "Error: nested MAIL command" },
+	{ "RCPT", txn_rcpt, IN(ST_MAIL) | IN(ST_RCPT),
 	    "Error: need MAIL command" },
-	{ "DATA", smtp_data, IN(ST_RCPT), "Error: need RCPT command" },
+	{ "DATA", txn_data, IN(ST_RCPT), "Error: need RCPT command" },
 	{ "RSET", smtp_rset, ANY, NULL },
 	{ "NOOP", smtp_noop, ANY, NULL },
 	{ "HELP", smtp_help, ANY, NULL },
@@ -137,7 +133,6 @@ void
 state_enter(enum state next)
 {
 	/* The one place the state changes; a trace would go here. */
-	(void)state_names;
 	state = next;
 }
 
@@ -260,7 +255,7 @@ helo_arg_valid(const char *arg)
 }
 
 static void
-smtp_helo(const char *verb, char *arg)
+smtp_helo(char *arg)
 {
 	if (!helo_arg_valid(arg)) {
 		respond(501, "5.5.4 Syntax: HELO hostname");
@@ -271,12 +266,11 @@ smtp_helo(const char *verb, char *arg)
 	is_esmtp = 0;
 	state_enter(ST_HELO);
 	transaction_reset();
-	(void)verb;
 	respond(250, "%s", hostname);
 }
 
 static void
-smtp_ehlo(const char *verb, char *arg)
+smtp_ehlo(char *arg)
 {
 	if (!helo_arg_valid(arg)) {
 		respond(501, "5.5.4 Syntax: EHLO hostname");
@@ -286,7 +280,6 @@ smtp_ehlo(const char *verb, char *arg)
 	is_esmtp = 1;
 	state_enter(ST_HELO);
 	transaction_reset();
-	(void)verb;
 	reply_more(&out, 250, "%s", hostname);
 	reply_more(&out, 250, "PIPELINING");
 	reply_more(&out, 250, "SIZE %lu", max_size);
@@ -302,9 +295,8 @@ smtp_ehlo(const char *verb, char *arg)
 
 
 static void
-smtp_rset(const char *verb, char *arg)
+smtp_rset(char *arg)
 {
-	(void)verb;
 	if (*arg != '\0') {
 		respond(501, "5.5.4 Syntax: RSET");
 		return;
@@ -314,26 +306,23 @@ smtp_rset(const char *verb, char *arg)
 }
 
 static void
-smtp_noop(const char *verb, char *arg)
+smtp_noop(char *arg)
 {
-	(void)verb;
 	(void)arg;		/* RFC 5321 4.1.1.9: a parameter is ignored */
 	respond_junk(250, "2.0.0 Ok");
 }
 
 static void
-smtp_help(const char *verb, char *arg)
+smtp_help(char *arg)
 {
-	(void)verb;
 	(void)arg;
 	respond_junk(214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
 	    "HELP QUIT");
 }
 
 static void
-smtp_quit(const char *verb, char *arg)
+smtp_quit(char *arg)
 {
-	(void)verb;
 	(void)arg;
 	reply(&out, 221, "2.0.0 %s closing connection", hostname);
 	log_info("peer=%s messages=%u result=quit", peer.addr, messages);
@@ -341,16 +330,15 @@ smtp_quit(const char *verb, char *arg)
 }
 
 static void
-smtp_unimplemented(const char *verb, char *arg)
+smtp_unimplemented(char *arg)
 {
 	(void)arg;
-	respond(502, "5.5.1 Error: %s not implemented", verb);
+	respond(502, "5.5.1 Error: %s not implemented", last_verb);
 }
 
 static void
-smtp_starttls(const char *verb, char *arg)
+smtp_starttls(char *arg)
 {
-	(void)verb;
 	if (*arg != '\0')
 		respond(501, "5.5.4 Syntax: STARTTLS");
 	else if (tls_argv[0] == NULL)
@@ -374,14 +362,13 @@ smtp_starttls(const char *verb, char *arg)
 static void session_end(enum line_status) __attribute__((noreturn));
 
 static void
-smtp_auth(const char *verb, char *arg)
+smtp_auth(char *arg)
 {
 	enum line_status st = LINE_OK;
 	char tried[AUTH_USER_MAX + 1];
 	const char *text;
 	int code;
 
-	(void)verb;
 	if (auth_argv[0] == NULL || !is_tls) {
 		respond(503, "5.5.1 Error: authentication not enabled");
 		return;
@@ -390,7 +377,7 @@ smtp_auth(const char *verb, char *arg)
 		respond(503, "5.5.1 Error: already authenticated");
 		return;
 	}
-	code = auth_run(&in, &out, arg, auth_argv, peer.addr, tried, &text,
+	code = sasl_run(&in, &out, arg, auth_argv, peer.addr, tried, &text,
 	    &st);
 	if (code == -1)
 		session_end(st);
@@ -451,7 +438,7 @@ dispatch(char *line, size_t len, int bare_lf)
 		return;
 	}
 	line_bare_lf = bare_lf;
-	cmd->handler(cmd->verb, arg);
+	cmd->handler(arg);
 }
 
 /* Input ended between commands: end of input, timeout, signal, error. */
@@ -608,7 +595,7 @@ options(int argc, char **argv)
 			is_submission = 1;
 			break;
 		case 'P':
-			proxy_option(optarg);
+			balancer_option(optarg);
 			break;
 		case 'N':
 			is_check = 1;
@@ -688,11 +675,11 @@ main(int argc, char **argv)
 		session_exit(EXIT_TEMPFAIL);
 	}
 	/* -E: the TLS program named the client already. */
-	if (!is_tls && proxy_expected(&peer))
-		proxy_read(&in, timeout);
+	if (!is_tls && balancer_expected(&peer))
+		balancer_read(&in, timeout);
 	is_trusted = is_trusted_peer();
 	log_info("peer=%s%s%s trusted=%s%s result=connect", peer.addr,
-	    proxy_via[0] != '\0' ? " proxy=" : "", proxy_via,
+	    balancer_via[0] != '\0' ? " proxy=" : "", balancer_via,
 	    is_trusted ? "yes" : "no", is_tls ? " tls=yes" : "");
 
 	if (queue_open(&queue, queue_dir, hostname) == -1) {

@@ -62,11 +62,11 @@ int	starttls_exec(struct line *, struct out *, char *const argv[],
 	    const char *peer);
 void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
 
-/* auth.c: AUTH PLAIN and LOGIN (RFC 4954, 4616) */
+/* sasl.c: AUTH PLAIN and LOGIN (RFC 4954, 4616) */
 #define AUTH_USER_MAX	255
 #define AUTH_PASS_MAX	255
 
-int	auth_run(struct line *, struct out *, char *arg, char *const argv[],
+int	sasl_run(struct line *, struct out *, char *arg, char *const argv[],
 	    const char *peer, char *user, const char **text,
 	    enum line_status *);
 
@@ -89,18 +89,18 @@ void	authlimit_net(const char *peer, char *key);
 int	authlimit_admit(const char *peer, const char *user, const char **);
 unsigned authlimit_settle(int code);
 
-/* proxy.c: -P, the PROXY header of a load balancer (DESIGN "Behind a
+/* balancer.c: -P, the PROXY header of a load balancer (DESIGN "Behind a
  * load balancer").  Missing, bad or late: "421 4.7.0 ... PROXY header
  * expected" (4.4.2 ... timeout) and exit. */
 #define PROXY_NETWORKS_MAX	64	/* -P networks; more: usage error */
 #define PROXY_DEADLINE		10	/* seconds for the header (or -t) */
 #define PROXY_V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
 
-extern char proxy_via[64];		/* the balancer; "": not proxied */
+extern char balancer_via[64];		/* the balancer; "": not proxied */
 
-void	proxy_option(const char *);
-int	proxy_expected(const struct peer *);
-void	proxy_read(struct line *, unsigned timeout);
+void	balancer_option(const char *);
+int	balancer_expected(const struct peer *);
+void	balancer_read(struct line *, unsigned timeout);
 
 /* smtpd.c: the session and its configuration, shared with txn.c */
 #define DOMAINS_MAX	64	/* -d given more often: usage error */
@@ -150,9 +150,9 @@ const char *timeout_words(void);
 const char *timeout_log(void);
 
 /* txn.c: MAIL, RCPT, DATA and the envelope they build */
-void	smtp_mail(const char *, char *);
-void	smtp_rcpt(const char *, char *);
-void	smtp_data(const char *, char *);
+void	txn_mail(char *);
+void	txn_rcpt(char *);
+void	txn_data(char *);
 void	txn_clear(void);
 
 #endif

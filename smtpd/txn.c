@@ -97,12 +97,11 @@ mail_params(char *params)
 }
 
 void
-smtp_mail(const char *verb, char *arg)
+txn_mail(char *arg)
 {
 	const char *rest;
 	char *path;
 
-	(void)verb;
 	if (messages >= MESSAGES_MAX && !is_trusted && user[0] == '\0') {
 		reply(&out, 421, "4.7.0 %s Error: too many messages in one "
 		    "session", hostname);
@@ -192,7 +191,7 @@ rcpt_same(const char *a, const char *b)
 }
 
 void
-smtp_rcpt(const char *verb, char *arg)
+txn_rcpt(char *arg)
 {
 	char addr[ADDR_MAX + 1], esc_from[LOG_ADDR_MAX], esc_to[LOG_ADDR_MAX];
 	char box[ADDR_LOCAL_MAX + 1];
@@ -201,7 +200,6 @@ smtp_rcpt(const char *verb, char *arg)
 	size_t i;
 	int n;
 
-	(void)verb;
 	if ((path = arg_after(arg, "TO:")) == NULL) {
 		refuse(501, 1, sender, NULL, "5.5.4 Syntax: RCPT TO:<address>",
 		    NULL);
@@ -289,7 +287,7 @@ id_atom(const char *name, char *atom, size_t size)
 
 /* Writes the envelope and our Received: header (RFC 5321 4.4). */
 static int
-data_begin(const char *id)
+txn_head(const char *id)
 {
 	char date[64], atom[QUEUE_NAME_MAX + 1];
 
@@ -321,7 +319,7 @@ data_begin(const char *id)
 
 /* The client went away or we must stop in the middle of a message. */
 static void __attribute__((noreturn))
-data_lost(struct queue_file *qf, int rc)
+txn_lost(struct queue_file *qf, int rc)
 {
 	queue_abort(&queue, qf);
 	switch (line_status_of(rc)) {
@@ -345,7 +343,7 @@ data_lost(struct queue_file *qf, int rc)
 }
 
 void
-smtp_data(const char *verb, char *arg)
+txn_data(char *arg)
 {
 	char esc[LOG_ADDR_MAX];
 	char atom[QUEUE_NAME_MAX + 1];
@@ -353,7 +351,6 @@ smtp_data(const char *verb, char *arg)
 	struct data d;
 	int rc, err;
 
-	(void)verb;
 	if (*arg != '\0') {
 		respond(501, "5.5.4 Syntax: DATA");
 		return;
@@ -369,7 +366,7 @@ smtp_data(const char *verb, char *arg)
 		return;
 	}
 	out_init(&qout, qf.fd);
-	data_begin(qf.name);
+	txn_head(qf.name);
 	respond(354, "End data with <CR><LF>.<CR><LF>");
 	state_enter(ST_DATA);
 
@@ -378,7 +375,7 @@ smtp_data(const char *verb, char *arg)
 	while (d.state != D_END) {
 		if (line_pending(&in) == 0) {
 			if ((rc = line_fill(&in)) <= 0)
-				data_lost(&qf, rc);
+				txn_lost(&qf, rc);
 			limits_data_credit(&limits, &in, (size_t)rc);
 		}
 		in.start += data_scan(&d, in.buf + in.start,

@@ -34,10 +34,10 @@ static void fuzz_exit(int) __attribute__((noreturn));
 #include "../../smtpd/txn.c"
 #include "../../smtpd/data.c"
 #include "../../smtpd/limits.c"
-#include "../../smtpd/auth.c"
+#include "../../smtpd/sasl.c"
 #include "../../smtpd/starttls.c"
 #include "../../smtpd/prog.c"
-#include "../../smtpd/proxy.c"
+#include "../../smtpd/balancer.c"
 #include "../../smtpd/authlimit.c"
 #undef main
 #undef exit
@@ -57,7 +57,7 @@ fuzz_reset(void)
 {
 	queue_dir = "/var/spool/smtpq";
 	ndomains = nnetworks = nproxies = 0;
-	proxy_via[0] = '\0';
+	balancer_via[0] = '\0';
 	max_size = SIZE_DEFAULT;
 	timeout = TIMEOUT_DEFAULT;
 	max_sessions = SESSIONS_DEFAULT;

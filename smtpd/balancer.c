@@ -1,5 +1,5 @@
 /*
- * proxy.c: -P, the PROXY protocol header a load balancer (HAProxy's v1
+ * balancer.c: -P, the PROXY protocol header a load balancer (HAProxy's v1
  * text or v2 binary) sends before its client's first byte (issue 17).
  *
  * When the socket's peer is in a -P network, smtpd reads the header
@@ -24,11 +24,11 @@
 
 static struct cidr proxies[PROXY_NETWORKS_MAX];
 static size_t nproxies;
-char proxy_via[64];		/* the balancer's address; "": not proxied */
+char balancer_via[64];		/* the balancer's address; "": not proxied */
 
 /* -P: one network, or several separated by commas. */
 void
-proxy_option(const char *arg)
+balancer_option(const char *arg)
 {
 	char buf[256];
 	char *s, *next;
@@ -48,7 +48,7 @@ proxy_option(const char *arg)
 }
 
 int
-proxy_expected(const struct peer *p)
+balancer_expected(const struct peer *p)
 {
 	size_t i;
 
@@ -66,7 +66,7 @@ proxy_expected(const struct peer *p)
  * header that cannot be one nothing matters: it is refused.
  */
 static size_t
-proxy_want(const unsigned char *b, size_t have)
+balancer_want(const unsigned char *b, size_t have)
 {
 	if (have < PROXY_V1_MIN)
 		return PROXY_V1_MIN - have;
@@ -78,7 +78,7 @@ proxy_want(const unsigned char *b, size_t have)
 }
 
 static void __attribute__((noreturn))
-proxy_refuse(const char *status, const char *why)
+balancer_refuse(const char *status, const char *why)
 {
 	log_info("peer=%s result=refused: %s", peer.addr, why);
 	reply(&out, 421, "%s %s Error: %s", status, hostname, why);
@@ -88,7 +88,7 @@ proxy_refuse(const char *status, const char *why)
 /* Reads the header on in (empty, nothing read yet) and makes its client
  * the peer; returns only with a usable header. */
 void
-proxy_read(struct line *in, unsigned timeout)
+balancer_read(struct line *in, unsigned timeout)
 {
 	unsigned seconds = timeout < PROXY_DEADLINE ? timeout : PROXY_DEADLINE;
 	char addr[INET6_ADDRSTRLEN];
@@ -99,31 +99,31 @@ proxy_read(struct line *in, unsigned timeout)
 	in->start = in->end = 0;
 	in->due = line_now() + (long long)seconds * 1000000000LL;
 	while ((n = proxy_parse(b, in->end, &px)) == 0) {
-		rc = line_fill_upto(in, proxy_want(b, in->end));
+		rc = line_fill_upto(in, balancer_want(b, in->end));
 		if (rc == 0) {
 			log_info("peer=%s result=lost connection in PROXY "
 			    "header", peer.addr);
 			session_exit(0);
 		}
 		if (rc == -2)
-			proxy_refuse("4.4.2", "timeout waiting for PROXY header");
+			balancer_refuse("4.4.2", "timeout waiting for PROXY header");
 		if (rc == -3)
-			proxy_refuse("4.3.2", "shutting down");
+			balancer_refuse("4.3.2", "shutting down");
 		if (rc < 0)
-			proxy_refuse("4.3.0", "read error in PROXY header");
+			balancer_refuse("4.3.0", "read error in PROXY header");
 	}
 	if (n == -1)
-		proxy_refuse("4.7.0", "PROXY header expected");
+		balancer_refuse("4.7.0", "PROXY header expected");
 	in->start = (size_t)n;		/* == in->end: nothing past it read */
-	strcpy(proxy_via, peer.addr);
+	strcpy(balancer_via, peer.addr);
 	if (px.kind != PROXY_CLIENT) {
 		/* Nobody to trust; not even -R matches the socket. */
 		peer.is_trusted = peer.is_known = 0;
-		strcpy(proxy_via, px.kind == PROXY_LOCAL ? "local" :
+		strcpy(balancer_via, px.kind == PROXY_LOCAL ? "local" :
 		    "unknown");
 		return;
 	}
 	if (inet_ntop(px.family, px.addr, addr, sizeof(addr)) == NULL ||
 	    net_peer_parse(addr, &peer) == -1)
-		proxy_refuse("4.7.0", "PROXY header expected");	/* not reached */
+		balancer_refuse("4.7.0", "PROXY header expected");	/* not reached */
 }

@@ -1,10 +1,10 @@
 /*
- * auth.c: AUTH PLAIN (RFC 4616) and LOGIN, as RFC 4954 frames them, with
+ * sasl.c: AUTH PLAIN (RFC 4616) and LOGIN, as RFC 4954 frames them, with
  * the password checked by the -A program through the checkpassword
  * interface: fd 3 carries "user\0password\0timestamp\0"; exit 0 is good,
  * 1 bad, anything else (or no exit within AUTH_CHECK_TIMEOUT) temporary.
  *
- * auth_run() reads the exchange's continuation lines itself, bounded like
+ * sasl_run() reads the exchange's continuation lines itself, bounded like
  * every command line, and returns the reply for smtpd.c to send: the code,
  * its text in *text.  The user name is copied out for the log; no reply
  * ever holds it, and the password is wiped once the checker has it.
@@ -46,7 +46,7 @@ wipe(void *p, size_t n)
  * lost, *st says how).
  */
 static int
-auth_response(struct line *in, struct out *out, const char *challenge,
+sasl_response(struct line *in, struct out *out, const char *challenge,
     unsigned char *buf, size_t size, size_t *len, const char **text,
     enum line_status *st)
 {
@@ -76,7 +76,7 @@ auth_response(struct line *in, struct out *out, const char *challenge,
 
 /* Copies a user name for the log: printable, no blanks, cut. */
 static void
-auth_user_copy(char *user, const unsigned char *p, size_t n)
+sasl_user_copy(char *user, const unsigned char *p, size_t n)
 {
 	size_t i;
 
@@ -88,7 +88,7 @@ auth_user_copy(char *user, const unsigned char *p, size_t n)
 
 /* Runs the checker; 235, 535 or 454. */
 static int
-auth_check(char *const argv[], const char *peer, const char *user,
+sasl_check(char *const argv[], const char *peer, const char *user,
     const unsigned char *login, size_t ulen, const unsigned char *pass,
     size_t plen, const char **text)
 {
@@ -188,7 +188,7 @@ auth_check(char *const argv[], const char *peer, const char *user,
  * (AUTH_USER_MAX + 1 bytes), "" when none was.
  */
 static int
-auth_exchange(struct line *in, struct out *out, char *arg,
+sasl_exchange(struct line *in, struct out *out, char *arg,
     char *const argv[], const char *peer, char *user, const char **text,
     enum line_status *st)
 {
@@ -221,7 +221,7 @@ auth_exchange(struct line *in, struct out *out, char *arg,
 			*text = "5.5.2 Error: invalid base64 data";
 			return 501;
 		}
-	} else if ((rc = auth_response(in, out, is_plain ? "" :
+	} else if ((rc = sasl_response(in, out, is_plain ? "" :
 	    "VXNlcm5hbWU6", buf, sizeof(buf), &len, text, st)) != 0)
 		return rc;
 
@@ -240,7 +240,7 @@ auth_exchange(struct line *in, struct out *out, char *arg,
 		plen = (size_t)(end - pass);
 		if (memchr(pass, '\0', plen) != NULL)
 			goto bad;
-		auth_user_copy(user, authc, ulen);
+		sasl_user_copy(user, authc, ulen);
 		/* We act for no one else: an authzid must be the user. */
 		if (alen != 0 && (alen != ulen ||
 		    memcmp(authz, authc, ulen) != 0)) {
@@ -257,8 +257,8 @@ auth_exchange(struct line *in, struct out *out, char *arg,
 			goto bad;
 		ulen = len;
 		memcpy(login, buf, ulen);
-		auth_user_copy(user, login, ulen);
-		if ((rc = auth_response(in, out, "UGFzc3dvcmQ6", buf,
+		sasl_user_copy(user, login, ulen);
+		if ((rc = sasl_response(in, out, "UGFzc3dvcmQ6", buf,
 		    sizeof(buf), &len, text, st)) != 0)
 			return rc;
 		pass = buf;
@@ -273,7 +273,7 @@ auth_exchange(struct line *in, struct out *out, char *arg,
 		*text = "5.7.8 Error: authentication failed";
 		return 535;
 	}
-	rc = auth_check(argv, peer, user, login, ulen, pass, plen, text);
+	rc = sasl_check(argv, peer, user, login, ulen, pass, plen, text);
 	wipe(buf, sizeof(buf));
 	return rc;
 bad:
@@ -285,17 +285,17 @@ bad:
 /*
  * The whole AUTH command: the exchange, then the log line, and for a
  * failure the delay; returns 421 (after AUTH_FAILURES_MAX failures: the
- * caller sends the 535 in *text, then 421) or what auth_exchange() does.
+ * caller sends the 535 in *text, then 421) or what sasl_exchange() does.
  */
 int
-auth_run(struct line *in, struct out *out, char *arg, char *const argv[],
+sasl_run(struct line *in, struct out *out, char *arg, char *const argv[],
     const char *peer, char *user, const char **text, enum line_status *st)
 {
 	static unsigned failures;
 	unsigned delay;
 	int code;
 
-	code = auth_exchange(in, out, arg, argv, peer, user, text, st);
+	code = sasl_exchange(in, out, arg, argv, peer, user, text, st);
 	/* Every check admitted was counted as a failure: keep it or take
 	 * it back (authlimit.c). */
 	delay = authlimit_settle(code);
