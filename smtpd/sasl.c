@@ -88,9 +88,8 @@ sasl_user_copy(char *user, const unsigned char *p, size_t n)
 
 /* Runs the checker; 235, 535 or 454. */
 static int
-sasl_check(char *const argv[], const char *peer, const char *user,
-    const unsigned char *login, size_t ulen, const unsigned char *pass,
-    size_t plen, const char **text)
+sasl_check(struct session *s, const char *user, const unsigned char *login,
+    size_t ulen, const unsigned char *pass, size_t plen, const char **text)
 {
 	unsigned char msg[AUTH_USER_MAX + AUTH_PASS_MAX + 64];
 	char path[PROG_PATH_MAX];
@@ -101,7 +100,7 @@ sasl_check(char *const argv[], const char *peer, const char *user,
 	ssize_t w;
 	int m;
 
-	if ((m = authlimit_admit(peer, user, text)) != 0)
+	if ((m = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) != 0)
 		return m;
 	*text = "4.7.0 Temporary authentication failure";
 	memcpy(msg, login, ulen);
@@ -117,13 +116,13 @@ sasl_check(char *const argv[], const char *peer, const char *user,
 
 	if (pipe(fds) == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
-		    "pipe: %s", peer, user, strerror(errno));
+		    "pipe: %s", s->peer.addr, user, strerror(errno));
 		wipe(msg, sizeof(msg));
 		return 454;
 	}
 	if ((pid = fork()) == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
-		    "fork: %s", peer, user, strerror(errno));
+		    "fork: %s", s->peer.addr, user, strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		wipe(msg, sizeof(msg));
@@ -138,8 +137,8 @@ sasl_check(char *const argv[], const char *peer, const char *user,
 		if (prog_devnull(STDIN_FILENO) == -1 ||
 		    prog_devnull(STDOUT_FILENO) == -1)
 			_exit(111);
-		if (prog_find(argv[0], path, sizeof(path)) == 0)
-			prog_exec(path, argv);
+		if (prog_find(s->cf->auth_argv[0], path, sizeof(path)) == 0)
+			prog_exec(path, s->cf->auth_argv);
 		_exit(111);
 	}
 	close(fds[0]);
@@ -155,7 +154,7 @@ sasl_check(char *const argv[], const char *peer, const char *user,
 			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 				;
 			log_error("peer=%s user=%s result=auth temporary "
-			    "failure: %s took over %d s", peer, user, argv[0],
+			    "failure: %s took over %d s", s->peer.addr, user, s->cf->auth_argv[0],
 			    AUTH_CHECK_TIMEOUT);
 			return 454;
 		}
@@ -163,7 +162,7 @@ sasl_check(char *const argv[], const char *peer, const char *user,
 	}
 	if (got == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
-		    "waitpid: %s", peer, user, strerror(errno));
+		    "waitpid: %s", s->peer.addr, user, strerror(errno));
 		return 454;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -175,7 +174,7 @@ sasl_check(char *const argv[], const char *peer, const char *user,
 		return 535;
 	}
 	log_error("peer=%s user=%s result=auth temporary failure: %s %s %d",
-	    peer, user, argv[0], WIFEXITED(status) ? "exited" : "killed by",
+	    s->peer.addr, user, s->cf->auth_argv[0], WIFEXITED(status) ? "exited" : "killed by",
 	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	(void)w;
 	return 454;
@@ -188,8 +187,7 @@ sasl_check(char *const argv[], const char *peer, const char *user,
  * (AUTH_USER_MAX + 1 bytes), "" when none was.
  */
 static int
-sasl_exchange(struct line *in, struct out *out, char *arg,
-    char *const argv[], const char *peer, char *user, const char **text,
+sasl_exchange(struct session *s, char *arg, char *user, const char **text,
     enum line_status *st)
 {
 	unsigned char buf[AUTH_LINE_MAX], login[AUTH_USER_MAX + 1];
@@ -221,7 +219,7 @@ sasl_exchange(struct line *in, struct out *out, char *arg,
 			*text = "5.5.2 Error: invalid base64 data";
 			return 501;
 		}
-	} else if ((rc = sasl_response(in, out, is_plain ? "" :
+	} else if ((rc = sasl_response(&s->in, &s->out, is_plain ? "" :
 	    "VXNlcm5hbWU6", buf, sizeof(buf), &len, text, st)) != 0)
 		return rc;
 
@@ -245,7 +243,7 @@ sasl_exchange(struct line *in, struct out *out, char *arg,
 		if (alen != 0 && (alen != ulen ||
 		    memcmp(authz, authc, ulen) != 0)) {
 			wipe(buf, sizeof(buf));
-			if ((rc = authlimit_admit(peer, user, text)) != 0)
+			if ((rc = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) != 0)
 				return rc;
 			*text = "5.7.8 Error: authentication failed";
 			return 535;
@@ -258,7 +256,7 @@ sasl_exchange(struct line *in, struct out *out, char *arg,
 		ulen = len;
 		memcpy(login, buf, ulen);
 		sasl_user_copy(user, login, ulen);
-		if ((rc = sasl_response(in, out, "UGFzc3dvcmQ6", buf,
+		if ((rc = sasl_response(&s->in, &s->out, "UGFzc3dvcmQ6", buf,
 		    sizeof(buf), &len, text, st)) != 0)
 			return rc;
 		pass = buf;
@@ -268,12 +266,12 @@ sasl_exchange(struct line *in, struct out *out, char *arg,
 	}
 	if (ulen == 0 || ulen > AUTH_USER_MAX || plen > AUTH_PASS_MAX) {
 		wipe(buf, sizeof(buf));
-		if ((rc = authlimit_admit(peer, user, text)) != 0)
+		if ((rc = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) != 0)
 			return rc;
 		*text = "5.7.8 Error: authentication failed";
 		return 535;
 	}
-	rc = sasl_check(argv, peer, user, login, ulen, pass, plen, text);
+	rc = sasl_check(s, user, login, ulen, pass, plen, text);
 	wipe(buf, sizeof(buf));
 	return rc;
 bad:
@@ -288,29 +286,28 @@ bad:
  * caller sends the 535 in *text, then 421) or what sasl_exchange() does.
  */
 int
-sasl_run(struct line *in, struct out *out, char *arg, char *const argv[],
-    const char *peer, char *user, const char **text, enum line_status *st)
+sasl_run(struct session *s, char *arg, char *user, const char **text,
+    enum line_status *st)
 {
-	static unsigned failures;
 	unsigned delay;
 	int code;
 
-	code = sasl_exchange(in, out, arg, argv, peer, user, text, st);
+	code = sasl_exchange(s, arg, user, text, st);
 	/* Every check admitted was counted as a failure: keep it or take
 	 * it back (authlimit.c). */
-	delay = authlimit_settle(code);
+	delay = authlimit_settle(&s->authlimit, code);
 	if (code == 235)
-		log_info("peer=%s user=%s result=authenticated", peer, user);
+		log_info("peer=%s user=%s result=authenticated", s->peer.addr, user);
 	if (code != 535)
 		return code;
-	log_info("peer=%s user=%s result=auth failed", peer, user);
+	log_info("peer=%s user=%s result=auth failed", s->peer.addr, user);
 	/* Guessing costs time: the reply waits (RFC 4954 4), longer as the
 	 * user's or the network's failures add up. */
-	out_flush(out);
+	out_flush(&s->out);
 	sig_sleep(delay);
-	if (++failures < AUTH_FAILURES_MAX)
+	if (++s->auth_failures < AUTH_FAILURES_MAX)
 		return 535;
 	log_info("peer=%s result=disconnect: too many authentication "
-	    "failures", peer);
+	    "failures", s->peer.addr);
 	return 421;
 }
