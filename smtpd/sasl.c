@@ -86,47 +86,36 @@ sasl_user_copy(char *user, const unsigned char *p, size_t n)
 	user[i] = '\0';
 }
 
-/* Runs the checker; 235, 535 or 454. */
-static int
-sasl_check(struct session *s, const char *user, const unsigned char *login,
-    size_t ulen, const unsigned char *pass, size_t plen, const char **text)
-{
-	unsigned char msg[AUTH_USER_MAX + AUTH_PASS_MAX + 64];
-	char path[PROG_PATH_MAX];
-	struct timespec ts = { 0, 10000000L };	/* 10 ms */
-	int fds[2], status, waited = 0;
-	size_t n;
-	pid_t pid, got;
-	ssize_t w;
-	int m;
+/* The credentials an exchange gave: the login name, and the password
+ * (in the exchange's buffer). */
+struct sasl_cred {
+	unsigned char	 login[AUTH_USER_MAX + 1];
+	size_t		 ulen;
+	const unsigned char *pass;
+	size_t		 plen;
+};
 
-	if ((m = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) != 0)
-		return m;
-	*text = "4.7.0 Temporary authentication failure";
-	memcpy(msg, login, ulen);
-	msg[ulen] = '\0';
-	memcpy(msg + ulen + 1, pass, plen);
-	msg[ulen + 1 + plen] = '\0';
-	n = ulen + plen + 2;
-	m = snprintf((char *)msg + n, sizeof(msg) - n, "<%ld.%lld@smtpd>",
-	    (long)getpid(), (long long)time(NULL));
-	if (m < 0 || (size_t)m >= sizeof(msg) - n)
-		return 454;
-	n += (size_t)m + 1;
+/* Starts the checker with msg on its fd 3; its pid, or -1 (logged). */
+static pid_t
+sasl_spawn(const struct session *s, const char *user,
+    const unsigned char *msg, size_t n)
+{
+	char path[PROG_PATH_MAX];
+	int fds[2];
+	pid_t pid;
+	ssize_t w;
 
 	if (pipe(fds) == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
 		    "pipe: %s", s->peer.addr, user, strerror(errno));
-		wipe(msg, sizeof(msg));
-		return 454;
+		return -1;
 	}
 	if ((pid = fork()) == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
 		    "fork: %s", s->peer.addr, user, strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
-		wipe(msg, sizeof(msg));
-		return 454;
+		return -1;
 	}
 	if (pid == 0) {
 		/* The checker talks to no client: fd 0 and 1 are
@@ -145,26 +134,71 @@ sasl_check(struct session *s, const char *user, const unsigned char *login,
 	/* Far below PIPE_BUF: one write, never blocking. */
 	while ((w = write(fds[1], msg, n)) == -1 && errno == EINTR)
 		;
-	wipe(msg, sizeof(msg));
 	close(fds[1]);
+	(void)w;
+	return pid;
+}
 
-	while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
+/* Waits for the checker, AUTH_CHECK_TIMEOUT at most (then kills it):
+ * 0 with its *status, or -1 (logged). */
+static int
+sasl_wait(const struct session *s, const char *user, pid_t pid,
+    int *status)
+{
+	struct timespec ts = { 0, 10000000L };	/* 10 ms */
+	int waited = 0;
+	pid_t got;
+
+	while ((got = waitpid(pid, status, WNOHANG)) == 0) {
 		if (++waited > AUTH_CHECK_TIMEOUT * 100) {
 			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			while (waitpid(pid, status, 0) == -1 && errno == EINTR)
 				;
 			log_error("peer=%s user=%s result=auth temporary "
-			    "failure: %s took over %d s", s->peer.addr, user, s->cf->auth_argv[0],
-			    AUTH_CHECK_TIMEOUT);
-			return 454;
+			    "failure: %s took over %d s", s->peer.addr, user,
+			    s->cf->auth_argv[0], AUTH_CHECK_TIMEOUT);
+			return -1;
 		}
 		nanosleep(&ts, NULL);
 	}
 	if (got == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
 		    "waitpid: %s", s->peer.addr, user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs the checker; 235, 535 or 454. */
+static int
+sasl_check(struct session *s, const char *user, const struct sasl_cred *c,
+    const char **text)
+{
+	unsigned char msg[AUTH_USER_MAX + AUTH_PASS_MAX + 64];
+	size_t n;
+	pid_t pid;
+	int m, status;
+
+	if ((m = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) !=
+	    0)
+		return m;
+	*text = "4.7.0 Temporary authentication failure";
+	memcpy(msg, c->login, c->ulen);
+	msg[c->ulen] = '\0';
+	memcpy(msg + c->ulen + 1, c->pass, c->plen);
+	msg[c->ulen + 1 + c->plen] = '\0';
+	n = c->ulen + c->plen + 2;
+	m = snprintf((char *)msg + n, sizeof(msg) - n, "<%ld.%lld@smtpd>",
+	    (long)getpid(), (long long)time(NULL));
+	if (m < 0 || (size_t)m >= sizeof(msg) - n) {
+		wipe(msg, sizeof(msg));
 		return 454;
 	}
+	n += (size_t)m + 1;
+	pid = sasl_spawn(s, user, msg, n);
+	wipe(msg, sizeof(msg));
+	if (pid == -1 || sasl_wait(s, user, pid, &status) == -1)
+		return 454;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		*text = "2.7.0 Authentication successful";
 		return 235;
@@ -174,37 +208,39 @@ sasl_check(struct session *s, const char *user, const unsigned char *login,
 		return 535;
 	}
 	log_error("peer=%s user=%s result=auth temporary failure: %s %s %d",
-	    s->peer.addr, user, s->cf->auth_argv[0], WIFEXITED(status) ? "exited" : "killed by",
+	    s->peer.addr, user, s->cf->auth_argv[0],
+	    WIFEXITED(status) ? "exited" : "killed by",
 	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	(void)w;
 	return 454;
 }
 
-/*
- * AUTH's argument is "MECHANISM [initial-response]".  Returns the reply
- * code with its text in *text, or -1 when the connection was lost while
- * we waited for a response (*st says how).  user gets the name tried
- * (AUTH_USER_MAX + 1 bytes), "" when none was.
- */
+/* Refuses credentials without running the checker, counted as a failed
+ * check would be (authlimit.c): 535, or 454 past the bound. */
 static int
-sasl_exchange(struct session *s, char *arg, char *user, const char **text,
-    enum line_status *st)
+sasl_refuse(struct session *s, const char *user, const char **text)
 {
-	unsigned char buf[AUTH_LINE_MAX], login[AUTH_USER_MAX + 1];
-	const unsigned char *authz, *authc, *pass, *end;
-	char *initial;
-	size_t len = 0, ulen, plen, alen;
-	int is_plain, rc;
+	int rc;
 
-	user[0] = '\0';
-	if ((initial = strchr(arg, ' ')) != NULL) {
-		*initial++ = '\0';
-		initial += strspn(initial, " ");
+	if ((rc = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) !=
+	    0)
+		return rc;
+	*text = "5.7.8 Error: authentication failed";
+	return 535;
+}
+
+/* AUTH's argument is "MECHANISM [initial-response]": 0 with *is_plain
+ * and *initial (NULL: none), else the reply code with *text. */
+static int
+sasl_mechanism(char *arg, int *is_plain, char **initial, const char **text)
+{
+	if ((*initial = strchr(arg, ' ')) != NULL) {
+		*(*initial)++ = '\0';
+		*initial += strspn(*initial, " ");
 	}
 	if (strcasecmp(arg, "PLAIN") == 0)
-		is_plain = 1;
+		*is_plain = 1;
 	else if (strcasecmp(arg, "LOGIN") == 0)
-		is_plain = 0;
+		*is_plain = 0;
 	else if (*arg == '\0') {
 		*text = "5.5.4 Syntax: AUTH mechanism";
 		return 501;
@@ -212,6 +248,89 @@ sasl_exchange(struct session *s, char *arg, char *user, const char **text,
 		*text = "5.5.4 Error: unsupported authentication mechanism";
 		return 504;
 	}
+	return 0;
+}
+
+static int
+sasl_malformed(const char **text)
+{
+	*text = "5.5.2 Error: malformed authentication data";
+	return 501;
+}
+
+/* RFC 4616 2: [authzid] NUL authcid NUL passwd, all of buf.  0 with *c,
+ * 501 when malformed, 535 for an authzid that is not the user: we act
+ * for no one else. */
+static int
+sasl_plain(const unsigned char *buf, size_t len, char *user,
+    struct sasl_cred *c, const char **text)
+{
+	const unsigned char *authz = buf, *authc, *end = buf + len;
+	size_t alen;
+
+	if ((authc = memchr(authz, '\0', len)) == NULL)
+		return sasl_malformed(text);
+	authc++;
+	if ((c->pass = memchr(authc, '\0', (size_t)(end - authc))) == NULL)
+		return sasl_malformed(text);
+	alen = (size_t)(authc - 1 - authz);
+	c->ulen = (size_t)(c->pass - authc);
+	c->pass++;
+	c->plen = (size_t)(end - c->pass);
+	if (memchr(c->pass, '\0', c->plen) != NULL)
+		return sasl_malformed(text);
+	sasl_user_copy(user, authc, c->ulen);
+	if (alen != 0 && (alen != c->ulen || memcmp(authz, authc, c->ulen) !=
+	    0))
+		return 535;
+	memcpy(c->login, authc, c->ulen < sizeof(c->login) ? c->ulen :
+	    sizeof(c->login));
+	return 0;
+}
+
+/* LOGIN: buf holds the user name (len bytes); asks for the password
+ * into buf.  0 with *c, else what sasl_response() returns, or 501. */
+static int
+sasl_login(struct session *s, unsigned char *buf, size_t size, size_t len,
+    char *user, struct sasl_cred *c, const char **text,
+    enum line_status *st)
+{
+	int rc;
+
+	if (memchr(buf, '\0', len) != NULL || len > AUTH_USER_MAX)
+		return sasl_malformed(text);
+	c->ulen = len;
+	memcpy(c->login, buf, len);
+	sasl_user_copy(user, c->login, len);
+	if ((rc = sasl_response(&s->in, &s->out, "UGFzc3dvcmQ6", buf, size,
+	    &len, text, st)) != 0)
+		return rc;
+	c->pass = buf;
+	c->plen = len;
+	if (memchr(c->pass, '\0', c->plen) != NULL)
+		return sasl_malformed(text);
+	return 0;
+}
+
+/*
+ * AUTH with its argument.  Returns the reply code with its text in
+ * *text, or -1 when the connection was lost while we waited for a
+ * response (*st says how).  user gets the name tried (AUTH_USER_MAX + 1
+ * bytes), "" when none was.
+ */
+static int
+sasl_exchange(struct session *s, char *arg, char *user, const char **text,
+    enum line_status *st)
+{
+	unsigned char buf[AUTH_LINE_MAX];
+	struct sasl_cred c;
+	char *initial;
+	size_t len = 0;
+	int is_plain, rc;
+
+	user[0] = '\0';
+	if ((rc = sasl_mechanism(arg, &is_plain, &initial, text)) != 0)
+		return rc;
 	if (initial != NULL && *initial != '\0') {
 		/* RFC 4954 4: "=" is an empty initial response. */
 		if (strcmp(initial, "=") != 0 && base64_decode(initial, buf,
@@ -222,62 +341,17 @@ sasl_exchange(struct session *s, char *arg, char *user, const char **text,
 	} else if ((rc = sasl_response(&s->in, &s->out, is_plain ? "" :
 	    "VXNlcm5hbWU6", buf, sizeof(buf), &len, text, st)) != 0)
 		return rc;
-
-	if (is_plain) {
-		/* RFC 4616 2: [authzid] NUL authcid NUL passwd */
-		end = buf + len;
-		authz = buf;
-		if ((authc = memchr(authz, '\0', len)) == NULL)
-			goto bad;
-		authc++;
-		if ((pass = memchr(authc, '\0', (size_t)(end - authc))) == NULL)
-			goto bad;
-		alen = (size_t)(authc - 1 - authz);
-		ulen = (size_t)(pass - authc);
-		pass++;
-		plen = (size_t)(end - pass);
-		if (memchr(pass, '\0', plen) != NULL)
-			goto bad;
-		sasl_user_copy(user, authc, ulen);
-		/* We act for no one else: an authzid must be the user. */
-		if (alen != 0 && (alen != ulen ||
-		    memcmp(authz, authc, ulen) != 0)) {
-			wipe(buf, sizeof(buf));
-			if ((rc = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) != 0)
-				return rc;
-			*text = "5.7.8 Error: authentication failed";
-			return 535;
-		}
-		memcpy(login, authc, ulen < sizeof(login) ? ulen :
-		    sizeof(login));
-	} else {
-		if (memchr(buf, '\0', len) != NULL || len > AUTH_USER_MAX)
-			goto bad;
-		ulen = len;
-		memcpy(login, buf, ulen);
-		sasl_user_copy(user, login, ulen);
-		if ((rc = sasl_response(&s->in, &s->out, "UGFzc3dvcmQ6", buf,
-		    sizeof(buf), &len, text, st)) != 0)
-			return rc;
-		pass = buf;
-		plen = len;
-		if (memchr(pass, '\0', plen) != NULL)
-			goto bad;
-	}
-	if (ulen == 0 || ulen > AUTH_USER_MAX || plen > AUTH_PASS_MAX) {
+	memset(&c, 0, sizeof(c));
+	rc = is_plain ? sasl_plain(buf, len, user, &c, text) :
+	    sasl_login(s, buf, sizeof(buf), len, user, &c, text, st);
+	if (rc == 0 && c.ulen > 0 && c.ulen <= AUTH_USER_MAX &&
+	    c.plen <= AUTH_PASS_MAX) {
+		rc = sasl_check(s, user, &c, text);
 		wipe(buf, sizeof(buf));
-		if ((rc = authlimit_admit(&s->authlimit, s->peer.addr, user, text)) != 0)
-			return rc;
-		*text = "5.7.8 Error: authentication failed";
-		return 535;
+		return rc;
 	}
-	rc = sasl_check(s, user, login, ulen, pass, plen, text);
 	wipe(buf, sizeof(buf));
-	return rc;
-bad:
-	wipe(buf, sizeof(buf));
-	*text = "5.5.2 Error: malformed authentication data";
-	return 501;
+	return rc == 0 || rc == 535 ? sasl_refuse(s, user, text) : rc;
 }
 
 /*
@@ -297,7 +371,8 @@ sasl_run(struct session *s, char *arg, char *user, const char **text,
 	 * it back (authlimit.c). */
 	delay = authlimit_settle(&s->authlimit, code);
 	if (code == 235)
-		log_info("peer=%s user=%s result=authenticated", s->peer.addr, user);
+		log_info("peer=%s user=%s result=authenticated",
+		    s->peer.addr, user);
 	if (code != 535)
 		return code;
 	log_info("peer=%s user=%s result=auth failed", s->peer.addr, user);

@@ -41,6 +41,102 @@ static const char usage[] =
 
 #define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:hF:N"
 
+/* -t, -r, -L, -s, -m, -c: the numbers.  Returns 0 when c is none. */
+static int
+option_number(struct config *cf, int c, int *is_min_free_set)
+{
+	switch (c) {
+	case 't':
+		if (opt_duration(optarg, &cf->timeout) == -1 ||
+		    cf->timeout == 0)
+			die_usage("-t: not a duration: %s", optarg);
+		return 1;
+	case 'r':
+		if (opt_number(optarg, 1000000000UL, &cf->data_rate) == -1 ||
+		    cf->data_rate == 0)
+			die_usage("-r: not a rate in bytes a second: %s",
+			    optarg);
+		return 1;
+	case 'L':
+		if (opt_duration(optarg, &cf->lifetime) == -1 ||
+		    cf->lifetime == 0)
+			die_usage("-L: not a duration: %s", optarg);
+		return 1;
+	case 's':
+		if (opt_size(optarg, &cf->max_size) == -1 || cf->max_size == 0)
+			die_usage("-s: not a size: %s", optarg);
+		return 1;
+	case 'm':
+		if (opt_size(optarg, &cf->min_free) == -1)
+			die_usage("-m: not a size: %s", optarg);
+		*is_min_free_set = 1;
+		return 1;
+	case 'c':
+		if (opt_number(optarg, 10000, &cf->max_sessions) == -1 ||
+		    cf->max_sessions == 0)
+			die_usage("-c: not a number from 1 to 10000: %s",
+			    optarg);
+		return 1;
+	}
+	return 0;
+}
+
+/* -d, -R, -P: the lists; -T, -A: the programs.  Returns 0 when c is
+ * none. */
+static int
+option_list(struct config *cf, int c)
+{
+	switch (c) {
+	case 'd':
+		if (!addr_domain_valid(optarg))
+			die_usage("-d: not a domain: %s", optarg);
+		if (cf->ndomains == DOMAINS_MAX)
+			die_usage("-d: more than %d domains", DOMAINS_MAX);
+		cf->domains[cf->ndomains++] = optarg;
+		return 1;
+	case 'R':
+		if (cf->nnetworks == NETWORKS_MAX)
+			die_usage("-R: more than %d networks", NETWORKS_MAX);
+		if (net_cidr_parse(optarg, &cf->networks[cf->nnetworks++]) ==
+		    -1)
+			die_usage("-R: not an address/prefix: %s", optarg);
+		return 1;
+	case 'P':
+		balancer_option(cf, optarg);
+		return 1;
+	case 'T':
+		if (prog_split(optarg, cf->tls_argv, PROG_ARGS_MAX) == -1)
+			die_usage("-T: not a program and at most %d words: %s",
+			    PROG_ARGS_MAX, optarg);
+		return 1;
+	case 'A':
+		if (prog_split(optarg, cf->auth_argv, PROG_ARGS_MAX) == -1)
+			die_usage("-A: not a program and at most %d words: %s",
+			    PROG_ARGS_MAX, optarg);
+		return 1;
+	}
+	return 0;
+}
+
+/* After every option: what they say together, and our host name. */
+static void
+options_check(struct config *cf, const char *name, int is_min_free_set)
+{
+	if (!is_min_free_set)
+		cf->min_free = cf->max_size > (unsigned long)-1 /
+		    MINFREE_SIZES ? (unsigned long)-1 :
+		    MINFREE_SIZES * cf->max_size;
+	if (cf->is_submission && cf->auth_argv[0] == NULL)
+		die_usage("-S needs -A: submission without AUTH takes no mail");
+	if (cf->is_tls && cf->logfile != NULL && strcmp(cf->logfile, "-") == 0)
+		die_usage("-E with -l -: stderr may be the client's connection");
+	conf_blame('n');
+	if (opt_hostname(name, cf->hostname, sizeof(cf->hostname)) == -1)
+		die_usage("%s: not a usable host name; give one with -n",
+		    name != NULL ? name : "the system's name");
+	conf_blame(0);
+}
+
 static void
 options(struct config *cf, int argc, char **argv)
 {
@@ -49,6 +145,9 @@ options(struct config *cf, int argc, char **argv)
 
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv, OPTSTRING, CONF_SMTPD)) != -1) {
+		if (option_number(cf, c, &is_min_free_set) ||
+		    option_list(cf, c))
+			continue;
 		switch (c) {
 		case 'q':
 			cf->queue_dir = optarg;
@@ -59,75 +158,11 @@ options(struct config *cf, int argc, char **argv)
 		case 'l':
 			cf->logfile = optarg;
 			break;
-		case 't':
-			if (opt_duration(optarg, &cf->timeout) == -1 ||
-			    cf->timeout == 0)
-				die_usage("-t: not a duration: %s", optarg);
-			break;
-		case 'r':
-			if (opt_number(optarg, 1000000000UL, &cf->data_rate) ==
-			    -1 || cf->data_rate == 0)
-				die_usage("-r: not a rate in bytes a second: "
-				    "%s", optarg);
-			break;
-		case 'L':
-			if (opt_duration(optarg, &cf->lifetime) == -1 ||
-			    cf->lifetime == 0)
-				die_usage("-L: not a duration: %s", optarg);
-			break;
-		case 's':
-			if (opt_size(optarg, &cf->max_size) == -1 ||
-			    cf->max_size == 0)
-				die_usage("-s: not a size: %s", optarg);
-			break;
-		case 'm':
-			if (opt_size(optarg, &cf->min_free) == -1)
-				die_usage("-m: not a size: %s", optarg);
-			is_min_free_set = 1;
-			break;
-		case 'c':
-			if (opt_number(optarg, 10000, &cf->max_sessions) ==
-			    -1 || cf->max_sessions == 0)
-				die_usage("-c: not a number from 1 to 10000: "
-				    "%s", optarg);
-			break;
-		case 'd':
-			if (!addr_domain_valid(optarg))
-				die_usage("-d: not a domain: %s", optarg);
-			if (cf->ndomains == DOMAINS_MAX)
-				die_usage("-d: more than %d domains",
-				    DOMAINS_MAX);
-			cf->domains[cf->ndomains++] = optarg;
-			break;
-		case 'R':
-			if (cf->nnetworks == NETWORKS_MAX)
-				die_usage("-R: more than %d networks",
-				    NETWORKS_MAX);
-			if (net_cidr_parse(optarg,
-			    &cf->networks[cf->nnetworks++]) == -1)
-				die_usage("-R: not an address/prefix: %s",
-				    optarg);
-			break;
-		case 'T':
-			if (prog_split(optarg, cf->tls_argv, PROG_ARGS_MAX) ==
-			    -1)
-				die_usage("-T: not a program and at most %d "
-				    "words: %s", PROG_ARGS_MAX, optarg);
-			break;
-		case 'A':
-			if (prog_split(optarg, cf->auth_argv, PROG_ARGS_MAX) ==
-			    -1)
-				die_usage("-A: not a program and at most %d "
-				    "words: %s", PROG_ARGS_MAX, optarg);
-			break;
 		case 'E':
 			cf->is_tls = 1;
 			break;
 		case 'S':
 			cf->is_submission = 1;
-			break;
-		case 'P':
-			balancer_option(cf, optarg);
 			break;
 		case 'N':
 			is_check = 1;
@@ -141,21 +176,9 @@ options(struct config *cf, int argc, char **argv)
 			die_usage("unknown option -%c", optopt);
 		}
 	}
-	if (!is_min_free_set)
-		cf->min_free = cf->max_size > (unsigned long)-1 /
-		    MINFREE_SIZES ? (unsigned long)-1 :
-		    MINFREE_SIZES * cf->max_size;
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
-	if (cf->is_submission && cf->auth_argv[0] == NULL)
-		die_usage("-S needs -A: submission without AUTH takes no mail");
-	if (cf->is_tls && cf->logfile != NULL && strcmp(cf->logfile, "-") == 0)
-		die_usage("-E with -l -: stderr may be the client's connection");
-	conf_blame('n');
-	if (opt_hostname(name, cf->hostname, sizeof(cf->hostname)) == -1)
-		die_usage("%s: not a usable host name; give one with -n",
-		    name != NULL ? name : "the system's name");
-	conf_blame(0);
+	options_check(cf, name, is_min_free_set);
 	if (is_check)
 		exit(0);
 }
