@@ -1,5 +1,5 @@
 /*
- * authlimit.c: AUTH failures counted across sessions (issue 22 item 7).
+ * authlimit.c: AUTH failures counted across sessions.
  * smtpd is one process per connection, so what the sessions share lives
  * in QUEUE/auth/failures: a file of fixed size, AUTHLIMIT_SLOTS records
  * of AUTHLIMIT_RECORD bytes after a header record, locked with fcntl only

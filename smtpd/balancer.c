@@ -1,6 +1,6 @@
 /*
  * balancer.c: -P, the PROXY protocol header a load balancer (HAProxy's v1
- * text or v2 binary) sends before its client's first byte (issue 17).
+ * text or v2 binary) sends before its client's first byte.
  *
  * When the socket's peer is in a -P network, smtpd reads the header
  * before it greets: within PROXY_DEADLINE seconds (or -t, if shorter),

@@ -102,7 +102,7 @@ int	authlimit_admit(struct authlimit *, const char *peer,
 	    const char *user, const char **);
 unsigned authlimit_settle(struct authlimit *, int code);
 
-/* balancer.c: -P, the PROXY header of a load balancer (DESIGN "Behind a
+/* balancer.c: -P, the PROXY header of a load balancer (smtpd(8), "Behind a
  * load balancer").  Missing, bad or late: "421 4.7.0 ... PROXY header
  * expected" (4.4.2 ... timeout) and the session ends. */
 #define PROXY_NETWORKS_MAX	64	/* -P networks; more: usage error */

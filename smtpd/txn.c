@@ -167,7 +167,7 @@ domain_is_ours(const struct session *s, const char *domain)
  * (RFC 5321 2.4), local parts too at our own domains and for postmaster
  * (4.5.1), which smtpsend delivers by the lower-cased name: else one
  * message to "postmaster", "Postmaster", ... became one copy each for
- * every alias target (issue 22 item 9).  Elsewhere a local part is the
+ * every alias target.  Elsewhere a local part is the
  * receiving host's to interpret, and case is kept (2.4).
  */
 static int
