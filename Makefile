@@ -422,12 +422,14 @@ FUZZ_CFLAGS   = $(STD) -g -O1 -fno-omit-frame-pointer \
 		-Icommon -Itests/fuzz
 FUZZ_SRC      = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+# fuzz_session links smtpd's objects like smtpd, all but smtpd.c (main)
+FUZZ_LINK_fuzz_session = $(filter-out smtpd/smtpd.c,$(SMTPD_SRC))
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
     smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_$*) $(COMMON_SRC)
 
 # FUZZ_JOBS targets at a time (each runs on one core).
 FUZZ_JOBS    ?= 2
@@ -461,7 +463,7 @@ $(FUZZ_RUNS): fuzz-run-%: build/fuzz/%
 #   readdirCalled                   advises readdir_r, deprecated by glibc
 #                                   and POSIX; both programs are
 #                                   single-threaded
-#   constParameter:smtpd/{smtpd,txn}.c command handlers share the command
+#   constParameter:smtpd/{session,txn}.c command handlers share the command
 #                                   table's signature (char *arg), so the
 #                                   ones that only read arg cannot say const
 CPPCHECK   ?= cppcheck
@@ -476,7 +478,7 @@ lint:
 	    --enable=warning,style,performance,portability --inline-suppr \
 	    -D_POSIX_C_SOURCE=200809L -Icommon \
 	    --suppress=variableScope --suppress=readdirCalled \
-	    --suppress=constParameter:smtpd/smtpd.c \
+	    --suppress=constParameter:smtpd/session.c \
 	    --suppress=constParameter:smtpd/txn.c \
 	    --template='{file}:{line}: {severity}: {id}: {message}' \
 	    $(LINT_SRC)

@@ -130,10 +130,8 @@
 /* Exit codes (sysexits.h values, spelled out: sysexits.h is not POSIX). */
 #define EXIT_USAGE		64	/* EX_USAGE */
 #define EXIT_DATAERR		65	/* EX_DATAERR */
-#define EXIT_UNAVAILABLE	69	/* EX_UNAVAILABLE */
 #define EXIT_SOFTWARE		70	/* EX_SOFTWARE */
 #define EXIT_OSERR		71	/* EX_OSERR */
-#define EXIT_CANTCREAT		73	/* EX_CANTCREAT */
 #define EXIT_IOERR		74	/* EX_IOERR */
 #define EXIT_TEMPFAIL		75	/* EX_TEMPFAIL */
 #define EXIT_CONFIG		78	/* EX_CONFIG */

@@ -8,7 +8,7 @@
  * the client's SMTP.  Strict: one space between v1 fields, addresses of
  * the family named, ports 0-65535 without leading zeros; v2 version 2,
  * command LOCAL or PROXY, a length that holds the addresses and TLVs that
- * tile the rest exactly.  smtpd -P reads it (smtpd/proxy.c).
+ * tile the rest exactly.  smtpd -P reads it (smtpd/balancer.c).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>

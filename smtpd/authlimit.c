@@ -1,5 +1,5 @@
 /*
- * authlimit.c: AUTH failures counted across sessions (issue 22 item 7).
+ * authlimit.c: AUTH failures counted across sessions.
  * smtpd is one process per connection, so what the sessions share lives
  * in QUEUE/auth/failures: a file of fixed size, AUTHLIMIT_SLOTS records
  * of AUTHLIMIT_RECORD bytes after a header record, locked with fcntl only
@@ -32,15 +32,8 @@
 #include "smtpd.h"
 
 #define HEADER_TAG	"smtpq-auth 1 "
-#define FILE_SIZE	((size_t)(AUTHLIMIT_SLOTS + 1) * AUTHLIMIT_RECORD)
 #define LOCK_TRIES	200	/* of 10 ms: the lock is held for microseconds */
 
-static char table[FILE_SIZE];
-static int state_fd = -1;
-/* The keys of an admitted check, until authlimit_settle(). */
-static char pending_user[AUTHLIMIT_KEY_MAX + 1];
-static char pending_net[AUTHLIMIT_KEY_MAX + 1];
-static int is_pending;
 
 /*
  * One record from buf (AUTHLIMIT_RECORD bytes, any content): 0 with *r
@@ -130,29 +123,38 @@ other:
 		strcpy(key, "-");
 }
 
+/* The file is opened at the first AUTH, under the queue directory dir. */
+void
+authlimit_init(struct authlimit *al, int dir)
+{
+	al->dir = dir;
+	al->fd = -1;
+	al->is_pending = 0;
+}
+
 static int
-state_open(void)
+state_open(struct authlimit *al)
 {
 	struct stat st;
 	int dir;
 
-	if (state_fd != -1)
+	if (al->fd != -1)
 		return 0;
-	if (mkdirat(queue.dir, "auth", 0700) == -1 && errno != EEXIST)
+	if (mkdirat(al->dir, "auth", 0700) == -1 && errno != EEXIST)
 		return -1;
-	dir = openat(queue.dir, "auth", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	dir = openat(al->dir, "auth", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (dir == -1)
 		return -1;
-	state_fd = openat(dir, "failures", O_RDWR | O_CREAT | O_NOFOLLOW |
+	al->fd = openat(dir, "failures", O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_NONBLOCK | O_CLOEXEC, 0600);
 	close(dir);
-	if (state_fd == -1)
+	if (al->fd == -1)
 		return -1;
-	if (fstat(state_fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	if (fstat(al->fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_nlink != 1) {
-		close(state_fd);
-		state_fd = -1;
+		close(al->fd);
+		al->fd = -1;
 		errno = EINVAL;
 		return -1;
 	}
@@ -160,7 +162,7 @@ state_open(void)
 }
 
 static int
-state_lock(short type)
+state_lock(struct authlimit *al, short type)
 {
 	struct timespec ts = { 0, 10000000L };
 	struct flock fl;
@@ -170,7 +172,7 @@ state_lock(short type)
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = type;
 		fl.l_whence = SEEK_SET;
-		if (fcntl(state_fd, F_SETLK, &fl) == 0)
+		if (fcntl(al->fd, F_SETLK, &fl) == 0)
 			return 0;
 		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
 			return -1;
@@ -185,29 +187,29 @@ state_lock(short type)
 /* Opens, locks and reads the table; a short file is read as free slots
  * and the size made right. */
 static int
-state_load(void)
+state_load(struct authlimit *al)
 {
 	size_t got = 0;
 	ssize_t n;
 
-	if (state_open() == -1 || state_lock(F_WRLCK) == -1)
+	if (state_open(al) == -1 || state_lock(al, F_WRLCK) == -1)
 		return -1;
-	while (got < sizeof(table)) {
-		n = pread(state_fd, table + got, sizeof(table) - got,
+	while (got < sizeof(al->table)) {
+		n = pread(al->fd, al->table + got, sizeof(al->table) - got,
 		    (off_t)got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			state_lock(F_UNLCK);
+			state_lock(al, F_UNLCK);
 			return -1;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
-	memset(table + got, 0, sizeof(table) - got);
-	if (ftruncate(state_fd, (off_t)FILE_SIZE) == -1) {
-		state_lock(F_UNLCK);
+	memset(al->table + got, 0, sizeof(al->table) - got);
+	if (ftruncate(al->fd, (off_t)AUTHLIMIT_FILE_SIZE) == -1) {
+		state_lock(al, F_UNLCK);
 		return -1;
 	}
 	return 0;
@@ -215,23 +217,23 @@ state_load(void)
 
 /* Writes slot i (0: the header) and, with is_done, unlocks. */
 static int
-state_store(size_t i, int is_done)
+state_store(struct authlimit *al, size_t i, int is_done)
 {
 	size_t off = i * AUTHLIMIT_RECORD, put = 0;
 	ssize_t n;
 
 	while (put < AUTHLIMIT_RECORD) {
-		n = pwrite(state_fd, table + off + put, AUTHLIMIT_RECORD - put,
-		    (off_t)(off + put));
+		n = pwrite(al->fd, al->table + off + put,
+		    AUTHLIMIT_RECORD - put, (off_t)(off + put));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			state_lock(F_UNLCK);
+			state_lock(al, F_UNLCK);
 			return -1;
 		}
 		put += (size_t)n;
 	}
-	if (is_done && state_lock(F_UNLCK) == -1)
+	if (is_done && state_lock(al, F_UNLCK) == -1)
 		return -1;
 	return 0;
 }
@@ -265,8 +267,8 @@ leak(struct authlimit_record *r, long long now)
  * key's, 0 for none) is never taken.
  */
 static size_t
-slot_find(char kind, const char *key, long long now, size_t other,
-    struct authlimit_record *r)
+slot_find(struct authlimit *al, char kind, const char *key, long long now,
+    size_t other, struct authlimit_record *r)
 {
 	struct authlimit_record x, best;
 	size_t i, pick = 0;
@@ -276,7 +278,8 @@ slot_find(char kind, const char *key, long long now, size_t other,
 	for (i = 1; i <= AUTHLIMIT_SLOTS; i++) {
 		if (i == other)
 			continue;
-		if (authlimit_parse(table + i * AUTHLIMIT_RECORD, &x) == -1) {
+		if (authlimit_parse(al->table + i * AUTHLIMIT_RECORD, &x) ==
+		    -1) {
 			x.count = 0;
 			x.last = 0;
 		} else {
@@ -302,17 +305,17 @@ slot_find(char kind, const char *key, long long now, size_t other,
 }
 
 static void
-slot_put(size_t i, const struct authlimit_record *r)
+slot_put(struct authlimit *al, size_t i, const struct authlimit_record *r)
 {
-	authlimit_format(r, table + i * AUTHLIMIT_RECORD);
+	authlimit_format(r, al->table + i * AUTHLIMIT_RECORD);
 }
 
 /* Header: checker runs this second; -1 when the bound is reached (the
  * header is left as it was), else 0 with the run counted. */
 static int
-runs_take(long long now)
+runs_take(struct authlimit *al, long long now)
 {
-	char *h = table;
+	char *h = al->table;
 	long long second = 0;
 	unsigned runs = 0;
 	size_t i;
@@ -351,7 +354,8 @@ runs_take(long long now)
  * file is 454 too (fail closed: the bound must hold).
  */
 int
-authlimit_admit(const char *peer, const char *user, const char **text)
+authlimit_admit(struct authlimit *al, const char *peer, const char *user,
+    const char **text)
 {
 	struct timespec ts = { 0, 100000000L };	/* 100 ms */
 	struct authlimit_record ur, nr;
@@ -359,40 +363,41 @@ authlimit_admit(const char *peer, const char *user, const char **text)
 	long long now;
 	int tries = AUTH_CHECK_WAIT * 10;
 
-	is_pending = 0;
+	al->is_pending = 0;
 	*text = "4.7.0 Temporary authentication failure";
-	snprintf(pending_user, sizeof(pending_user), "%s", user[0] != '\0' ?
-	    user : "-");
-	authlimit_net(peer, pending_net);
+	snprintf(al->pending_user, sizeof(al->pending_user), "%s",
+	    user[0] != '\0' ? user : "-");
+	authlimit_net(peer, al->pending_net);
 	for (;;) {
-		if (state_load() == -1) {
+		if (state_load(al) == -1) {
 			log_error("peer=%s user=%s result=auth temporary "
 			    "failure: auth/failures: %s", peer, user,
 			    strerror(errno));
 			return 454;
 		}
 		now = (long long)time(NULL);
-		ni = slot_find('n', pending_net, now, 0, &nr);
+		ni = slot_find(al, 'n', al->pending_net, now, 0, &nr);
 		if (nr.count >= AUTH_NET_FAILURES) {
-			state_lock(F_UNLCK);
+			state_lock(al, F_UNLCK);
 			log_info("peer=%s user=%s result=auth refused: too "
-			    "many failures from %s", peer, user, pending_net);
+			    "many failures from %s", peer, user,
+			    al->pending_net);
 			*text = "4.7.0 Too many authentication failures, "
 			    "try again later";
 			return 454;
 		}
-		ui = slot_find('u', pending_user, now, ni, &ur);
+		ui = slot_find(al, 'u', al->pending_user, now, ni, &ur);
 		if (ur.count >= AUTH_USER_FAILURES) {
-			state_lock(F_UNLCK);
+			state_lock(al, F_UNLCK);
 			log_info("peer=%s user=%s result=auth refused: too "
 			    "many failures for the user", peer, user);
 			*text = "4.7.0 Too many authentication failures, "
 			    "try again later";
 			return 454;
 		}
-		if (runs_take(now) == 0)
+		if (runs_take(al, now) == 0)
 			break;
-		state_lock(F_UNLCK);
+		state_lock(al, F_UNLCK);
 		if (--tries <= 0) {
 			log_error("peer=%s user=%s result=auth temporary "
 			    "failure: over %d checks a second", peer, user,
@@ -403,15 +408,15 @@ authlimit_admit(const char *peer, const char *user, const char **text)
 	}
 	nr.count++;
 	ur.count++;
-	slot_put(ni, &nr);
-	slot_put(ui, &ur);
-	if (state_store(0, 0) == -1 || state_store(ni, 0) == -1 ||
-	    state_store(ui, 1) == -1) {
+	slot_put(al, ni, &nr);
+	slot_put(al, ui, &ur);
+	if (state_store(al, 0, 0) == -1 || state_store(al, ni, 0) == -1 ||
+	    state_store(al, ui, 1) == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
 		    "auth/failures: %s", peer, user, strerror(errno));
 		return 454;
 	}
-	is_pending = 1;
+	al->is_pending = 1;
 	return 0;
 }
 
@@ -422,23 +427,23 @@ authlimit_admit(const char *peer, const char *user, const char **text)
  * returns 0.
  */
 unsigned
-authlimit_settle(int code)
+authlimit_settle(struct authlimit *al, int code)
 {
 	struct authlimit_record ur, nr;
 	size_t ui, ni;
 	long long now;
 	unsigned most;
 
-	if (!is_pending)
+	if (!al->is_pending)
 		return code == 535 ? AUTH_FAIL_DELAY : 0;
-	is_pending = 0;
-	if (state_load() == -1)
+	al->is_pending = 0;
+	if (state_load(al) == -1)
 		return code == 535 ? AUTH_DELAY_MAX : 0;
 	now = (long long)time(NULL);
-	ni = slot_find('n', pending_net, now, 0, &nr);
-	ui = slot_find('u', pending_user, now, ni, &ur);
+	ni = slot_find(al, 'n', al->pending_net, now, 0, &nr);
+	ui = slot_find(al, 'u', al->pending_user, now, ni, &ur);
 	if (code == 535) {
-		state_lock(F_UNLCK);
+		state_lock(al, F_UNLCK);
 		most = nr.count > ur.count ? nr.count : ur.count;
 		return most < AUTH_FAIL_DELAY ? AUTH_FAIL_DELAY :
 		    most > AUTH_DELAY_MAX ? AUTH_DELAY_MAX : most;
@@ -447,9 +452,9 @@ authlimit_settle(int code)
 		nr.count--;
 	if (ur.count > 0)
 		ur.count--;
-	slot_put(ni, &nr);
-	slot_put(ui, &ur);
-	if (state_store(ni, 0) == 0)
-		state_store(ui, 1);
+	slot_put(al, ni, &nr);
+	slot_put(al, ui, &ur);
+	if (state_store(al, ni, 0) == 0)
+		state_store(al, ui, 1);
 	return 0;
 }

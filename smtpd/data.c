@@ -12,7 +12,7 @@
  * such a line ends the message.
  *
  * It notes whether any octet over 127 was stored (has_8bit), so smtpd can
- * label 8-bit mail that came without BODY=8BITMIME (issue 23 item 4).
+ * label 8-bit mail that came without BODY=8BITMIME.
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * limits.c: how long a session may hold its slot (issue 11).
+ * limits.c: how long a session may hold its slot.
  *
  * A per-read timeout lets a client that sends one byte now and then keep a
  * session for ever.  Instead every wait for input runs against a deadline
@@ -73,7 +73,7 @@ limits_disk_ok(int dir, unsigned long long need)
 }
 
 /*
- * The lock file of this listener's pool of -c session slots (issue 22).
+ * The lock file of this listener's pool of -c session slots.
  * One pool for all listeners let a single address, within port 587's
  * per-source cap, hold the slots port 25 needs: the sockets' per-source
  * caps added up past the one pool.  Each listener now counts on its own,

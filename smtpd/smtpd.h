@@ -4,6 +4,8 @@
 #ifndef SMTPD_H
 #define SMTPD_H
 
+#include <setjmp.h>
+
 #include "common.h"
 
 /* data.c: the DATA machine (RFC 5321 4.1.1.4, 4.5.2) */
@@ -62,19 +64,17 @@ int	starttls_exec(struct line *, struct out *, char *const argv[],
 	    const char *peer);
 void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
 
-/* auth.c: AUTH PLAIN and LOGIN (RFC 4954, 4616) */
+/* sasl.c: the bounds of AUTH's user name and password */
 #define AUTH_USER_MAX	255
 #define AUTH_PASS_MAX	255
-
-int	auth_run(struct line *, struct out *, char *arg, char *const argv[],
-	    const char *peer, char *user, const char **text,
-	    enum line_status *);
 
 /* authlimit.c: AUTH failures across sessions, in QUEUE/auth/failures
  * (limits in common.h, by AUTH_FAIL_DELAY) */
 #define AUTHLIMIT_SLOTS		1024	/* records: the file is 98400 bytes */
 #define AUTHLIMIT_RECORD	96	/* bytes a record, LF included */
 #define AUTHLIMIT_KEY_MAX	64	/* a longer user name is cut */
+#define AUTHLIMIT_FILE_SIZE \
+	((size_t)(AUTHLIMIT_SLOTS + 1) * AUTHLIMIT_RECORD)
 
 struct authlimit_record {
 	char		kind;		/* 'u' user, 'n' network */
@@ -83,27 +83,57 @@ struct authlimit_record {
 	char		key[AUTHLIMIT_KEY_MAX + 1];
 };
 
+/* A session's view of the file: its copy while locked, and the keys of
+ * an admitted check until authlimit_settle(). */
+struct authlimit {
+	int		 dir;		/* the queue directory */
+	int		 fd;		/* auth/failures, -1: not yet open */
+	char		 table[AUTHLIMIT_FILE_SIZE];
+	char		 pending_user[AUTHLIMIT_KEY_MAX + 1];
+	char		 pending_net[AUTHLIMIT_KEY_MAX + 1];
+	int		 is_pending;
+};
+
 int	authlimit_parse(const char *, struct authlimit_record *);
 void	authlimit_format(const struct authlimit_record *, char *);
 void	authlimit_net(const char *peer, char *key);
-int	authlimit_admit(const char *peer, const char *user, const char **);
-unsigned authlimit_settle(int code);
+void	authlimit_init(struct authlimit *, int dir);
+int	authlimit_admit(struct authlimit *, const char *peer,
+	    const char *user, const char **);
+unsigned authlimit_settle(struct authlimit *, int code);
 
-/* proxy.c: -P, the PROXY header of a load balancer (DESIGN "Behind a
+/* balancer.c: -P, the PROXY header of a load balancer (smtpd(8), "Behind a
  * load balancer").  Missing, bad or late: "421 4.7.0 ... PROXY header
- * expected" (4.4.2 ... timeout) and exit. */
+ * expected" (4.4.2 ... timeout) and the session ends. */
 #define PROXY_NETWORKS_MAX	64	/* -P networks; more: usage error */
 #define PROXY_DEADLINE		10	/* seconds for the header (or -t) */
 #define PROXY_V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
 
-extern char proxy_via[64];		/* the balancer; "": not proxied */
-
-void	proxy_option(const char *);
-int	proxy_expected(const struct peer *);
-void	proxy_read(struct line *, unsigned timeout);
-
-/* smtpd.c: the session and its configuration, shared with txn.c */
+/* smtpd.c: the configuration, set once by options() and read-only after */
 #define DOMAINS_MAX	64	/* -d given more often: usage error */
+#define NETWORKS_MAX	64	/* -R likewise */
+
+struct config {
+	const char	*queue_dir;		/* -q */
+	const char	*logfile;		/* -l; NULL: syslog */
+	char		 hostname[HOST_MAX + 1];
+	const char	*domains[DOMAINS_MAX];	/* -d */
+	size_t		 ndomains;
+	struct cidr	 networks[NETWORKS_MAX];	/* -R */
+	size_t		 nnetworks;
+	struct cidr	 proxies[PROXY_NETWORKS_MAX];	/* -P */
+	size_t		 nproxies;
+	unsigned long	 max_size;		/* -s */
+	unsigned long	 min_free;		/* -m */
+	unsigned	 timeout;		/* -t */
+	unsigned	 lifetime;		/* -L */
+	unsigned long	 data_rate;		/* -r */
+	unsigned long	 max_sessions;		/* -c */
+	char		*tls_argv[PROG_ARGS_MAX + 1];	/* -T; [0] NULL: no */
+	char		*auth_argv[PROG_ARGS_MAX + 1];	/* -A */
+	int		 is_tls;		/* -E */
+	int		 is_submission;		/* -S */
+};
 
 /* RFC 5321 4.1.4 and 3.3: where a session stands. */
 enum state {
@@ -114,45 +144,77 @@ enum state {
 	ST_DATA		/* reading the message */
 };
 
-/* Configuration, set once by smtpd.c's options(). */
-extern char hostname[HOST_MAX + 1];
-extern const char *domains[DOMAINS_MAX];
-extern size_t ndomains;
-extern unsigned long max_size;
-extern unsigned long min_free;		/* -m */
-extern int is_tls;			/* -E */
-extern int is_submission;		/* -S */
+/* txn.c: the envelope MAIL and RCPT build, and the file DATA writes */
+struct txn {
+	char		 sender[ADDR_MAX + 1];
+	int		 is_8bitmime;
+	int		 is_smtputf8;	/* MAIL's SMTPUTF8 (RFC 6531 3.4) */
+	unsigned long	 mail_size;	/* MAIL's SIZE=, 0 without */
+	char		 rcpts[RCPT_MAX][ADDR_MAX + 1];
+	size_t		 nrcpts;
+	unsigned	 overshoot;	/* RCPTs past RCPT_MAX */
+	struct out	 qout;		/* the queue file being written */
+};
 
-/* The session, owned by smtpd.c; txn.c reads it and counts messages. */
-extern struct line in;			/* the client, fd 0 */
-extern struct out out;			/* our replies, fd 1 */
-extern struct queue queue;
-extern struct peer peer;
-extern int is_trusted;
-extern int is_esmtp;
-extern struct limits limits;
-extern unsigned junk;			/* NOOP, RSET, HELP (JUNK_MAX) */
-extern unsigned messages;
-extern char helo[HOST_MAX + 1];
-extern const char *last_verb;
-extern int line_bare_lf;		/* the last command ended in LF alone */
-extern char user[AUTH_USER_MAX + 1];	/* authenticated as, "": not */
+/*
+ * session.c: one SMTP session, everything it knows, as OpenSMTPD's
+ * smtp_session and Postfix's SMTPD_STATE: the configuration it runs
+ * under (read only), the connection, where it stands, and the
+ * transaction.  Every function of smtpd that needs any of it is given
+ * the session.
+ */
+struct session {
+	const struct config *cf;
+	struct line	 in;		/* the client, fd 0 */
+	struct out	 out;		/* our replies, fd 1 */
+	struct queue	 queue;
+	struct peer	 peer;
+	char		 proxy_via[64];	/* the balancer; "": not proxied */
+	enum state	 state;
+	int		 is_trusted;
+	int		 is_esmtp;
+	struct limits	 limits;
+	unsigned	 errors;
+	unsigned	 junk;		/* NOOP, RSET, HELP (JUNK_MAX) */
+	unsigned	 messages;
+	unsigned	 auth_failures;	/* AUTH_FAILURES_MAX */
+	char		 helo[HOST_MAX + 1];
+	const char	*last_verb;
+	int		 line_bare_lf;	/* the last command ended in bare LF */
+	char		 user[AUTH_USER_MAX + 1];	/* authenticated as; "": no */
+	struct authlimit authlimit;
+	struct txn	 txn;
+	jmp_buf		 done;		/* session_exit() ends session_run() */
+	int		 status;	/* what session_run() returns */
+};
 
-void	state_enter(enum state);
-void	session_exit(int) __attribute__((noreturn));
-void	respond(int code, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	refuse(int code, int counts, const char *from, const char *to,
-	    const char *words, const char *value);
-void	respond_local_failure(int err);
-void	transaction_reset(void);
-const char *timeout_words(void);
-const char *timeout_log(void);
+void	session_defaults(struct config *);
+void	session_init(struct session *, const struct config *);
+int	session_run(struct session *);
+void	session_exit(struct session *, int) __attribute__((noreturn));
+void	state_enter(struct session *, enum state);
+void	respond(struct session *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	refuse(struct session *, int code, int counts, const char *from,
+	    const char *to, const char *words, const char *value);
+void	respond_local_failure(struct session *, int err);
+void	transaction_reset(struct session *);
+const char *timeout_words(const struct session *);
+const char *timeout_log(const struct session *);
+
+/* sasl.c: AUTH PLAIN and LOGIN (RFC 4954, 4616) */
+int	sasl_run(struct session *, char *arg, char *user, const char **text,
+	    enum line_status *);
+
+/* balancer.c */
+void	balancer_option(struct config *, const char *);
+int	balancer_expected(const struct config *, const struct peer *);
+void	balancer_read(struct session *);
 
 /* txn.c: MAIL, RCPT, DATA and the envelope they build */
-void	smtp_mail(const char *, char *);
-void	smtp_rcpt(const char *, char *);
-void	smtp_data(const char *, char *);
-void	txn_clear(void);
+void	txn_mail(struct session *, char *);
+void	txn_rcpt(struct session *, char *);
+void	txn_data(struct session *, char *);
+void	txn_clear(struct session *);
 
 #endif

@@ -33,6 +33,18 @@ smtpd_session() {
 	    _ "$1" "$SMTPD" "$Q" "$LOG" "${SMTPD_FLAGS[@]}"
 }
 
+# Runs the transcript on stdin (the format: tests/transcript) as one smtpd
+# session, with SMTPD_FLAGS after the transcript's own; fails on any
+# difference.  The replies are left in $output, like smtpd_session.
+transcript() {
+	run env SMTPD="$SMTPD" Q="$Q" LOG="$LOG" \
+	    "$BATS_TEST_DIRNAME/transcript" - "${SMTPD_FLAGS[@]}"
+	if [ "$status" -ne 0 ]; then
+		printf '%s\n' "$output" >&2
+		return 1
+	fi
+}
+
 # The reply lines of $output with CR removed, one per line.
 replies() {
 	printf '%s\n' "$output" | tr -d '\r'

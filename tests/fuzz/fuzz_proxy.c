@@ -3,7 +3,7 @@
  * reads from a load balancer, over arbitrary bytes.
  *
  * Input: the bytes as they arrive, in a malloc'd buffer of exactly that
- * length so ASan catches a read past it.  Checked, as smtpd/proxy.c relies
+ * length so ASan catches a read past it.  Checked, as smtpd/balancer.c relies
  * on it when it reads byte by byte and never past the header:
  *   - a length is at most the bytes given and the header's bound (v1 107
  *     octets, v2 PROXY_V2_MAX), and those bytes alone give the same

@@ -3,12 +3,14 @@
  * state machine, the address and parameter parsing, DATA and the queue
  * commit, on any bytes from the client.
  *
- * smtpd.c is compiled into this file with main() renamed and exit() turned
- * into a longjmp() back here, so each input is one session.  Input: 1 byte
- * of flags (bit 0: an untrusted client, REMOTE_ADDR=192.0.2.1; bit 1: -s
- * 64; bit 2: -d example.org; bit 3: that client is a load balancer, -P
- * 192.0.2.0/24, and a PROXY header comes first), then what the client
- * sends.  Checked:
+ * Linked with smtpd's objects like smtpd itself, all but smtpd.c (its
+ * main() and options), each input is one fresh session: a configuration
+ * from session_defaults(), a struct session from session_init(), and
+ * session_run() returns when the session ends, as smtpd would exit.
+ * Input: 1 byte of flags (bit 0: an untrusted client,
+ * REMOTE_ADDR=192.0.2.1; bit 1: -s 64; bit 2: -d example.org; bit 3: that
+ * client is a load balancer, -P 192.0.2.0/24, and a PROXY header comes
+ * first), then what the client sends.  Checked:
  *   - every reply line is "ddd" then ' ' or '-', text, CRLF;
  *   - every file in new/ is whole: envelope lines ending in LF with a
  *     From: first and at least one To:, an empty line, a Received: header,
@@ -18,59 +20,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static jmp_buf fuzz_done;
-static void fuzz_exit(int) __attribute__((noreturn));
-
-#define exit fuzz_exit
-#define main smtpd_main
-#include "../../smtpd/smtpd.c"
-#include "../../smtpd/txn.c"
-#include "../../smtpd/data.c"
-#include "../../smtpd/limits.c"
-#include "../../smtpd/auth.c"
-#include "../../smtpd/starttls.c"
-#include "../../smtpd/prog.c"
-#include "../../smtpd/proxy.c"
-#include "../../smtpd/authlimit.c"
-#undef main
-#undef exit
+#include "../../smtpd/smtpd.h"
 
 static char qdir[64];
-
-static void
-fuzz_exit(int status)
-{
-	(void)status;
-	longjmp(fuzz_done, 1);
-}
-
-/* smtpd.c's globals as a new process would have them. */
-static void
-fuzz_reset(void)
-{
-	queue_dir = "/var/spool/smtpq";
-	ndomains = nnetworks = nproxies = 0;
-	proxy_via[0] = '\0';
-	max_size = SIZE_DEFAULT;
-	timeout = TIMEOUT_DEFAULT;
-	max_sessions = SESSIONS_DEFAULT;
-	state = ST_INIT;
-	is_trusted = is_esmtp = 0;
-	errors = messages = 0;
-	helo[0] = user[0] = '\0';
-	last_verb = "CONNECT";
-	line_bare_lf = 0;
-	junk = 0;
-	txn_clear();
-	optind = 1;
-}
 
 /* Reads all of fd from the start; malloc'd, NUL-terminated. */
 static char *
@@ -176,10 +134,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int out_fd = -1;
-	char *argv[16], path[] = "/dev/shm/fuzz_session.XXXXXX";
+	char path[] = "/dev/shm/fuzz_session.XXXXXX";
+	struct config cf;
+	struct session *s;
 	char *replies;
 	size_t len;
-	int argc = 0, in_fd, flags;
+	int in_fd, flags;
 
 	if (size < 1)
 		return 0;
@@ -194,6 +154,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unlink(path);
 		strcpy(path, "/dev/shm/fuzz_session.XXXXXX");
 		atexit(remove_queue);
+		log_prog = "smtpd";
+		if (log_open("smtpd", "/dev/null") == -1)
+			abort();
+		sig_init();
 	}
 	if ((in_fd = mkstemp(path)) == -1)
 		abort();
@@ -205,34 +169,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	close(in_fd);
 
-	argv[argc++] = "smtpd";
-	argv[argc++] = "-q";
-	argv[argc++] = qdir;
-	argv[argc++] = "-n";
-	argv[argc++] = "mx.test";
-	argv[argc++] = "-l";
-	argv[argc++] = "/dev/null";
-	if (flags & 2) {
-		argv[argc++] = "-s";
-		argv[argc++] = "64";
-	}
-	if (flags & 4) {
-		argv[argc++] = "-d";
-		argv[argc++] = "example.org";
-	}
-	if (flags & 8) {
-		argv[argc++] = "-P";
-		argv[argc++] = "192.0.2.0/24";
-	}
-	argv[argc] = NULL;
+	session_defaults(&cf);
+	cf.queue_dir = qdir;
+	strcpy(cf.hostname, "mx.test");
+	if (flags & 2)
+		cf.max_size = 64;
+	cf.min_free = cf.max_size * MINFREE_SIZES;
+	if (flags & 4)
+		cf.domains[cf.ndomains++] = "example.org";
+	if (flags & 8)
+		balancer_option(&cf, "192.0.2.0/24");
 	if (flags & 9)
 		setenv("REMOTE_ADDR", "192.0.2.1", 1);
 	else
 		unsetenv("REMOTE_ADDR");
 
-	fuzz_reset();
-	if (setjmp(fuzz_done) == 0)
-		smtpd_main(argc, argv);
+	/* calloc'd, not static: ASan sees a read past any of its buffers */
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		abort();
+	session_init(s, &cf);
+	session_run(s);
+	free(s);
 	/* The session is over; stdout was flushed by session_exit(). */
 	replies = slurp(1, &len);
 	check_replies(replies, len);

@@ -1,6 +1,6 @@
 /*
- * proxy.c: -P, the PROXY protocol header a load balancer (HAProxy's v1
- * text or v2 binary) sends before its client's first byte (issue 17).
+ * balancer.c: -P, the PROXY protocol header a load balancer (HAProxy's v1
+ * text or v2 binary) sends before its client's first byte.
  *
  * When the socket's peer is in a -P network, smtpd reads the header
  * before it greets: within PROXY_DEADLINE seconds (or -t, if shorter),
@@ -22,13 +22,9 @@
 
 #include "smtpd.h"
 
-static struct cidr proxies[PROXY_NETWORKS_MAX];
-static size_t nproxies;
-char proxy_via[64];		/* the balancer's address; "": not proxied */
-
 /* -P: one network, or several separated by commas. */
 void
-proxy_option(const char *arg)
+balancer_option(struct config *cf, const char *arg)
 {
 	char buf[256];
 	char *s, *next;
@@ -39,21 +35,21 @@ proxy_option(const char *arg)
 	for (s = buf; s != NULL; s = next) {
 		if ((next = strchr(s, ',')) != NULL)
 			*next++ = '\0';
-		if (nproxies == PROXY_NETWORKS_MAX)
+		if (cf->nproxies == PROXY_NETWORKS_MAX)
 			die_usage("-P: more than %d networks",
 			    PROXY_NETWORKS_MAX);
-		if (net_cidr_parse(s, &proxies[nproxies++]) == -1)
+		if (net_cidr_parse(s, &cf->proxies[cf->nproxies++]) == -1)
 			die_usage("-P: not an address/prefix: %s", s);
 	}
 }
 
 int
-proxy_expected(const struct peer *p)
+balancer_expected(const struct config *cf, const struct peer *p)
 {
 	size_t i;
 
-	for (i = 0; p->is_known && i < nproxies; i++)
-		if (net_cidr_match(&proxies[i], &p->host))
+	for (i = 0; p->is_known && i < cf->nproxies; i++)
+		if (net_cidr_match(&cf->proxies[i], &p->host))
 			return 1;
 	return 0;
 }
@@ -66,7 +62,7 @@ proxy_expected(const struct peer *p)
  * header that cannot be one nothing matters: it is refused.
  */
 static size_t
-proxy_want(const unsigned char *b, size_t have)
+balancer_want(const unsigned char *b, size_t have)
 {
 	if (have < PROXY_V1_MIN)
 		return PROXY_V1_MIN - have;
@@ -78,19 +74,21 @@ proxy_want(const unsigned char *b, size_t have)
 }
 
 static void __attribute__((noreturn))
-proxy_refuse(const char *status, const char *why)
+balancer_refuse(struct session *s, const char *status, const char *why)
 {
-	log_info("peer=%s result=refused: %s", peer.addr, why);
-	reply(&out, 421, "%s %s Error: %s", status, hostname, why);
-	session_exit(0);
+	log_info("peer=%s result=refused: %s", s->peer.addr, why);
+	reply(&s->out, 421, "%s %s Error: %s", status, s->cf->hostname, why);
+	session_exit(s, 0);
 }
 
 /* Reads the header on in (empty, nothing read yet) and makes its client
  * the peer; returns only with a usable header. */
 void
-proxy_read(struct line *in, unsigned timeout)
+balancer_read(struct session *s)
 {
-	unsigned seconds = timeout < PROXY_DEADLINE ? timeout : PROXY_DEADLINE;
+	unsigned seconds = s->cf->timeout < PROXY_DEADLINE ? s->cf->timeout :
+	    PROXY_DEADLINE;
+	struct line *in = &s->in;
 	char addr[INET6_ADDRSTRLEN];
 	const unsigned char *b = (const unsigned char *)in->buf;
 	struct proxy px;
@@ -99,31 +97,34 @@ proxy_read(struct line *in, unsigned timeout)
 	in->start = in->end = 0;
 	in->due = line_now() + (long long)seconds * 1000000000LL;
 	while ((n = proxy_parse(b, in->end, &px)) == 0) {
-		rc = line_fill_upto(in, proxy_want(b, in->end));
+		rc = line_fill_upto(in, balancer_want(b, in->end));
 		if (rc == 0) {
 			log_info("peer=%s result=lost connection in PROXY "
-			    "header", peer.addr);
-			session_exit(0);
+			    "header", s->peer.addr);
+			session_exit(s, 0);
 		}
 		if (rc == -2)
-			proxy_refuse("4.4.2", "timeout waiting for PROXY header");
+			balancer_refuse(s, "4.4.2",
+			    "timeout waiting for PROXY header");
 		if (rc == -3)
-			proxy_refuse("4.3.2", "shutting down");
+			balancer_refuse(s, "4.3.2", "shutting down");
 		if (rc < 0)
-			proxy_refuse("4.3.0", "read error in PROXY header");
+			balancer_refuse(s, "4.3.0",
+			    "read error in PROXY header");
 	}
 	if (n == -1)
-		proxy_refuse("4.7.0", "PROXY header expected");
+		balancer_refuse(s, "4.7.0", "PROXY header expected");
 	in->start = (size_t)n;		/* == in->end: nothing past it read */
-	strcpy(proxy_via, peer.addr);
+	strcpy(s->proxy_via, s->peer.addr);
 	if (px.kind != PROXY_CLIENT) {
 		/* Nobody to trust; not even -R matches the socket. */
-		peer.is_trusted = peer.is_known = 0;
-		strcpy(proxy_via, px.kind == PROXY_LOCAL ? "local" :
+		s->peer.is_trusted = s->peer.is_known = 0;
+		strcpy(s->proxy_via, px.kind == PROXY_LOCAL ? "local" :
 		    "unknown");
 		return;
 	}
 	if (inet_ntop(px.family, px.addr, addr, sizeof(addr)) == NULL ||
-	    net_peer_parse(addr, &peer) == -1)
-		proxy_refuse("4.7.0", "PROXY header expected");	/* not reached */
+	    net_peer_parse(addr, &s->peer) == -1)
+		/* not reached */
+		balancer_refuse(s, "4.7.0", "PROXY header expected");
 }
