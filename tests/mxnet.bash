@@ -177,7 +177,6 @@ mxnet_start() {
 	ip netns exec "$MXNET_W" setsid unbound -d -c "$MXNET_DIR/unbound.conf" \
 	    >>"$MXNET_DIR/unbound.out" 2>&1 </dev/null 3>&- &
 	MXNET_PIDS+=("$!")
-	MXNET_UNBOUND=$!
 
 	mxnet_receiver ok 10.77.2.1 &&
 	mxnet_receiver ok6 fd77:2::1 &&
@@ -230,6 +229,6 @@ mxnet_stop() {
 		ip netns del "$MXNET_S" 2>/dev/null || true
 		ip netns del "$MXNET_W" 2>/dev/null || true
 		rm -rf "/etc/netns/$MXNET_S"
-		MXNET_S= MXNET_W=
+		MXNET_S='' MXNET_W=''
 	fi
 }
