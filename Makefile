@@ -117,6 +117,8 @@ $(O)/smtpd/smtpd: $(SMTPD_OBJ) $(O)/common/libcommon.a
 endif
 
 $(SMTPD_OBJ): smtpd/smtpd.h
+# mx.h: direct delivery's MX choice (common/mx.c), for smtpsend's files.
+$(O)/common/mx.o $(SMTPSEND_OBJ) $(UNIT_BIN) $(O)/tests/dns/mxq: common/mx.h
 
 # The programs beside smtpd: dynamic, against the system's libc.
 $(SMTPD_PROGS:%=$(O)/smtpd/%): $(O)/smtpd/%: $(O)/smtpd/%.o \
