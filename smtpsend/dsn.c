@@ -23,7 +23,7 @@
  * carries, if its class agrees with the reply code; else one made of the
  * class.  A recipient that ran out of time is 4.4.7, delivery time expired.
  */
-static void
+void
 dsn_status(const struct msg *m, size_t i, char *buf, size_t size)
 {
 	const char *r = m->rcpt[i].reply;
@@ -46,7 +46,8 @@ dsn_status(const struct msg *m, size_t i, char *buf, size_t size)
 			}
 		}
 	}
-	snprintf(buf, size, "%c.0.0", r[0] == '4' ? '4' : '5');
+	snprintf(buf, size, "%c.0.0", r[0] == '2' || r[0] == '4' ? r[0] :
+	    '5');
 }
 
 /* The human note on recipient i: the relay's words are said to be its

@@ -84,6 +84,8 @@ enum try
 outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
 {
 	static const char *const said[] = { "sent", "deferred", "bounced" };
+	static const char *const routes[] = { "local", "relay", "mx" };
+	char status[16], delay[32];
 	int keep[RCPT_MAX];
 	char dsn[QUEUE_NAME_MAX + 1], when[32];
 	struct rcpt *r;
@@ -92,15 +94,21 @@ outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
 	struct queue *q = c->queue;
 	int is_expired = now - m->arrival >= (time_t)c->expire;
 
+	date_age((long)(now - m->arrival), delay, sizeof(delay));
+
 	for (i = 0; i < m->env.nrcpt; i++) {
 		r = &m->rcpt[i];
 		if (r->result == RES_TEMP && is_expired) {
 			r->result = RES_PERM;
 			r->is_expired = 1;
 		}
-		log_info("id=%s to=<%s> via=%s result=%s%s: %s", m->name,
-		    r->addr, r->route == ROUTE_LOCAL ? "maildir" :
-		    r->via[0] != '\0' ? r->via : r->dest->name,
+		/* DESIGN "Routes": one line per recipient and attempt */
+		dsn_status(m, i, status, sizeof(status));
+		log_info("id=%s to=<%s> route=%s relay=%s tls=%s delay=%s "
+		    "dsn=%s result=%s%s: %s", m->name, r->addr,
+		    routes[r->route], r->route == ROUTE_LOCAL ? "maildir" :
+		    r->via[0] != '\0' ? r->via : "none",
+		    r->tls[0] != '\0' ? r->tls : "none", delay, status,
 		    said[r->result], r->is_expired ? " (expired)" : "",
 		    r->reply);
 		failed += r->result == RES_PERM;

@@ -16,18 +16,41 @@
  * RCPT: OpenSMTPD's "452 4.5.3 Too many messages sent" after its limit
  * of messages per session), or says 421 in its transaction, is ending
  * the session: that message goes again over a new one, once.
+ *
+ * An MX destination (RFC 5321 5.1): its addresses, from mx_lookup()
+ * (mx.c), tried in order, at most MX_ADDR_MAX of them and MX_SESSIONS_MAX
+ * sessions an attempt; the first session that has its say on the message
+ * decides it; a session lost leaves what it did not decide to the next
+ * address.  A null MX, a domain that does not exist, or mail that would
+ * loop back to us fails for good; a failed lookup defers (4.4.3).
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "smtpsend.h"
+#include "mx.h"
 
 #define REMOTE_OPEN_MAX	8	/* sessions kept open at once */
+#define MX_PORT		"25"	/* RFC 5321 4.5.4.2 */
 
 static struct smtp open_sessions[REMOTE_OPEN_MAX];
+static struct url mx_urls[REMOTE_OPEN_MAX];	/* an MX session's server */
+static struct mx_cache mx;		/* large: the run's MX answers */
+static const char *our_name;
 static int is_ready;
 static unsigned long use_clock;	/* orders the sessions by last use */
 static unsigned long max_messages = RELAY_MESSAGES_DEFAULT;	/* -c */
+
+/* A new run: our name (the MX loop check) and -t for the lookups. */
+void
+remote_begin(const char *hostname, unsigned timeout)
+{
+	our_name = hostname;
+	mx_cache_init(&mx, hostname, (int)timeout,
+	    (unsigned long)time(NULL) ^ (unsigned long)getpid());
+}
 
 /* -c: the messages one connection carries at most. */
 void
@@ -59,7 +82,8 @@ remote_session(struct dest *d)
 	remote_ready();
 	for (i = 0; i < REMOTE_OPEN_MAX; i++) {
 		s = &open_sessions[i];
-		if (s->fd != -1 && s->dest == d)
+		if (s->fd != -1 && s->dest == d &&
+		    s->dest_serial == d->serial)
 			return s;
 		if (s->fd == -1 && closed == NULL)
 			closed = s;
@@ -128,8 +152,8 @@ remote_is_ending(const struct smtp *s, const struct txn *t)
  * costs m alone; d is down for the run only when no session can be had,
  * or it said 421 or wants AUTH where no new connection mends it.
  */
-void
-remote_send(struct msg *m, struct dest *d)
+static void
+remote_relay(struct msg *m, struct dest *d)
 {
 	static struct txn t;
 	struct smtp *s = NULL;
@@ -193,6 +217,114 @@ remote_send(struct msg *m, struct dest *d)
 		smtp_close(s);
 	}
 	remote_lost(m, d, &t, d->why);
+}
+
+/* Sets each of m's pending recipients for d to code and reply. */
+static void
+remote_all(struct msg *m, struct dest *d, int code, const char *reply)
+{
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->rcpt[i].dest == d && m->rcpt[i].result == RES_TEMP)
+			rcpt_set(m, i, code, reply);
+}
+
+/* Over s, open to one of d's MX hosts: 0 when it had its say on m, -1
+ * when the session was lost (what it did not decide stays pending). */
+static int
+remote_mx_txn(struct smtp *s, struct msg *m, struct dest *d)
+{
+	static struct txn t;
+
+	memset(&t, 0, sizeof(t));
+	s->last_use = ++use_clock;
+	s->nreplies = 0;
+	if (smtp_rset(s) == 0 && s->fd != -1 && smtp_txn(s, m, &t) == 0)
+		return 0;
+	snprintf(d->why, sizeof(d->why), "%s", s->why);
+	log_info("id=%s relay=%s result=lost: %s", m->name, s->name, s->why);
+	remote_lost(m, d, &t, s->why);
+	s->is_broken = 1;
+	smtp_close(s);
+	return -1;
+}
+
+/*
+ * Delivers m to its pending recipients for the MX domain d: over the
+ * session kept from a message before, else to d's addresses in order.
+ * None of them reached, or none that took a session: d is down for the
+ * run, its recipients pending.
+ */
+static void
+remote_mx(struct msg *m, struct dest *d)
+{
+	static struct mx_list list;
+	static struct txn none;
+	char reply[REPLY_LINE_MAX + 1];
+	struct smtp *s;
+	struct url *u;
+	size_t k, sessions = 0;
+	int code;
+
+	if (d->is_down) {
+		remote_lost(m, d, &none, d->why);
+		return;
+	}
+	s = remote_session(d);
+	if (s->fd != -1 && s->nmessages < max_messages &&
+	    remote_mx_txn(s, m, d) == 0)
+		return;
+	if (s->fd != -1)
+		smtp_close(s);
+	if (mx_lookup(&mx, d->name, &list) != MX_OK) {
+		code = mx_reply(&list, reply, sizeof(reply));
+		log_info("id=%s domain=%s result=%s: %s", m->name, d->name,
+		    code / 100 == 5 ? "failed" : "deferred", reply);
+		remote_all(m, d, code, reply);
+		if (code / 100 != 5) {
+			d->is_down = 1;
+			snprintf(d->why, sizeof(d->why), "%s", reply);
+		}
+		return;
+	}
+	u = &mx_urls[s - open_sessions];
+	snprintf(d->why, sizeof(d->why), "451 4.4.1 %s: no MX host reached",
+	    d->name);
+	for (k = 0; k < list.n && sessions < MX_SESSIONS_MAX && !sig_term;
+	    k++) {
+		memset(u, 0, sizeof(*u));
+		u->tls = URL_TLS_MAY;
+		snprintf(u->host, sizeof(u->host), "%s", list.t[k].host);
+		snprintf(u->addr, sizeof(u->addr), "%s", list.t[k].addrtext);
+		snprintf(u->port, sizeof(u->port), "%s", MX_PORT);
+		snprintf(u->name, sizeof(u->name), "%s:%s", list.t[k].host,
+		    MX_PORT);
+		s->last_use = ++use_clock;
+		if (smtp_open(s, u, d, NULL) == -1) {
+			/* one that answered and refused used a session */
+			sessions += s->got_reply;
+			snprintf(d->why, sizeof(d->why), "%s", s->why);
+			continue;
+		}
+		sessions++;
+		if (remote_mx_txn(s, m, d) == 0)
+			return;
+		if (sig_term)
+			break;
+	}
+	d->is_down = !sig_term;
+	remote_lost(m, d, &none, d->why);
+}
+
+/* Delivers m to its pending recipients for d. */
+void
+remote_send(struct msg *m, struct dest *d)
+{
+	if (d->kind == ROUTE_MX)
+		remote_mx(m, d);
+	else
+		remote_relay(m, d);
 }
 
 /* The end of a run: every session ends (QUIT). */

@@ -346,6 +346,7 @@ smtp_open(struct smtp *s, const struct url *u, struct dest *d,
 	is_starttls = want == URL_TLS_STARTTLS;
 	s->url = u;
 	s->dest = d;
+	s->dest_serial = d->serial;
 	s->pass = pass;
 	if (u->addr[0] != '\0')
 		say(s->name, sizeof(s->name), "%s[%s]:%s", u->host, u->addr,

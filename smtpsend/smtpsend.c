@@ -405,6 +405,7 @@ run(void)
 
 	tmp_sweep(time(NULL));
 	route_begin();
+	remote_begin(hostname, timeout);
 	do
 		rc = scan(&done, &left);
 	while (rc == 0 && done > 0 && !sig_term);
@@ -493,11 +494,42 @@ print_queue(void)
 	names_free(&list);
 }
 
+/* -V ADDRESS: the route an address would take (smtpqctl route, sendmail
+ * -bv), as "ADDRESS: local", "ADDRESS: mx DOMAIN" or "ADDRESS: relay
+ * URL".  An address with no domain is qualified with our host name. */
+static int
+print_route(const char *arg)
+{
+	char addr[ADDR_MAX + 1], full[ADDR_MAX + 1], safe[ADDR_MAX * 4 + 1];
+	char where[HOST_MAX + 16];
+	const char *rest;
+	enum route_kind kind;
+	struct dest *d;
+	int n;
+
+	n = snprintf(full, sizeof(full), "<%s>", arg);
+	if (n < 0 || (size_t)n >= sizeof(full) || addr_parse(full, addr,
+	    sizeof(addr), &rest) == -1 || *rest != '\0' || addr[0] == '\0')
+		die_usage("-V: bad address: %s", log_esc(arg, safe,
+		    sizeof(safe)));
+	if (strchr(addr, '@') == NULL) {
+		n = snprintf(full, sizeof(full), "%s@%s", addr, hostname);
+		if (n < 0 || (size_t)n >= sizeof(full))
+			die_usage("-V: address too long");
+		strcpy(addr, full);
+	}
+	route_setup(hostname, NULL);
+	d = route_of("", addr, &kind);
+	route_describe(kind, d, where, sizeof(where));
+	printf("%s: %s\n", log_esc(addr, safe, sizeof(safe)), where);
+	return fflush(stdout) == 0 ? 0 : EXIT_TEMPFAIL;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
-	const char *secrets = NULL, *cafile = NULL;
+	const char *secrets = NULL, *cafile = NULL, *verify_addr = NULL;
 	char why[256];
 	unsigned long count;
 	int c, is_print = 0, is_probe = 0, is_left, is_check = 0;
@@ -506,7 +538,7 @@ main(int argc, char *argv[])
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
+	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) != -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
@@ -569,6 +601,15 @@ main(int argc, char *argv[])
 			if (route_relay(optarg, why, sizeof(why)) == -1)
 				die_usage("bad relay %s: %s", optarg, why);
 			break;
+		case 'R':
+		case 'S':
+			if (route_add(optarg, c == 'S', why, sizeof(why)) == -1)
+				die_usage("bad %s %s: %s", c == 'S' ?
+				    "route-sender" : "route", optarg, why);
+			break;
+		case 'V':
+			verify_addr = optarg;
+			break;
 		case 't':
 			if (opt_duration(optarg, &timeout) == -1 ||
 			    timeout == 0)
@@ -596,6 +637,8 @@ main(int argc, char *argv[])
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
 	conf_blame(0);
+	if (verify_addr != NULL)
+		return print_route(verify_addr);
 	if (is_check) {
 		/* what a run would refuse before touching the queue */
 		log_open("smtpsend", "-");

@@ -146,16 +146,24 @@ struct dest {
 	enum tls_policy	 policy;		/* what TLS it requires */
 	int		 is_down;		/* refused or timed out: not
 						 * tried again this run */
+	unsigned long	 serial;		/* changes when reused */
 	char		 why[REPLY_LINE_MAX + 1];	/* why it is down */
 };
 
-int	route_relay(const char *arg, char *err, size_t errsize);
-int	route_domain(const char *domain);
-int	route_has_relay(void);
-void	route_setup(const char *hostname, const char *secrets);
-void	route_decide(struct msg *);
-void	route_begin(void);
-size_t	route_relays(struct dest **);
+int		 route_relay(const char *arg, char *err, size_t errsize);
+int		 route_add(const char *arg, int is_sender, char *err,
+		    size_t errsize);
+int		 route_domain(const char *domain);
+int		 route_has_relay(void);
+void		 route_setup(const char *hostname, const char *secrets);
+void		 route_begin(void);
+int		 route_is_local(const char *domain);
+struct dest	*route_of(const char *sender, const char *rcpt,
+		    enum route_kind *);
+void		 route_decide(struct msg *);
+void		 route_describe(enum route_kind, const struct dest *,
+		    char *buf, size_t size);
+size_t		 route_relays(struct dest **);
 
 /* smtp.c: one SMTP client connection ------------------------------------ */
 
@@ -169,6 +177,7 @@ struct smtp {
 	int		fd;		/* -1: not connected */
 	const struct url *url;	/* the server it talks to */
 	struct dest	*dest;		/* for whom */
+	unsigned long	dest_serial;	/* dest's serial then */
 	const char	*pass;		/* url->user's, for AUTH */
 	int		is_broken;	/* lost mid-session: no more replies */
 	int		is_closing;	/* it said 421 (RFC 5321 3.8) */
@@ -216,6 +225,7 @@ const char *smtp_tls(const struct smtp *);
 
 /* remote.c: delivery to a destination over SMTP -------------------------- */
 
+void	remote_begin(const char *hostname, unsigned timeout);
 void	remote_limit(unsigned long messages);
 void	remote_send(struct msg *, struct dest *);
 void	remote_end(void);
@@ -245,6 +255,7 @@ enum result	local_deliver(const struct msg *, size_t rcpt,
 
 int	dsn_queue(struct queue *, const struct msg *, const char *host,
 	    char *id, size_t idsize);
+void	dsn_status(const struct msg *, size_t rcpt, char *buf, size_t size);
 
 /* alias.c: -A, aliases for local recipients */
 int	alias_load(const char *path, char *err, size_t errsize);
