@@ -449,6 +449,7 @@ mx_host_addrs(struct mx_host *h, int timeout, long long due)
 
 	h->n6 = h->n4 = 0;
 	h->st6 = h->st4 = DNS_TEMP;
+	err[0] = '\0';
 	if ((left = mx_left(timeout, due)) == -1)
 		return;
 	h->st6 = resolve_addr(h->host, DNS_TYPE_AAAA, left, addr,
