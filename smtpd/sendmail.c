@@ -29,6 +29,10 @@
 
 #include "sendmail.h"
 
+#ifndef SBINDIR
+#define SBINDIR		"/usr/local/sbin"	/* where smtpsend is installed */
+#endif
+
 /* Not POSIX (BSD and Linux have it), hidden by _POSIX_C_SOURCE. */
 int	setgroups(size_t, const gid_t *);
 
