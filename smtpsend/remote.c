@@ -115,7 +115,7 @@ remote_open(struct smtp *s, struct dest *d)
  * recipients the server has not refused (4xx, 5xx) stays pending with
  * why.  Whether d is down is the caller's to say. */
 static void
-remote_lost(struct msg *m, struct dest *d, const struct txn *t,
+remote_lost(struct msg *m, const struct dest *d, const struct txn *t,
     const char *why)
 {
 	size_t i;
@@ -219,15 +219,15 @@ remote_relay(struct msg *m, struct dest *d)
 	remote_lost(m, d, &t, d->why);
 }
 
-/* Sets each of m's pending recipients for d to code and reply. */
+/* Sets each of m's pending recipients for d to code and text. */
 static void
-remote_all(struct msg *m, struct dest *d, int code, const char *reply)
+remote_all(struct msg *m, const struct dest *d, int code, const char *text)
 {
 	size_t i;
 
 	for (i = 0; i < m->env.nrcpt; i++)
 		if (m->rcpt[i].dest == d && m->rcpt[i].result == RES_TEMP)
-			rcpt_set(m, i, code, reply);
+			rcpt_set(m, i, code, text);
 }
 
 /* Over s, open to one of d's MX hosts: 0 when it had its say on m, -1
@@ -261,7 +261,7 @@ remote_mx(struct msg *m, struct dest *d)
 {
 	static struct mx_list list;
 	static struct txn none;
-	char reply[REPLY_LINE_MAX + 1];
+	char why[REPLY_LINE_MAX + 1];
 	struct smtp *s;
 	struct url *u;
 	size_t k, sessions = 0;
@@ -278,13 +278,13 @@ remote_mx(struct msg *m, struct dest *d)
 	if (s->fd != -1)
 		smtp_close(s);
 	if (mx_lookup(&mx, d->name, &list) != MX_OK) {
-		code = mx_reply(&list, reply, sizeof(reply));
+		code = mx_reply(&list, why, sizeof(why));
 		log_info("id=%s domain=%s result=%s: %s", m->name, d->name,
-		    code / 100 == 5 ? "failed" : "deferred", reply);
-		remote_all(m, d, code, reply);
+		    code / 100 == 5 ? "failed" : "deferred", why);
+		remote_all(m, d, code, why);
 		if (code / 100 != 5) {
 			d->is_down = 1;
-			snprintf(d->why, sizeof(d->why), "%s", reply);
+			snprintf(d->why, sizeof(d->why), "%s", why);
 		}
 		return;
 	}

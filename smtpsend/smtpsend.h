@@ -138,15 +138,15 @@ int	auth_secret(const char *file, const char *host, const char *user,
 /* A destination: a relay (its URLs, tried in order until one takes the
  * session) or a domain's MX hosts.  remote.c delivers to it. */
 struct dest {
-	enum route_kind	 kind;			/* ROUTE_RELAY or ROUTE_MX */
-	char		 name[HOST_MAX + 10];	/* for logs: url or domain */
 	struct url	*urls[DEST_URLS_MAX];	/* ROUTE_RELAY */
 	char		*pass[DEST_URLS_MAX];	/* for urls[i]->user */
 	size_t		 nurls;
+	unsigned long	 serial;		/* changes when reused */
+	enum route_kind	 kind;			/* ROUTE_RELAY or ROUTE_MX */
 	enum tls_policy	 policy;		/* what TLS it requires */
 	int		 is_down;		/* refused or timed out: not
 						 * tried again this run */
-	unsigned long	 serial;		/* changes when reused */
+	char		 name[HOST_MAX + 10];	/* for logs: url or domain */
 	char		 why[REPLY_LINE_MAX + 1];	/* why it is down */
 };
 
@@ -174,33 +174,33 @@ size_t		 route_relays(struct dest **);
 #define RELAY_MESSAGES_MAX	100000
 
 struct smtp {
-	int		fd;		/* -1: not connected */
 	const struct url *url;	/* the server it talks to */
 	struct dest	*dest;		/* for whom */
-	unsigned long	dest_serial;	/* dest's serial then */
 	const char	*pass;		/* url->user's, for AUTH */
+	unsigned long	dest_serial;	/* dest's serial then */
+	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
+	unsigned long	nmessages;	/* transactions begun on it (-c) */
+	unsigned long	last_use;	/* for remote.c's choice of one to end */
+	struct line	in;
+	struct out	out;
+	struct tls	tls;
+	int		fd;		/* -1: not connected */
 	int		is_broken;	/* lost mid-session: no more replies */
 	int		is_closing;	/* it said 421 (RFC 5321 3.8) */
 	unsigned	nreplies;	/* read in this try of a message */
 	int		has_pipelining, has_8bitmime, has_smtputf8;
-	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
 	int		has_size;
 	int		needs_rset;	/* a transaction did not end at "." */
 	unsigned	nsent;		/* messages this session took */
-	unsigned long	nmessages;	/* transactions begun on it (-c) */
-	unsigned long	last_use;	/* for remote.c's choice of one to end */
 	int		has_starttls, has_plain, has_login;
 	int		is_tls;		/* through s_client */
 	int		is_verified;	/* and the certificate checked */
 	int		got_reply;	/* one since connecting */
 	enum line_status status;	/* of the last reply read */
-	struct tls	tls;
 	char		name[HOST_MAX + 80];	/* "host[addr]:port", logs */
 	char		why[REPLY_LINE_MAX + 1];	/* why it is lost */
 	char		last[REPLY_LINE_MAX + 1];	/* "CODE text" */
 	char		text[REPLY_TEXT_MAX + 1];	/* all its lines */
-	struct line	in;
-	struct out	out;
 };
 
 /* Where a transaction stands: MAIL's reply, and who the server took. */

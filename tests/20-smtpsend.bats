@@ -614,7 +614,7 @@ assert_kept_whole() {
 	grep -q 'to=<Joe@Local.Test> route=local relay=maildir .* result=sent: 250' "$LOG"
 }
 
-@test "without -r every recipient is local, and no connection is made" {
+@test "-r local: every recipient is local, and no connection is made" {
 	qmsg "$(qname 0 1)" a@src.test u1@any.test u2@other.test
 	qmsg "$(qname 0 2)" a@src.test u1@any.test
 	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"

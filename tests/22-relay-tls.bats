@@ -108,7 +108,7 @@ assert_kept() {
 	RELAY_DIR=$BATS_TEST_TMPDIR/relay2 assert_delivered
 	grep -q "relay=127.0.0.1:$closed result=unreachable" "$LOG"
 	grep -q "relay=127.0.0.1:$refusing result=unusable: .*554 5.3.2" "$LOG"
-	grep -q "via=127.0.0.1:$RELAY_PORT result=sent" "$LOG"
+	grep -q "route=relay relay=127.0.0.1:$RELAY_PORT .*result=sent" "$LOG"
 }
 
 @test "smtp+tls://: STARTTLS, verified, EHLO again, the message byte for byte" {

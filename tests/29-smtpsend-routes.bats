@@ -33,10 +33,10 @@ route() {
 	local name
 	name=$(qname)
 	qmsg "$name" a@src.test x@remote.test
-	# A namespace whose only DNS server refuses every name.
-	dns_start
+	# A namespace whose only DNS server never answers for remote.test.
+	dns_start 'local-zone: "remote.test." deny'
 	run dns_exec "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR" \
-	    -t 5s
+	    -t 3s
 	assert_status 75
 	[ ! -e "$MAILDIR/x" ]
 	[ -f "$Q/new/$name" ]

@@ -240,7 +240,7 @@ assert_kept() {
 	    -r "smtps://alice@localhost:$PF_SMTPS" -a "$SECRETS"
 	assert_in_postfix
 	grep -q "relay=127.0.0.1:$PF_SELF result=unusable: .*self-signed certificate" "$LOG"
-	grep -q "via=localhost:$PF_SMTPS result=sent" "$LOG"
+	grep -q "route=relay relay=localhost:$PF_SMTPS .*result=sent" "$LOG"
 }
 
 @test "Postfix: -k says what each relay offers and whether TLS and AUTH worked" {

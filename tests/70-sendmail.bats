@@ -518,3 +518,9 @@ more" ]
 	grep -q "$(printf '^h\303\251llo')" "$box"/new/*
 	[ "$(count_files "$Q/new")" -eq 0 ]
 }
+
+@test "-bv names the route smtpsend would give a remote address (smtpsend -V)" {
+	SENDMAIL_SMTPSEND=$SMTPSEND run "$SENDMAIL" -oQ"$Q" -bv a@example.org
+	[ "$status" -eq 0 ]
+	[ "$output" = "a@example.org: deliverable: remote: route mx example.org" ]
+}
