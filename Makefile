@@ -130,8 +130,13 @@ $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 
 $(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
 
-$(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
-	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
+# smtpsend/dane.c (tlspolicy.h) is smtpqctl probe's too.
+TLSPOLICY_OBJ = $(O)/smtpsend/dane.o
+$(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o: smtpsend/tlspolicy.h
+
+$(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) \
+	    $(O)/common/libcommon.a
 
 # sendmail runs setgid (make install): dynamic glibc, which ignores the
 # caller's LD_* variables in a setgid program.  mailq is a link to it.
@@ -151,6 +156,14 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 # nothing of smtpsend around it (tests/dns/mxq: the MX lookup;
 # tests/sign/qsign: DKIM signing).
 TEST_BIN    = $(O)/tests/dns/mxq $(O)/tests/sign/qsign
+# tests/dns/daneq: the DANE policy and handshake.
+TEST_BIN   += $(O)/tests/dns/daneq
+
+$(O)/tests/dns/daneq: tests/dns/daneq.c $(O)/smtpsend/dane.o \
+    $(O)/smtpsend/tls.o $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/dane.o \
+	    $(O)/smtpsend/tls.o $(O)/common/libcommon.a
 
 $(O)/tests/dns/mxq: tests/dns/mxq.c $(O)/common/libcommon.a
 	@mkdir -p $(@D)
@@ -241,7 +254,7 @@ clean:
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend smtpsend/smtpqctl $(UNIT_SRC:%.c=%) \
-	    tests/dns/mxq tests/sign/qsign
+	    tests/dns/mxq tests/sign/qsign tests/dns/daneq
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with

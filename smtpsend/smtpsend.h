@@ -69,6 +69,10 @@ int	tls_start(struct tls *, const struct url *, int is_starttls,
 	    int is_verified, const char *cafile, const char *helo,
 	    int timeout, char *why, size_t size);
 void	tls_stop(struct tls *, char *why, size_t size);
+struct dane;
+int	tls_start_dane(struct tls *, const char *addr, const char *port,
+	    const char *name, const struct dane *, const char *helo,
+	    int timeout, char *why, size_t size);
 
 /* auth.c: -a and AUTH PLAIN, LOGIN ------------------------------------- */
 
