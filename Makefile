@@ -130,8 +130,8 @@ $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 
 $(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
 
-# smtpsend/dane.c (tlspolicy.h) is smtpqctl probe's too.
-TLSPOLICY_OBJ = $(O)/smtpsend/dane.o
+# smtpsend/dane.c and mtasts.c (tlspolicy.h) are smtpqctl probe's too.
+TLSPOLICY_OBJ = $(O)/smtpsend/dane.o $(O)/smtpsend/mtasts.o
 $(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o: smtpsend/tlspolicy.h
 
 $(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) $(O)/common/libcommon.a
@@ -156,14 +156,20 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 # nothing of smtpsend around it (tests/dns/mxq: the MX lookup;
 # tests/sign/qsign: DKIM signing).
 TEST_BIN    = $(O)/tests/dns/mxq $(O)/tests/sign/qsign
-# tests/dns/daneq: the DANE policy and handshake.
-TEST_BIN   += $(O)/tests/dns/daneq
+# tests/dns/daneq: the DANE policy and handshake; tests/dns/stsq: MTA-STS.
+TEST_BIN   += $(O)/tests/dns/daneq $(O)/tests/dns/stsq
 
 $(O)/tests/dns/daneq: tests/dns/daneq.c $(O)/smtpsend/dane.o \
     $(O)/smtpsend/tls.o $(O)/common/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/dane.o \
 	    $(O)/smtpsend/tls.o $(O)/common/libcommon.a
+
+$(O)/tests/dns/stsq: tests/dns/stsq.c $(O)/smtpsend/mtasts.o \
+    $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/mtasts.o \
+	    $(O)/common/libcommon.a
 
 $(O)/tests/dns/mxq: tests/dns/mxq.c $(O)/common/libcommon.a
 	@mkdir -p $(@D)
@@ -254,7 +260,7 @@ clean:
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend smtpsend/smtpqctl $(UNIT_SRC:%.c=%) \
-	    tests/dns/mxq tests/sign/qsign tests/dns/daneq
+	    tests/dns/mxq tests/sign/qsign tests/dns/daneq tests/dns/stsq
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with
@@ -438,7 +444,8 @@ FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
-    smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC)
+    smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC) \
+    smtpsend/mtasts.c smtpsend/tlspolicy.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
 

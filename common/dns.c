@@ -310,6 +310,7 @@ dns_walk_open(struct dns_walk *w, const unsigned char *msg, size_t len,
 		n--;
 	if (n > DNS_NAME_MAX)
 		return DNS_TEMP;
+	memset(w->chain, 0, sizeof(w->chain));
 	memcpy(w->chain[0], name, n);
 	w->chain[0][n] = '\0';
 	w->nchain = 1;

@@ -97,7 +97,7 @@ dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
 	 * query, which must not hold mail up). */
 	len = resolve_query(host, DNS_TYPE_A, timeout, answer, sizeof(answer),
 	    err, sizeof(err));
-	if (len == -1 || (st = dns_open(&a, answer, (size_t)len)) == DNS_TEMP) {
+	if (len == -1 || dns_open(&a, answer, (size_t)len) == DNS_TEMP) {
 		d->state = DANE_DEFER;
 		snprintf(d->why, sizeof(d->why), "address lookup of %s failed "
 		    "(bogus, or no answer): %s", host, len == -1 ? err :

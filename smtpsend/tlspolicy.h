@@ -41,4 +41,52 @@ int	dane_is_usable(const struct dns_tlsa *);
 int	dane_rrdata(const struct dns_tlsa *, char *buf, size_t size);
 const char *dane_state_name(enum dane_state);
 
+/* mtasts.c ---------------------------------------------------------------- */
+
+#define MTASTS_MX_MAX		16	/* mx: lines kept */
+#define MTASTS_ID_MAX		32	/* RFC 8461 3.1: 1*32(ALPHA / DIGIT) */
+#define MTASTS_POLICY_MAX	65536	/* octets fetched, at most */
+#define MTASTS_MAX_AGE_MAX	31557600L	/* RFC 8461 3.2: a year */
+
+enum mtasts_mode { MTASTS_NONE, MTASTS_TESTING, MTASTS_ENFORCE };
+
+struct mtasts_policy {
+	enum mtasts_mode mode;
+	long		 max_age;	/* seconds */
+	size_t		 nmx;
+	char		 mx[MTASTS_MX_MAX][DNS_NAME_MAX + 1];	/* lower case */
+	char		 id[MTASTS_ID_MAX + 1];	/* of the TXT record */
+	time_t		 fetched;
+	int		 is_cached;	/* read from the cache, not fetched */
+};
+
+/* What a delivery to one MX host must do under the policy. */
+enum mtasts_action {
+	MTASTS_ACT_NONE,	/* no policy, or mode none */
+	MTASTS_ACT_VERIFY,	/* enforce: TLS verified for the MX name */
+	MTASTS_ACT_REFUSE,	/* enforce, the host matches no mx: skip it */
+	MTASTS_ACT_TESTING,	/* testing, host matches: deliver, log */
+	MTASTS_ACT_TESTING_MISMATCH	/* testing, no match: deliver, log */
+};
+
+/* The policy text (RFC 8461 3.2) into p: 0, or -1 with why. */
+int	mtasts_parse(const char *text, size_t len, struct mtasts_policy *p,
+	    char *why, size_t size);
+/* A TXT record: 1 and its id when it is an STSv1 record, 0 when it is
+ * not one (no "v=STSv1"), -1 when it is one but malformed. */
+int	mtasts_txt(const char *txt, char *id, size_t size);
+/* Whether host matches an mx: pattern (RFC 8461 4.1). */
+int	mtasts_mx_match(const struct mtasts_policy *, const char *host);
+/* domain's policy (RFC 8461 3, 5.1): its TXT record, the cache under
+ * queue_dir/mta-sts/, a fetch over HTTPS by curl (cafile, NULL: the
+ * system's CAs) when the id differs or the cache expired.  1 with p set,
+ * 0 for no policy; why says what was done or went wrong. */
+int	mtasts_lookup(const char *queue_dir, const char *domain,
+	    const char *cafile, int timeout, struct mtasts_policy *p,
+	    char *why, size_t size);
+enum mtasts_action mtasts_check(const struct mtasts_policy *,
+	    const char *host);
+const char *mtasts_mode_name(enum mtasts_mode);
+const char *mtasts_action_name(enum mtasts_action);
+
 #endif
