@@ -132,7 +132,8 @@ $(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
 
 # smtpsend/dane.c and mtasts.c (tlspolicy.h) are smtpqctl probe's too.
 TLSPOLICY_OBJ = $(O)/smtpsend/dane.o $(O)/smtpsend/mtasts.o
-$(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o: smtpsend/tlspolicy.h
+$(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o $(O)/smtpsend/smtpqctl-probe.o: \
+    smtpsend/tlspolicy.h
 
 $(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) $(O)/common/libcommon.a
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) \

@@ -86,6 +86,12 @@ mtasts_is_host(const char *s, int is_pattern)
 	return label > 0 && s[n - 1] != '-';
 }
 
+int
+mtasts_is_host_name(const char *s)
+{
+	return mtasts_is_host(s, 0);
+}
+
 static void
 mtasts_lower(char *s)
 {

@@ -51,6 +51,7 @@ static int queue_fd = -1;
 static const char *smtpd_path = SBINDIR "/smtpd";
 static const char *smtpsend_path = SBINDIR "/smtpsend";
 static const char *conf_arg;		/* -F, passed on by check */
+static const char *cafile;		/* -C, for probe DOMAIN */
 
 static void
 usage(void)
@@ -63,7 +64,9 @@ usage(void)
 	    "  flush [ID|@DOMAIN]   deliver now\n"
 	    "  hold ID, release ID  keep from delivery, and give back\n"
 	    "  delete ID            remove for good\n"
-	    "  requeue ID           failed/ back to the queue\n");
+	    "  requeue ID           failed/ back to the queue\n"
+	    "  probe DOMAIN         its MX hosts, DANE, MTA-STS: the TLS "
+	    "required\n");
 	exit(0);
 }
 
@@ -563,9 +566,12 @@ main(int argc, char *argv[])
 
 	log_prog = "smtpqctl";
 	opterr = 0;
-	while ((c = conf_getopt(argc, argv, "+:F:hl:q:", CONF_SMTPQCTL)) !=
+	while ((c = conf_getopt(argc, argv, "+:C:F:hl:q:", CONF_SMTPQCTL)) !=
 	    -1) {
 		switch (c) {
+		case 'C':
+			cafile = optarg;
+			break;
 		case 'h':
 			usage();
 			break;
@@ -615,5 +621,7 @@ main(int argc, char *argv[])
 		return msg_move(arg, QDIR_FAILED, QDIR_NEW, "requeued");
 	if (strcmp(cmd, "delete") == 0)
 		return cmd_delete(arg);
+	if (strcmp(cmd, "probe") == 0)
+		return cmd_probe_domain(arg, cafile);
 	die_usage("%s: unknown command", cmd);
 }

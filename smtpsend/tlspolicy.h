@@ -84,6 +84,8 @@ int	mtasts_mx_match(const struct mtasts_policy *, const char *host);
 int	mtasts_lookup(const char *queue_dir, const char *domain,
 	    const char *cafile, int timeout, struct mtasts_policy *p,
 	    char *why, size_t size);
+/* Whether s is a host name (RFC 1123 2.1), as a policy domain must be. */
+int	mtasts_is_host_name(const char *s);
 enum mtasts_action mtasts_check(const struct mtasts_policy *,
 	    const char *host);
 const char *mtasts_mode_name(enum mtasts_mode);

@@ -205,3 +205,22 @@ assert_no_ehlo_through() {
 	[ "${lines[0]}" = "status=ok ad=1" ]
 	[ "${lines[1]}" = "host=ee.dane.test dane=required (1 usable TLSA records)" ]
 }
+
+@test "smtpqctl probe DOMAIN shows DNSSEC, the TLSA records and that DANE is required" {
+	local q=$BATS_TEST_TMPDIR/q
+	mkdir -p "$q"
+	run dns_exec "$SMTPQCTL" -q "$q" -l - probe ee.dane.test
+	assert_status 0
+	[ "${lines[0]}" = "domain ee.dane.test" ]
+	[ "${lines[1]}" = "mx: ok" ]
+	[ "${lines[2]}" = "dnssec: signed (the resolver is trusted to validate)" ]
+	[ "${lines[3]}" = "mta-sts: none" ]
+	[ "${lines[5]}" = "mx 10 ee.dane.test" ]
+	[ "${lines[6]}" = "    dane: required (1 usable TLSA records)" ]
+	[ "${lines[7]}" = "    tlsa 3 1 1 $(cat "$PKI/ee.hash")" ]
+	[ "${lines[8]}" = "    requires: tls=dane (STARTTLS, verified by the TLSA records)" ]
+	run dns_exec "$SMTPQCTL" -q "$q" -l - probe bogus.dane.test
+	assert_status 75
+	[ "${lines[7]}" = "    requires: nothing can go: the DNSSEC lookup failed, mail is deferred" ]
+	[ "${lines[8]}" = "result: no MX host can be used now: mail would wait" ]
+}

@@ -60,6 +60,9 @@ setup_file() {
 	done
 	dns_start 'local-zone: "test." static' "${lines[@]}" \
 	    'local-data: "_mta-sts.other.test. TXT \"v=spf1 -all\""' \
+	    'local-data: "enforce.test. MX 10 mx.enforce.test."' \
+	    'local-data: "enforce.test. MX 20 backup.elsewhere.test."' \
+	    'local-data: "testing.test. MX 10 mx.elsewhere.test."' \
 	    'remote-control:' '  control-enable: yes' \
 	    "  control-interface: $DNS_DIR/control.sock" \
 	    '  control-use-cert: no' || return 1
@@ -214,4 +217,29 @@ sts() {
 	sts other.test
 	[ "${lines[0]}" = "sts=none" ]
 	[ "${lines[1]}" = "why: no MTA-STS policy (no TXT record)" ]
+}
+
+@test "smtpqctl probe DOMAIN shows the MX hosts, the policy and what each host requires" {
+	run dns_exec "$SMTPQCTL" -q "$Q" -l - -C "$CA" probe enforce.test
+	assert_status 0
+	[ "${lines[0]}" = "domain enforce.test" ]
+	[ "${lines[1]}" = "mx: ok" ]
+	[ "${lines[2]}" = "dnssec: not signed (the resolver is trusted to validate)" ]
+	[ "${lines[3]}" = "mta-sts: mode enforce, id 1, max_age 86400, fetched" ]
+	[ "${lines[4]}" = "mta-sts mx: mx.enforce.test" ]
+	[ "${lines[5]}" = "mta-sts mx: *.pool.enforce.test" ]
+	[ "${lines[6]}" = "mta-sts why: fetched id 1" ]
+	[ "${lines[7]}" = "mx 10 mx.enforce.test" ]
+	[ "${lines[8]}" = "    dane: none (the MX records are not DNSSEC-signed)" ]
+	[ "${lines[9]}" = "    requires: tls=verified (STARTTLS, the certificate verified for mx.enforce.test: MTA-STS enforce)" ]
+	[ "${lines[10]}" = "mx 20 backup.elsewhere.test" ]
+	[ "${lines[12]}" = "    requires: not used (no mx: of the MTA-STS policy matches it)" ]
+	[ "${lines[13]}" = "result: 1 of 2 MX hosts usable" ]
+	[ -f "$Q/mta-sts/enforce.test" ]
+	run dns_exec "$SMTPQCTL" -q "$Q" -l - -C "$CA" probe testing.test
+	assert_status 0
+	[ "${lines[6]}" = "mx 10 mx.elsewhere.test" ]
+	[ "${lines[8]}" = "    requires: STARTTLS when offered, unverified (MTA-STS testing: what enforce would do is logged; it would not be used)" ]
+	run dns_exec "$SMTPQCTL" -q "$Q" -l - probe 'bad/name'
+	assert_status 64
 }
