@@ -131,7 +131,8 @@ $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 $(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
 
 # smtpsend/dane.c and mtasts.c (tlspolicy.h) are smtpqctl probe's too.
-TLSPOLICY_OBJ = $(O)/smtpsend/dane.o $(O)/smtpsend/mtasts.o
+TLSPOLICY_OBJ = $(O)/smtpsend/dane.o $(O)/smtpsend/mtasts.o \
+		$(O)/smtpsend/tlsrpt.o
 $(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o $(O)/smtpsend/smtpqctl-probe.o: \
     smtpsend/tlspolicy.h
 
@@ -159,6 +160,14 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 TEST_BIN    = $(O)/tests/dns/mxq $(O)/tests/sign/qsign
 # tests/dns/daneq: the DANE policy and handshake; tests/dns/stsq: MTA-STS.
 TEST_BIN   += $(O)/tests/dns/daneq $(O)/tests/dns/stsq
+# tests/dns/rptq: a TLS report count recorded as smtpsend would.
+TEST_BIN   += $(O)/tests/dns/rptq
+
+$(O)/tests/dns/rptq: tests/dns/rptq.c $(O)/smtpsend/tlsrpt.o \
+    $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/tlsrpt.o \
+	    $(O)/common/libcommon.a
 
 $(O)/tests/dns/daneq: tests/dns/daneq.c $(O)/smtpsend/dane.o \
     $(O)/smtpsend/tls.o $(O)/common/libcommon.a
@@ -261,7 +270,8 @@ clean:
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend smtpsend/smtpqctl $(UNIT_SRC:%.c=%) \
-	    tests/dns/mxq tests/sign/qsign tests/dns/daneq tests/dns/stsq
+	    tests/dns/mxq tests/sign/qsign tests/dns/daneq tests/dns/stsq \
+	    tests/dns/rptq
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with
@@ -446,7 +456,7 @@ FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
     smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC) \
-    smtpsend/mtasts.c smtpsend/tlspolicy.h
+    smtpsend/mtasts.c smtpsend/tlsrpt.c smtpsend/tlspolicy.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC)
 

@@ -9,11 +9,16 @@
  *
  * Reads DNS and one HTTPS URL; writes only the MTA-STS cache.  Every name
  * printed comes from dns.c's checked host names or is escaped.
+ *
+ * "smtpqctl tlsrpt DAY": the day's TLS report (RFC 8460), counted by
+ * tlsrpt.c from what smtpsend recorded under the queue.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "smtpqctl.h"
 #include "tlspolicy.h"
@@ -146,5 +151,31 @@ cmd_probe_domain(const char *domain, const char *cafile)
 		return 75;
 	}
 	printf("result: %d of %zu MX hosts usable\n", usable, n);
+	return 0;
+}
+
+int
+cmd_tlsrpt(const char *day)
+{
+	char host[DNS_NAME_MAX + 1];
+	int rc;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	rc = tlsrpt_report(queue_dir, day, host, stdout);
+	if (rc == -1 && errno == EINVAL) {
+		fprintf(stderr, "smtpqctl: tlsrpt: a day is YYYY-MM-DD\n");
+		return 64;
+	}
+	if (rc == -1) {
+		fprintf(stderr, "smtpqctl: tlsrpt: %s\n", strerror(errno));
+		return 75;
+	}
+	if (rc == 1) {
+		fprintf(stderr, "smtpqctl: tlsrpt: nothing recorded on %s\n",
+		    day);
+		return 66;
+	}
 	return 0;
 }

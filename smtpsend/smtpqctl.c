@@ -66,7 +66,9 @@ usage(void)
 	    "  delete ID            remove for good\n"
 	    "  requeue ID           failed/ back to the queue\n"
 	    "  probe DOMAIN         its MX hosts, DANE, MTA-STS: the TLS "
-	    "required\n");
+	    "required\n"
+	    "  tlsrpt DAY           the RFC 8460 report of a day "
+	    "(YYYY-MM-DD)\n");
 	exit(0);
 }
 
@@ -623,5 +625,7 @@ main(int argc, char *argv[])
 		return cmd_delete(arg);
 	if (strcmp(cmd, "probe") == 0)
 		return cmd_probe_domain(arg, cafile);
+	if (strcmp(cmd, "tlsrpt") == 0)
+		return cmd_tlsrpt(arg);
 	die_usage("%s: unknown command", cmd);
 }

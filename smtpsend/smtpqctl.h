@@ -33,5 +33,7 @@ int	cmd_queue(int is_json);
 
 /* smtpqctl-probe.c: probe DOMAIN */
 int	cmd_probe_domain(const char *domain, const char *cafile);
+/* smtpqctl-probe.c: tlsrpt DAY */
+int	cmd_tlsrpt(const char *day);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef TLSPOLICY_H
 #define TLSPOLICY_H
 
+#include <stdio.h>
 #include <time.h>
 
 #include "common.h"
@@ -90,5 +91,20 @@ enum mtasts_action mtasts_check(const struct mtasts_policy *,
 	    const char *host);
 const char *mtasts_mode_name(enum mtasts_mode);
 const char *mtasts_action_name(enum mtasts_action);
+
+/* tlsrpt.c: SMTP TLS Reporting counts (RFC 8460) ------------------------ */
+
+enum tlsrpt_policy { TLSRPT_STS, TLSRPT_TLSA, TLSRPT_NONE };
+
+/* Counts one session with domain's MX host under policy: result NULL for
+ * a success, else an RFC 8460 4.3 result type ("certificate-not-trusted",
+ * ...).  Appended to queue_dir/tlsrpt/YYYY-MM-DD (UTC), one line, one
+ * write.  0, or -1 with errno. */
+int	tlsrpt_record(const char *queue_dir, const char *domain,
+	    enum tlsrpt_policy, const char *result, const char *host);
+/* The RFC 8460 4.4 report of day (YYYY-MM-DD) as JSON on out, from org
+ * (our host name).  0; 1 when the day has no file; -1 with errno. */
+int	tlsrpt_report(const char *queue_dir, const char *day, const char *org,
+	    FILE *out);
 
 #endif
