@@ -117,6 +117,8 @@ $(O)/smtpd/smtpd: $(SMTPD_OBJ) $(O)/common/libcommon.a
 endif
 
 $(SMTPD_OBJ): smtpd/smtpd.h
+# mx.h: direct delivery's MX choice (common/mx.c), for smtpsend's files.
+$(O)/common/mx.o $(SMTPSEND_OBJ) $(UNIT_BIN) $(O)/tests/dns/mxq: common/mx.h
 
 # The programs beside smtpd: dynamic, against the system's libc.
 $(SMTPD_PROGS:%=$(O)/smtpd/%): $(O)/smtpd/%: $(O)/smtpd/%.o \
@@ -249,7 +251,7 @@ valgrind: all fault
 run: all
 	@mkdir -p var
 	@echo "smtpd on 127.0.0.1:$(DEMO_PORT), queue in ./var/queue, log in ./var/log"
-	@echo "smtpsend every 5s: $(if $(RELAY),relays to $(RELAY),delivers into ./var/mail/<user>/new)"
+	@echo "smtpsend every 5s: $(if $(RELAY),relays to $(RELAY),-r local: delivers every recipient into ./var/mail/<user>/new)"
 	@echo "send a test mail from another terminal:"
 	@echo "  swaks --server 127.0.0.1:$(DEMO_PORT) --to you@localhost"
 	@echo "or:"
@@ -258,7 +260,7 @@ run: all
 	@echo "Ctrl-C stops."
 	@$(O)/smtpsend/smtpsend -w 5s -q $(CURDIR)/var/queue -n localhost \
 	    -m $(CURDIR)/var/mail -l $(CURDIR)/var/log \
-	    $(if $(RELAY),-r $(RELAY)) & sender=$$!; \
+	    $(if $(RELAY),-r $(RELAY),-r local) & sender=$$!; \
 	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
 	systemd-socket-activate -l 127.0.0.1:$(DEMO_PORT) -a --inetd \
 	    $(CURDIR)/$(O)/smtpd/smtpd -q $(CURDIR)/var/queue -n localhost \

@@ -482,6 +482,13 @@ enum dns_status	dns_mx(const unsigned char *msg, size_t len,
 		    const char *domain, struct dns_mx *mx, size_t max,
 		    size_t *n, char *cname, size_t cnamesize);
 void		dns_mx_order(struct dns_mx *, size_t n, unsigned long seed);
+/* dns_addr(): the addresses of name in an answer to type DNS_TYPE_A or
+ * DNS_TYPE_AAAA (CNAMEs followed, duplicates dropped), at most max, each
+ * in 16 octets (an IPv4 address in the first 4), their number in *n;
+ * cname as dns_mx()'s. */
+enum dns_status	dns_addr(const unsigned char *msg, size_t len,
+		    const char *name, unsigned type, unsigned char (*addr)[16],
+		    size_t max, size_t *n, char *cname, size_t cnamesize);
 /* resolve.c, with dns.c: domain's MX hosts (dns_mx()), a CNAME's target
  * asked for in turn when the resolver did not follow it, each query
  * bounded by timeout; *is_authentic when every answer had the AD bit.
@@ -489,6 +496,11 @@ void		dns_mx_order(struct dns_mx *, size_t n, unsigned long seed);
 enum dns_status	resolve_mx(const char *domain, int timeout,
 		    struct dns_mx *mx, size_t max, size_t *n,
 		    int *is_authentic, char *err, size_t errsize);
+/* resolve.c, with dns.c: name's addresses of type DNS_TYPE_A or
+ * DNS_TYPE_AAAA (dns_addr()), as resolve_mx() asks. */
+enum dns_status	resolve_addr(const char *name, unsigned type, int timeout,
+		    unsigned char (*addr)[16], size_t max, size_t *n,
+		    char *err, size_t errsize);
 
 /* TLSA (RFC 6698 2.1) and TXT (RFC 1035 3.3.14) records, for DANE (RFC
  * 7672) and MTA-STS (RFC 8461 3.1).  dns_tlsa() keeps at most max TLSA

@@ -18,6 +18,7 @@
 
 #include <resolv.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -177,41 +178,84 @@ dns_in_chain(char (*chain)[DNS_NAME_MAX + 1], size_t n, const char *name)
 	return 0;
 }
 
+/*
+ * The chain of names that answer the question: the name asked for, then
+ * each CNAME target met (RFC 1034 3.6.2).  dns_chain_init() starts it at
+ * name (at most DNS_NAME_MAX octets, a final dot dropped): 0, or -1 for a
+ * name too long.  dns_chain_rr() judges one record: 1 when it answers
+ * (class IN, owned by a name of the chain, not a CNAME: the caller reads
+ * it), 0 when it is skipped (another owner, or a CNAME, whose target then
+ * joins the chain), -1 when it is malformed or the chain too long.
+ */
+struct dns_chain {
+	char	name[DNS_CHAIN_MAX][DNS_NAME_MAX + 1];
+	size_t	n;
+};
+
+static int
+dns_chain_init(struct dns_chain *c, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len > DNS_NAME_MAX)
+		return -1;
+	(void)snprintf(c->name[0], sizeof(c->name[0]), "%.*s", (int)len,
+	    name);
+	c->n = 1;
+	return 0;
+}
+
+static int
+dns_chain_rr(struct dns_chain *c, const struct dns_answer *a,
+    const struct dns_rr *rr)
+{
+	if (rr->class != DNS_CLASS_IN || !dns_in_chain(c->name, c->n,
+	    rr->owner))
+		return 0;	/* not an answer to our question */
+	if (rr->type != DNS_TYPE_CNAME)
+		return 1;
+	if (c->n == DNS_CHAIN_MAX || dns_name(a, rr->rdata, c->name[c->n],
+	    sizeof(c->name[c->n])) != (int)rr->rdlen)
+		return -1;
+	c->n++;
+	return 0;
+}
+
+/* After an answer with no record of the type asked for: the chain's last
+ * target, when a CNAME led there, into cname (else ""), for the caller to
+ * ask for in turn: the resolver did not follow it. */
+static void
+dns_chain_end(const struct dns_chain *c, char *cname, size_t cnamesize)
+{
+	cname[0] = '\0';
+	if (c->n > 1 && strlen(c->name[c->n - 1]) < cnamesize)
+		strcpy(cname, c->name[c->n - 1]);
+}
+
 enum dns_status
 dns_mx(const unsigned char *msg, size_t len, const char *domain,
     struct dns_mx *mx, size_t max, size_t *n, char *cname, size_t cnamesize)
 {
-	char chain[DNS_CHAIN_MAX][DNS_NAME_MAX + 1];
+	struct dns_chain chain;
 	struct dns_answer a;
 	struct dns_rr rr;
 	enum dns_status st;
-	size_t nchain = 1, dlen = strlen(domain), i;
+	size_t i;
 	int has_null = 0, rc;
 
 	*n = 0;
 	cname[0] = '\0';
-	if (dlen > 0 && domain[dlen - 1] == '.')
-		dlen--;
-	if (dlen > DNS_NAME_MAX)
+	if (dns_chain_init(&chain, domain) == -1)
 		return DNS_TEMP;
-	memcpy(chain[0], domain, dlen);
-	chain[0][dlen] = '\0';
 	st = dns_open(&a, msg, len);
 	if (st != DNS_OK)
 		return st;
 	while ((rc = dns_next(&a, &rr)) == 1) {
-		if (rr.class != DNS_CLASS_IN ||
-		    !dns_in_chain(chain, nchain, rr.owner))
-			continue;	/* not an answer to our question */
-		if (rr.type == DNS_TYPE_CNAME) {
-			if (nchain == DNS_CHAIN_MAX ||
-			    dns_name(&a, rr.rdata, chain[nchain],
-			    sizeof(chain[nchain])) != (int)rr.rdlen)
-				goto malformed;
-			nchain++;
-			continue;
-		}
-		if (rr.type != DNS_TYPE_MX)
+		if ((rc = dns_chain_rr(&chain, &a, &rr)) == -1)
+			goto malformed;
+		if (rc == 0 || rr.type != DNS_TYPE_MX)
 			continue;	/* RRSIGs and the like */
 		if (rr.rdlen < 3)
 			goto malformed;
@@ -238,16 +282,66 @@ dns_mx(const unsigned char *msg, size_t len, const char *domain,
 	 * mistake of the domain's, and the real hosts are tried. */
 	if (*n == 0 && has_null)
 		return DNS_NULLMX;
-	/* A CNAME with no MX of its target's: the resolver did not follow
-	 * it (RFC 1034 3.6.2 lets it); the caller asks for the target. */
-	if (*n == 0 && nchain > 1 && strlen(chain[nchain - 1]) < cnamesize)
-		strcpy(cname, chain[nchain - 1]);
-	if (*n == 0)
+	if (*n == 0) {
+		dns_chain_end(&chain, cname, cnamesize);
 		return DNS_NODATA;
+	}
 	return DNS_OK;
 
 malformed:
 	*n = 0;		/* nothing of a malformed answer is used */
+	cname[0] = '\0';
+	return DNS_TEMP;
+}
+
+enum dns_status
+dns_addr(const unsigned char *msg, size_t len, const char *name,
+    unsigned type, unsigned char (*addr)[16], size_t max, size_t *n,
+    char *cname, size_t cnamesize)
+{
+	struct dns_chain chain;
+	struct dns_answer a;
+	struct dns_rr rr;
+	enum dns_status st;
+	size_t size = type == DNS_TYPE_AAAA ? 16 : 4, i;
+	int rc;
+
+	*n = 0;
+	cname[0] = '\0';
+	if ((type != DNS_TYPE_A && type != DNS_TYPE_AAAA) ||
+	    dns_chain_init(&chain, name) == -1)
+		return DNS_TEMP;
+	st = dns_open(&a, msg, len);
+	if (st != DNS_OK)
+		return st;
+	while ((rc = dns_next(&a, &rr)) == 1) {
+		if ((rc = dns_chain_rr(&chain, &a, &rr)) == -1)
+			goto malformed;
+		if (rc == 0 || rr.type != type)
+			continue;
+		/* RFC 1035 3.4.1, RFC 3596 2.2: exactly 4 or 16 octets. */
+		if (rr.rdlen != size)
+			goto malformed;
+		if (*n == max)
+			continue;
+		memset(addr[*n], 0, 16);
+		memcpy(addr[*n], msg + rr.rdata, size);
+		for (i = 0; i < *n; i++)
+			if (memcmp(addr[i], addr[*n], 16) == 0)
+				break;
+		if (i == *n)
+			(*n)++;		/* an address twice counts once */
+	}
+	if (rc == -1)
+		goto malformed;
+	if (*n == 0) {
+		dns_chain_end(&chain, cname, cnamesize);
+		return DNS_NODATA;
+	}
+	return DNS_OK;
+
+malformed:
+	*n = 0;
 	cname[0] = '\0';
 	return DNS_TEMP;
 }

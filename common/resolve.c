@@ -320,8 +320,8 @@ resolve_query(const char *name, int type, int timeout, unsigned char *buf,
 	rc = resolve_wait(fd, timeout, due, &len, sizeof(len));
 	if (rc == 0 && (len == 0 || len > size)) {
 		snprintf(err, errsize, "%s: %s", name, len == 0 ?
-		    "no usable answer from the resolver (refused, or no "
-		    "server reachable)" : "an answer too long");
+		    "no usable answer from the resolver (a server failure "
+		    "or refusal, or no server reachable)" : "an answer too long");
 		rc = -2;
 	}
 	if (rc == 0)
@@ -477,5 +477,40 @@ resolve_mx(const char *domain, int timeout, struct dns_mx *mx, size_t max,
 		strcpy(name, cname);
 	}
 	snprintf(err, errsize, "%s: too many CNAMEs", domain);
+	return DNS_TEMP;
+}
+
+enum dns_status
+resolve_addr(const char *name, unsigned type, int timeout,
+    unsigned char (*addr)[16], size_t max, size_t *n, char *err,
+    size_t errsize)
+{
+	static unsigned char answer[DNS_MSG_MAX];
+	char ask[DNS_NAME_MAX + 1], cname[DNS_NAME_MAX + 1];
+	enum dns_status st;
+	int len, hops;
+
+	*n = 0;
+	if (strlen(name) >= sizeof(ask)) {
+		snprintf(err, errsize, "%.64s...: name too long", name);
+		return DNS_TEMP;
+	}
+	strcpy(ask, name);
+	/* At most as many CNAMEs as dns.c follows in one answer. */
+	for (hops = 0; hops < 8; hops++) {
+		len = resolve_query(ask, (int)type, timeout, answer,
+		    sizeof(answer), err, errsize);
+		if (len == -1)
+			return DNS_TEMP;
+		st = dns_addr(answer, (size_t)len, ask, type, addr, max, n,
+		    cname, sizeof(cname));
+		if (st == DNS_TEMP)
+			snprintf(err, errsize, "%s: %s", ask,
+			    "a malformed answer or a server failure");
+		if (st != DNS_NODATA || cname[0] == '\0')
+			return st;
+		strcpy(ask, cname);
+	}
+	snprintf(err, errsize, "%s: too many CNAMEs", name);
 	return DNS_TEMP;
 }

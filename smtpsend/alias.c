@@ -144,11 +144,11 @@ target_is_dup(const char *addr)
 		if (strcasecmp(sent[i], addr) == 0)
 			return 1;
 	for (i = 0; i < x.m->env.nrcpt; i++) {
-		if (strcasecmp(x.m->env.rcpt[i], addr) != 0)
+		if (strcasecmp(x.m->rcpt[i].addr, addr) != 0)
 			continue;
 		at = strrchr(addr, '@');
-		if (!x.m->is_local[i] || alias_find(addr, at != NULL ?
-		    (size_t)(at - addr) : strlen(addr)) == NULL)
+		if (x.m->rcpt[i].route != ROUTE_LOCAL || alias_find(addr,
+		    at != NULL ? (size_t)(at - addr) : strlen(addr)) == NULL)
 			return 1;
 	}
 	return 0;

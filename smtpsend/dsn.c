@@ -9,7 +9,7 @@
  * section (text/rfc822-headers, cut at BODY_HEADERS_MAX) so the sender can
  * tell which message it was without getting it all back.  Quoted 8-bit
  * header octets make the bounce "Body: 8BITMIME" (RFC 6152), and
- * relay.c sends it like any 8-bit message.  Only a reply the relay gave
+ * smtp.c sends it like any 8-bit message.  Only a reply a server gave
  * names it as Remote-MTA (RFC 3464 2.3.5); our own decisions do not.
  */
 #include <stdio.h>
@@ -23,13 +23,13 @@
  * carries, if its class agrees with the reply code; else one made of the
  * class.  A recipient that ran out of time is 4.4.7, delivery time expired.
  */
-static void
+void
 dsn_status(const struct msg *m, size_t i, char *buf, size_t size)
 {
-	const char *r = m->reply[i];
+	const char *r = m->rcpt[i].reply;
 	size_t n;
 
-	if (m->is_expired[i]) {
+	if (m->rcpt[i].is_expired) {
 		snprintf(buf, size, "4.4.7");
 		return;
 	}
@@ -46,29 +46,31 @@ dsn_status(const struct msg *m, size_t i, char *buf, size_t size)
 			}
 		}
 	}
-	snprintf(buf, size, "%c.0.0", r[0] == '4' ? '4' : '5');
+	snprintf(buf, size, "%c.0.0", r[0] == '2' || r[0] == '4' ? r[0] :
+	    '5');
 }
 
 /* The human note on recipient i: the relay's words are said to be its
  * own; a decision of ours (a message over the relay's SIZE, a Maildir)
  * names no server. */
 static void
-dsn_note(struct out *o, const struct msg *m, size_t i, const char *relay)
+dsn_note(struct out *o, const struct msg *m, size_t i)
 {
-	int is_remote = m->is_remote[i] && relay != NULL;
+	const char *relay = m->rcpt[i].remote;
+	int is_remote = relay[0] != '\0';
 
 	out_printf(o, "<%s>: %s%s%s%s%s\r\n", m->env.rcpt[i],
-	    m->is_expired[i] ? "gave up after retrying; " : "",
+	    m->rcpt[i].is_expired ? "gave up after retrying; " : "",
 	    is_remote ? "host " : "", is_remote ? relay : "",
-	    is_remote ? (m->is_expired[i] ? " said last: " : " said: ") :
-	    m->is_expired[i] ? "last error: " : "", m->reply[i]);
+	    is_remote ? (m->rcpt[i].is_expired ? " said last: " : " said: ") :
+	    m->rcpt[i].is_expired ? "last error: " : "", m->rcpt[i].reply);
 }
 
 /* The three parts, up to the quoted headers.  The boundary is made of
  * the bounce's own queue id, which what we quote cannot hold. */
 static void
 dsn_parts(struct out *o, const struct msg *m, const char *host,
-    const char *relay, const char *boundary, int is_8bit)
+    const char *boundary, int is_8bit)
 {
 	char date[64], status[16];
 	size_t i;
@@ -84,8 +86,8 @@ dsn_parts(struct out *o, const struct msg *m, const char *host,
 	    "to the recipients below, for the reason given for each.\r\n\r\n",
 	    date);
 	for (i = 0; i < m->env.nrcpt; i++)
-		if (m->result[i] == RES_PERM)
-			dsn_note(o, m, i, relay);
+		if (m->rcpt[i].result == RES_PERM)
+			dsn_note(o, m, i);
 
 	/* RFC 3464 2.2: per-message fields, then per-recipient ones. */
 	out_printf(o, "\r\n--%s\r\n", boundary);
@@ -94,7 +96,7 @@ dsn_parts(struct out *o, const struct msg *m, const char *host,
 	out_printf(o, "Reporting-MTA: dns; %s\r\n", host);
 	out_printf(o, "Arrival-Date: %s\r\n", date);
 	for (i = 0; i < m->env.nrcpt; i++) {
-		if (m->result[i] != RES_PERM)
+		if (m->rcpt[i].result != RES_PERM)
 			continue;
 		dsn_status(m, i, status, sizeof(status));
 		/* RFC 3464 2.3 */
@@ -105,13 +107,13 @@ dsn_parts(struct out *o, const struct msg *m, const char *host,
 		/* 2.3.5: no Remote-MTA where none was involved; 2.3.6: "smtp"
 		 * is for a reply a server gave, our own decision has a type
 		 * of our own (Postfix says "X-Postfix"). */
-		if (m->is_remote[i] && relay != NULL)
+		if (m->rcpt[i].remote[0] != '\0')
 			out_printf(o, "Remote-MTA: dns; %s\r\n"
-			    "Diagnostic-Code: smtp; %s\r\n", relay,
-			    m->reply[i]);
+			    "Diagnostic-Code: smtp; %s\r\n", m->rcpt[i].remote,
+			    m->rcpt[i].reply);
 		else
 			out_printf(o, "Diagnostic-Code: X-smtpq; %s\r\n",
-			    m->reply[i]);
+			    m->rcpt[i].reply);
 	}
 
 	out_printf(o, "\r\n--%s\r\n", boundary);
@@ -123,13 +125,13 @@ dsn_parts(struct out *o, const struct msg *m, const char *host,
 }
 
 /*
- * Queues the bounce for m's recipients whose result is RES_PERM; relay is
- * the relay's host name for Remote-MTA (NULL: none).  Returns 0 with the
+ * Queues the bounce for m's recipients whose result is RES_PERM; each
+ * names the host that refused it, if one did, as its Remote-MTA.  Returns 0 with the
  * bounce's queue id in id, or -1 with errno set and nothing queued.
  */
 int
 dsn_queue(struct queue *q, const struct msg *m, const char *host,
-    const char *relay, char *id, size_t idsize)
+    char *id, size_t idsize)
 {
 	static struct envelope env;
 	static struct out o;
@@ -170,7 +172,7 @@ dsn_queue(struct queue *q, const struct msg *m, const char *host,
 	out_printf(&o, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n",
 	    boundary);
-	dsn_parts(&o, m, host, relay, boundary, is_8bit);
+	dsn_parts(&o, m, host, boundary, is_8bit);
 	if (body_copy(m->fd, m->env.body, &o, BODY_HEADERS) == -1 ||
 	    out_printf(&o, "\r\n--%s--\r\n", boundary) == -1 ||
 	    out_flush(&o) == -1) {

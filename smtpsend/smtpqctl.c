@@ -65,6 +65,7 @@ usage(void)
 	    "  hold ID, release ID  keep from delivery, and give back\n"
 	    "  delete ID            remove for good\n"
 	    "  requeue ID           failed/ back to the queue\n"
+	    "  route ADDRESS        where smtpsend sends mail for ADDRESS\n"
 	    "  probe DOMAIN         its MX hosts, DANE, MTA-STS: the TLS "
 	    "required\n"
 	    "  tlsrpt DAY           the RFC 8460 report of a day "
@@ -490,11 +491,12 @@ flush(const char *what)
 	return WEXITSTATUS(status);
 }
 
-/* check: each program reads the configuration (-N); then the queue. */
+/* check: each program reads the configuration (-N); then the queue.
+ * With an address: smtpsend prints its route (-V) instead. */
 static int
-run_check(const char *prog)
+run_check(const char *prog, const char *addr)
 {
-	char *argv[5];
+	char *argv[6];
 	pid_t pid;
 	int status, n = 0;
 
@@ -503,7 +505,11 @@ run_check(const char *prog)
 		argv[n++] = "-F";
 		argv[n++] = (char *)conf_arg;
 	}
-	argv[n++] = "-N";
+	if (addr != NULL) {
+		argv[n++] = "-V";
+		argv[n++] = (char *)addr;
+	} else
+		argv[n++] = "-N";
 	argv[n] = NULL;
 	fflush(stdout);
 	if ((pid = fork()) == -1)
@@ -530,7 +536,7 @@ cmd_check(void)
 	progs[0] = smtpd_path;
 	progs[1] = smtpsend_path;
 	for (i = 0; i < 2; i++) {
-		rc = run_check(progs[i]);
+		rc = run_check(progs[i], NULL);
 		if (rc != 0) {
 			fprintf(stderr, "smtpqctl: check: %s refuses the "
 			    "configuration (exit %d)\n", progs[i], rc);
@@ -564,7 +570,7 @@ int
 main(int argc, char *argv[])
 {
 	const char *cmd, *arg;
-	int c;
+	int c, rc;
 
 	log_prog = "smtpqctl";
 	opterr = 0;
@@ -610,6 +616,10 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "flush") == 0)
 		return flush(arg);
+	if (strcmp(cmd, "route") == 0 && arg != NULL) {
+		rc = run_check(smtpsend_path, arg);
+		return rc < 0 ? EXIT_OSERR : rc;
+	}
 	if (arg == NULL)
 		die_usage("%s: unknown command, or it needs an ID", cmd);
 	queue_enter();

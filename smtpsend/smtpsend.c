@@ -27,10 +27,7 @@
 
 #include "smtpsend.h"
 
-#define DOMAINS_MAX	64		/* -d given more often: usage error */
 #define EXPIRE_DEFAULT	(5 * 86400)	/* -e: five days, then bounce */
-#define RETRY_MIN	60		/* the delay between tries grows from */
-#define RETRY_MAX	3600		/* a minute to at most an hour */
 #define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define MAILDIR_DEFAULT	"/var/spool/smtpq-mail"
 #define TMP_STALE	((time_t)36 * 3600) /* older in tmp/: crash debris */
@@ -39,14 +36,6 @@
  * began can carry the next second.  A next try is always at least
  * RETRY_MIN ahead, so a file at most this far ahead is new, and due. */
 #define CLOCK_SLACK	1
-
-/* What a look at one queue file came to. */
-enum try {
-	TRY_GONE,	/* vanished, or another sender has it */
-	TRY_NOTDUE,	/* its next try lies ahead */
-	TRY_DONE,	/* it left new/ */
-	TRY_KEPT	/* tried; it stays in new/ for later */
-};
 
 /* Names in new/, or the names tried in this run (sorted). */
 struct names {
@@ -57,16 +46,15 @@ struct names {
 static const char *queue_dir = QUEUE_DEFAULT;
 static const char *maildir = MAILDIR_DEFAULT;
 static char hostname[HOST_MAX + 1];
-static int has_relay, is_flush;
-static const char *domains[DOMAINS_MAX];
-static size_t ndomains;
-static unsigned timeout = TIMEOUT_DEFAULT, expire = EXPIRE_DEFAULT;
+static int is_flush;
+static unsigned timeout = TIMEOUT_DEFAULT;
 static unsigned loop_wait;		/* -w; 0: oneshot */
 
 static struct queue queue;
 static struct names tried;
 static struct line file_in;		/* reads the envelope */
 static struct msg msg;			/* the message being delivered */
+static struct outcome_conf outcome = { &queue, hostname, EXPIRE_DEFAULT };
 
 static void
 usage(void)
@@ -79,35 +67,6 @@ usage(void)
 	    "[-M address|@domain] [-A aliases]\n"
 	    "                [-c messages] [-F conffile] [-N]\n");
 	exit(0);
-}
-
-/* Copies a reply into a log- and header-safe one-line form. */
-void
-printable(char *dst, size_t size, const char *src)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < size && src[i] != '\0'; i++)
-		dst[i] = (src[i] < ' ' || src[i] > '~') ? ' ' : src[i];
-	dst[i] = '\0';
-}
-
-/* Sets m's recipient i's outcome from a reply code and text. */
-void
-rcpt_set(struct msg *m, size_t i, int code, const char *reply)
-{
-	m->result[i] = code / 100 == 2 ? RES_OK :
-	    code / 100 == 5 ? RES_PERM : RES_TEMP;
-	m->is_remote[i] = 0;
-	printable(m->reply[i], sizeof(m->reply[i]), reply);
-}
-
-/* The same for a reply the relay gave. */
-void
-rcpt_said(struct msg *m, size_t i, int code, const char *reply)
-{
-	rcpt_set(m, i, code, reply);
-	m->is_remote[i] = 1;
 }
 
 /* --- names: listing new/, remembering what this run tried ------------- */
@@ -184,136 +143,6 @@ names_list(struct names *ns)
 
 /* --- one message ----------------------------------------------------- */
 
-static int
-is_local_domain(const char *rcpt)
-{
-	const char *domain = addr_domain(rcpt);
-	size_t i;
-
-	if (!has_relay || domain == NULL)
-		return 1;	/* no relay; or <postmaster> */
-	for (i = 0; i < ndomains; i++)
-		if (strcasecmp(domain, domains[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Moves new/NAME to failed/, durably. */
-static int
-msg_fail(const char *name)
-{
-	char safe[QUEUE_NAME_MAX * 4 + 1];
-
-	if (renameat(queue.new_dir, name, queue.failed_dir, name) == -1 ||
-	    fsync(queue.failed_dir) == -1) {
-		log_error("id=%s result=error: unable to move to failed/: %s",
-		    log_esc(name, safe, sizeof(safe)), strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* The delay before the next try: the message's age, so it doubles from
- * try to try, bounded to between a minute and an hour. */
-static time_t
-msg_next(time_t now)
-{
-	time_t age = now - msg.arrival;
-
-	return now + (age < RETRY_MIN ? RETRY_MIN : age > RETRY_MAX ?
-	    RETRY_MAX : age);
-}
-
-/* Logs each recipient's outcome, bounces the failed ones, and removes,
- * fails or rewrites the queue file to match. */
-static enum try
-msg_finish(time_t now)
-{
-	static const char *const said[] = { "sent", "deferred", "bounced" };
-	int keep[RCPT_MAX];
-	char dsn[QUEUE_NAME_MAX + 1], when[32];
-	size_t i, pending = 0, failed = 0;
-	struct timespec times[2];
-	int is_expired = now - msg.arrival >= (time_t)expire;
-
-	for (i = 0; i < msg.env.nrcpt; i++) {
-		if (msg.result[i] == RES_TEMP && is_expired) {
-			msg.result[i] = RES_PERM;
-			msg.is_expired[i] = 1;
-		}
-		log_info("id=%s to=<%s> via=%s result=%s%s: %s", msg.name,
-		    msg.env.rcpt[i], msg.is_local[i] ? "maildir" : relay_via(),
-		    said[msg.result[i]], msg.is_expired[i] ? " (expired)" : "",
-		    msg.reply[i]);
-		failed += msg.result[i] == RES_PERM;
-	}
-	if (failed > 0 && msg.env.from[0] == '\0')
-		log_info("id=%s result=failed: no bounce for a bounce "
-		    "(null sender)", msg.name);
-	else if (failed > 0 && dsn_queue(&queue, &msg, hostname,
-	    has_relay ? relay_hostname() : NULL, dsn, sizeof(dsn)) == -1) {
-		/* Cannot tell the sender: keep them pending and retry. */
-		log_error("id=%s result=deferred: unable to queue bounce: %s",
-		    msg.name, strerror(errno));
-		for (i = 0; i < msg.env.nrcpt; i++)
-			if (msg.result[i] == RES_PERM)
-				msg.result[i] = RES_TEMP;
-		failed = 0;
-	} else if (failed > 0)
-		log_info("id=%s dsn=%s result=bounced", msg.name, dsn);
-	for (i = 0; i < msg.env.nrcpt; i++)
-		pending += keep[i] = msg.result[i] == RES_TEMP;
-
-	/* failed/ keeps the failed recipients only: put back, it does not
-	 * mail again those who have it. */
-	if (pending == 0 && failed == msg.env.nrcpt)
-		return msg_fail(msg.name) == 0 ? TRY_DONE : TRY_KEPT;
-	if (pending == 0 && failed > 0) {
-		for (i = 0; i < msg.env.nrcpt; i++)
-			keep[i] = msg.result[i] == RES_PERM;
-		if (envelope_fail(&queue, msg.fd, msg.name, &msg.env,
-		    keep) == 0)
-			return TRY_DONE;
-		log_error("id=%s result=error: unable to move to failed/: %s",
-		    msg.name, strerror(errno));
-		return TRY_KEPT;
-	}
-	if (pending == 0) {
-		/* No fsync of new/ here: an unlink lost in a crash brings the
-		 * message back, to be delivered twice, which a crash may cause
-		 * anyway; nothing is lost.  It halves the time per message. */
-		if (unlinkat(queue.new_dir, msg.name, 0) == -1) {
-			log_error("id=%s result=error: unable to remove: %s",
-			    msg.name, strerror(errno));
-			return TRY_KEPT;
-		}
-		reap_close(msg.fd);	/* the wait for a discard: reap.c */
-		msg.fd = -1;
-		log_info("id=%s result=done", msg.name);
-		return TRY_DONE;
-	}
-	times[0].tv_sec = times[1].tv_sec = msg_next(now);
-	times[0].tv_nsec = times[1].tv_nsec = 0;
-	/* A failed rewrite leaves the old file, which means duplicates,
-	 * never a loss; it still waits for its next try.  Stopped by a
-	 * signal, a message that got nowhere stays due. */
-	if (pending < msg.env.nrcpt && envelope_rewrite(&queue, msg.fd,
-	    msg.name, &msg.env, keep, times[0].tv_sec) == -1)
-		log_error("id=%s result=error: unable to rewrite: %s",
-		    msg.name, strerror(errno));
-	/* A file sendmail(8) made is its caller's, whose times only the
-	 * owner may set: a copy of our own takes them. */
-	if (!sig_term && futimens(msg.fd, times) == -1 && (errno != EPERM ||
-	    envelope_rewrite(&queue, msg.fd, msg.name, &msg.env, keep,
-	    times[0].tv_sec) == -1))
-		log_error("id=%s result=error: unable to set next try: %s",
-		    msg.name, strerror(errno));
-	log_info("id=%s pending=%zu next=%s result=deferred", msg.name,
-	    pending, date_age((long)(times[0].tv_sec - now), when,
-	    sizeof(when)));
-	return TRY_KEPT;
-}
-
 /* Whether a name in the queue is one we may log and print as it is:
  * queue names are digits, letters, dots and a host name.  Anyone who
  * runs as the queue's owner can make others, with terminal escapes or
@@ -346,8 +175,9 @@ static enum try
 msg_deliver(time_t now, const struct stat *st)
 {
 	char why[128], age[32];
+	struct rcpt *r;
 	enum result rc;
-	size_t i;
+	size_t i, j;
 	int aliased;
 
 	/* The name starts with the arrival epoch (queue.c). */
@@ -365,34 +195,43 @@ msg_deliver(time_t now, const struct stat *st)
 	if (rc == RES_PERM) {
 		log_info("id=%s result=failed: damaged queue file: %s",
 		    msg.name, why);
-		return msg_fail(msg.name) == 0 ? TRY_DONE : TRY_KEPT;
+		return outcome_fail(&queue, msg.name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
 	msg.size = st->st_size - msg.env.body;
-	msg.scan = -1;		/* read when the relay needs it (relay.c) */
+	msg.scan = -1;		/* read when a server needs it (smtp.c) */
 	log_info("id=%s from=<%s> size=%lld rcpts=%zu age=%s result=trying",
 	    msg.name, msg.env.from, (long long)msg.size, msg.env.nrcpt,
 	    date_age((long)(now - msg.arrival), age, sizeof(age)));
 
+	for (i = 0; i < msg.env.nrcpt; i++) {
+		memset(&msg.rcpt[i], 0, sizeof(msg.rcpt[i]));
+		msg.rcpt[i].addr = msg.env.rcpt[i];
+		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
+	}
 	/* Every recipient's place first: alias.c drops a target that is
 	 * also one of the message's own recipients. */
-	for (i = 0; i < msg.env.nrcpt; i++)
-		msg.is_local[i] = is_local_domain(msg.env.rcpt[i]);
+	route_decide(&msg);
 	for (i = 0; i < msg.env.nrcpt; i++) {
-		msg.is_expired[i] = 0;
-		rcpt_set(&msg, i, 451, "451 4.4.0 not tried");
-		if (msg.is_local[i] && (aliased = alias_deliver(&msg, i,
-		    &queue, msg.reply[i], sizeof(msg.reply[i]))) != -1)
-			msg.result[i] = (enum result)aliased;
-		else if (msg.is_local[i])
-			msg.result[i] = local_deliver(&msg, i, maildir,
-			    hostname, msg.reply[i], sizeof(msg.reply[i]));
+		r = &msg.rcpt[i];
+		if (r->route != ROUTE_LOCAL)
+			continue;
+		if ((aliased = alias_deliver(&msg, i, &queue, r->reply,
+		    sizeof(r->reply))) != -1)
+			r->result = (enum result)aliased;
+		else
+			r->result = local_deliver(&msg, i, maildir, hostname,
+			    r->reply, sizeof(r->reply));
 	}
-	for (i = 0; i < msg.env.nrcpt; i++)
-		if (!msg.is_local[i]) {
-			relay_send(&msg);
-			break;
-		}
-	return msg_finish(time(NULL));
+	/* Then each destination, once, in the order its recipients come. */
+	for (i = 0; i < msg.env.nrcpt; i++) {
+		if (msg.rcpt[i].dest == NULL || msg.rcpt[i].is_tried)
+			continue;
+		for (j = i; j < msg.env.nrcpt; j++)
+			msg.rcpt[j].is_tried |= msg.rcpt[j].dest ==
+			    msg.rcpt[i].dest;
+		remote_send(&msg, msg.rcpt[i].dest);
+	}
+	return outcome_finish(&outcome, &msg, time(NULL));
 }
 
 /* A message we could not look at: gone if it is gone, else left for
@@ -425,14 +264,14 @@ msg_try(const char *name, time_t now)
 	if (!is_printable_name(name)) {
 		log_info("id=%s result=failed: not a queue name",
 		    log_esc(name, safe, sizeof(safe)));
-		return msg_fail(name) == 0 ? TRY_DONE : TRY_KEPT;
+		return outcome_fail(&queue, name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
 	if (fstatat(queue.new_dir, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return msg_unseen(name, "stat");
 	strcpy(msg.name, name);
 	if (!S_ISREG(st.st_mode)) {
 		log_info("id=%s result=failed: not a regular file", name);
-		return msg_fail(name) == 0 ? TRY_DONE : TRY_KEPT;
+		return outcome_fail(&queue, name) == 0 ? TRY_DONE : TRY_KEPT;
 	}
 	if (!is_flush && st.st_mtime > now + CLOCK_SLACK)
 		return TRY_NOTDUE;
@@ -565,11 +404,12 @@ run(void)
 	int rc;
 
 	tmp_sweep(time(NULL));
-	relay_begin();
+	route_begin();
+	remote_begin(hostname, timeout);
 	do
 		rc = scan(&done, &left);
 	while (rc == 0 && done > 0 && !sig_term);
-	relay_close();
+	remote_end();
 	reap_wait();
 	names_free(&tried);
 	return rc == -1 || left > 0;
@@ -654,11 +494,42 @@ print_queue(void)
 	names_free(&list);
 }
 
+/* -V ADDRESS: the route an address would take (smtpqctl route, sendmail
+ * -bv), as "ADDRESS: local", "ADDRESS: mx DOMAIN" or "ADDRESS: relay
+ * URL".  An address with no domain is qualified with our host name. */
+static int
+print_route(const char *arg)
+{
+	char addr[ADDR_MAX + 1], full[ADDR_MAX + 1], safe[ADDR_MAX * 4 + 1];
+	char where[HOST_MAX + 16];
+	const char *rest;
+	enum route_kind kind;
+	struct dest *d;
+	int n;
+
+	n = snprintf(full, sizeof(full), "<%s>", arg);
+	if (n < 0 || (size_t)n >= sizeof(full) || addr_parse(full, addr,
+	    sizeof(addr), &rest) == -1 || *rest != '\0' || addr[0] == '\0')
+		die_usage("-V: bad address: %s", log_esc(arg, safe,
+		    sizeof(safe)));
+	if (strchr(addr, '@') == NULL) {
+		n = snprintf(full, sizeof(full), "%s@%s", addr, hostname);
+		if (n < 0 || (size_t)n >= sizeof(full))
+			die_usage("-V: address too long");
+		strcpy(addr, full);
+	}
+	route_setup(hostname, NULL);
+	d = route_of("", addr, &kind);
+	route_describe(kind, d, where, sizeof(where));
+	printf("%s: %s\n", log_esc(addr, safe, sizeof(safe)), where);
+	return fflush(stdout) == 0 ? 0 : EXIT_TEMPFAIL;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
-	const char *secrets = NULL, *cafile = NULL;
+	const char *secrets = NULL, *cafile = NULL, *verify_addr = NULL;
 	char why[256];
 	unsigned long count;
 	int c, is_print = 0, is_probe = 0, is_left, is_check = 0;
@@ -667,7 +538,7 @@ main(int argc, char *argv[])
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
+	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) != -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
@@ -679,7 +550,7 @@ main(int argc, char *argv[])
 			if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
 			    -1 || count == 0)
 				die_usage("bad count for -c: %s", optarg);
-			relay_limit(count);
+			remote_limit(count);
 			break;
 		case 'C':
 			cafile = optarg;
@@ -687,12 +558,11 @@ main(int argc, char *argv[])
 		case 'd':
 			if (!addr_domain_valid(optarg))
 				die_usage("bad domain: %s", optarg);
-			if (ndomains == DOMAINS_MAX)
-				die_usage("more than %d -d", DOMAINS_MAX);
-			domains[ndomains++] = optarg;
+			if (route_domain(optarg) == -1)
+				die_usage("too many -d");
 			break;
 		case 'e':
-			if (opt_duration(optarg, &expire) == -1)
+			if (opt_duration(optarg, &outcome.expire) == -1)
 				die_usage("bad duration for -e: %s", optarg);
 			break;
 		case 'f':
@@ -728,9 +598,17 @@ main(int argc, char *argv[])
 			queue_dir = optarg;
 			break;
 		case 'r':
-			if (relay_config(optarg, why, sizeof(why)) == -1)
+			if (route_relay(optarg, why, sizeof(why)) == -1)
 				die_usage("bad relay %s: %s", optarg, why);
-			has_relay = 1;
+			break;
+		case 'R':
+		case 'S':
+			if (route_add(optarg, c == 'S', why, sizeof(why)) == -1)
+				die_usage("bad %s %s: %s", c == 'S' ?
+				    "route-sender" : "route", optarg, why);
+			break;
+		case 'V':
+			verify_addr = optarg;
 			break;
 		case 't':
 			if (opt_duration(optarg, &timeout) == -1 ||
@@ -759,13 +637,15 @@ main(int argc, char *argv[])
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
 	conf_blame(0);
+	if (verify_addr != NULL)
+		return print_route(verify_addr);
 	if (is_check) {
 		/* what a run would refuse before touching the queue */
 		log_open("smtpsend", "-");
-		relay_setup(hostname, timeout, cafile, secrets);
+		route_setup(hostname, secrets);
 		return 0;
 	}
-	if (is_probe && !has_relay)
+	if (is_probe && !route_has_relay())
 		die_usage("-k needs a relay (-r)");
 	if (log_open("smtpsend", is_print || (is_probe && log_file == NULL) ?
 	    "-" : log_file) == -1) {
@@ -773,10 +653,11 @@ main(int argc, char *argv[])
 		    log_file, strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
-	relay_setup(hostname, timeout, cafile, secrets);
+	route_setup(hostname, secrets);
+	smtp_setup(hostname, timeout, cafile);
 	sig_init();
 	if (is_probe)
-		return relay_probe();
+		return remote_probe();
 	owner_become(queue_dir);
 	/* smtpsend needs every one: it fails and rewrites files, and
 	 * sweeps tmp/ */

@@ -1,38 +1,90 @@
 /*
  * smtpsend.h: what the parts of smtpsend share: the message being
- * delivered, and the jobs that have their own file (relay.c talks SMTP to
- * the relay, body.c streams the message, local.c delivers into a Maildir,
- * dsn.c writes a bounce).
+ * delivered, and the jobs that have their own file (route.c decides where
+ * each recipient goes, remote.c delivers to a destination over smtp.c's
+ * client connections, local.c into a Maildir, outcome.c records what came
+ * of each recipient, dsn.c writes a bounce, body.c streams the message).
+ * Calls go one way: smtpsend.c -> route, remote, local, alias, outcome;
+ * remote -> smtp -> tls; all of them -> outcome's rcpt_set(); outcome ->
+ * dsn.
  */
 #ifndef SMTPSEND_H
 #define SMTPSEND_H
 
 #include "common.h"
 
-/* The message being delivered, and each recipient's outcome so far. */
+/* Where a recipient goes (route.c decides, DESIGN "Routes"). */
+enum route_kind {
+	ROUTE_LOCAL,		/* a Maildir under -m, or an alias */
+	ROUTE_RELAY,		/* a relay URL (-r, route DOMAIN URL) */
+	ROUTE_MX		/* the domain's MX hosts */
+};
+
+/* The TLS a destination requires: the hook for per-destination policies
+ * (DANE, MTA-STS).  Opportunistic: STARTTLS when offered, unverified,
+ * plaintext after a failed handshake; verified: never plaintext. */
+enum tls_policy {
+	TLS_POLICY_NONE,		/* smtp+notls:// */
+	TLS_POLICY_OPPORTUNISTIC,	/* smtp://, an MX by default */
+	TLS_POLICY_VERIFIED		/* smtp+tls://, smtps:// */
+};
+
+struct url;
+
+/* One recipient of the message being delivered, and its outcome so far. */
+struct rcpt {
+	const char	*addr;		/* the envelope's */
+	enum route_kind	 route;
+	struct dest	*dest;		/* ROUTE_RELAY, ROUTE_MX: where */
+	enum result	 result;
+	int		 is_expired;	/* failed for lack of time */
+	int		 is_tried;	/* an attempt was made in this run */
+	char		 remote[HOST_MAX + 1];	/* the host whose reply it is;
+						 * "": a decision of ours */
+	char		 via[HOST_MAX + 64];	/* "HOST[ADDR]:PORT" or "" */
+	char		 tls[12];		/* "none", "unverified", ... */
+	char		 reply[REPLY_LINE_MAX + 1]; /* "550 5.1.1 ..." */
+};
+
+/* The message being delivered. */
 struct msg {
 	char		 name[QUEUE_NAME_MAX + 1];	/* also the queue id */
 	int		 fd;		/* open and locked */
 	time_t		 arrival;	/* the epoch in the name */
 	off_t		 size;		/* octets after the envelope */
 	struct envelope	 env;
-	enum result	 result[RCPT_MAX];
-	int		 is_local[RCPT_MAX];	/* Maildir, not the relay */
-	int		 is_expired[RCPT_MAX];	/* failed for lack of time */
-	int		 is_remote[RCPT_MAX];	/* reply[] is the relay's own */
-	char		 reply[RCPT_MAX][REPLY_LINE_MAX + 1]; /* "550 5.1.1 ..." */
+	struct rcpt	 rcpt[RCPT_MAX];	/* env.nrcpt of them */
 	int		 scan;		/* body_scan()'s, once; -1: not yet */
 };
 
-/* smtpsend.c: outcomes ------------------------------------------------- */
+/* What a look at one queue file came to. */
+enum try {
+	TRY_GONE,	/* vanished, or another sender has it */
+	TRY_NOTDUE,	/* its next try lies ahead */
+	TRY_DONE,	/* it left new/ */
+	TRY_KEPT	/* tried; it stays in new/ for later */
+};
+
+/* outcome.c: each recipient's result, and what it does to the file ----- */
 
 /* Sets m's recipient i's outcome from a reply: 2xx sent, 5xx failed for
  * good, else pending; the reply is kept, made printable.  rcpt_set() is
- * for a decision of ours, rcpt_said() for the relay's reply (a bounce
- * then names the relay as Remote-MTA, RFC 3464 2.3.5). */
+ * for a decision of ours, rcpt_said() for a server's reply (a bounce
+ * then names host as Remote-MTA, RFC 3464 2.3.5). */
 void	rcpt_set(struct msg *m, size_t rcpt, int code, const char *reply);
-void	rcpt_said(struct msg *m, size_t rcpt, int code, const char *reply);
+void	rcpt_said(struct msg *m, size_t rcpt, int code, const char *reply,
+	    const char *host);
 void	printable(char *dst, size_t size, const char *src);
+
+struct outcome_conf {
+	struct queue	*queue;
+	const char	*hostname;	/* ours, for bounces */
+	unsigned	 expire;	/* -e */
+};
+
+int		outcome_fail(struct queue *, const char *name);
+enum try	outcome_finish(const struct outcome_conf *, struct msg *,
+		    time_t now);
 
 /* owner.c: run by root, become the queue directory's owner or exit ----- */
 
@@ -54,6 +106,8 @@ struct url {
 	char		user[ADDR_MAX + 1];	/* "": no AUTH */
 	char		name[HOST_MAX + 10];	/* "host:port", for logs */
 	int		is_ip;			/* host is an address */
+	char		addr[64];		/* "": connect to host; else
+						 * this address of it (MX) */
 };
 
 int	url_parse(const char *, struct url *, char *err, size_t errsize);
@@ -81,31 +135,105 @@ int	tls_start_dane(struct tls *, const char *addr, const char *port,
 int	auth_secret(const char *file, const char *host, const char *user,
 	    char *pass, size_t size, char *err, size_t errsize);
 
-/* relay.c: the SMTP client to the relay -------------------------------- */
+/* route.c: where each recipient goes ------------------------------------ */
 
-/*
- * relay_config() takes -r (-1: malformed, err says why), relay_setup()
- * our EHLO name and -t.  relay_send() delivers m to its recipients that are not local, over
- * the session of the message before when it is still open, and sets their
- * outcomes; relay_close() ends the session (QUIT), relay_begin() starts a
- * run in which a relay that was down is tried again.
- */
+#define DEST_URLS_MAX	8	/* relays of one destination, tried in turn */
+
+/* A destination: a relay (its URLs, tried in order until one takes the
+ * session) or a domain's MX hosts.  remote.c delivers to it. */
+struct dest {
+	enum route_kind	 kind;			/* ROUTE_RELAY or ROUTE_MX */
+	char		 name[HOST_MAX + 10];	/* for logs: url or domain */
+	struct url	*urls[DEST_URLS_MAX];	/* ROUTE_RELAY */
+	char		*pass[DEST_URLS_MAX];	/* for urls[i]->user */
+	size_t		 nurls;
+	enum tls_policy	 policy;		/* what TLS it requires */
+	int		 is_down;		/* refused or timed out: not
+						 * tried again this run */
+	unsigned long	 serial;		/* changes when reused */
+	char		 why[REPLY_LINE_MAX + 1];	/* why it is down */
+};
+
+int		 route_relay(const char *arg, char *err, size_t errsize);
+int		 route_add(const char *arg, int is_sender, char *err,
+		    size_t errsize);
+int		 route_domain(const char *domain);
+int		 route_has_relay(void);
+void		 route_setup(const char *hostname, const char *secrets);
+void		 route_begin(void);
+int		 route_is_local(const char *domain);
+struct dest	*route_of(const char *sender, const char *rcpt,
+		    enum route_kind *);
+void		 route_decide(struct msg *);
+void		 route_describe(enum route_kind, const struct dest *,
+		    char *buf, size_t size);
+size_t		 route_relays(struct dest **);
+
+/* smtp.c: one SMTP client connection ------------------------------------ */
+
 /* -c: messages per connection.  Exim delivers at once only the first
  * 10 of a connection (smtp_accept_queue_per_connection) and queues the
  * rest for its queue runner, 30 minutes away on Debian. */
 #define RELAY_MESSAGES_DEFAULT	10
 #define RELAY_MESSAGES_MAX	100000
 
-int		 relay_config(const char *arg, char *err, size_t errsize);
-void		 relay_limit(unsigned long messages);
-void		 relay_setup(const char *helo, unsigned timeout,
-		    const char *cafile, const char *secrets);
-void		 relay_begin(void);
-void		 relay_send(struct msg *m);
-void		 relay_close(void);
-int		 relay_probe(void);
-const char	*relay_via(void);	/* "host:port", for logs */
-const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
+struct smtp {
+	int		fd;		/* -1: not connected */
+	const struct url *url;	/* the server it talks to */
+	struct dest	*dest;		/* for whom */
+	unsigned long	dest_serial;	/* dest's serial then */
+	const char	*pass;		/* url->user's, for AUTH */
+	int		is_broken;	/* lost mid-session: no more replies */
+	int		is_closing;	/* it said 421 (RFC 5321 3.8) */
+	unsigned	nreplies;	/* read in this try of a message */
+	int		has_pipelining, has_8bitmime, has_smtputf8;
+	unsigned long	size_max;	/* RFC 1870 SIZE; 0: none offered */
+	int		has_size;
+	int		needs_rset;	/* a transaction did not end at "." */
+	unsigned	nsent;		/* messages this session took */
+	unsigned long	nmessages;	/* transactions begun on it (-c) */
+	unsigned long	last_use;	/* for remote.c's choice of one to end */
+	int		has_starttls, has_plain, has_login;
+	int		is_tls;		/* through s_client */
+	int		is_verified;	/* and the certificate checked */
+	int		got_reply;	/* one since connecting */
+	enum line_status status;	/* of the last reply read */
+	struct tls	tls;
+	char		name[HOST_MAX + 80];	/* "host[addr]:port", logs */
+	char		why[REPLY_LINE_MAX + 1];	/* why it is lost */
+	char		last[REPLY_LINE_MAX + 1];	/* "CODE text" */
+	char		text[REPLY_TEXT_MAX + 1];	/* all its lines */
+	struct line	in;
+	struct out	out;
+};
+
+/* Where a transaction stands: MAIL's reply, and who the server took. */
+struct txn {
+	int	mine[RCPT_MAX];		/* bound for this server */
+	int	mail;			/* MAIL's reply code */
+	int	accepted[RCPT_MAX];	/* RCPT got 2xx: DATA decides */
+	int	decided[RCPT_MAX];	/* RCPT or MAIL got 4xx or 5xx */
+	size_t	n;			/* how many */
+	size_t	nrelayed;		/* recipients for this server */
+	size_t	ntemp;			/* of them refused for now (4xx) */
+};
+
+void	smtp_setup(const char *helo, unsigned timeout, const char *cafile);
+void	smtp_init(struct smtp *);
+int	smtp_open(struct smtp *, const struct url *, struct dest *,
+	    const char *pass);
+int	smtp_rset(struct smtp *);
+int	smtp_txn(struct smtp *, struct msg *, struct txn *);
+void	smtp_close(struct smtp *);
+const char *smtp_tls(const struct smtp *);
+
+/* remote.c: delivery to a destination over SMTP -------------------------- */
+
+void	remote_begin(const char *hostname, unsigned timeout);
+void	remote_limit(unsigned long messages);
+void	remote_send(struct msg *, struct dest *);
+void	remote_end(void);
+int	remote_probe(void);
 
 /* body.c: the message, converted on its way out ------------------------ */
 
@@ -130,7 +258,8 @@ enum result	local_deliver(const struct msg *, size_t rcpt,
 /* dsn.c: bounces ------------------------------------------------------- */
 
 int	dsn_queue(struct queue *, const struct msg *, const char *host,
-	    const char *relay, char *id, size_t idsize);
+	    char *id, size_t idsize);
+void	dsn_status(const struct msg *, size_t rcpt, char *buf, size_t size);
 
 /* alias.c: -A, aliases for local recipients */
 int	alias_load(const char *path, char *err, size_t errsize);

@@ -66,8 +66,11 @@ tls_start(struct tls *t, const struct url *u, int is_starttls,
 
 	t->pid = -1;
 	t->err = -1;
-	snprintf(connect, sizeof(connect), strchr(u->host, ':') != NULL ?
-	    "[%s]:%s" : "%s:%s", u->host, u->port);
+	/* An MX host is reached at the address looked up for it, its name
+	 * still the one verified and sent as SNI. */
+	snprintf(connect, sizeof(connect), strchr(u->addr[0] != '\0' ?
+	    u->addr : u->host, ':') != NULL ? "[%s]:%s" : "%s:%s",
+	    u->addr[0] != '\0' ? u->addr : u->host, u->port);
 	argv[n++] = "openssl";
 	argv[n++] = "s_client";
 	argv[n++] = "-quiet";

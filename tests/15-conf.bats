@@ -153,7 +153,7 @@ d_session() {
 	run "$SMTPSEND" -F "$CONF"
 	[ "$status" -eq 0 ]
 	maildir_has "$mail/bob" 1
-	grep -q 'smtpsend\[.*to=<bob@conf.test> via=maildir result=sent' "$LOG"
+	grep -q 'smtpsend\[.*to=<bob@conf.test> route=local relay=maildir .*result=sent' "$LOG"
 }
 
 @test "smtpsend: a bad relay URL in the file is 78 with its line, before the queue" {

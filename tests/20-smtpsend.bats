@@ -300,7 +300,7 @@ next_try_in() {
 	grep -qx 'to=<a@src.test>' "$RELAY_DIR/2.env"
 	grep -q '^Final-Recipient: rfc822; gone@dst.test' "$RELAY_DIR/2.eml"
 	[ "$(count_lines 'busy@dst.test' "$RELAY_DIR/2.eml")" -eq 0 ]
-	grep -q 'to=<ok@dst.test> via=127.0.0.1:[0-9]* result=sent: 250' "$LOG"
+	grep -q 'to=<ok@dst.test> route=relay relay=127.0.0.1:[0-9]* tls=none delay=[0-9a-z]* dsn=2.0.0 result=sent: 250' "$LOG"
 	grep -q 'to=<gone@dst.test> .* result=bounced: 550 5.1.1' "$LOG"
 	grep -q 'to=<busy@dst.test> .* result=deferred: 451 4.2.0' "$LOG"
 }
@@ -556,7 +556,7 @@ assert_kept_whole() {
 	touch -d '35 hours ago' "$Q/tmp/recent"
 	mkdir "$Q/tmp/adir"
 	touch -d '40 hours ago' "$Q/tmp/adir"
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	[ "$status" -eq 0 ]
 	[ ! -e "$Q/tmp/crashed" ]
 	[ -f "$Q/tmp/recent" ]
@@ -573,7 +573,7 @@ assert_kept_whole() {
 	qmsg "$name" a@src.test u@local.test
 	rmdir "$Q/tmp"
 	: >"$Q/tmp"
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	[ "$status" -eq 75 ]
 	grep -q "unable to open queue $Q: Not a directory" "$LOG"
 	[ -f "$Q/new/$name" ]
@@ -608,13 +608,13 @@ assert_kept_whole() {
 	    cmp - "$f"
 	grep -qx 'to=<x@dst.test>' "$RELAY_DIR/1.env"
 	[ "$(count_lines 'Joe@Local.Test' "$(T)")" -eq 0 ]
-	grep -q 'to=<Joe@Local.Test> via=maildir result=sent: 250' "$LOG"
+	grep -q 'to=<Joe@Local.Test> route=local relay=maildir .* result=sent: 250' "$LOG"
 }
 
 @test "without -r every recipient is local, and no connection is made" {
 	qmsg "$(qname 0 1)" a@src.test u1@any.test u2@other.test
 	qmsg "$(qname 0 2)" a@src.test u1@any.test
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	[ "$status" -eq 0 ]
 	[ "$(count_files "$MAILDIR/u1/new")" -eq 2 ]
 	[ "$(count_files "$MAILDIR/u2/new")" -eq 1 ]
@@ -625,7 +625,7 @@ assert_kept_whole() {
 	local name
 	name=$(qname)
 	qmsg "$name" a@local.test '"../escape"@local.test' '"a/b"@local.test'
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	[ "$status" -eq 0 ]
 	[ ! -e "$BATS_TEST_TMPDIR/escape" ]
 	[ -f "$Q/failed/$name" ]
@@ -640,10 +640,10 @@ assert_kept_whole() {
 	name=$(qname)
 	: > "$BATS_TEST_TMPDIR/not-a-dir"
 	qmsg "$name" a@src.test u@local.test
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$BATS_TEST_TMPDIR/not-a-dir"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$BATS_TEST_TMPDIR/not-a-dir"
 	[ "$status" -eq 75 ]
 	[ -f "$Q/new/$name" ]
-	grep -q 'to=<u@local.test> via=maildir result=deferred: 451 4.3.0' "$LOG"
+	grep -q 'to=<u@local.test> route=local relay=maildir .*dsn=4.3.0 result=deferred: 451 4.3.0' "$LOG"
 }
 
 # --- concurrency, signals, loops ------------------------------------------------

@@ -27,7 +27,7 @@ teardown() {
 	name=$(qname)
 	qmsg "$name" a@src.test '"x y"@src.test'
 	touch -d "@$(( $(date +%s) + 1 ))" "$Q/new/$name"
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	assert_status 0
 	assert_empty "$Q/new"
 	[ -f "$Q/failed/$name" ]
@@ -39,7 +39,7 @@ teardown() {
 	name=$(qname)
 	qmsg "$name" a@src.test b@src.test
 	touch -d '+1 minute' "$Q/new/$name"
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	assert_status 75
 	[ -f "$Q/new/$name" ]
 }
@@ -111,7 +111,7 @@ smuggling_body() {
 		queue_envelope a@src.test b@src.test
 		smuggling_body
 	} >"$Q/new/$name"
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	assert_status 0
 	assert_clean_bytes "$(ls "$MAILDIR"/b/new/*)" lf
 }

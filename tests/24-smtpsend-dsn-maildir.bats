@@ -138,7 +138,7 @@ local_dsn() {
 # Delivers one message to u@local.test with -n $1, no relay.
 deliver_as() {
 	qmsg "$(qname)" a@src.test u@local.test
-	run "$SMTPSEND" -q "$Q" -n "$1" -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n "$1" -r local -l "$LOG" -m "$MAILDIR"
 }
 
 # The names in $MAILDIR/u/new hold neither ':' (Maildir's info separator,
@@ -189,12 +189,12 @@ assert_link_refused() {
 	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$MAILDIR/u/$1"
 	name=$(qname)
 	qmsg "$name" a@src.test u@local.test
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	assert_status 75
 	[ -f "$Q/new/$name" ]
 	[ "$(count_files "$BATS_TEST_TMPDIR/elsewhere")" -eq 0 ]
 	[ "$(find "$MAILDIR" -type f | wc -l)" -eq 0 ]
-	grep -q "to=<u@local.test> via=maildir result=deferred: 451 4.3.0 .*/u/$1/: a symbolic link, not followed" "$LOG"
+	grep -q "to=<u@local.test> route=local relay=maildir .* result=deferred: 451 4.3.0 .*/u/$1/: a symbolic link, not followed" "$LOG"
 }
 
 @test "a symlinked tmp/ in a mailbox is refused: 451 deferral, a log line, nothing written through it" {

@@ -41,7 +41,7 @@ teardown() {
 }
 
 send() {
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR" "$@"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR" "$@"
 }
 
 # Nothing in OUT was moved, deleted, added or written.

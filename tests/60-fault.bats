@@ -753,7 +753,7 @@ send_every_call() {
 
 @test "smtpsend into a Maildir: every call failing in turn, nothing lost" {
 	RCPTS=(u@local.test)
-	SEND_EXTRA=()
+	SEND_EXTRA=(-r local)
 	without_trace send_every_call
 }
 
@@ -784,7 +784,7 @@ send_every_call() {
 	touch -d '37 hours ago' "$Q/tmp/crashed"
 	# Which fstatat is tmp_sweep()'s look at it: fail that one.
 	FAULT_CALLS=fstatat fault_run 0 "$FAULT_SMTPSEND" -q "$Q" -n mx.test \
-	    -l "$LOG" -m "$MAILDIR"
+	    -r local -l "$LOG" -m "$MAILDIR"
 	n=$(awk -v t="$QREAL/tmp/crashed" '$4 == t { print $1; exit }' \
 	    "$FAULT_WORK/trace")
 	[ -n "$n" ]
@@ -794,7 +794,7 @@ send_every_call() {
 	printf 'From: <a@src.test>\nTo: <x@dst.test>\n\nhalf' >"$Q/tmp/crashed"
 	touch -d '37 hours ago' "$Q/tmp/crashed"
 	FAULT_CALLS=fstatat fault_run "$n" "$FAULT_SMTPSEND" -q "$Q" \
-	    -n mx.test -l "$LOG" -m "$MAILDIR"
+	    -n mx.test -r local -l "$LOG" -m "$MAILDIR"
 	[ "$FAULT_FIRED" -eq 1 ]
 	[ "$status" -eq 0 ]
 	[[ "$FAULT_FAILED" == *" $QREAL/tmp/crashed FAIL" ]]

@@ -25,7 +25,7 @@ teardown() {
 # Delivers the queue into $MD and prints the one message for $1 (local
 # part), CR removed.
 delivered() {
-	"$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MD" >&2 || return 1
+	"$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MD" >&2 || return 1
 	local files=("$MD/$1"/new/*)
 	[ ${#files[@]} -eq 1 ] && [ -f "${files[0]}" ] || {
 		echo "no single message for $1: ${files[*]}" >&2; return 1; }

@@ -28,7 +28,8 @@ teardown() {
 }
 
 run_local() {
-	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -m "$MAILDIR" -A "$A" "$@"
+	run "$SMTPSEND" -q "$Q" -n mx.test -r local -l "$LOG" -m "$MAILDIR" \
+	    -A "$A" "$@"
 }
 
 boxes() {
@@ -42,7 +43,7 @@ boxes() {
 	run_local
 	[ "$status" -eq 0 ]
 	# postmaster -> root -> alice (-> alice, bob), ops@remote.test (local:
-	# no relay)
+	# -r local)
 	[ "$(boxes)" = "alice=1 bob=1 ops=1 " ]
 	grep -q '^Delivered-To: postmaster@local.test' "$MAILDIR"/alice/new/*
 	[ "$(count_files "$Q/new")" -eq 0 ]

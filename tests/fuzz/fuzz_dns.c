@@ -1,5 +1,5 @@
 /*
- * fuzz_dns.c: dns_mx(), dns_tlsa(), dns_txt() and dns_next()
+ * fuzz_dns.c: dns_mx(), dns_addr(), dns_tlsa(), dns_txt() and dns_next()
  * (common/dns.c) on any bytes, as a resolver we do not control could
  * answer.
  *
@@ -9,6 +9,8 @@
  * and 0 unless DNS_OK; every host kept is a lower-case host name of at
  * most DNS_NAME_MAX octets, none twice; the records dns_next() walks lie
  * inside the message; and the same message gives the same result.
+ * dns_addr(), as an A and as an AAAA answer: at most max addresses, none
+ * unless DNS_OK, none twice, an A's last 12 octets zero.
  * TLSA (asked for "_25._tcp.example.org" too): at most max records, none
  * unless DNS_OK, each one's data within its bound; TXT: at most max,
  * each a NUL-terminated string of printable octets within DNS_TXT_MAX.
@@ -74,6 +76,33 @@ check_txt(const uint8_t *data, size_t size, size_t max)
 	}
 }
 
+/* dns_addr() on the message as an answer of type. */
+static void
+check_addr(const uint8_t *data, size_t size, size_t max, unsigned type)
+{
+	static const unsigned char zero[12];
+	unsigned char addr[DNS_MX_MAX][16];
+	char cname[DNS_NAME_MAX + 1];
+	enum dns_status st;
+	size_t n, i, j;
+
+	st = dns_addr(data, size, "example.org", type, addr, max, &n, cname,
+	    sizeof(cname));
+	if (n > max || (st != DNS_OK && n != 0) || (st == DNS_OK && n == 0))
+		abort();
+	if (st != DNS_NODATA && cname[0] != '\0')
+		abort();
+	if (cname[0] != '\0')
+		check_host(cname);
+	for (i = 0; i < n; i++) {
+		if (type == DNS_TYPE_A && memcmp(addr[i] + 4, zero, 12) != 0)
+			abort();
+		for (j = 0; j < i; j++)
+			if (memcmp(addr[i], addr[j], 16) == 0)
+				abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -117,6 +146,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	check_tlsa(data, size, max);
 	check_txt(data, size, max);
+	check_addr(data, size, max, DNS_TYPE_A);
+	check_addr(data, size, max, DNS_TYPE_AAAA);
 	if (dns_open(&a, data, size) == DNS_OK) {
 		while (dns_next(&a, &rr) == 1)
 			if (rr.rdata > size || rr.rdlen > size - rr.rdata)

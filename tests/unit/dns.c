@@ -246,5 +246,79 @@ main(void)
 	st = dns_mx(m.b, m.len, "example.org", mx, 5, &n, cname,
 	    sizeof(cname));
 	ok(st == DNS_OK && n == 5, "at most max hosts are kept");
+
+	/* dns_addr(): A and AAAA answers. */
+	{
+		unsigned char addr[4][16];
+		static const unsigned char v6[16] = {
+			0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+			0, 0, 0, 0, 0, 0, 0, 1
+		};
+
+		header(&m, 0, 0, 3, "mx.example.org");
+		rr_head(&m, 1, 4);
+		put(&m, "\xc0\x00\x02\x01", 4);
+		rr_head(&m, 1, 4);
+		put(&m, "\xc0\x00\x02\x01", 4);
+		rr_head(&m, 1, 4);
+		put(&m, "\xc0\x00\x02\x02", 4);
+		st = dns_addr(m.b, m.len, "mx.example.org", DNS_TYPE_A, addr,
+		    4, &n, cname, sizeof(cname));
+		ok(st == DNS_OK && n == 2 && memcmp(addr[0],
+		    "\xc0\x00\x02\x01\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0 &&
+		    addr[1][3] == 2, "A records: two addresses, one listed "
+		    "twice counts once");
+		st = dns_addr(m.b, m.len, "mx.example.org", DNS_TYPE_AAAA,
+		    addr, 4, &n, cname, sizeof(cname));
+		ok(st == DNS_NODATA && n == 0, "A records are no AAAA answer");
+		header(&m, 0, 0, 1, "mx.example.org");
+		rr_head(&m, 28, 16);
+		put(&m, v6, 16);
+		st = dns_addr(m.b, m.len, "mx.example.org", DNS_TYPE_AAAA,
+		    addr, 4, &n, cname, sizeof(cname));
+		ok(st == DNS_OK && n == 1 && memcmp(addr[0], v6, 16) == 0,
+		    "an AAAA record");
+		header(&m, 0, 0, 1, "mx.example.org");
+		rr_head(&m, 28, 4);
+		put(&m, v6, 4);
+		ok(dns_addr(m.b, m.len, "mx.example.org", DNS_TYPE_AAAA,
+		    addr, 4, &n, cname, sizeof(cname)) == DNS_TEMP && n == 0,
+		    "an AAAA record of 4 octets is malformed");
+		header(&m, 0, 0, 1, "mx.example.org");
+		rr_head(&m, 1, 5);
+		put(&m, "\xc0\x00\x02\x01\x00", 5);
+		ok(dns_addr(m.b, m.len, "mx.example.org", DNS_TYPE_A,
+		    addr, 4, &n, cname, sizeof(cname)) == DNS_TEMP,
+		    "an A record of 5 octets is malformed");
+		ok(dns_addr(m.b, m.len, "mx.example.org", DNS_TYPE_MX,
+		    addr, 4, &n, cname, sizeof(cname)) == DNS_TEMP,
+		    "dns_addr() reads A and AAAA only");
+		/* A CNAME whose target's address the answer lacks. */
+		header(&m, 0, 0, 1, "alias.example.org");
+		{
+			struct msg t = { .len = 0 };
+
+			put_name(&t, "real.example.org");
+			rr_head(&m, 5, (unsigned)t.len);
+			put(&m, t.b, t.len);
+		}
+		st = dns_addr(m.b, m.len, "alias.example.org", DNS_TYPE_A,
+		    addr, 4, &n, cname, sizeof(cname));
+		ok(st == DNS_NODATA && strcmp(cname, "real.example.org") == 0,
+		    "a CNAME not followed: its target to ask for");
+		at = m.len;
+		put16(&m, 0xc000 | (unsigned)(at - 18));	/* the target */
+		put16(&m, 1);
+		put16(&m, 1);
+		put16(&m, 0);
+		put16(&m, 60);
+		put16(&m, 4);
+		put(&m, "\xc0\x00\x02\x07", 4);
+		m.b[7] = 2;	/* two answers */
+		st = dns_addr(m.b, m.len, "alias.example.org", DNS_TYPE_A,
+		    addr, 4, &n, cname, sizeof(cname));
+		ok(st == DNS_OK && n == 1 && addr[0][3] == 7 &&
+		    cname[0] == '\0', "a CNAME followed in the answer");
+	}
 	return tap_done();
 }
