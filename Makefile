@@ -135,7 +135,8 @@ $(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
 # smtpsend/dane.c and mtasts.c (tlspolicy.h) are smtpqctl probe's too.
 TLSPOLICY_OBJ = $(O)/smtpsend/dane.o $(O)/smtpsend/mtasts.o \
 		$(O)/smtpsend/tlsrpt.o
-$(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o $(O)/smtpsend/smtpqctl-probe.o: \
+$(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o $(O)/smtpsend/smtpqctl-probe.o \
+    $(O)/smtpsend/mxtls.o: \
     smtpsend/tlspolicy.h
 
 $(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) $(O)/common/libcommon.a

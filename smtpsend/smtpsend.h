@@ -99,6 +99,8 @@ enum url_tls {
 	URL_TLS_NONE		/* smtp+notls:// */
 };
 
+struct dane;
+
 struct url {
 	enum url_tls	tls;
 	char		host[HOST_MAX + 1];
@@ -108,6 +110,10 @@ struct url {
 	int		is_ip;			/* host is an address */
 	char		addr[64];		/* "": connect to host; else
 						 * this address of it (MX) */
+	const struct dane *dane;	/* an MX host's usable TLSA records:
+					 * STARTTLS verified by them */
+	int		is_tls_required;	/* STARTTLS, unverified, never
+						 * plaintext (RFC 7672 2.2) */
 };
 
 int	url_parse(const char *, struct url *, char *err, size_t errsize);
@@ -226,6 +232,15 @@ int	smtp_rset(struct smtp *);
 int	smtp_txn(struct smtp *, struct msg *, struct txn *);
 void	smtp_close(struct smtp *);
 const char *smtp_tls(const struct smtp *);
+
+/* mxtls.c: the TLS an MX host must have (DANE, MTA-STS), per run ------- */
+
+void	mxtls_setup(const char *queue_dir, const char *cafile, int timeout);
+/* Sets u (an MX host of domain, at one of its addresses) up as DANE and
+ * MTA-STS require: 0, or -1 when the host must not be used, why saying
+ * why (a 4xx reply: the mail waits). */
+int	mxtls_apply(const char *domain, int is_mx_secure, struct url *u,
+	    char *why, size_t size);
 
 /* remote.c: delivery to a destination over SMTP -------------------------- */
 
