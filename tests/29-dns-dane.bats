@@ -11,9 +11,6 @@
 # machine (each lookup's child, s_client, nsd and unbound), over the
 # suite budget; dns.c's TLSA reader is fuzzed (fuzz_dns).  XXX: dane.c
 # and mxtls.c run under valgrind nowhere else yet.
-# tests/run: novalgrind: daneq's C paths (dns.c, resolve.c, dane.c) are
-# short; the suite's time goes to nsd, unbound and openssl.  XXX: until
-# smtpsend uses them, valgrind sees them only here.
 
 load helpers
 load dns

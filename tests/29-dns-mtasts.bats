@@ -5,9 +5,7 @@
 # network namespace.  tests/dns/stsq runs smtpsend's code:
 # mtasts_lookup() (smtpsend/mtasts.c: TXT, cache under the queue, curl)
 # and mtasts_check() per MX host.
-# tests/run: novalgrind: stsq's C paths are short and bounded (the
-# parser is fuzzed: tests/fuzz/fuzz_mtasts.c); the suite's time goes to
-# nginx, unbound and curl.
+# Under valgrind too: no other suite runs mtasts.c.
 
 load helpers
 load dns
