@@ -102,18 +102,18 @@ enum url_tls {
 struct dane;
 
 struct url {
+	const struct dane *dane;	/* an MX host's usable TLSA records:
+					 * STARTTLS verified by them */
 	enum url_tls	tls;
 	char		host[HOST_MAX + 1];
 	char		port[8];
 	char		user[ADDR_MAX + 1];	/* "": no AUTH */
 	char		name[HOST_MAX + 10];	/* "host:port", for logs */
 	int		is_ip;			/* host is an address */
-	char		addr[64];		/* "": connect to host; else
-						 * this address of it (MX) */
-	const struct dane *dane;	/* an MX host's usable TLSA records:
-					 * STARTTLS verified by them */
 	int		is_tls_required;	/* STARTTLS, unverified, never
 						 * plaintext (RFC 7672 2.2) */
+	char		addr[64];		/* "": connect to host; else
+						 * this address of it (MX) */
 };
 
 int	url_parse(const char *, struct url *, char *err, size_t errsize);
