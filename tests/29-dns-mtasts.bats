@@ -41,6 +41,12 @@ setup_file() {
 		openssl x509 -req -in web.csr -CA ca.pem -CAkey ca.key \
 		    -CAcreateserial -out web.pem -days 2 -extfile web.ext \
 		    2>/dev/null || exit 1
+		key mx.key && openssl req -new -key mx.key -out mx.csr \
+		    -subj /CN=mx.enforce.test 2>/dev/null &&
+		    printf 'subjectAltName=DNS:mx.enforce.test,DNS:only.other.test\n' >mx.ext &&
+		    openssl x509 -req -in mx.csr -CA ca.pem -CAkey ca.key \
+		    -CAcreateserial -out mx.pem -days 2 -extfile mx.ext \
+		    2>/dev/null || exit 1
 		key evil.key && openssl req -x509 -new -key evil.key \
 		    -out evil.pem -days 2 -subj /CN=mta-sts.evil.test \
 		    -addext subjectAltName=DNS:mta-sts.evil.test 2>/dev/null
@@ -61,10 +67,26 @@ setup_file() {
 	    'local-data: "enforce.test. MX 10 mx.enforce.test."' \
 	    'local-data: "enforce.test. MX 20 backup.elsewhere.test."' \
 	    'local-data: "testing.test. MX 10 mx.elsewhere.test."' \
+	    'local-data: "mx.enforce.test. A 198.51.100.25"' \
+	    'local-data: "backup.elsewhere.test. A 198.51.100.25"' \
+	    'local-data: "bad.test. MX 10 only.other.test."' \
+	    'local-data: "only.other.test. A 198.51.100.25"' \
 	    'remote-control:' '  control-enable: yes' \
 	    "  control-interface: $DNS_DIR/control.sock" \
 	    '  control-use-cert: no' || return 1
 	export DNS_NS DNS_PID
+	# MX hosts in a namespace of their own (198.51.100.25 over a veth
+	# pair): an address of the sender's would be "ours" to its loop check.
+	MX_NS=smtpq-stsmx-$$
+	ip netns add "$MX_NS" || return 1
+	export MX_NS
+	ip -n "$MX_NS" link set lo up &&
+	    ip link add "sq$$" netns "$DNS_NS" type veth peer name "sm$$" \
+	    netns "$MX_NS" &&
+	    ip -n "$DNS_NS" addr add 198.51.100.1/24 dev "sq$$" &&
+	    ip -n "$DNS_NS" link set "sq$$" up &&
+	    ip -n "$MX_NS" addr add 198.51.100.25/24 dev "sm$$" &&
+	    ip -n "$MX_NS" link set "sm$$" up || return 1
 	mkdir -p "$BATS_FILE_TMPDIR/nginx"
 	cat >"$BATS_FILE_TMPDIR/nginx/nginx.conf" <<CONF
 daemon off;
@@ -118,6 +140,7 @@ nginx_listening() {
 }
 
 teardown_file() {
+	[ -z "${MX_NS:-}" ] || ip netns del "$MX_NS"
 	if [ -n "${NGINX_PID:-}" ]; then
 		kill "$NGINX_PID" 2>/dev/null
 		wait "$NGINX_PID" 2>/dev/null
@@ -128,6 +151,31 @@ teardown_file() {
 setup() {
 	CA=$BATS_FILE_TMPDIR/pki/ca.pem
 	mkdir -p "$Q"
+}
+
+teardown() {
+	relay_stop
+}
+
+# mx25: the fake relay as every MX host, on 198.51.100.25:25 in $MX_NS,
+# STARTTLS with a certificate of the CA for mx.enforce.test and
+# only.other.test.  ip netns exec execs it: $! is the relay.
+mx25() {
+	local portfile="$BATS_TEST_TMPDIR/relay.port" d=$BATS_FILE_TMPDIR/pki
+	rm -f "$portfile"
+	ip netns exec "$MX_NS" "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$portfile" --bind 198.51.100.25 --port 25 \
+	    --dir "$RELAY_DIR" --tls "$d/mx.pem:$d/mx.key" 3>&- &
+	RELAY_PID=$!
+	wait_for test -s "$portfile"
+}
+
+# send RCPT: one message to RCPT queued, one smtpsend run to the MX.
+send() {
+	NAME=$(qname)
+	qmsg "$NAME" a@client.test "$1"
+	run dns_exec "$SMTPSEND" -q "$Q" -n client.test -l "$LOG" -t 10s \
+	    -r mx -C "$CA" -m "$BATS_TEST_TMPDIR/maildir"
 }
 
 sts() {
@@ -240,4 +288,26 @@ sts() {
 	[ "${lines[8]}" = "    requires: STARTTLS when offered, unverified (MTA-STS testing: what enforce would do is logged; it would not be used)" ]
 	run dns_exec "$SMTPQCTL" -q "$Q" -l - probe 'bad/name'
 	assert_status 64
+}
+
+@test "smtpsend, MTA-STS enforce: mail goes to the policy's MX host over TLS verified for its name" {
+	mx25
+	send rcpt@enforce.test
+	assert_status 0
+	[ -f "$RELAY_DIR/1.eml" ]
+	grep -q "to=<rcpt@enforce.test> route=mx relay=mx.enforce.test\[198.51.100.25\]:25 tls=verified .*result=sent" "$LOG"
+	grep -q "domain=enforce.test mta-sts=enforce" "$LOG"
+}
+
+@test "smtpsend, MTA-STS enforce: mail whose only MX host the policy does not list waits, never connecting" {
+	mx25
+	# bad.test's policy is invalid: none; enforce.test's lists no
+	# only.other.test, so a policy made to say so is served here.
+	policy bad.test 'version: STSv1\nmode: enforce\nmx: mx.bad.test\nmax_age: 600\n'
+	txt _mta-sts.bad.test. "v=STSv1; id=9"
+	send rcpt@bad.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -s "$RELAY_DIR/transcript" ]
+	grep -q "mx=only.other.test result=skipped: 451 4.7.5 only.other.test: not an MX host of bad.test's MTA-STS policy (enforce)" "$LOG"
 }
