@@ -132,8 +132,16 @@ $(O)/smtpsend/smtpsend: $(SMTPSEND_OBJ) $(O)/common/libcommon.a
 
 $(SMTPQCTL_OBJ): smtpsend/smtpqctl.h
 
-$(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
-	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPQCTL_OBJ) $(O)/common/libcommon.a
+# smtpsend/dane.c and mtasts.c (tlspolicy.h) are smtpqctl probe's too.
+TLSPOLICY_OBJ = $(O)/smtpsend/dane.o $(O)/smtpsend/mtasts.o \
+		$(O)/smtpsend/tlsrpt.o
+$(TLSPOLICY_OBJ) $(O)/smtpsend/tls.o $(O)/smtpsend/smtpqctl-probe.o \
+    $(O)/smtpsend/mxtls.o: \
+    smtpsend/tlspolicy.h
+
+$(O)/smtpsend/smtpqctl: $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) $(O)/common/libcommon.a
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(SMTPQCTL_OBJ) $(TLSPOLICY_OBJ) \
+	    $(O)/common/libcommon.a
 
 # sendmail runs setgid (make install): dynamic glibc, which ignores the
 # caller's LD_* variables in a setgid program.  mailq is a link to it.
@@ -153,6 +161,28 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/common/libcommon.a
 # nothing of smtpsend around it (tests/dns/mxq: the MX lookup;
 # tests/sign/qsign: DKIM signing).
 TEST_BIN    = $(O)/tests/dns/mxq $(O)/tests/sign/qsign
+# tests/dns/daneq: the DANE policy and handshake; tests/dns/stsq: MTA-STS.
+TEST_BIN   += $(O)/tests/dns/daneq $(O)/tests/dns/stsq
+# tests/dns/rptq: a TLS report count recorded as smtpsend would.
+TEST_BIN   += $(O)/tests/dns/rptq
+
+$(O)/tests/dns/rptq: tests/dns/rptq.c $(O)/smtpsend/tlsrpt.o \
+    $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/tlsrpt.o \
+	    $(O)/common/libcommon.a
+
+$(O)/tests/dns/daneq: tests/dns/daneq.c $(O)/smtpsend/dane.o \
+    $(O)/smtpsend/tls.o $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/dane.o \
+	    $(O)/smtpsend/tls.o $(O)/common/libcommon.a
+
+$(O)/tests/dns/stsq: tests/dns/stsq.c $(O)/smtpsend/mtasts.o \
+    $(O)/common/libcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ismtpsend -o $@ $< $(O)/smtpsend/mtasts.o \
+	    $(O)/common/libcommon.a
 
 $(O)/tests/dns/mxq: tests/dns/mxq.c $(O)/common/libcommon.a
 	@mkdir -p $(@D)
@@ -243,7 +273,8 @@ clean:
 	    smtpd/sendmail smtpd/mailq \
 	    $(SMTPD_PROGS:%=smtpd/%) \
 	    smtpsend/*.o smtpsend/smtpsend smtpsend/smtpqctl $(UNIT_SRC:%.c=%) \
-	    tests/dns/mxq tests/sign/qsign
+	    tests/dns/mxq tests/sign/qsign tests/dns/daneq tests/dns/stsq \
+	    tests/dns/rptq
 
 # Installation ----------------------------------------------------------
 # make install puts the programs, their man pages, the systemd units (with
@@ -429,7 +460,8 @@ FUZZ_LINK_fuzz_session = $(filter-out smtpd/smtpd.c,$(SMTPD_SRC))
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
-    smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC)
+    smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC) \
+    smtpsend/mtasts.c smtpsend/tlsrpt.c smtpsend/tlspolicy.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_$*) $(COMMON_SRC)
 

@@ -501,6 +501,46 @@ enum dns_status	resolve_addr(const char *name, unsigned type, int timeout,
 		    unsigned char (*addr)[16], size_t max, size_t *n,
 		    char *err, size_t errsize);
 
+/* TLSA (RFC 6698 2.1) and TXT (RFC 1035 3.3.14) records, for DANE (RFC
+ * 7672) and MTA-STS (RFC 8461 3.1).  dns_tlsa() keeps at most max TLSA
+ * records answering name (CNAMEs followed), those whose data is longer
+ * than DNS_TLSA_DATA_MAX counted in *n but not kept (their len is 0);
+ * dns_txt() keeps each TXT record's strings joined, a record longer than
+ * DNS_TXT_MAX or with a control character as "".  Both: DNS_OK with *n
+ * records, or a status as dns_mx() gives. */
+#define DNS_TLSA_DATA_MAX	1024	/* a full certificate or key fits */
+#define DNS_TLSA_MAX		8
+#define DNS_TXT_MAX		1024
+#define DNS_TXT_RECORDS_MAX	8
+
+struct dns_tlsa {
+	unsigned	usage;		/* RFC 6698 2.1.1: 0-3 */
+	unsigned	selector;	/* 2.1.2: 0 certificate, 1 key */
+	unsigned	mtype;		/* 2.1.3: 0 full, 1 SHA-256, 2 SHA-512 */
+	size_t		len;		/* 0: data too long, not kept */
+	unsigned char	data[DNS_TLSA_DATA_MAX];
+};
+
+enum dns_status	dns_tlsa(const unsigned char *msg, size_t len,
+		    const char *name, struct dns_tlsa *, size_t max,
+		    size_t *n);
+enum dns_status	dns_txt(const unsigned char *msg, size_t len,
+		    const char *name, char (*txt)[DNS_TXT_MAX + 1], size_t max,
+		    size_t *n);
+/* resolve.c, with dns.c: the TLSA records of name, the TXT records of
+ * name, the resolver's answer only (*is_authentic: its AD bit, from a
+ * resolver resolve_is_trusted()); DNS_TEMP with err for no usable answer
+ * (a SERVFAIL: from a validating resolver, a bogus one too). */
+enum dns_status	resolve_tlsa(const char *name, int timeout,
+		    struct dns_tlsa *, size_t max, size_t *n,
+		    int *is_authentic, char *err, size_t errsize);
+enum dns_status	resolve_txt(const char *name, int timeout,
+		    char (*txt)[DNS_TXT_MAX + 1], size_t max, size_t *n,
+		    int *is_authentic, char *err, size_t errsize);
+/* Whether the AD bit of /etc/resolv.conf's resolver may be believed:
+ * every nameserver on loopback, or "options trust-ad" (smtpsend(8)). */
+int		resolve_is_trusted(void);
+
 /* envelope.c: the head of a queue file ---------------------------------- */
 
 /* Extension lines ("Body: 8BITMIME") kept per queue file; more: damaged. */

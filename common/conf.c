@@ -46,7 +46,7 @@ static const struct conf_key {
 	{ "lifetime",	0,	{ 'L',	0,	0 } },
 	{ "relay",	1,	{ 0,	'r',	0 } },
 	{ "secrets",	0,	{ 0,	'a',	0 } },
-	{ "cafile",	0,	{ 0,	'C',	0 } },
+	{ "cafile",	0,	{ 0,	'C',	'C' } },
 	{ "maildir",	0,	{ 0,	'm',	0 } },
 	{ "aliases",	0,	{ 0,	'A',	0 } },
 	{ "masquerade",	0,	{ 0,	'M',	0 } },

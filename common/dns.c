@@ -1,6 +1,7 @@
 /*
  * dns.c: DNS answers read strictly (RFC 1035 4.1), for the lookups direct
- * delivery makes: MX (RFC 5321 5.1, RFC 7505), and later TLSA and TXT.
+ * delivery makes: MX (RFC 5321 5.1, RFC 7505), TLSA (RFC 6698, for DANE)
+ * and TXT (for MTA-STS).
  *
  * The message is what res_query() left in a buffer, in a child of ours,
  * from a resolver we do not control: nothing in it is trusted.  Every
@@ -380,4 +381,141 @@ dns_mx_order(struct dns_mx *mx, size_t n, unsigned long seed)
 			mx[k] = t;
 		}
 	}
+}
+
+/*
+ * The records of one type answering name, read in turn: a chain of the
+ * name asked for and the CNAME targets met (as dns_mx() follows them).
+ */
+struct dns_walk {
+	struct dns_answer	a;
+	char			chain[DNS_CHAIN_MAX][DNS_NAME_MAX + 1];
+	size_t			nchain;
+};
+
+/* Opens msg for the records answering name: as dns_open(). */
+static enum dns_status
+dns_walk_open(struct dns_walk *w, const unsigned char *msg, size_t len,
+    const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n > DNS_NAME_MAX)
+		return DNS_TEMP;
+	memset(w->chain, 0, sizeof(w->chain));
+	memcpy(w->chain[0], name, n);
+	w->chain[0][n] = '\0';
+	w->nchain = 1;
+	return dns_open(&w->a, msg, len);
+}
+
+/* The next record of type for the chain's names into rr: 1, 0 at the
+ * end, -1 for a malformed answer (a CNAME chain too long included). */
+static int
+dns_walk_next(struct dns_walk *w, unsigned type, struct dns_rr *rr)
+{
+	int rc;
+
+	while ((rc = dns_next(&w->a, rr)) == 1) {
+		if (rr->class != DNS_CLASS_IN ||
+		    !dns_in_chain(w->chain, w->nchain, rr->owner))
+			continue;	/* not an answer to our question */
+		if (rr->type == DNS_TYPE_CNAME) {
+			if (w->nchain == DNS_CHAIN_MAX ||
+			    dns_name(&w->a, rr->rdata, w->chain[w->nchain],
+			    sizeof(w->chain[0])) != (int)rr->rdlen)
+				return -1;
+			w->nchain++;
+			continue;
+		}
+		if (rr->type == type)
+			return 1;
+	}
+	return rc;
+}
+
+enum dns_status
+dns_tlsa(const unsigned char *msg, size_t len, const char *name,
+    struct dns_tlsa *t, size_t max, size_t *n)
+{
+	struct dns_walk w;
+	struct dns_rr rr;
+	enum dns_status st;
+	const unsigned char *p;
+	int rc;
+
+	*n = 0;
+	if ((st = dns_walk_open(&w, msg, len, name)) != DNS_OK)
+		return st;
+	while ((rc = dns_walk_next(&w, DNS_TYPE_TLSA, &rr)) == 1) {
+		/* RFC 6698 2.1: three octets, then at least one of data. */
+		if (rr.rdlen < 4)
+			goto malformed;
+		if (*n == max)
+			continue;
+		p = msg + rr.rdata;
+		t[*n].usage = p[0];
+		t[*n].selector = p[1];
+		t[*n].mtype = p[2];
+		t[*n].len = rr.rdlen - 3 <= DNS_TLSA_DATA_MAX ? rr.rdlen - 3 : 0;
+		memcpy(t[*n].data, p + 3, t[*n].len);
+		(*n)++;
+	}
+	if (rc == -1)
+		goto malformed;
+	return *n == 0 ? DNS_NODATA : DNS_OK;
+
+malformed:
+	*n = 0;
+	return DNS_TEMP;
+}
+
+enum dns_status
+dns_txt(const unsigned char *msg, size_t len, const char *name,
+    char (*txt)[DNS_TXT_MAX + 1], size_t max, size_t *n)
+{
+	struct dns_walk w;
+	struct dns_rr rr;
+	enum dns_status st;
+	size_t pos, end, used, k;
+	int rc, is_bad;
+
+	*n = 0;
+	if ((st = dns_walk_open(&w, msg, len, name)) != DNS_OK)
+		return st;
+	while ((rc = dns_walk_next(&w, DNS_TYPE_TXT, &rr)) == 1) {
+		/* RFC 1035 3.3.14: one or more <character-string>s, each a
+		 * length octet and that many octets, filling RDATA exactly;
+		 * RFC 7208 3.3 and RFC 8461 3.1 join them without a space. */
+		if (rr.rdlen == 0)
+			goto malformed;
+		used = 0;
+		is_bad = 0;
+		for (pos = rr.rdata, end = rr.rdata + rr.rdlen; pos < end;
+		    pos += 1 + msg[pos]) {
+			if (msg[pos] > end - pos - 1)
+				goto malformed;
+			for (k = 0; k < msg[pos] && !is_bad; k++) {
+				unsigned char c = msg[pos + 1 + k];
+
+				if (c < 0x20 || c == 0x7f || used == DNS_TXT_MAX)
+					is_bad = 1;
+				else if (*n < max)
+					txt[*n][used++] = (char)c;
+			}
+		}
+		if (*n == max)
+			continue;
+		txt[*n][is_bad ? 0 : used] = '\0';
+		(*n)++;
+	}
+	if (rc == -1)
+		goto malformed;
+	return *n == 0 ? DNS_NODATA : DNS_OK;
+
+malformed:
+	*n = 0;
+	return DNS_TEMP;
 }

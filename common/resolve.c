@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 
 #include <errno.h>
@@ -28,6 +29,11 @@
 #include <unistd.h>
 
 #include "common.h"
+
+#define RESOLV_CONF	"/etc/resolv.conf"
+#define RESOLV_LINE_MAX	1024
+#define DNS_HEADER_LEN	12	/* RFC 1035 4.1.1 */
+#define DNS_AD		0x20	/* fourth octet: RFC 4035 3.2.3 */
 
 /* What the child writes: getaddrinfo()'s result and the addresses. */
 struct resolve_msg {
@@ -279,6 +285,17 @@ resolve_query_child(int fd, const char *name, int type)
 	 * NXDOMAIN and SERVFAIL included, reaches dns.c, which judges it. */
 	n = res_mkquery(ns_o_query, name, C_IN, type, NULL, 0, NULL, query,
 	    (int)sizeof(query));
+	/* RFC 6840 5.7: the AD bit set in the query asks a validating
+	 * resolver to say whether the answer is secure.  glibc (2.31 on)
+	 * clears it in answers unless told the resolver is trusted;
+	 * resolve_query() decides that itself, for glibc and musl alike. */
+	if (n > DNS_HEADER_LEN) {
+		query[3] |= DNS_AD;
+#ifdef RES_TRUSTAD
+		if (res_init() == 0)
+			_res.options |= RES_TRUSTAD;
+#endif
+	}
 	if (n > 0)
 		n = res_send(query, n, answer, (int)sizeof(answer));
 	if (n > 0)
@@ -312,7 +329,116 @@ resolve_query(const char *name, int type, int timeout, unsigned char *buf,
 	if (rc == -1)
 		resolve_why(name, err, errsize);
 	resolve_end(fd, pid);
+	/* An AD bit from a resolver we do not trust is no proof: anyone on
+	 * the path to it could have set it (RFC 4035 4.9.3, RFC 6698 A.3). */
+	if (rc == 0 && len > DNS_HEADER_LEN && !resolve_is_trusted())
+		buf[3] &= (unsigned char)~DNS_AD;
 	return rc < 0 ? -1 : (int)len;
+}
+
+/* Whether a nameserver line's address is a loopback one. */
+static int
+resolve_is_loopback(const char *addr)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, addr, a) == 1)
+		return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+	return 0;
+}
+
+int
+resolve_is_trusted(void)
+{
+	char line[RESOLV_LINE_MAX + 1], *word, *last;
+	int is_trusted = 1, is_trust_ad = 0, is_long = 0;
+	FILE *f;
+
+	/* No file: the C library asks 127.0.0.1 (resolv.conf(5)). */
+	if ((f = fopen(RESOLV_CONF, "r")) == NULL)
+		return errno == ENOENT;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		int was_long = is_long;
+
+		is_long = strchr(line, '\n') == NULL && !feof(f);
+		if (was_long)
+			continue;	/* the rest of a line too long */
+		if ((word = strtok_r(line, " \t\r\n", &last)) == NULL)
+			continue;
+		if (strcmp(word, "nameserver") == 0) {
+			word = strtok_r(NULL, " \t\r\n", &last);
+			if (word == NULL || is_long || !resolve_is_loopback(word))
+				is_trusted = 0;
+		} else if (strcmp(word, "options") == 0)
+			while ((word = strtok_r(NULL, " \t\r\n", &last)) != NULL)
+				if (strcmp(word, "trust-ad") == 0)
+					is_trust_ad = 1;
+	}
+	if (ferror(f))
+		is_trusted = is_trust_ad = 0;
+	fclose(f);
+	return is_trusted || is_trust_ad;
+}
+
+/* One query of name and type into answer: its length, or -1 (err). */
+static int
+resolve_one(const char *name, int type, int timeout, unsigned char *answer,
+    size_t size, int *is_authentic, char *err, size_t errsize)
+{
+	struct dns_answer a;
+	int len;
+
+	*is_authentic = 0;
+	if (strlen(name) > DNS_NAME_MAX) {
+		snprintf(err, errsize, "%.64s...: name too long", name);
+		return -1;
+	}
+	len = resolve_query(name, type, timeout, answer, size, err, errsize);
+	if (len >= 0 && dns_open(&a, answer, (size_t)len) != DNS_TEMP)
+		*is_authentic = a.is_authentic;
+	return len;
+}
+
+enum dns_status
+resolve_tlsa(const char *name, int timeout, struct dns_tlsa *t, size_t max,
+    size_t *n, int *is_authentic, char *err, size_t errsize)
+{
+	static unsigned char answer[DNS_MSG_MAX];
+	enum dns_status st;
+	int len;
+
+	*n = 0;
+	len = resolve_one(name, DNS_TYPE_TLSA, timeout, answer, sizeof(answer),
+	    is_authentic, err, errsize);
+	if (len == -1)
+		return DNS_TEMP;
+	st = dns_tlsa(answer, (size_t)len, name, t, max, n);
+	if (st == DNS_TEMP)
+		snprintf(err, errsize, "%s: %s", name,
+		    "a malformed answer or a server failure");
+	return st;
+}
+
+enum dns_status
+resolve_txt(const char *name, int timeout, char (*txt)[DNS_TXT_MAX + 1],
+    size_t max, size_t *n, int *is_authentic, char *err, size_t errsize)
+{
+	static unsigned char answer[DNS_MSG_MAX];
+	enum dns_status st;
+	int len;
+
+	*n = 0;
+	len = resolve_one(name, DNS_TYPE_TXT, timeout, answer, sizeof(answer),
+	    is_authentic, err, errsize);
+	if (len == -1)
+		return DNS_TEMP;
+	st = dns_txt(answer, (size_t)len, name, txt, max, n);
+	if (st == DNS_TEMP)
+		snprintf(err, errsize, "%s: %s", name,
+		    "a malformed answer or a server failure");
+	return st;
 }
 
 enum dns_status

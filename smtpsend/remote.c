@@ -300,6 +300,9 @@ remote_mx(struct msg *m, struct dest *d)
 		snprintf(u->port, sizeof(u->port), "%s", MX_PORT);
 		snprintf(u->name, sizeof(u->name), "%s:%s", list.t[k].host,
 		    MX_PORT);
+		if (mxtls_apply(d->name, list.is_authentic, u, d->why,
+		    sizeof(d->why)) == -1)
+			continue;	/* DANE or MTA-STS: not this host */
 		s->last_use = ++use_clock;
 		if (smtp_open(s, u, d, NULL) == -1) {
 			/* one that answered and refused used a session */

@@ -219,7 +219,11 @@ smtp_connect(struct smtp *s, const struct url *u, int is_tls,
 	s->nmessages = 0;
 	s->is_tls = is_tls;
 	s->is_verified = is_tls && is_verified;
-	if (is_tls)
+	if (is_tls && u->dane != NULL)
+		s->fd = tls_start_dane(&s->tls, u->addr[0] != '\0' ? u->addr :
+		    u->host, u->port, u->host, u->dane, smtp_helo,
+		    (int)smtp_timeout, err, sizeof(err));
+	else if (is_tls)
 		s->fd = tls_start(&s->tls, u, is_starttls,
 		    s->is_verified, smtp_cafile, smtp_helo,
 		    (int)smtp_timeout, err, sizeof(err));
@@ -342,6 +346,10 @@ smtp_open(struct smtp *s, const struct url *u, struct dest *d,
 		want = URL_TLS_STARTTLS;
 	else if (want == URL_TLS_MAY && d->policy == TLS_POLICY_NONE)
 		want = URL_TLS_NONE;
+	/* DANE (mxtls.c): STARTTLS and never plaintext, verified by the
+	 * TLSA records, or unverified when none of them is usable. */
+	if (u->dane != NULL || u->is_tls_required)
+		want = URL_TLS_STARTTLS;
 	is_tls = want == URL_TLS_STARTTLS || want == URL_TLS_IMPLICIT;
 	is_starttls = want == URL_TLS_STARTTLS;
 	s->url = u;
@@ -355,7 +363,7 @@ smtp_open(struct smtp *s, const struct url *u, struct dest *d,
 		say(s->name, sizeof(s->name), "%s", u->name);
 again:
 	if (smtp_connect(s, u, is_tls, is_starttls,
-	    want != URL_TLS_MAY) == -1) {
+	    want != URL_TLS_MAY && !u->is_tls_required) == -1) {
 		log_info("relay=%s result=unreachable: %s", s->name, s->why);
 		return -1;
 	}
@@ -405,7 +413,8 @@ fail:
 const char *
 smtp_tls(const struct smtp *s)
 {
-	return !s->is_tls ? "none" : s->is_verified ? "verified" :
+	return !s->is_tls ? "none" : s->is_verified && s->url != NULL &&
+	    s->url->dane != NULL ? "dane" : s->is_verified ? "verified" :
 	    "unverified";
 }
 

@@ -51,6 +51,7 @@ static int queue_fd = -1;
 static const char *smtpd_path = SBINDIR "/smtpd";
 static const char *smtpsend_path = SBINDIR "/smtpsend";
 static const char *conf_arg;		/* -F, passed on by check */
+static const char *cafile;		/* -C, for probe DOMAIN */
 
 static void
 usage(void)
@@ -64,7 +65,11 @@ usage(void)
 	    "  hold ID, release ID  keep from delivery, and give back\n"
 	    "  delete ID            remove for good\n"
 	    "  requeue ID           failed/ back to the queue\n"
-	    "  route ADDRESS        where smtpsend sends mail for ADDRESS\n");
+	    "  route ADDRESS        where smtpsend sends mail for ADDRESS\n"
+	    "  probe DOMAIN         its MX hosts, DANE, MTA-STS: the TLS "
+	    "required\n"
+	    "  tlsrpt DAY           the RFC 8460 report of a day "
+	    "(YYYY-MM-DD)\n");
 	exit(0);
 }
 
@@ -569,9 +574,12 @@ main(int argc, char *argv[])
 
 	log_prog = "smtpqctl";
 	opterr = 0;
-	while ((c = conf_getopt(argc, argv, "+:F:hl:q:", CONF_SMTPQCTL)) !=
+	while ((c = conf_getopt(argc, argv, "+:C:F:hl:q:", CONF_SMTPQCTL)) !=
 	    -1) {
 		switch (c) {
+		case 'C':
+			cafile = optarg;
+			break;
 		case 'h':
 			usage();
 			break;
@@ -625,5 +633,9 @@ main(int argc, char *argv[])
 		return msg_move(arg, QDIR_FAILED, QDIR_NEW, "requeued");
 	if (strcmp(cmd, "delete") == 0)
 		return cmd_delete(arg);
+	if (strcmp(cmd, "probe") == 0)
+		return cmd_probe_domain(arg, cafile);
+	if (strcmp(cmd, "tlsrpt") == 0)
+		return cmd_tlsrpt(arg);
 	die_usage("%s: unknown command", cmd);
 }

@@ -31,4 +31,9 @@ void	print_esc(FILE *, const char *, int is_spaces_ok);
 /* smtpqctl-list.c */
 int	cmd_queue(int is_json);
 
+/* smtpqctl-probe.c: probe DOMAIN */
+int	cmd_probe_domain(const char *domain, const char *cafile);
+/* smtpqctl-probe.c: tlsrpt DAY */
+int	cmd_tlsrpt(const char *day);
+
 #endif

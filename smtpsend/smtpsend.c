@@ -655,6 +655,7 @@ main(int argc, char *argv[])
 	}
 	route_setup(hostname, secrets);
 	smtp_setup(hostname, timeout, cafile);
+	mxtls_setup(queue_dir, cafile, (int)timeout);
 	sig_init();
 	if (is_probe)
 		return remote_probe();

@@ -99,13 +99,19 @@ enum url_tls {
 	URL_TLS_NONE		/* smtp+notls:// */
 };
 
+struct dane;
+
 struct url {
+	const struct dane *dane;	/* an MX host's usable TLSA records:
+					 * STARTTLS verified by them */
 	enum url_tls	tls;
 	char		host[HOST_MAX + 1];
 	char		port[8];
 	char		user[ADDR_MAX + 1];	/* "": no AUTH */
 	char		name[HOST_MAX + 10];	/* "host:port", for logs */
 	int		is_ip;			/* host is an address */
+	int		is_tls_required;	/* STARTTLS, unverified, never
+						 * plaintext (RFC 7672 2.2) */
 	char		addr[64];		/* "": connect to host; else
 						 * this address of it (MX) */
 };
@@ -123,6 +129,10 @@ int	tls_start(struct tls *, const struct url *, int is_starttls,
 	    int is_verified, const char *cafile, const char *helo,
 	    int timeout, char *why, size_t size);
 void	tls_stop(struct tls *, char *why, size_t size);
+struct dane;
+int	tls_start_dane(struct tls *, const char *addr, const char *port,
+	    const char *name, const struct dane *, const char *helo,
+	    int timeout, char *why, size_t size);
 
 /* auth.c: -a and AUTH PLAIN, LOGIN ------------------------------------- */
 
@@ -222,6 +232,15 @@ int	smtp_rset(struct smtp *);
 int	smtp_txn(struct smtp *, struct msg *, struct txn *);
 void	smtp_close(struct smtp *);
 const char *smtp_tls(const struct smtp *);
+
+/* mxtls.c: the TLS an MX host must have (DANE, MTA-STS), per run ------- */
+
+void	mxtls_setup(const char *queue_dir, const char *cafile, int timeout);
+/* Sets u (an MX host of domain, at one of its addresses) up as DANE and
+ * MTA-STS require: 0, or -1 when the host must not be used, why saying
+ * why (a 4xx reply: the mail waits). */
+int	mxtls_apply(const char *domain, int is_mx_secure, struct url *u,
+	    char *why, size_t size);
 
 /* remote.c: delivery to a destination over SMTP -------------------------- */
 

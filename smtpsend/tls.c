@@ -25,8 +25,13 @@
 #include <unistd.h>
 
 #include "smtpsend.h"
+#include "tlspolicy.h"
 
 #define TLS_ERR_MAX	4096	/* of s_client's stderr, read at most */
+#define TLS_ARGS_MAX	(24 + 2 * DNS_TLSA_MAX)
+
+static int	tls_spawn(struct tls *, const char *const *argv, int timeout,
+		    char *why, size_t size);
 
 /* The child: s_client with sock as stdin and stdout, err as stderr. */
 static void
@@ -57,7 +62,7 @@ tls_start(struct tls *t, const struct url *u, int is_starttls,
 {
 	const char *argv[24];
 	char connect[HOST_MAX + 16];
-	int sv[2], ep[2], n = 0;
+	int n = 0;
 
 	t->pid = -1;
 	t->err = -1;
@@ -93,6 +98,72 @@ tls_start(struct tls *t, const struct url *u, int is_starttls,
 	argv[n++] = "-connect";
 	argv[n++] = connect;
 	argv[n] = NULL;
+	return tls_spawn(t, argv, timeout, why, size);
+}
+
+/*
+ * STARTTLS to the MX host name (at addr, an address or the name itself,
+ * and port) verified by d's TLSA records (RFC 7672 3): DANE-EE(3) with
+ * no name check (3.1.1), DANE-TA(2) with the MX host's name checked
+ * (3.2.2); no CA of the system's is trusted.  s_client ends before any
+ * SMTP goes through unless a record matches.  As tls_start().
+ */
+int
+tls_start_dane(struct tls *t, const char *addr, const char *port,
+    const char *name, const struct dane *d, const char *helo, int timeout,
+    char *why, size_t size)
+{
+	static char rrdata[DNS_TLSA_MAX][2 * DNS_TLSA_DATA_MAX + 16];
+	const char *argv[TLS_ARGS_MAX];
+	char connect[HOST_MAX + 16];
+	size_t i;
+	int n = 0;
+
+	t->pid = -1;
+	t->err = -1;
+	if (d->state != DANE_REQUIRED || d->n == 0 || d->n > DNS_TLSA_MAX) {
+		snprintf(why, size, "DANE: no usable TLSA records");
+		return -1;
+	}
+	snprintf(connect, sizeof(connect), strchr(addr, ':') != NULL ?
+	    "[%s]:%s" : "%s:%s", addr, port);
+	argv[n++] = "openssl";
+	argv[n++] = "s_client";
+	argv[n++] = "-quiet";
+	argv[n++] = "-verify_quiet";
+	argv[n++] = "-verify_return_error";
+	/* Only the TLSA records are trust anchors (RFC 7672 3.1). */
+	argv[n++] = "-no-CAfile";
+	argv[n++] = "-no-CApath";
+	argv[n++] = "-no-CAstore";
+	argv[n++] = "-dane_tlsa_domain";	/* also the SNI, RFC 7672 8.1 */
+	argv[n++] = name;
+	/* Names are checked for DANE-TA matches only. */
+	argv[n++] = "-dane_ee_no_namechecks";
+	for (i = 0; i < d->n; i++) {
+		if (dane_rrdata(&d->tlsa[i], rrdata[i], sizeof(rrdata[i])) == -1) {
+			snprintf(why, size, "DANE: a TLSA record too long");
+			return -1;
+		}
+		argv[n++] = "-dane_tlsa_rrdata";
+		argv[n++] = rrdata[i];
+	}
+	argv[n++] = "-starttls";
+	argv[n++] = "smtp";
+	argv[n++] = "-name";
+	argv[n++] = helo;
+	argv[n++] = "-connect";
+	argv[n++] = connect;
+	argv[n] = NULL;
+	return tls_spawn(t, argv, timeout, why, size);
+}
+
+/* Runs argv (s_client) on a socketpair: our end, or -1 with why. */
+static int
+tls_spawn(struct tls *t, const char *const *argv, int timeout, char *why,
+    size_t size)
+{
+	int sv[2], ep[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		snprintf(why, size, "socketpair: %s", strerror(errno));

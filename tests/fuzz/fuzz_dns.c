@@ -1,6 +1,7 @@
 /*
- * fuzz_dns.c: dns_mx(), dns_addr() and dns_next() (common/dns.c) on any
- * bytes, as a resolver we do not control could answer.
+ * fuzz_dns.c: dns_mx(), dns_addr(), dns_tlsa(), dns_txt() and dns_next()
+ * (common/dns.c) on any bytes, as a resolver we do not control could
+ * answer.
  *
  * Input: one byte choosing max (0 to DNS_MX_MAX), then the message.  The
  * name asked for is "example.org", which the seeds' questions use.
@@ -10,6 +11,9 @@
  * inside the message; and the same message gives the same result.
  * dns_addr(), as an A and as an AAAA answer: at most max addresses, none
  * unless DNS_OK, none twice, an A's last 12 octets zero.
+ * TLSA (asked for "_25._tcp.example.org" too): at most max records, none
+ * unless DNS_OK, each one's data within its bound; TXT: at most max,
+ * each a NUL-terminated string of printable octets within DNS_TXT_MAX.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +34,46 @@ check_host(const char *h)
 		if ((h[i] >= 'A' && h[i] <= 'Z') || h[i] == ' ' ||
 		    (unsigned char)h[i] < 33 || (unsigned char)h[i] > 126)
 			abort();
+}
+
+static void
+check_tlsa(const uint8_t *data, size_t size, size_t max)
+{
+	static struct dns_tlsa t[DNS_TLSA_MAX];
+	enum dns_status st;
+	size_t n, i;
+
+	if (max > DNS_TLSA_MAX)
+		max = DNS_TLSA_MAX;
+	st = dns_tlsa(data, size, "_25._tcp.example.org", t, max, &n);
+	if (n > max || (st != DNS_OK && n != 0) || (st == DNS_OK && n == 0))
+		abort();
+	for (i = 0; i < n; i++)
+		if (t[i].usage > 255 || t[i].selector > 255 ||
+		    t[i].mtype > 255 || t[i].len > DNS_TLSA_DATA_MAX)
+			abort();
+}
+
+static void
+check_txt(const uint8_t *data, size_t size, size_t max)
+{
+	static char txt[DNS_TXT_RECORDS_MAX][DNS_TXT_MAX + 1];
+	enum dns_status st;
+	size_t n, i, len, k;
+
+	if (max > DNS_TXT_RECORDS_MAX)
+		max = DNS_TXT_RECORDS_MAX;
+	st = dns_txt(data, size, "example.org", txt, max, &n);
+	if (n > max || (st != DNS_OK && n != 0) || (st == DNS_OK && n == 0))
+		abort();
+	for (i = 0; i < n; i++) {
+		len = strnlen(txt[i], DNS_TXT_MAX + 1);
+		if (len > DNS_TXT_MAX)
+			abort();
+		for (k = 0; k < len; k++)
+			if ((unsigned char)txt[i][k] < 0x20 || txt[i][k] == 0x7f)
+				abort();
+	}
 }
 
 /* dns_addr() on the message as an answer of type. */
@@ -100,6 +144,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 1; i < n; i++)
 		if (mx[i - 1].pref > mx[i].pref)
 			abort();
+	check_tlsa(data, size, max);
+	check_txt(data, size, max);
 	check_addr(data, size, max, DNS_TYPE_A);
 	check_addr(data, size, max, DNS_TYPE_AAAA);
 	if (dns_open(&a, data, size) == DNS_OK) {

@@ -1,0 +1,144 @@
+/*
+ * dane.c: DANE for SMTP (RFC 7672): whether an MX host's TLS must be
+ * verified by TLSA records, and which.  Reads DNS only, through
+ * resolve.c's bounded child and dns.c's strict reader; the handshake
+ * itself is tls.c's (openssl s_client -dane_tlsa_rrdata).
+ *
+ * The AD bit is all DNSSEC tells us here, and it is believed only from
+ * a resolver resolve_is_trusted() trusts (loopback, or "options
+ * trust-ad"): smtpsend validates no signature itself.  A failed lookup
+ * of a secure zone (a validating resolver answers SERVFAIL to a bogus
+ * one) defers: RFC 7672 2.1.1 forbids falling back to plaintext there.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tlspolicy.h"
+
+const char *
+dane_state_name(enum dane_state st)
+{
+	static const char *const names[] = {
+		"none", "required", "encrypt", "defer"
+	};
+
+	return names[st];
+}
+
+int
+dane_is_usable(const struct dns_tlsa *t)
+{
+	/* RFC 7672 3.1.3: PKIX-TA(0) and PKIX-EE(1) are not for SMTP,
+	 * where no CA list is agreed on: such records are unusable. */
+	if (t->usage != 2 && t->usage != 3)
+		return 0;
+	if (t->selector > 1 || t->len == 0)
+		return 0;
+	/* RFC 6698 2.1.3; RFC 7671 10.1.2: a digest of the wrong length
+	 * can match nothing. */
+	switch (t->mtype) {
+	case 0:
+		return 1;
+	case 1:
+		return t->len == 32;
+	case 2:
+		return t->len == 64;
+	default:
+		return 0;
+	}
+}
+
+int
+dane_rrdata(const struct dns_tlsa *t, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	int n;
+	size_t i, pos;
+
+	n = snprintf(buf, size, "%u %u %u ", t->usage, t->selector, t->mtype);
+	if (n < 0 || (size_t)n >= size || size - (size_t)n <= 2 * t->len)
+		return -1;
+	pos = (size_t)n;
+	for (i = 0; i < t->len; i++) {
+		buf[pos++] = hex[t->data[i] >> 4];
+		buf[pos++] = hex[t->data[i] & 0xf];
+	}
+	buf[pos] = '\0';
+	return 0;
+}
+
+void
+dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
+{
+	static unsigned char answer[DNS_MSG_MAX];
+	struct dns_tlsa all[DNS_TLSA_MAX];
+	struct dns_answer a;
+	char name[DNS_NAME_MAX + 1], err[256];
+	enum dns_status st;
+	int len, is_authentic;
+	size_t n, i;
+
+	memset(d, 0, sizeof(*d));
+	d->state = DANE_NONE;
+	if (!resolve_is_trusted()) {
+		snprintf(d->why, sizeof(d->why), "the resolver is not trusted "
+		    "to validate (not on loopback, no options trust-ad)");
+		return;
+	}
+	/* RFC 7672 2.2.1: an MX RRset that is not secure could name any
+	 * host, whose TLSA records then prove nothing. */
+	if (!is_mx_secure) {
+		snprintf(d->why, sizeof(d->why), "the MX records are not "
+		    "DNSSEC-signed");
+		return;
+	}
+	/* RFC 7672 2.2.2: the host's address records first; in an
+	 * insecure zone no TLSA is asked for (its servers may fail that
+	 * query, which must not hold mail up). */
+	len = resolve_query(host, DNS_TYPE_A, timeout, answer, sizeof(answer),
+	    err, sizeof(err));
+	if (len == -1 || dns_open(&a, answer, (size_t)len) == DNS_TEMP) {
+		d->state = DANE_DEFER;
+		snprintf(d->why, sizeof(d->why), "address lookup of %s failed "
+		    "(bogus, or no answer): %s", host, len == -1 ? err :
+		    "a server failure");
+		return;
+	}
+	if (!a.is_authentic) {
+		snprintf(d->why, sizeof(d->why), "the address records of %s "
+		    "are not DNSSEC-signed", host);
+		return;
+	}
+	if (snprintf(name, sizeof(name), "_25._tcp.%s", host) >=
+	    (int)sizeof(name)) {
+		snprintf(d->why, sizeof(d->why), "%s: name too long", host);
+		return;
+	}
+	st = resolve_tlsa(name, timeout, all, DNS_TLSA_MAX, &n, &is_authentic,
+	    err, sizeof(err));
+	if (st == DNS_TEMP) {
+		d->state = DANE_DEFER;
+		snprintf(d->why, sizeof(d->why), "TLSA lookup failed (bogus, "
+		    "or no answer): %s", err);
+		return;
+	}
+	if (st != DNS_OK || !is_authentic) {
+		snprintf(d->why, sizeof(d->why), "%s", st != DNS_OK ?
+		    "no TLSA records" : "the TLSA records are not "
+		    "DNSSEC-signed");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!dane_is_usable(&all[i]))
+			continue;
+		d->tlsa[d->n++] = all[i];
+	}
+	if (d->n == 0) {
+		d->state = DANE_ENCRYPT;
+		snprintf(d->why, sizeof(d->why), "%zu TLSA records, none "
+		    "usable: TLS required, not authenticated", n);
+		return;
+	}
+	d->state = DANE_REQUIRED;
+	snprintf(d->why, sizeof(d->why), "%zu usable TLSA records", d->n);
+}
