@@ -423,6 +423,13 @@ void	dkim_body_feed(struct dkim_body *, const char *, size_t);
 void	dkim_body_end(struct dkim_body *);
 int	dkim_header_relaxed(const char *field, size_t len, char *out,
 	    size_t size);
+/* dkim_key_kind(): what a PEM private key file's text holds (RSA, in
+ * PKCS#1 or PKCS#8, or Ed25519 in PKCS#8); anything else, an encrypted
+ * key too, is DKIM_KEY_UNKNOWN.  Base64 over DKIM_KEY_PEM_MAX: unknown. */
+#define DKIM_KEY_PEM_MAX	8192	/* a 4096-bit RSA key is some 3,200 */
+#define DKIM_KEY_HEAD		32	/* the DER octets the OID is sought in */
+enum dkim_key { DKIM_KEY_UNKNOWN, DKIM_KEY_RSA, DKIM_KEY_ED25519 };
+enum dkim_key	dkim_key_kind(const char *pem, size_t len);
 
 /* dns.c: DNS answers read strictly (RFC 1035 4.1) ----------------------- */
 
