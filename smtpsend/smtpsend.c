@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "smtpsend.h"
+#include "sign.h"
 
 #define DOMAINS_MAX	64		/* -d given more often: usage error */
 #define EXPIRE_DEFAULT	(5 * 86400)	/* -e: five days, then bounce */
@@ -77,7 +78,8 @@ usage(void)
 	    "[-m maildir]\n"
 	    "                [-e expire] [-w interval] "
 	    "[-M address|@domain] [-A aliases]\n"
-	    "                [-c messages] [-F conffile] [-N]\n");
+	    "                [-c messages] [-D 'domain selector keyfile']"
+	    " [-F conffile] [-N]\n");
 	exit(0);
 }
 
@@ -389,7 +391,8 @@ msg_deliver(time_t now, const struct stat *st)
 	}
 	for (i = 0; i < msg.env.nrcpt; i++)
 		if (!msg.is_local[i]) {
-			relay_send(&msg);
+			if (sign_queued(&queue, &msg) == RES_OK)
+				relay_send(&msg);
 			break;
 		}
 	return msg_finish(time(NULL));
@@ -667,7 +670,7 @@ main(int argc, char *argv[])
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
+	    ":a:A:c:C:d:D:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
@@ -690,6 +693,9 @@ main(int argc, char *argv[])
 			if (ndomains == DOMAINS_MAX)
 				die_usage("more than %d -d", DOMAINS_MAX);
 			domains[ndomains++] = optarg;
+			break;
+		case 'D':
+			sign_config(optarg);
 			break;
 		case 'e':
 			if (opt_duration(optarg, &expire) == -1)
