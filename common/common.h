@@ -430,6 +430,9 @@ int	dkim_header_relaxed(const char *field, size_t len, char *out,
 #define DKIM_KEY_HEAD		32	/* the DER octets the OID is sought in */
 enum dkim_key { DKIM_KEY_UNKNOWN, DKIM_KEY_RSA, DKIM_KEY_ED25519 };
 enum dkim_key	dkim_key_kind(const char *pem, size_t len);
+/* RFC 6376 3.1: a selector is dot-separated labels of letters, digits
+ * and inner hyphens, each at most 63. */
+int	dkim_selector_valid(const char *);
 
 /* dns.c: DNS answers read strictly (RFC 1035 4.1) ----------------------- */
 

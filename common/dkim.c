@@ -173,6 +173,31 @@ dkim_header_relaxed(const char *field, size_t len, char *out, size_t size)
 	return (int)n;
 }
 
+/* RFC 6376 3.1: a selector is dot-separated labels of letters, digits
+ * and inner hyphens (RFC 5321's sub-domain). */
+int
+dkim_selector_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (n == 0 || s[-1] == '-')
+				return 0;
+			n = 0;
+		} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' &&
+		    *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		    (*s == '-' && n > 0)) {
+			if (++n > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return n > 0 && s[-1] != '-';
+}
+
 /* Whether the n octets of a BEGIN line after "-----BEGIN " are label,
  * a CR allowed after it. */
 static int

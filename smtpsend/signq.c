@@ -42,31 +42,6 @@ static size_t sign_nkeys;
 
 static int	sign_config_line(const char *, char *, size_t);
 
-/* RFC 6376 3.1: a selector is dot-separated labels of letters, digits
- * and inner hyphens (RFC 5321's sub-domain). */
-static int
-sign_selector_valid(const char *s)
-{
-	size_t n = 0;
-
-	if (*s == '\0' || strlen(s) >= sizeof(sign_keys[0].selector))
-		return 0;
-	for (; *s != '\0'; s++) {
-		if (*s == '.') {
-			if (n == 0 || s[-1] == '-')
-				return 0;
-			n = 0;
-		} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' &&
-		    *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		    (*s == '-' && n > 0)) {
-			if (++n > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return n > 0 && s[-1] != '-';
-}
-
 /* The key file: a regular file only its owner can read or write, in PEM,
  * of a kind we sign with.  0, or -1 with err naming it. */
 static int
@@ -176,7 +151,8 @@ sign_config_line(const char *arg, char *err, size_t errsize)
 		snprintf(err, errsize, "bad domain %s", words[0]);
 		return -1;
 	}
-	if (!sign_selector_valid(words[1])) {
+	if (strlen(words[1]) >= sizeof(key->selector) ||
+	    !dkim_selector_valid(words[1])) {
 		snprintf(err, errsize, "bad selector %s", words[1]);
 		return -1;
 	}

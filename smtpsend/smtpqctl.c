@@ -10,6 +10,7 @@
  * hold ID, release ID   new/ to hold/ (never delivered from) and back
  * delete ID             gone, for good
  * requeue ID            failed/ back to new/, due now
+ * dkim-keygen DOMAIN SELECTOR [rsa|ed25519]  a key (smtpqctl-dkim.c)
  *
  * Run as root it becomes the owner of the queue directory before it
  * touches anything under it, so that it can do nothing there the queue's
@@ -63,7 +64,9 @@ usage(void)
 	    "  flush [ID|@DOMAIN]   deliver now\n"
 	    "  hold ID, release ID  keep from delivery, and give back\n"
 	    "  delete ID            remove for good\n"
-	    "  requeue ID           failed/ back to the queue\n");
+	    "  requeue ID           failed/ back to the queue\n"
+	    "  dkim-keygen DOMAIN SELECTOR [rsa|ed25519]\n"
+	    "                       a DKIM key, and its DNS record\n");
 	exit(0);
 }
 
@@ -590,6 +593,8 @@ main(int argc, char *argv[])
 		die_usage("a command, please");
 	cmd = argv[optind];
 	arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (strcmp(cmd, "dkim-keygen") == 0)
+		return cmd_dkim_keygen(argc - optind - 1, argv + optind + 1);
 	if (optind + 2 < argc)
 		die_usage("too many arguments");
 

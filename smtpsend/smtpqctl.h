@@ -31,4 +31,11 @@ void	print_esc(FILE *, const char *, int is_spaces_ok);
 /* smtpqctl-list.c */
 int	cmd_queue(int is_json);
 
+/* smtpqctl-dkim.c: dkim-keygen; a key's p= (base64) and its TXT record */
+int	cmd_dkim_keygen(int argc, char *const argv[]);
+int	dkim_public(const char *keyfile, int is_ed25519, char *b64,
+	    size_t size);
+void	dkim_print_record(const char *domain, const char *selector,
+	    int is_ed25519, const char *b64);
+
 #endif

@@ -13,6 +13,7 @@ load tls
 
 SENDMAIL=${SENDMAIL:-$BATS_TEST_DIRNAME/../smtpd/sendmail}
 SMTPQCTL=${SMTPQCTL:-$BATS_TEST_DIRNAME/../smtpsend/smtpqctl}
+QSIGN=${QSIGN:-$BATS_TEST_DIRNAME/sign/qsign}
 
 setup_file() {
 	export KEYS="$BATS_FILE_TMPDIR/keys"
@@ -292,4 +293,56 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
 	[ "$(stat -c %s "$RELAY_DIR/2.eml")" -gt "$big" ]
 	# a copy of the message in memory would be big / 1024 KiB more
 	[ "$rss_big" -lt $((rss_small + big / 1024 / 8)) ]
+}
+
+# smtpqctl dkim-keygen: the key for the queue's owner (nobody here), its
+# record as printed, published, and a signature made with it verified.
+keygen() {
+	SMTPQCTL_DKIM_DIR=$BATS_TEST_TMPDIR/dkim run "$SMTPQCTL" -F /dev/null \
+	    -q "$Q" dkim-keygen "$@"
+}
+
+@test "smtpqctl dkim-keygen: a 0600 key of the queue's owner whose printed TXT record verifies, RSA and Ed25519" {
+	chown nobody "$Q"
+	keygen example.test kg
+	[ "$status" -eq 0 ]
+	key=$BATS_TEST_TMPDIR/dkim/example.test.kg.key
+	[ "$(stat -c '%U %a' "$key")" = "nobody 600" ]
+	[ "$(stat -c '%U %a' "$BATS_TEST_TMPDIR/dkim")" = "nobody 700" ]
+	grep -q 'BEGIN PRIVATE KEY' "$key"
+	[ "$(openssl pkey -in "$key" -noout -text | head -n 1)" = "Private-Key: (2048 bit, 2 primes)" ]
+	printf '%s\n' "$output" | grep -qx "dkim example.test kg $key"
+	rsa_record=$(printf '%s\n' "$output" | grep '^kg._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=')
+	keygen example.test kged ed25519
+	[ "$status" -eq 0 ]
+	edkey=$BATS_TEST_TMPDIR/dkim/example.test.kged.key
+	[ "$(stat -c '%U %a' "$edkey")" = "nobody 600" ]
+	ed_record=$(printf '%s\n' "$output" | grep '^kged._domainkey.example.test. IN TXT "v=DKIM1; k=ed25519; p=')
+	dns_start 'local-zone: "example.test." static' \
+	    "local-data: '$rsa_record'" "local-data: '$ed_record'"
+	printf '%s' "$BODY" >"$BATS_TEST_TMPDIR/msg"
+	"$QSIGN" -d example.test -s kg -k "$key" "$BATS_TEST_TMPDIR/msg" >"$BATS_TEST_TMPDIR/signed"
+	run dkimpy_verify "$BATS_TEST_TMPDIR/signed"
+	[ "$output" = "ok" ]
+	run perl_verify "$BATS_TEST_TMPDIR/signed"
+	[ "$output" = "pass" ]
+	"$QSIGN" -e -d example.test -s kged -k "$edkey" "$BATS_TEST_TMPDIR/msg" >"$BATS_TEST_TMPDIR/signed"
+	run dkimpy_verify "$BATS_TEST_TMPDIR/signed"
+	[ "$output" = "ok" ]
+}
+
+@test "smtpqctl dkim-keygen never replaces a key; bad arguments are usage errors" {
+	keygen example.test kg ed25519
+	[ "$status" -eq 0 ]
+	cp "$BATS_TEST_TMPDIR/dkim/example.test.kg.key" "$BATS_TEST_TMPDIR/before"
+	keygen example.test kg ed25519
+	[ "$status" -eq 73 ]
+	[[ "$output" == *"example.test.kg.key: File exists"* ]]
+	cmp "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/dkim/example.test.kg.key"
+	keygen example.test kg dsa
+	[ "$status" -eq 64 ]
+	keygen example.test ../kg
+	[ "$status" -eq 64 ]
+	keygen 'bad domain' kg
+	[ "$status" -eq 64 ]
 }
