@@ -444,6 +444,7 @@ int	dkim_selector_valid(const char *);
 /* RFC 1035 3.2.2, RFC 3596, RFC 6698: the types we ask for. */
 #define DNS_TYPE_A	1
 #define DNS_TYPE_CNAME	5
+#define DNS_TYPE_PTR	12
 #define DNS_TYPE_MX	15
 #define DNS_TYPE_TXT	16
 #define DNS_TYPE_AAAA	28
@@ -492,6 +493,13 @@ enum dns_status	dns_mx(const unsigned char *msg, size_t len,
 		    const char *domain, struct dns_mx *mx, size_t max,
 		    size_t *n, char *cname, size_t cnamesize);
 void		dns_mx_order(struct dns_mx *, size_t n, unsigned long seed);
+/* dns_txt() joins one TXT record's strings into out (NUL-terminated):
+ * their length, or -1 (malformed, a NUL, over size - 1).
+ * dns_rdata_name(): the host name of a PTR or CNAME record: 0 or -1. */
+int		dns_txt(const struct dns_answer *, const struct dns_rr *,
+		    char *out, size_t size);
+int		dns_rdata_name(const struct dns_answer *, const struct dns_rr *,
+		    char *out, size_t size);
 /* resolve.c, with dns.c: domain's MX hosts (dns_mx()), a CNAME's target
  * asked for in turn when the resolver did not follow it, each query
  * bounded by timeout; *is_authentic when every answer had the AD bit.

@@ -52,7 +52,7 @@ static const struct conf_key {
 	{ "masquerade",	0,	{ 0,	'M',	0 } },
 	{ "expire",	0,	{ 0,	'e',	0 } },
 	{ "connection-messages", 0, { 0, 'c', 0 } },
-	{ "dkim",	1,	{ 0,	'D',	0 } },
+	{ "dkim",	1,	{ 0,	'D',	'D' } },
 };
 #define CONF_KEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 

@@ -152,7 +152,7 @@ cmd_dkim_keygen(int argc, char *const argv[])
 	const char *ed[] = {
 		"openssl", "genpkey", "-quiet", "-algorithm", "ed25519", NULL
 	};
-	const char *domain, *selector, *dir = DKIM_DIR;
+	const char *domain, *selector, *dir = DKIM_DIR, *env;
 	char name[DNS_NAME_MAX + 80], path[PATH_MAX], b64[DKIM_DER_MAX * 2];
 	struct stat queue_st;
 	int is_ed25519 = 0, dirfd, fd;
@@ -169,8 +169,8 @@ cmd_dkim_keygen(int argc, char *const argv[])
 		die_usage("dkim-keygen: bad domain");
 	if (strlen(selector) > 63 || !dkim_selector_valid(selector))
 		die_usage("dkim-keygen: bad selector");
-	if (getenv("SMTPQCTL_DKIM_DIR") != NULL)
-		dir = getenv("SMTPQCTL_DKIM_DIR");
+	if ((env = getenv("SMTPQCTL_DKIM_DIR")) != NULL)
+		dir = env;
 	/* The key is the sender's: smtpsend runs as the queue's owner. */
 	if (stat(queue_dir, &queue_st) == -1) {
 		fprintf(stderr, "smtpqctl: dkim-keygen: queue %s: %s\n",

@@ -11,6 +11,7 @@
  * delete ID             gone, for good
  * requeue ID            failed/ back to new/, due now
  * dkim-keygen DOMAIN SELECTOR [rsa|ed25519]  a key (smtpqctl-dkim.c)
+ * doctor [DOMAIN [ADDRESS]]  PTR, SPF, DKIM, DMARC, MX (smtpqctl-doctor.c)
  *
  * Run as root it becomes the owner of the queue directory before it
  * touches anything under it, so that it can do nothing there the queue's
@@ -66,7 +67,8 @@ usage(void)
 	    "  delete ID            remove for good\n"
 	    "  requeue ID           failed/ back to the queue\n"
 	    "  dkim-keygen DOMAIN SELECTOR [rsa|ed25519]\n"
-	    "                       a DKIM key, and its DNS record\n");
+	    "                       a DKIM key, and its DNS record\n"
+	    "  doctor [DOMAIN [ADDRESS]]  what receivers check, from DNS\n");
 	exit(0);
 }
 
@@ -566,9 +568,12 @@ main(int argc, char *argv[])
 
 	log_prog = "smtpqctl";
 	opterr = 0;
-	while ((c = conf_getopt(argc, argv, "+:F:hl:q:", CONF_SMTPQCTL)) !=
+	while ((c = conf_getopt(argc, argv, "+:D:F:hl:q:", CONF_SMTPQCTL)) !=
 	    -1) {
 		switch (c) {
+		case 'D':
+			doctor_dkim(optarg);
+			break;
 		case 'h':
 			usage();
 			break;
@@ -595,6 +600,8 @@ main(int argc, char *argv[])
 	arg = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if (strcmp(cmd, "dkim-keygen") == 0)
 		return cmd_dkim_keygen(argc - optind - 1, argv + optind + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(argc - optind - 1, argv + optind + 1);
 	if (optind + 2 < argc)
 		die_usage("too many arguments");
 

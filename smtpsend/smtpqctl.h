@@ -38,4 +38,8 @@ int	dkim_public(const char *keyfile, int is_ed25519, char *b64,
 void	dkim_print_record(const char *domain, const char *selector,
 	    int is_ed25519, const char *b64);
 
+/* smtpqctl-doctor.c: doctor; each dkim line of smtpq.conf (-D) */
+int	cmd_doctor(int argc, char *const argv[]);
+void	doctor_dkim(const char *line);
+
 #endif

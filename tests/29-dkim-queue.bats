@@ -346,3 +346,69 @@ keygen() {
 	keygen 'bad domain' kg
 	[ "$status" -eq 64 ]
 }
+
+# smtpqctl doctor against zones of the test's own (unbound, tests/dns.bash):
+# the domain example.test, sending from 192.0.2.25.
+doctor() {
+	printf 'dkim example.test rsa %s\ndkim example.test ed %s\n' \
+	    "$KEYS/rsa.pem" "$KEYS/ed.pem" >"$BATS_TEST_TMPDIR/smtpq.conf"
+	run dns_exec "$SMTPQCTL" -F "$BATS_TEST_TMPDIR/smtpq.conf" doctor "$@"
+	printf '%s\n' "$output"
+}
+
+@test "smtpqctl doctor: a domain with everything published is ok on every line" {
+	dns_start 'local-zone: "example.test." static' \
+	    'local-data: "example.test. MX 10 mx.example.test."' \
+	    'local-data: "mx.example.test. A 192.0.2.25"' \
+	    "local-data: 'example.test. TXT \"v=spf1 a:other.example.test mx -all\"'" \
+	    'local-data: "other.example.test. A 198.51.100.7"' \
+	    "local-data: 'rsa._domainkey.example.test. TXT $(txt_strings "$(cat "$KEYS/rsa.txt")")'" \
+	    "local-data: 'ed._domainkey.example.test. TXT $(txt_strings "$(cat "$KEYS/ed.txt")")'" \
+	    "local-data: '_dmarc.example.test. TXT \"v=DMARC1; p=reject\"'" \
+	    'local-zone: "2.0.192.in-addr.arpa." static' \
+	    'local-data: "25.2.0.192.in-addr.arpa. PTR mx.example.test."'
+	doctor example.test 192.0.2.25
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | awk '{ print $1, $2 }' | tr '\n' ,)" = "ptr ok,spf ok,dkim ok,dkim ok,dmarc ok,mx ok," ]
+	printf '%s\n' "$output" | grep -qx 'ptr    ok       192.0.2.25 -> mx.example.test -> 192.0.2.25'
+	printf '%s\n' "$output" | grep -q '^dkim   ok       ed._domainkey.example.test holds the key of '
+	printf '%s\n' "$output" | grep -qx 'mx     ok       example.test: 10 mx.example.test'
+	# the domain defaults to the first dkim line's; the address to the
+	# one toward the Internet, which this namespace has no route to
+	doctor
+	[ "$status" -eq 75 ]
+	printf '%s\n' "$output" | grep -qx 'ptr    unknown  no route out: name the sending address (smtpqctl doctor example.test ADDRESS)'
+	printf '%s\n' "$output" | grep -q '^dkim   ok       rsa._domainkey.example.test'
+}
+
+@test "smtpqctl doctor: wrong records are wrong, absent ones missing, each with the record to publish" {
+	dns_start 'local-zone: "example.test." static' \
+	    'local-data: "example.test. A 192.0.2.80"' \
+	    "local-data: 'example.test. TXT \"v=spf1 ip4:198.51.100.0/24 -all\"'" \
+	    "local-data: 'rsa._domainkey.example.test. TXT $(txt_strings "v=DKIM1; k=rsa; p=$(openssl pkey -in "$KEYS/other.pem" -pubout -outform DER | base64 -w0)")'" \
+	    'local-zone: "2.0.192.in-addr.arpa." static' \
+	    'local-data: "25.2.0.192.in-addr.arpa. PTR other.example.test."' \
+	    'local-data: "other.example.test. A 192.0.2.99"'
+	doctor example.test 192.0.2.25
+	[ "$status" -eq 1 ]
+	[ "$(printf '%s\n' "$output" | grep -v '^ ' | awk '{ print $1, $2 }' | tr '\n' ,)" = "ptr wrong,spf wrong,dkim wrong,dkim missing,dmarc missing,mx missing," ]
+	printf '%s\n' "$output" | grep -qx '       publish: other.example.test. IN A 192.0.2.25'
+	printf '%s\n' "$output" | grep -qx '       add ip4:192.0.2.25 to it, before its "all"'
+	# the record to publish is the configured key's, as keygen prints it
+	printf '%s\n' "$output" | grep -q "^       publish: rsa._domainkey.example.test. IN TXT \"v=DKIM1; k=rsa; p=$(cut -c 19-40 "$KEYS/rsa.txt")"
+	printf '%s\n' "$output" | grep -qx "       publish: ed._domainkey.example.test. IN TXT \"$(cat "$KEYS/ed.txt")\""
+	printf '%s\n' "$output" | grep -qx '       publish: _dmarc.example.test. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.test"'
+	printf '%s\n' "$output" | grep -q '^       publish: example.test. IN MX 10 '
+}
+
+@test "smtpqctl doctor: no PTR and no SPF record are missing, with the records to publish" {
+	dns_start 'local-zone: "example.test." static' \
+	    'local-data: "example.test. MX 10 mx.example.test."' \
+	    'local-zone: "2.0.192.in-addr.arpa." static'
+	doctor example.test 192.0.2.25
+	[ "$status" -eq 1 ]
+	printf '%s\n' "$output" | grep -qx 'ptr    missing  192.0.2.25 has no PTR record'
+	printf '%s\n' "$output" | grep -q '^       publish: 25.2.0.192.in-addr.arpa. IN PTR '
+	printf '%s\n' "$output" | grep -qx 'spf    missing  example.test has no SPF record'
+	printf '%s\n' "$output" | grep -qx '       publish: example.test. IN TXT "v=spf1 ip4:192.0.2.25 ~all"'
+}

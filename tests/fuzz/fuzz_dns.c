@@ -1,5 +1,5 @@
 /*
- * fuzz_dns.c: dns_mx() and dns_next() (common/dns.c) on any bytes, as a
+ * fuzz_dns.c: dns_mx(), dns_next(), dns_txt(), dns_rdata_name() (common/dns.c) on any bytes, as a
  * resolver we do not control could answer.
  *
  * Input: one byte choosing max (0 to DNS_MX_MAX), then the message.  The
@@ -8,6 +8,8 @@
  * and 0 unless DNS_OK; every host kept is a lower-case host name of at
  * most DNS_NAME_MAX octets, none twice; the records dns_next() walks lie
  * inside the message; and the same message gives the same result.
+ * dns_txt() and dns_rdata_name() on each record: text no longer than
+ * the record and without NUL, a host name.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,8 +39,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dns_answer a;
 	struct dns_rr rr;
 	enum dns_status st;
-	char cname[DNS_NAME_MAX + 1];
+	char cname[DNS_NAME_MAX + 1], txt[DNS_MSG_MAX];
 	size_t max, n, n2, i, j;
+	int len;
 
 	if (size < 1)
 		return 0;
@@ -72,9 +75,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mx[i - 1].pref > mx[i].pref)
 			abort();
 	if (dns_open(&a, data, size) == DNS_OK) {
-		while (dns_next(&a, &rr) == 1)
+		while (dns_next(&a, &rr) == 1) {
 			if (rr.rdata > size || rr.rdlen > size - rr.rdata)
 				abort();
+			/* A TXT record's text is shorter than the record
+			 * and holds no NUL; a PTR's name is a host name. */
+			len = dns_txt(&a, &rr, txt, sizeof(txt));
+			if (len >= 0 && ((size_t)len >= rr.rdlen + (rr.rdlen == 0) ||
+			    strlen(txt) != (size_t)len))
+				abort();
+			if (dns_rdata_name(&a, &rr, cname, sizeof(cname)) == 0)
+				check_host(cname);
+		}
 	}
 	return 0;
 }
