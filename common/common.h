@@ -133,6 +133,7 @@
 #define EXIT_SOFTWARE		70	/* EX_SOFTWARE */
 #define EXIT_OSERR		71	/* EX_OSERR */
 #define EXIT_IOERR		74	/* EX_IOERR */
+#define EXIT_CANTCREAT		73	/* EX_CANTCREAT */
 #define EXIT_TEMPFAIL		75	/* EX_TEMPFAIL */
 #define EXIT_CONFIG		78	/* EX_CONFIG */
 
@@ -422,6 +423,16 @@ void	dkim_body_feed(struct dkim_body *, const char *, size_t);
 void	dkim_body_end(struct dkim_body *);
 int	dkim_header_relaxed(const char *field, size_t len, char *out,
 	    size_t size);
+/* dkim_key_kind(): what a PEM private key file's text holds (RSA, in
+ * PKCS#1 or PKCS#8, or Ed25519 in PKCS#8); anything else, an encrypted
+ * key too, is DKIM_KEY_UNKNOWN.  Base64 over DKIM_KEY_PEM_MAX: unknown. */
+#define DKIM_KEY_PEM_MAX	8192	/* a 4096-bit RSA key is some 3,200 */
+#define DKIM_KEY_HEAD		32	/* the DER octets the OID is sought in */
+enum dkim_key { DKIM_KEY_UNKNOWN, DKIM_KEY_RSA, DKIM_KEY_ED25519 };
+enum dkim_key	dkim_key_kind(const char *pem, size_t len);
+/* RFC 6376 3.1: a selector is dot-separated labels of letters, digits
+ * and inner hyphens, each at most 63. */
+int	dkim_selector_valid(const char *);
 
 /* dns.c: DNS answers read strictly (RFC 1035 4.1) ----------------------- */
 
@@ -433,6 +444,7 @@ int	dkim_header_relaxed(const char *field, size_t len, char *out,
 /* RFC 1035 3.2.2, RFC 3596, RFC 6698: the types we ask for. */
 #define DNS_TYPE_A	1
 #define DNS_TYPE_CNAME	5
+#define DNS_TYPE_PTR	12
 #define DNS_TYPE_MX	15
 #define DNS_TYPE_TXT	16
 #define DNS_TYPE_AAAA	28
@@ -488,6 +500,13 @@ void		dns_mx_order(struct dns_mx *, size_t n, unsigned long seed);
 enum dns_status	dns_addr(const unsigned char *msg, size_t len,
 		    const char *name, unsigned type, unsigned char (*addr)[16],
 		    size_t max, size_t *n, char *cname, size_t cnamesize);
+/* dns_rr_txt() joins one TXT record's strings into out (NUL-terminated):
+ * their length, or -1 (malformed, a NUL, over size - 1).
+ * dns_rdata_name(): the host name of a PTR or CNAME record: 0 or -1. */
+int		dns_rr_txt(const struct dns_answer *, const struct dns_rr *,
+		    char *out, size_t size);
+int		dns_rdata_name(const struct dns_answer *, const struct dns_rr *,
+		    char *out, size_t size);
 /* resolve.c, with dns.c: domain's MX hosts (dns_mx()), a CNAME's target
  * asked for in turn when the resolver did not follow it, each query
  * bounded by timeout; *is_authentic when every answer had the AD bit.

@@ -54,6 +54,7 @@ static const struct conf_key {
 	{ "connection-messages", 0, { 0, 'c', 0 } },
 	{ "route",	1,	{ 0,	'R',	0 } },
 	{ "route-sender", 1,	{ 0,	'S',	0 } },
+	{ "dkim",	1,	{ 0,	'D',	'D' } },
 };
 #define CONF_KEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 

@@ -172,3 +172,116 @@ dkim_header_relaxed(const char *field, size_t len, char *out, size_t size)
 	out[n] = '\0';
 	return (int)n;
 }
+
+/* RFC 6376 3.1: a selector is dot-separated labels of letters, digits
+ * and inner hyphens (RFC 5321's sub-domain). */
+int
+dkim_selector_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (n == 0 || s[-1] == '-')
+				return 0;
+			n = 0;
+		} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' &&
+		    *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		    (*s == '-' && n > 0)) {
+			if (++n > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return n > 0 && s[-1] != '-';
+}
+
+/* Whether the n octets of a BEGIN line after "-----BEGIN " are label,
+ * a CR allowed after it. */
+static int
+dkim_is_label(const char *s, size_t n, const char *label)
+{
+	size_t k = strlen(label);
+
+	return (n == k || (n == k + 1 && s[k] == '\r')) &&
+	    memcmp(s, label, k) == 0;
+}
+
+/* Whether the n octets at p are in der's first DKIM_KEY_HEAD octets. */
+static int
+dkim_der_has(const unsigned char *der, size_t len, const unsigned char *p,
+    size_t n)
+{
+	size_t i;
+
+	if (len > DKIM_KEY_HEAD)
+		len = DKIM_KEY_HEAD;
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(der + i, p, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Which kind of private key a PEM file holds, so that smtpsend knows
+ * which openssl command signs with it and what a= says, without linking
+ * crypto: "RSA PRIVATE KEY" (PKCS#1) is RSA; "PRIVATE KEY" (PKCS#8, what
+ * openssl genpkey writes) is told by its algorithm's object identifier
+ * (RFC 5208 5), near the start of the DER: rsaEncryption
+ * 1.2.840.113549.1.1.1 or id-Ed25519 1.3.101.112 (RFC 8410 3).  An
+ * encrypted key, or anything else: DKIM_KEY_UNKNOWN.
+ */
+enum dkim_key
+dkim_key_kind(const char *pem, size_t len)
+{
+	static const char begin[] = "-----BEGIN ", end[] = "-----END ";
+	static const unsigned char rsa_oid[] = {
+		0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01
+	};
+	static const unsigned char ed_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	char b64[DKIM_KEY_PEM_MAX + 1];
+	unsigned char der[DKIM_KEY_PEM_MAX];
+	size_t i, n = 0, derlen, label;
+
+	/* The first BEGIN line, at the start of a line. */
+	for (i = 0; i + sizeof(begin) - 1 <= len; i++)
+		if ((i == 0 || pem[i - 1] == '\n') &&
+		    memcmp(pem + i, begin, sizeof(begin) - 1) == 0)
+			break;
+	if (i + sizeof(begin) - 1 > len)
+		return DKIM_KEY_UNKNOWN;
+	i += sizeof(begin) - 1;
+	label = i;
+	for (; i < len && pem[i] != '\n'; i++)
+		;
+	if (dkim_is_label(pem + label, i - label, "RSA PRIVATE KEY-----"))
+		return DKIM_KEY_RSA;
+	if (!dkim_is_label(pem + label, i - label, "PRIVATE KEY-----"))
+		return DKIM_KEY_UNKNOWN;
+	/* The base64 lines up to the END line, line ends dropped. */
+	for (i++; i < len; i++) {
+		if (pem[i] == '\r' || pem[i] == '\n')
+			continue;
+		if (pem[i] == '-') {
+			if (len - i < sizeof(end) - 1 ||
+			    memcmp(pem + i, end, sizeof(end) - 1) != 0)
+				return DKIM_KEY_UNKNOWN;
+			break;
+		}
+		if (n == DKIM_KEY_PEM_MAX)
+			return DKIM_KEY_UNKNOWN;
+		b64[n++] = pem[i];
+	}
+	if (i == len)
+		return DKIM_KEY_UNKNOWN;
+	b64[n] = '\0';
+	if (base64_decode(b64, der, sizeof(der), &derlen) == -1)
+		return DKIM_KEY_UNKNOWN;
+	if (dkim_der_has(der, derlen, ed_oid, sizeof(ed_oid)))
+		return DKIM_KEY_ED25519;
+	if (dkim_der_has(der, derlen, rsa_oid, sizeof(rsa_oid)))
+		return DKIM_KEY_RSA;
+	return DKIM_KEY_UNKNOWN;
+}

@@ -519,3 +519,46 @@ malformed:
 	*n = 0;
 	return DNS_TEMP;
 }
+
+/*
+ * The character-strings of a TXT record (RFC 1035 3.3.14), joined as
+ * RFC 7208 3.3 and RFC 6376 3.6.2.2 read them, into out, NUL-terminated:
+ * their length, or -1 for a record that is not one (a length past its
+ * end), holds a NUL, or does not fit in size - 1.
+ */
+int
+dns_rr_txt(const struct dns_answer *a, const struct dns_rr *rr, char *out,
+    size_t size)
+{
+	size_t pos = rr->rdata, end = rr->rdata + rr->rdlen, n = 0, len;
+
+	if (rr->type != DNS_TYPE_TXT || end > a->len || size == 0)
+		return -1;
+	while (pos < end) {
+		len = a->msg[pos++];
+		if (len > end - pos || n + len >= size ||
+		    memchr(a->msg + pos, '\0', len) != NULL)
+			return -1;
+		memcpy(out + n, a->msg + pos, len);
+		n += len;
+		pos += len;
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* The host name a PTR or CNAME record holds (RFC 1035 3.3.12, 3.3.1),
+ * lower case, into out (DNS_NAME_MAX + 1): 0, or -1 when it is none or
+ * does not fill the record exactly. */
+int
+dns_rdata_name(const struct dns_answer *a, const struct dns_rr *rr,
+    char *out, size_t size)
+{
+	int used;
+
+	if (rr->type != DNS_TYPE_PTR && rr->type != DNS_TYPE_CNAME)
+		return -1;
+	used = dns_name(a, rr->rdata, out, size);
+	return used < 0 || (size_t)used != rr->rdlen || out[0] == '\0' ?
+	    -1 : 0;
+}

@@ -89,6 +89,9 @@ static const struct {
 	{ "Smtputf8",	{ "yes", NULL } },
 	/* Where the message originated (submit.c). */
 	{ "Origin",	{ "local", "trusted", "auth", NULL } },
+	/* smtpsend put its DKIM-Signature in the message (signq.c): a
+	 * retry sends the same bytes and does not sign again. */
+	{ "Signed",	{ "yes", NULL } },
 };
 
 static const char *

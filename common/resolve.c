@@ -86,7 +86,7 @@ resolve_child(int fd, const char *host, const char *port)
 		resolve_copy(res, &addrs);
 		freeaddrinfo(res);
 		msg.n = (unsigned)addrs.n;
-		memcpy(msg.a, addrs.a, sizeof(msg.a));
+		memcpy(msg.a, addrs.a, addrs.n * sizeof(msg.a[0]));
 	}
 	do
 		n = write(fd, &msg, sizeof(msg));

@@ -166,21 +166,39 @@ sign_run(const char *const *argv, sign_feed_fn *feed, void *arg,
 	return rc;
 }
 
-/* The body, from a queue file, canonicalised into a pipe. */
+/* The body, from a queue file, canonicalised into a pipe through a
+ * buffer: the canonicaliser emits an octet at a time. */
 struct sign_body {
 	int		src;		/* the queue file, at the body */
 	int		dst;		/* the pipe to openssl */
 	int		failed;		/* a write to dst failed */
 	int		read_failed;	/* a read from src failed */
+	size_t		len;		/* octets in buf */
+	char		buf[IO_BUFSIZE];
 };
+
+static void
+sign_body_flush(struct sign_body *b)
+{
+	if (!b->failed && b->len > 0 && out_all(b->dst, b->buf, b->len) == -1)
+		b->failed = 1;
+	b->len = 0;
+}
 
 static void
 sign_body_emit(void *arg, const char *s, size_t len)
 {
 	struct sign_body *b = arg;
 
-	if (!b->failed && out_all(b->dst, s, len) == -1)
-		b->failed = 1;
+	if (b->len + len > sizeof(b->buf))
+		sign_body_flush(b);
+	if (len > sizeof(b->buf)) {
+		if (!b->failed && out_all(b->dst, s, len) == -1)
+			b->failed = 1;
+		return;
+	}
+	memcpy(b->buf + b->len, s, len);
+	b->len += len;
 }
 
 static int
@@ -206,6 +224,7 @@ sign_body_feed(int fd, void *arg)
 		dkim_body_feed(&canon, buf, (size_t)n);
 	}
 	dkim_body_end(&canon);
+	sign_body_flush(b);
 	return b->failed ? -1 : 0;
 }
 
@@ -516,9 +535,9 @@ sign_message(int fd, const struct sign_key *key, time_t now, char *out,
 {
 	static struct sign_fields h;
 	static char input[SIGN_HEAD_MAX + 2048];
+	static struct sign_body body;
 	unsigned char bh[32];
 	char b64[2 * SIGN_OUT_MAX], hlist[SIGN_FIELDS_MAX * 32], piece[68];
-	struct sign_body body;
 	struct sign_text text;
 	size_t len, inlen = 0, i, n;
 	int canon;

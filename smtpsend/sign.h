@@ -26,4 +26,17 @@ struct sign_key {
 int	sign_message(int fd, const struct sign_key *, time_t now, char *out,
 	    size_t size, char *err, size_t errsize);
 
+/*
+ * signq.c: smtpsend's signing step.  sign_config() takes one "dkim DOMAIN
+ * SELECTOR KEYFILE" line (-D), or exits 78 saying what is wrong with it
+ * (a key file others can read among it).  sign_queued() signs m, the open and
+ * locked new/NAME, when it is ours to sign and not signed yet (see
+ * signq.c), rewriting the file (m->fd then is the new one): RES_OK,
+ * signed or not to be signed; RES_TEMP when signing failed, logged, with
+ * every remote recipient deferred.
+ */
+struct msg;
+void		sign_config(const char *arg);
+enum result	sign_queued(struct queue *, struct msg *);
+
 #endif

@@ -10,6 +10,8 @@
  * hold ID, release ID   new/ to hold/ (never delivered from) and back
  * delete ID             gone, for good
  * requeue ID            failed/ back to new/, due now
+ * dkim-keygen DOMAIN SELECTOR [rsa|ed25519]  a key (smtpqctl-dkim.c)
+ * doctor [DOMAIN [ADDRESS]]  PTR, SPF, DKIM, DMARC, MX (smtpqctl-doctor.c)
  *
  * Run as root it becomes the owner of the queue directory before it
  * touches anything under it, so that it can do nothing there the queue's
@@ -69,7 +71,10 @@ usage(void)
 	    "  probe DOMAIN         its MX hosts, DANE, MTA-STS: the TLS "
 	    "required\n"
 	    "  tlsrpt DAY           the RFC 8460 report of a day "
-	    "(YYYY-MM-DD)\n");
+	    "(YYYY-MM-DD)\n"
+	    "  dkim-keygen DOMAIN SELECTOR [rsa|ed25519]\n"
+	    "                       a DKIM key, and its DNS record\n"
+	    "  doctor [DOMAIN [ADDRESS]]  what receivers check, from DNS\n");
 	exit(0);
 }
 
@@ -574,11 +579,14 @@ main(int argc, char *argv[])
 
 	log_prog = "smtpqctl";
 	opterr = 0;
-	while ((c = conf_getopt(argc, argv, "+:C:F:hl:q:", CONF_SMTPQCTL)) !=
+	while ((c = conf_getopt(argc, argv, "+:C:D:F:hl:q:", CONF_SMTPQCTL)) !=
 	    -1) {
 		switch (c) {
 		case 'C':
 			cafile = optarg;
+			break;
+		case 'D':
+			doctor_dkim(optarg);
 			break;
 		case 'h':
 			usage();
@@ -604,6 +612,10 @@ main(int argc, char *argv[])
 		die_usage("a command, please");
 	cmd = argv[optind];
 	arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (strcmp(cmd, "dkim-keygen") == 0)
+		return cmd_dkim_keygen(argc - optind - 1, argv + optind + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(argc - optind - 1, argv + optind + 1);
 	if (optind + 2 < argc)
 		die_usage("too many arguments");
 

@@ -35,5 +35,15 @@ int	cmd_queue(int is_json);
 int	cmd_probe_domain(const char *domain, const char *cafile);
 /* smtpqctl-probe.c: tlsrpt DAY */
 int	cmd_tlsrpt(const char *day);
+/* smtpqctl-dkim.c: dkim-keygen; a key's p= (base64) and its TXT record */
+int	cmd_dkim_keygen(int argc, char *const argv[]);
+int	dkim_public(const char *keyfile, int is_ed25519, char *b64,
+	    size_t size);
+void	dkim_print_record(const char *domain, const char *selector,
+	    int is_ed25519, const char *b64);
+
+/* smtpqctl-doctor.c: doctor; each dkim line of smtpq.conf (-D) */
+int	cmd_doctor(int argc, char *const argv[]);
+void	doctor_dkim(const char *line);
 
 #endif

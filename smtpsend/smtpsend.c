@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "smtpsend.h"
+#include "sign.h"
 
 #define EXPIRE_DEFAULT	(5 * 86400)	/* -e: five days, then bounce */
 #define QUEUE_DEFAULT	"/var/spool/smtpq"
@@ -65,7 +66,8 @@ usage(void)
 	    "[-m maildir]\n"
 	    "                [-e expire] [-w interval] "
 	    "[-M address|@domain] [-A aliases]\n"
-	    "                [-c messages] [-F conffile] [-N]\n");
+	    "                [-c messages] [-D 'domain selector keyfile']"
+	    " [-F conffile] [-N]\n");
 	exit(0);
 }
 
@@ -222,6 +224,13 @@ msg_deliver(time_t now, const struct stat *st)
 			r->result = local_deliver(&msg, i, maildir, hostname,
 			    r->reply, sizeof(r->reply));
 	}
+	/* Signed once, before the first remote attempt: the signature stays
+	 * in the queue file, so every retry sends the same bytes. */
+	for (i = 0; i < msg.env.nrcpt; i++)
+		if (msg.rcpt[i].dest != NULL)
+			break;
+	if (i < msg.env.nrcpt && sign_queued(&queue, &msg) != RES_OK)
+		return outcome_finish(&outcome, &msg, time(NULL));
 	/* Then each destination, once, in the order its recipients come. */
 	for (i = 0; i < msg.env.nrcpt; i++) {
 		if (msg.rcpt[i].dest == NULL || msg.rcpt[i].is_tried)
@@ -538,7 +547,8 @@ main(int argc, char *argv[])
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) != -1) {
+	    ":a:A:c:C:d:D:e:fhkl:m:M:n:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) !=
+	    -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
@@ -560,6 +570,9 @@ main(int argc, char *argv[])
 				die_usage("bad domain: %s", optarg);
 			if (route_domain(optarg) == -1)
 				die_usage("too many -d");
+			break;
+		case 'D':
+			sign_config(optarg);
 			break;
 		case 'e':
 			if (opt_duration(optarg, &outcome.expire) == -1)

@@ -9,7 +9,9 @@
  * end.  For the header field: with every output size up to the input's,
  * either -1 or a NUL-terminated output that fits, ends in one CRLF, has
  * a lower-case name, no two WSP together and no WSP at either side of the
- * first colon.
+ * first colon.  The same bytes as a key file and as a PEM key's DER
+ * (common/dkim.c dkim_key_kind()): an answer of the three, Ed25519 only
+ * when its identifier is there.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +35,20 @@ sink_emit(void *arg, const char *s, size_t len)
 		abort();	/* canonical is never longer than in + 2 */
 	memcpy(k->buf + k->len, s, len);
 	k->len += len;
+}
+
+/* Whether the n octets at p are in the first 32 of s (DKIM_KEY_HEAD). */
+static int
+der_has(const char *s, size_t len, const char *p, size_t n)
+{
+	size_t i;
+
+	if (len > DKIM_KEY_HEAD)
+		len = DKIM_KEY_HEAD;
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(s + i, p, n) == 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -111,6 +127,37 @@ check_header(const char *in, size_t len)
 	}
 }
 
+/* dkim_key_kind() on the bytes as a key file, and on them as the DER
+ * of a PKCS#8 PEM, so its search of the DER is reached: one of the three
+ * answers; a non-empty DER without either identifier is unknown. */
+static void
+check_key(const char *in, size_t len)
+{
+	static const char head[] = "-----BEGIN PRIVATE KEY-----\n";
+	static const char tail[] = "\n-----END PRIVATE KEY-----\n";
+	static char pem[sizeof(head) + 8192 + sizeof(tail)];
+	enum dkim_key kind;
+	size_t n;
+	int b64;
+
+	kind = dkim_key_kind(in, len);
+	if (kind != DKIM_KEY_UNKNOWN && kind != DKIM_KEY_RSA &&
+	    kind != DKIM_KEY_ED25519)
+		abort();
+	memcpy(pem, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	b64 = base64_encode(in, len > 3000 ? 3000 : len, pem + n, 8192);
+	if (b64 < 0)
+		abort();
+	n += (size_t)b64;
+	memcpy(pem + n, tail, sizeof(tail) - 1);
+	n += sizeof(tail) - 1;
+	kind = dkim_key_kind(pem, n);
+	if (kind == DKIM_KEY_ED25519 && der_has(in, len, "\x06\x03\x2b\x65\x70",
+	    5) == 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -121,5 +168,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	step = (size_t)data[0] + 1;
 	check_body((const char *)data + 1, size - 1, step);
 	check_header((const char *)data + 1, size - 1);
+	check_key((const char *)data + 1, size - 1);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
- * fuzz_dns.c: dns_mx(), dns_addr(), dns_tlsa(), dns_txt() and dns_next()
- * (common/dns.c) on any bytes, as a resolver we do not control could
- * answer.
+ * fuzz_dns.c: dns_mx(), dns_addr(), dns_tlsa(), dns_txt(), dns_next(),
+ * dns_rr_txt() and dns_rdata_name() (common/dns.c) on any bytes, as a
+ * resolver we do not control could answer.
  *
  * Input: one byte choosing max (0 to DNS_MX_MAX), then the message.  The
  * name asked for is "example.org", which the seeds' questions use.
@@ -14,6 +14,8 @@
  * TLSA (asked for "_25._tcp.example.org" too): at most max records, none
  * unless DNS_OK, each one's data within its bound; TXT: at most max,
  * each a NUL-terminated string of printable octets within DNS_TXT_MAX.
+ * dns_rr_txt() and dns_rdata_name() on each record: text no longer than
+ * the record and without NUL, a host name.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -110,8 +112,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dns_answer a;
 	struct dns_rr rr;
 	enum dns_status st;
-	char cname[DNS_NAME_MAX + 1];
+	char cname[DNS_NAME_MAX + 1], txt[DNS_MSG_MAX];
 	size_t max, n, n2, i, j;
+	int len;
 
 	if (size < 1)
 		return 0;
@@ -149,9 +152,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_addr(data, size, max, DNS_TYPE_A);
 	check_addr(data, size, max, DNS_TYPE_AAAA);
 	if (dns_open(&a, data, size) == DNS_OK) {
-		while (dns_next(&a, &rr) == 1)
+		while (dns_next(&a, &rr) == 1) {
 			if (rr.rdata > size || rr.rdlen > size - rr.rdata)
 				abort();
+			/* A TXT record's text is shorter than the record
+			 * and holds no NUL; a PTR's name is a host name. */
+			len = dns_rr_txt(&a, &rr, txt, sizeof(txt));
+			if (len >= 0 && ((size_t)len >= rr.rdlen + (rr.rdlen == 0) ||
+			    strlen(txt) != (size_t)len))
+				abort();
+			if (dns_rdata_name(&a, &rr, cname, sizeof(cname)) == 0)
+				check_host(cname);
+		}
 	}
 	return 0;
 }

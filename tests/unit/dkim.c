@@ -120,5 +120,37 @@ main(void)
 		ok(step == 4, "body fed %zu octet(s) at a time: %s",
 		    step < 4 ? step : (size_t)3, bodies[i].what);
 	}
+
+	/* dkim_key_kind(): the label, and in PKCS#8 the algorithm's OID
+	 * (the DER of openssl genpkey's keys, the key octets zeroed). */
+#define KIND(s)	dkim_key_kind(s, strlen(s))
+	ok(KIND("-----BEGIN PRIVATE KEY-----\n"
+	    "MC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+	    "-----END PRIVATE KEY-----\n") == DKIM_KEY_ED25519,
+	    "key: PKCS#8 Ed25519");
+	ok(KIND("-----BEGIN PRIVATE KEY-----\r\n"
+	    "MC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n"
+	    "-----END PRIVATE KEY-----\r\n") == DKIM_KEY_ED25519,
+	    "key: PKCS#8 Ed25519, CRLF lines");
+	ok(KIND("-----BEGIN PRIVATE KEY-----\nMBsCAQAwDQYJKoZIhvcNAQEBBQAEBzAFAgEA"
+	    "AgEA\n-----END PRIVATE KEY-----\n") == DKIM_KEY_RSA,
+	    "key: PKCS#8 RSA");
+	ok(KIND("comment\n-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"
+	    "-----END RSA PRIVATE KEY-----\n") == DKIM_KEY_RSA,
+	    "key: PKCS#1 RSA, after a comment");
+	ok(KIND("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
+	    "-----END ENCRYPTED PRIVATE KEY-----\n") == DKIM_KEY_UNKNOWN,
+	    "key: encrypted: unknown");
+	ok(KIND("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VxBCIEIAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n") ==
+	    DKIM_KEY_UNKNOWN, "key: PKCS#8 Ed448: unknown");
+	ok(KIND("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n") == DKIM_KEY_UNKNOWN,
+	    "key: no END line: unknown");
+	ok(KIND("-----BEGIN PRIVATE KEY-----\nMC4C*AQAw\n"
+	    "-----END PRIVATE KEY-----\n") == DKIM_KEY_UNKNOWN,
+	    "key: not base64: unknown");
+	ok(KIND("v=DKIM1; k=rsa; p=MIIB") == DKIM_KEY_UNKNOWN,
+	    "key: not PEM: unknown");
 	return tap_done();
 }

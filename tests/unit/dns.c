@@ -101,8 +101,10 @@ main(void)
 	struct msg m;
 	size_t n, i, at;
 	enum dns_status st;
-	char cname[DNS_NAME_MAX + 1];
+	char cname[DNS_NAME_MAX + 1], txt[64];
 	int seen_first[2] = { 0, 0 };
+	struct dns_answer a;
+	struct dns_rr rr;
 
 	header(&m, 0, 0, 2, "example.org");
 	mx_rr(&m, 20, "mx2.example.org");
@@ -320,5 +322,29 @@ main(void)
 		ok(st == DNS_OK && n == 1 && addr[0][3] == 7 &&
 		    cname[0] == '\0', "a CNAME followed in the answer");
 	}
+	/* TXT (RFC 1035 3.3.14) and PTR records, for smtpqctl doctor. */
+	header(&m, 0, 0, 4, "example.org");
+	rr_head(&m, DNS_TYPE_TXT, 16);
+	put(&m, "\x0av=spf1 mx \x04-all", 16);
+	rr_head(&m, DNS_TYPE_TXT, 4);
+	put(&m, "\x03" "a\0b", 4);		/* a NUL */
+	rr_head(&m, DNS_TYPE_TXT, 3);
+	put(&m, "\x05" "ab", 3);			/* a string past the record */
+	rr_head(&m, DNS_TYPE_PTR, 12);
+	put_name(&m, "mx.example");
+	ok(dns_open(&a, m.b, m.len) == DNS_OK && dns_next(&a, &rr) == 1 &&
+	    dns_rr_txt(&a, &rr, txt, sizeof(txt)) == 14 &&
+	    strcmp(txt, "v=spf1 mx -all") == 0,
+	    "a TXT record's strings are joined");
+	ok(dns_rr_txt(&a, &rr, txt, 14) == -1, "a TXT text over size: -1");
+	ok(dns_rdata_name(&a, &rr, txt, sizeof(txt)) == -1,
+	    "a TXT record has no name");
+	ok(dns_next(&a, &rr) == 1 && dns_rr_txt(&a, &rr, txt,
+	    sizeof(txt)) == -1, "a TXT string with a NUL: -1");
+	ok(dns_next(&a, &rr) == 1 && dns_rr_txt(&a, &rr, txt,
+	    sizeof(txt)) == -1, "a TXT string longer than its record: -1");
+	ok(dns_next(&a, &rr) == 1 && dns_rdata_name(&a, &rr, txt,
+	    sizeof(txt)) == 0 && strcmp(txt, "mx.example") == 0,
+	    "a PTR record's name");
 	return tap_done();
 }
