@@ -308,7 +308,10 @@ route_mx(const char *domain)
 		    mx_stamp[i] < mx_stamp[pick]))
 			pick = i;
 	}
-	/* A message has at most RCPT_MAX domains: one is always free. */
+	/* A message has at most RCPT_MAX domains: one is always free
+	 * there.  Outside a message (-V) any will do. */
+	if (pick == MX_DESTS_MAX)
+		pick = 0;
 	mx_stamp[pick] = msg_stamp;
 	mx_dests[pick].kind = ROUTE_MX;
 	mx_dests[pick].policy = TLS_POLICY_OPPORTUNISTIC;
