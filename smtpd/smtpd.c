@@ -29,6 +29,7 @@ static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
 "             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
 "             [-T program] [-E] [-A program] [-S] [-P cidr]... [-F file] [-N]\n"
+"             [-D dir] [-W file] [-U file]\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -45,10 +46,13 @@ static const char usage[] =
 "  -A program  offer AUTH over TLS, checkpassword(8) program to verify\n"
 "  -S          submission: MAIL needs AUTH (but from a pipe)\n"
 "  -P cidr     a load balancer: its connections start with a PROXY header\n"
+"  -D dir      Maildir root: a local part with a Maildir there exists\n"
+"  -W file     aliases file: a local part with an alias exists\n"
+"  -U file     recipients file: the local parts (or addresses) that exist\n"
 "  -F file     configuration file (default " CONF_PATH ")\n"
 "  -N          check the configuration and flags, then exit\n";
 
-#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:hF:N"
+#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:hF:ND:W:U:"
 
 
 #define IN(st)		(1u << (st))
@@ -529,6 +533,7 @@ static void
 options(int argc, char **argv)
 {
 	const char *name = NULL;
+	char why[512];
 	int c, is_check = 0;
 
 	/* smtpq.conf's values first, through the same cases (conf.c). */
@@ -613,6 +618,11 @@ options(int argc, char **argv)
 		case 'N':
 			is_check = 1;
 			break;
+		case 'D':
+		case 'W':
+		case 'U':
+			rcptcheck_option(c, optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -636,6 +646,10 @@ options(int argc, char **argv)
 		die_usage("%s: not a usable host name; give one with -n",
 		    name != NULL ? name : "the system's name");
 	conf_blame(0);
+	if (is_check && (c = rcptcheck_load(why, sizeof(why))) != 0) {
+		conf_blame(c);
+		die_usage("%s", why);
+	}
 	if (is_check)
 		exit(0);
 }

@@ -152,6 +152,14 @@ const char *timeout_log(void);
 /* txn.c: MAIL, RCPT, DATA and the envelope they build */
 void	smtp_mail(const char *, char *);
 void	smtp_rcpt(const char *, char *);
+
+/* rcptcheck.c: who exists at our domains (-D, -W, -U) */
+void	rcptcheck_option(int letter, const char *value);
+int	rcptcheck_enabled(void);
+int	rcptcheck_load(char *why, size_t);
+int	rcptcheck_match(const char *text, size_t len, int is_aliases,
+	    const char *box, const char *domain);
+int	rcptcheck(const char *sender, const char *addr);
 void	smtp_data(const char *, char *);
 void	txn_clear(void);
 

@@ -238,6 +238,8 @@ smtp_rcpt(const char *verb, char *arg)
 		refuse(550, 1, sender, addr, "5.1.3 Error: unsafe mailbox "
 		    "name", NULL);
 		return;
+	} else if (domain_is_ours(domain) && rcptcheck(sender, addr) == -1) {
+		return;		/* no such user (550 5.1.1): answered */
 	} else if (!is_trusted && user[0] == '\0' && !domain_is_ours(domain)) {
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"
 		    " Relay access denied", peer.addr,
