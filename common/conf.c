@@ -53,6 +53,7 @@ static const struct conf_key {
 	{ "masquerade",	0,	{ 0,	'M',	0 } },
 	{ "expire",	0,	{ 0,	'e',	0 } },
 	{ "connection-messages", 0, { 0, 'c', 0 } },
+	{ "metrics",	0,	{ 0,	'O',	0 } },
 };
 #define CONF_KEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 

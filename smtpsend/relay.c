@@ -165,6 +165,14 @@ relay_via(void)
 	return relay_name;
 }
 
+/* The TLS of the last session, for metrics.c. */
+const char *
+relay_tls(void)
+{
+	return !relay.is_tls ? "none" : relay.is_verified ? "verified" :
+	    "unverified";
+}
+
 /* The relay's host name, for a bounce's Remote-MTA. */
 const char *
 relay_hostname(void)

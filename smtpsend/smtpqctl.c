@@ -4,7 +4,8 @@
  *   smtpqctl [-F file] [-q dir] [-l file] command [argument]
  *
  * check                 the configuration as smtpd and smtpsend read it
- * queue [--json]        one line (or object) per recipient
+ * queue [--json]        one line (or object) per recipient, a summary
+ * queue --summary       the summary line alone (monitoring)
  * show ID               a message, escaped
  * flush [ID|@DOMAIN]    due now, and smtpsend woken
  * hold ID, release ID   new/ to hold/ (never delivered from) and back
@@ -59,6 +60,7 @@ usage(void)
 	    "  check                configuration as smtpd and smtpsend "
 	    "read it\n"
 	    "  queue [--json]       every pending recipient\n"
+	    "  queue --summary      counts and the oldest age, one line\n"
 	    "  show ID              one message\n"
 	    "  flush [ID|@DOMAIN]   deliver now\n"
 	    "  hold ID, release ID  keep from delivery, and give back\n"
@@ -596,9 +598,10 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "check") == 0 && arg == NULL)
 		return cmd_check();
 	if (strcmp(cmd, "queue") == 0 && (arg == NULL ||
-	    strcmp(arg, "--json") == 0)) {
+	    strcmp(arg, "--json") == 0 || strcmp(arg, "--summary") == 0)) {
 		queue_enter();
-		return cmd_queue(arg != NULL);
+		return cmd_queue(arg == NULL ? QUEUE_TEXT : arg[2] == 'j' ?
+		    QUEUE_JSON : QUEUE_SUMMARY);
 	}
 	if (strcmp(cmd, "flush") == 0)
 		return flush(arg);

@@ -77,7 +77,7 @@ usage(void)
 	    "[-m maildir]\n"
 	    "                [-e expire] [-w interval] "
 	    "[-M address|@domain] [-A aliases]\n"
-	    "                [-c messages] [-F conffile] [-N]\n");
+	    "                [-c messages] [-O metrics] [-F conffile] [-N]\n");
 	exit(0);
 }
 
@@ -246,6 +246,8 @@ msg_finish(time_t now)
 		    said[msg.result[i]], msg.is_expired[i] ? " (expired)" : "",
 		    msg.reply[i]);
 		failed += msg.result[i] == RES_PERM;
+		metrics_count(msg.result[i], msg.is_local[i] ? "local" :
+		    relay_tls());
 	}
 	if (failed > 0 && msg.env.from[0] == '\0')
 		log_info("id=%s result=failed: no bounce for a bounce "
@@ -572,6 +574,7 @@ run(void)
 	relay_close();
 	reap_wait();
 	names_free(&tried);
+	metrics_write(queue.dir);
 	return rc == -1 || left > 0;
 }
 
@@ -667,7 +670,7 @@ main(int argc, char *argv[])
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:e:fhkl:m:M:n:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
+	    ":a:A:c:C:d:e:fhkl:m:M:n:O:pq:r:t:w:F:N", CONF_SMTPSEND)) != -1) {
 		switch (c) {
 		case 'a':
 			secrets = optarg;
@@ -720,6 +723,11 @@ main(int argc, char *argv[])
 			break;
 		case 'N':
 			is_check = 1;
+			break;
+		case 'O':
+			if (metrics_config(optarg) == -1)
+				die_usage("bad metrics file for -O: %s",
+				    optarg);
 			break;
 		case 'p':
 			is_print = 1;

@@ -101,6 +101,7 @@ void		 relay_send(struct msg *m);
 void		 relay_close(void);
 int		 relay_probe(void);
 const char	*relay_via(void);	/* "host:port", for logs */
+const char	*relay_tls(void);	/* the last session's, for metrics */
 const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */
 
 /* body.c: the message, converted on its way out ------------------------ */
@@ -136,6 +137,11 @@ int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
 /* masq.c: -M, the envelope sender given to the relay */
 int		 masq_config(const char *arg);
 const char	*masq_sender(const struct envelope *, char *buf, size_t size);
+
+/* metrics.c: Prometheus text after each run (-O) */
+int		 metrics_config(const char *path);
+void		 metrics_count(enum result, const char *tls);
+void		 metrics_write(int queue_fd);
 
 /* reap.c: the close of a file unlinked from new/, off the sending path */
 void	reap_close(int fd);

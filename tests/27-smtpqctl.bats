@@ -286,7 +286,7 @@ assert v[0]["attempts"] is None and v[0]["last_reply"] is None, v'
 	[[ "$output" == *'1.M1P1.x\x1b[2Jy queued'* ]]
 	[[ "$output" == *'2.M1P1.a\x20b\x0ac queued'* ]]
 	[[ "$output" != *$'\e'* ]]
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${#lines[@]}" -eq 3 ]	# and the summary
 	ctl queue --json
 	printf '%s' "$output" | "$PYTHON" -c '
 import json, sys
@@ -364,4 +364,23 @@ time.sleep(60)' "$Q/new/$a" "$BATS_TEST_TMPDIR/locked" &
 	ctl delete 9.M9P9.none
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"failed: not owned by the queue's owner"* ]]
+}
+
+@test "queue ends with a summary line for monitoring; --summary prints it alone" {
+	local a b c
+	a=$(qname 7200 1) b=$(qname 60 2) c=$(qname 30 3)
+	qmsg "$a" s@x.example r1@one.example r2@two.example
+	qmsg "$b" s@x.example r3@one.example
+	qmsg "$c" s@x.example r4@one.example
+	ctl hold "$c"
+	ctl queue
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" =~ ^"summary: queued=2 held=1 failed=0 recipients=3 oldest=2h00m oldest_seconds=72"0[0-9]$ ]]
+	ctl queue --summary
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" =~ ^"summary: queued=2 held=1 failed=0 recipients=3 oldest=2h00m oldest_seconds=72"0[0-9]$ ]]
+	rm -f "$Q"/new/* "$Q"/hold/*
+	ctl queue --summary
+	[ "$output" = "summary: queued=0 held=0 failed=0 recipients=0 oldest=- oldest_seconds=0" ]
 }
