@@ -815,11 +815,16 @@ relay_send(struct msg *m)
 }
 
 /* -k: opens a session with each relay in turn and says what it offers,
- * sending no mail.  0 when one of them would take mail, else 75. */
+ * sending no mail: MAIL FROM with sender, the one a local user's mail
+ * would carry, then RSET, as a provider that takes only its own domain
+ * refuses at MAIL (issue 29: a probe that never tried a sender said "ok"
+ * for a relay that refused every message).  0 when one of them would
+ * take mail, else 75. */
 int
-relay_probe(void)
+relay_probe(const char *sender)
 {
 	size_t ok = 0;
+	int code;
 
 	for (cur = 0; cur < nrelays; cur++) {
 		relay.is_down = 0;
@@ -827,13 +832,30 @@ relay_probe(void)
 			printf("%s: unusable: %s\n", relay_name, relay.why);
 			continue;
 		}
-		printf("%s: ok: tls=%s auth=%s%s%s%s%s\n", relay_name,
-		    !relay.is_tls ? "none" : relay.is_verified ? "verified" :
-		    "unverified", relays[cur].url.user[0] == '\0' ? "none" :
-		    "ok", relay.has_pipelining ? " pipelining" : "",
-		    relay.has_8bitmime ? " 8bitmime" : "",
-		    relay.has_size ? " size" : "",
-		    relay.has_starttls && !relay.is_tls ? " starttls" : "");
+		out_printf(&relay.out, "MAIL FROM:<%s>\r\n", sender);
+		if ((code = relay_reply()) / 100 != 2) {
+			printf("%s: refused: MAIL FROM:<%s>: %s\n", relay_name,
+			    sender, code == -1 ? relay.why : relay.last);
+			log_info("relay=%s from=<%s> result=probe refused: %s",
+			    relay_name, sender, code == -1 ? relay.why :
+			    relay.last);
+			relay_close();
+			continue;
+		}
+		out_puts(&relay.out, "RSET\r\n");
+		if (relay_reply() / 100 != 2) {
+			printf("%s: unusable: RSET: %s\n", relay_name,
+			    relay.is_broken ? relay.why : relay.last);
+			relay_close();
+			continue;
+		}
+		printf("%s: ok: tls=%s auth=%s%s%s%s%s from=<%s>\n",
+		    relay_name, !relay.is_tls ? "none" : relay.is_verified ?
+		    "verified" : "unverified", relays[cur].url.user[0] ==
+		    '\0' ? "none" : "ok", relay.has_pipelining ?
+		    " pipelining" : "", relay.has_8bitmime ? " 8bitmime" : "",
+		    relay.has_size ? " size" : "", relay.has_starttls &&
+		    !relay.is_tls ? " starttls" : "", sender);
 		relay_close();
 		ok++;
 	}

@@ -8,6 +8,7 @@
  * queue --summary       the summary line alone (monitoring)
  * show ID               a message, escaped
  * flush [ID|@DOMAIN]    due now, and smtpsend woken
+ * probe                 the relay: TLS, AUTH, MAIL FROM, RSET
  * hold ID, release ID   new/ to hold/ (never delivered from) and back
  * delete ID             gone, for good
  * requeue ID            failed/ back to new/, due now
@@ -63,6 +64,7 @@ usage(void)
 	    "  queue --summary      counts and the oldest age, one line\n"
 	    "  show ID              one message\n"
 	    "  flush [ID|@DOMAIN]   deliver now\n"
+	    "  probe                would the relay take our mail?\n"
 	    "  hold ID, release ID  keep from delivery, and give back\n"
 	    "  delete ID            remove for good\n"
 	    "  requeue ID           failed/ back to the queue\n");
@@ -487,6 +489,32 @@ flush(const char *what)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * probe: the configured relay, as smtpsend -k tries it (TLS, AUTH, MAIL
+ * FROM with the sender a local user's mail would carry, then RSET): "ok"
+ * means mail would go.  smtpsend reads the secrets, so run it as root or
+ * the sender (smtpq).
+ */
+static int
+cmd_probe(void)
+{
+	char *argv[5];
+	int n = 0;
+
+	argv[n++] = (char *)smtpsend_path;
+	if (conf_arg != NULL) {
+		argv[n++] = "-F";
+		argv[n++] = (char *)conf_arg;
+	}
+	argv[n++] = "-k";
+	argv[n] = NULL;
+	fflush(stdout);
+	execv(smtpsend_path, argv);
+	fprintf(stderr, "smtpqctl: unable to run %s: %s\n", smtpsend_path,
+	    strerror(errno));
+	return EXIT_OSERR;
+}
+
 /* check: each program reads the configuration (-N); then the queue. */
 static int
 run_check(const char *prog)
@@ -605,6 +633,8 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "flush") == 0)
 		return flush(arg);
+	if (strcmp(cmd, "probe") == 0 && arg == NULL)
+		return cmd_probe();
 	if (arg == NULL)
 		die_usage("%s: unknown command, or it needs an ID", cmd);
 	queue_enter();

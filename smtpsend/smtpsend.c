@@ -657,6 +657,24 @@ print_queue(void)
 	names_free(&list);
 }
 
+/* -k: the sender of a local user's mail (root's, from cron), as -M
+ * would masquerade it. */
+static const char *
+probe_sender(void)
+{
+	static struct envelope env;
+	static char buf[ADDR_MAX + 1];
+	int n;
+
+	n = snprintf(env.from, sizeof(env.from), "root@%.*s",
+	    (int)sizeof(env.from) - 6, hostname);
+	if (n < 0 || (size_t)n >= sizeof(env.from))
+		return "";
+	snprintf(env.ext[0], sizeof(env.ext[0]), "Origin: local");
+	env.next = 1;
+	return masq_sender(&env, buf, sizeof(buf));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -784,7 +802,7 @@ main(int argc, char *argv[])
 	relay_setup(hostname, timeout, cafile, secrets);
 	sig_init();
 	if (is_probe)
-		return relay_probe();
+		return relay_probe(probe_sender());
 	owner_become(queue_dir);
 	/* smtpsend needs every one: it fails and rewrites files, and
 	 * sweeps tmp/ */

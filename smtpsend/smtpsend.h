@@ -99,7 +99,7 @@ void		 relay_setup(const char *helo, unsigned timeout,
 void		 relay_begin(void);
 void		 relay_send(struct msg *m);
 void		 relay_close(void);
-int		 relay_probe(void);
+int		 relay_probe(const char *sender);
 const char	*relay_via(void);	/* "host:port", for logs */
 const char	*relay_tls(void);	/* the last session's, for metrics */
 const char	*relay_hostname(void);	/* for a bounce's Remote-MTA */

@@ -384,3 +384,20 @@ time.sleep(60)' "$Q/new/$a" "$BATS_TEST_TMPDIR/locked" &
 	ctl queue --summary
 	[ "$output" = "summary: queued=0 held=0 failed=0 recipients=0 oldest=- oldest_seconds=0" ]
 }
+
+@test "probe: the configured relay, as smtpsend -k tries it with the file: MAIL FROM, then RSET" {
+	relay_start --mail '553 5.7.1 Sender address rejected'
+	printf 'relay smtp://127.0.0.1:%s\n' "$RELAY_PORT" >> "$CONF"
+	ctl probe
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"127.0.0.1:$RELAY_PORT: refused: MAIL FROM:<root@mx.test>: 553 5.7.1"* ]]
+	relay_stop
+	relay_start
+	sed -i '$d' "$CONF"
+	printf 'relay smtp://127.0.0.1:%s\nmasquerade @provider.test\n' \
+	    "$RELAY_PORT" >> "$CONF"
+	ctl probe
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ok: tls=none auth=none"*"from=<root@provider.test>"* ]]
+	grep -q 'C: RSET' "$RELAY_DIR/transcript"
+}
