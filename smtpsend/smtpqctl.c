@@ -53,6 +53,8 @@ static int queue_fd = -1;
 static const char *smtpd_path = SBINDIR "/smtpd";
 static const char *smtpsend_path = SBINDIR "/smtpsend";
 static const char *conf_arg;		/* -F, passed on by check */
+/* smtpd's recipient checks (maildir, aliases, recipients), for check */
+static const char *maildir_root, *alias_path, *list_path;
 
 static void
 usage(void)
@@ -545,6 +547,46 @@ run_check(const char *prog)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/*
+ * What smtpd, as a receiver in the queue's group gid, must reach to know
+ * who exists (smtpd.8 VALID RECIPIENTS): a Maildir root it may search,
+ * files it may read.  Run as root, smtpd -N reads them all, so a mode
+ * that locks the receivers out would pass it and then make smtpd answer
+ * 451 to every local recipient.
+ */
+static int
+check_receiver(gid_t gid)
+{
+	const char *files[2] = { alias_path, list_path };
+	struct stat st;
+	int i, bad = 0;
+
+	if (maildir_root != NULL && stat(maildir_root, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH) &&
+	    !((st.st_mode & S_IXGRP) && st.st_gid == gid)) {
+		fprintf(stderr, "smtpqctl: check: Maildir root %s: mode "
+		    "%04o, group %ld: the receivers (group %ld) cannot look "
+		    "a name up, and smtpd would answer 451 to every local "
+		    "recipient (chmod 0710 and chgrp it to the queue's "
+		    "group)\n", maildir_root, (unsigned)(st.st_mode & 07777),
+		    (long)st.st_gid, (long)gid);
+		bad = 1;
+	}
+	for (i = 0; i < 2; i++)
+		if (files[i] != NULL && stat(files[i], &st) == 0 &&
+		    !(st.st_mode & S_IROTH) && !((st.st_mode & S_IRGRP) &&
+		    st.st_gid == gid)) {
+			fprintf(stderr, "smtpqctl: check: %s: mode %04o, "
+			    "group %ld: the receivers (group %ld) cannot read "
+			    "it, and smtpd would answer 451 to every local "
+			    "recipient\n", files[i],
+			    (unsigned)(st.st_mode & 07777), (long)st.st_gid,
+			    (long)gid);
+			bad = 1;
+		}
+	return bad ? -1 : 0;
+}
+
 static int
 cmd_check(void)
 {
@@ -578,6 +620,9 @@ cmd_check(void)
 		    "others\n", queue_dir);
 		bad = 1;
 	}
+	if (stat(queue_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    check_receiver(st.st_gid) == -1)
+		bad = 1;
 	if (bad)
 		return EXIT_CONFIG;
 	printf("configuration %s: ok\n", conf_file() != NULL ? conf_file() :
@@ -593,9 +638,18 @@ main(int argc, char *argv[])
 
 	log_prog = "smtpqctl";
 	opterr = 0;
-	while ((c = conf_getopt(argc, argv, "+:F:hl:q:", CONF_SMTPQCTL)) !=
-	    -1) {
+	while ((c = conf_getopt(argc, argv, "+:F:hl:q:D:W:U:",
+	    CONF_SMTPQCTL)) != -1) {
 		switch (c) {
+		case 'D':
+			maildir_root = optarg;
+			break;
+		case 'W':
+			alias_path = optarg;
+			break;
+		case 'U':
+			list_path = optarg;
+			break;
 		case 'h':
 			usage();
 			break;

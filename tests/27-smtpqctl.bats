@@ -401,3 +401,21 @@ time.sleep(60)' "$Q/new/$a" "$BATS_TEST_TMPDIR/locked" &
 	[[ "$output" == *"ok: tls=none auth=none"*"from=<root@provider.test>"* ]]
 	grep -q 'C: RSET' "$RELAY_DIR/transcript"
 }
+
+@test "check: a Maildir root the receivers cannot search, or a recipients or aliases file they cannot read, is 78 (smtpd would answer 451 to all)" {
+	mkdir -p "$MAIL" "$Q"
+	chmod 0700 "$MAIL"
+	printf 'alice\n' >"$BATS_TEST_TMPDIR/rcpts"
+	chmod 0600 "$BATS_TEST_TMPDIR/rcpts"
+	printf 'maildir %s\nrecipients %s\n' "$MAIL" "$BATS_TEST_TMPDIR/rcpts" >>"$CONF"
+	ctl check
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"check: Maildir root $MAIL: mode 0700"*"cannot look a name up"* ]]
+	[[ "$output" == *"check: $BATS_TEST_TMPDIR/rcpts: mode 0600"*"cannot read it"* ]]
+	# the modes tmpfiles gives: the queue's group may search and read
+	chgrp "$(stat -c %g "$Q")" "$MAIL" "$BATS_TEST_TMPDIR/rcpts"
+	chmod 0710 "$MAIL"
+	chmod 0640 "$BATS_TEST_TMPDIR/rcpts"
+	ctl check
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+}
