@@ -267,3 +267,27 @@ d_session() {
 	[ -z "$output" ]
 	grep -qF "fatal: $CONF:2: unknown key" "$LOG"
 }
+
+@test "under systemd (stderr the journal's socket, named by JOURNAL_STREAM) -N says FILE:LINE there: the unit's log shows why it failed" {
+	conf "hostname a.test" "hostname b.test"
+	run "$PYTHON" - "$SMTPD" "$CONF" <<'PY'
+import os, socket, subprocess, sys
+ours, theirs = socket.socketpair()
+st = os.fstat(theirs.fileno())
+env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+p = subprocess.run([sys.argv[1], "-F", sys.argv[2], "-N"], stdin=subprocess.DEVNULL,
+    stdout=subprocess.DEVNULL, stderr=theirs.fileno(), env=env)
+theirs.close()
+ours.settimeout(5)
+got = b""
+while True:
+    b = ours.recv(4096)
+    if not b:
+        break
+    got += b
+print(p.returncode)
+print(got.decode(errors="replace"), end="")
+PY
+	[ "${lines[0]}" = 78 ]
+	[[ "${lines[1]}" == "smtpd: $CONF:2: hostname given twice"* ]]
+}
