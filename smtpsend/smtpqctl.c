@@ -633,7 +633,7 @@ cmd_check(void)
 int
 main(int argc, char *argv[])
 {
-	const char *cmd, *arg;
+	const char *cmd, *arg, *env;
 	int c;
 
 	log_prog = "smtpqctl";
@@ -666,10 +666,10 @@ main(int argc, char *argv[])
 		}
 	}
 	conf_arg = conf_file();		/* check hands -F on */
-	if (getenv("SMTPQCTL_SMTPD") != NULL)
-		smtpd_path = getenv("SMTPQCTL_SMTPD");
-	if (getenv("SMTPQCTL_SMTPSEND") != NULL)
-		smtpsend_path = getenv("SMTPQCTL_SMTPSEND");
+	if ((env = getenv("SMTPQCTL_SMTPD")) != NULL)
+		smtpd_path = env;
+	if ((env = getenv("SMTPQCTL_SMTPSEND")) != NULL)
+		smtpsend_path = env;
 	if (optind >= argc)
 		die_usage("a command, please");
 	cmd = argv[optind];
