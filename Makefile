@@ -311,7 +311,7 @@ UNITS	= systemd/smtpd.socket systemd/smtpd@.service \
 	  systemd/smtpd-submission.socket systemd/smtpd-submission@.service \
 	  systemd/smtpd-submissions.socket systemd/smtpd-submissions@.service \
 	  systemd/smtpq-stunnel-465.service systemd/smtpd-tcpserver.service \
-	  systemd/smtpq-stunnel-465.socket
+	  systemd/smtpq-stunnel-465.socket systemd/smtpd-ipv6.socket
 # Examples for STARTTLS and submission, installed under $(DATADIR).
 TLS_EXAMPLES = $(wildcard stunnel/*.conf) inetd/inetd-tls.conf \
 	  inetd/xinetd.smtpd-tls
@@ -365,6 +365,7 @@ install: all
 	for f in $(MANPAGES); do \
 		put $$f $(MANDIR)/man$${f##*.}/$${f##*/} 644 subst; done; \
 	for f in $(UNITS); do put $$f $(UNITDIR)/$${f##*/} 644 subst; done; \
+	put systemd/smtpd@.service $(UNITDIR)/smtpd-ipv6@.service 644 subst; \
 	put systemd/smtpq.sysusers $(SYSUSERSDIR)/smtpq.conf 644 subst; \
 	put systemd/smtpq.tmpfiles $(TMPFILESDIR)/smtpq.conf 644 subst; \
 	if [ ! -e "$$d$(ENVFILE)" ]; then \
@@ -424,10 +425,28 @@ uninstall-sendmail:
 
 .PHONY: install-sendmail uninstall-sendmail
 
+# make uninstall on a live system (root, no DESTDIR) first stops and
+# disables every unit it installed (and the sessions of the templates),
+# puts back the /usr/sbin/sendmail and mailq that install-sendmail set
+# aside, and after the removal reloads systemd; the queue and the Maildir
+# root are kept, and what the queue still holds is said.
 uninstall:
 	@set -e; d='$(DESTDIR)'; list="$$d$(DATADIR)/installed"; \
 	if [ ! -f "$$list" ]; then \
 		echo "uninstall: no $$list: nothing to remove"; exit 0; fi; \
+	live=; if [ -z "$$d" ] && [ "$$(id -u)" -eq 0 ] && \
+	    [ -d /run/systemd/system ] && command -v systemctl >/dev/null; \
+	then live=1; fi; \
+	if [ -n "$$live" ]; then \
+		units=$$(sed -n 's|^$(UNITDIR)/||p' "$$list"); \
+		for u in $$units; do case $$u in \
+		*@.service) systemctl stop "$${u%@.service}@*.service" \
+		    2>/dev/null || true;; \
+		*) systemctl disable --now "$$u" 2>/dev/null || true; \
+		   echo "systemctl disable --now $$u";; \
+		esac; done; \
+	fi; \
+	if [ -z "$$d" ]; then $(MAKE) -s uninstall-sendmail; fi; \
 	paths=$$(LC_ALL=C sort -r "$$list"); rm -f "$$list"; \
 	for p in $$paths; do \
 		case $$p in \
@@ -440,7 +459,19 @@ uninstall:
 			else echo "uninstall: kept $$d$$p: edited"; fi;; \
 		*)	rm -f "$$d$$p"; echo "rm $$d$$p";; \
 		esac; \
-	done
+	done; \
+	if [ -n "$$live" ]; then systemctl daemon-reload || true; fi; \
+	q="$$d$(QUEUEDIR)"; if [ -d "$$q" ]; then \
+		n=0; say=; for s in new hold failed; do \
+			c=$$(find "$$q/$$s" -mindepth 1 -maxdepth 1 -type f \
+			    2>/dev/null | wc -l); \
+			n=$$((n + c)); say="$$say $$s/ $$c,"; \
+		done; \
+		echo "uninstall: kept the queue $$q: $$n message(s) ($${say# }" \
+		    "tmp/ not counted); delete it yourself once empty"; \
+	fi; \
+	if [ -d "$$d$(MAILROOT)" ]; then \
+		echo "uninstall: kept the Maildirs under $$d$(MAILROOT)"; fi
 
 # Fuzzing (libFuzzer, clang): each tests/fuzz/fuzz_*.c is built with every
 # common/*.c into build/fuzz/ and run for FUZZ_SECONDS on its seeds in

@@ -47,14 +47,16 @@ static const struct conf_key {
 	{ "relay",	1,	{ 0,	'r',	0 } },
 	{ "secrets",	0,	{ 0,	'a',	0 } },
 	{ "cafile",	0,	{ 0,	'C',	'C' } },
-	{ "maildir",	0,	{ 0,	'm',	0 } },
-	{ "aliases",	0,	{ 0,	'A',	0 } },
+	{ "maildir",	0,	{ 'D',	'm',	'm' } },
+	{ "aliases",	0,	{ 'W',	'A',	'A' } },
+	{ "recipients",	0,	{ 'U',	0,	'U' } },
 	{ "masquerade",	0,	{ 0,	'M',	0 } },
 	{ "expire",	0,	{ 0,	'e',	0 } },
 	{ "connection-messages", 0, { 0, 'c', 0 } },
 	{ "route",	1,	{ 0,	'R',	0 } },
 	{ "route-sender", 1,	{ 0,	'S',	0 } },
 	{ "dkim",	1,	{ 0,	'D',	'D' } },
+	{ "metrics",	0,	{ 0,	'O',	0 } },
 };
 #define CONF_KEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -189,6 +191,23 @@ conf_parse(char *text, size_t len, enum conf_prog prog,
 	return 0;
 }
 
+/* Whether stderr (st) is systemd's journal stream, which $JOURNAL_STREAM
+ * names as DEVICE:INODE (systemd.exec(5)): a socket, but not a client's
+ * connection, as under inetd.  An ExecStartPre=smtpd -N says there why
+ * the unit fails, under its own name (journalctl -t smtpd). */
+static int
+conf_is_journal(const struct stat *st)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	char want[64];
+
+	if (v == NULL)
+		return 0;
+	snprintf(want, sizeof(want), "%llu:%llu",
+	    (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+	return strcmp(v, want) == 0;
+}
+
 /* The end for trouble in the file (conf_blamed NULL: the file as a whole,
  * at line lineno if not 0): stderr, unless it is a socket (under inetd it
  * is the client's connection); then the log the command line or the file
@@ -209,7 +228,8 @@ conf_fail(unsigned lineno, const char *what)
 		    what);
 	else
 		snprintf(msg, sizeof(msg), "%s: %s", conf_path, what);
-	if (fstat(STDERR_FILENO, &st) == 0 && !S_ISSOCK(st.st_mode))
+	if (fstat(STDERR_FILENO, &st) == 0 && (!S_ISSOCK(st.st_mode) ||
+	    conf_is_journal(&st)))
 		fprintf(stderr, "%s: %s\n", log_prog, msg);
 	for (i = 0; log == NULL && i < conf_nvalues; i++)
 		if (conf_values[i].letter == 'l')

@@ -656,6 +656,30 @@ queue_run(void)
 }
 
 /*
+ * -q by root: smtpqctl flush, which makes every queued message due now
+ * (as the queue's owner) and, under systemd, starts smtpsend.service: a
+ * real queue run, as sendmail -q promises, not a wait for the timer (issue
+ * 29).  Only root: no one else may start units or touch others' files.
+ */
+static int
+queue_flush_root(void)
+{
+#ifndef SBINDIR
+#define SBINDIR "/usr/local/sbin"
+#endif
+	static const char path[] = SBINDIR "/smtpqctl";
+
+	fflush(stdout);
+	if (is_queue_given)
+		execl(path, "smtpqctl", "-q", queue_dir, "flush", (char *)NULL);
+	else
+		execl(path, "smtpqctl", "flush", (char *)NULL);
+	fprintf(stderr, "sendmail: unable to run %s: %s; poking the queue "
+	    "instead\n", path, strerror(errno));
+	return -1;
+}
+
+/*
  * Run by root, sendmail works as the queue's owner, whatever the mode
  * (issue 22): nothing that owner can plant under the queue (a link for
  * tmp/, new/ or trigger) then makes us do more than it could itself.  A
@@ -928,6 +952,9 @@ main(int argc, char **argv)
 	if (opt_hostname(NULL, hostname, sizeof(hostname)) == -1)
 		fail(EXIT_TEMPFAIL, "this host has no usable name");
 	log_open("sendmail", NULL);
+	if (strcmp(mode, "q") == 0 && getuid() == 0 && queue_flush_root() ==
+	    -1)
+		errno = 0;	/* said; the poke below is the fallback */
 	owner_become();
 	/* A queue of the caller's choosing gets the caller's rights only. */
 	if (is_queue_given || strcmp(mode, "p") == 0 ||

@@ -20,6 +20,7 @@ static const char usage[] =
 "usage: smtpd [-q dir] [-n name] [-l file] [-t timeout] [-r rate] [-L life]\n"
 "             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
 "             [-T program] [-E] [-A program] [-S] [-P cidr]... [-F file] [-N]\n"
+"             [-D dir] [-W file] [-U file]\n"
 "  -q dir      queue directory (default /var/spool/smtpq)\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
@@ -36,10 +37,13 @@ static const char usage[] =
 "  -A program  offer AUTH over TLS, checkpassword(8) program to verify\n"
 "  -S          submission: MAIL needs AUTH (but from a pipe)\n"
 "  -P cidr     a load balancer: its connections start with a PROXY header\n"
+"  -D dir      Maildir root: a local part with a Maildir there exists\n"
+"  -W file     aliases file: a local part with an alias exists\n"
+"  -U file     recipients file: the local parts (or addresses) that exist\n"
 "  -F file     configuration file (default " CONF_PATH ")\n"
 "  -N          check the configuration and flags, then exit\n";
 
-#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:hF:N"
+#define OPTSTRING	":q:n:l:t:r:L:s:m:c:d:R:T:EA:SP:hF:ND:W:U:"
 
 /* -t, -r, -L, -s, -m, -c: the numbers.  Returns 0 when c is none. */
 static int
@@ -141,6 +145,7 @@ static void
 options(struct config *cf, int argc, char **argv)
 {
 	const char *name = NULL;
+	char why[512];
 	int c, is_check = 0, is_min_free_set = 0;
 
 	/* smtpq.conf's values first, through the same cases (conf.c). */
@@ -167,6 +172,11 @@ options(struct config *cf, int argc, char **argv)
 		case 'N':
 			is_check = 1;
 			break;
+		case 'D':
+		case 'W':
+		case 'U':
+			rcptcheck_option(c, optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -179,6 +189,10 @@ options(struct config *cf, int argc, char **argv)
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
 	options_check(cf, name, is_min_free_set);
+	if (is_check && (c = rcptcheck_load(why, sizeof(why))) != 0) {
+		conf_blame(c);
+		die_usage("%s", why);
+	}
 	if (is_check)
 		exit(0);
 }

@@ -217,4 +217,12 @@ void	txn_rcpt(struct session *, char *);
 void	txn_data(struct session *, char *);
 void	txn_clear(struct session *);
 
+/* rcptcheck.c: who exists at our domains (-D, -W, -U) */
+void	rcptcheck_option(int letter, const char *value);
+int	rcptcheck_enabled(void);
+int	rcptcheck_load(char *why, size_t);
+int	rcptcheck_match(const char *text, size_t len, int is_aliases,
+	    const char *box, const char *domain);
+int	rcptcheck(struct session *, const char *sender, const char *addr);
+
 #endif

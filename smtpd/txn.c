@@ -235,6 +235,9 @@ txn_rcpt(struct session *s, char *arg)
 		refuse(s, 550, 1, t->sender, addr, "5.1.3 Error: unsafe "
 		    "mailbox name", NULL);
 		return;
+	} else if (domain_is_ours(s, domain) &&
+	    rcptcheck(s, t->sender, addr) == -1) {
+		return;		/* no such user (550 5.1.1): answered */
 	} else if (!s->is_trusted && s->user[0] == '\0' &&
 	    !domain_is_ours(s, domain)) {
 		log_info("peer=%s from=<%s> to=<%s> result=rejected: 554 5.7.1"

@@ -140,7 +140,9 @@ local_deliver(const struct msg *m, size_t rcpt, const char *root,
 		    addr);
 		return RES_PERM;
 	}
-	if ((mkdir(root, 0755) == -1 && errno != EEXIST) ||
+	/* 0710: the receivers (group smtpq) may look a name up, as smtpd
+	 * does to know who exists (smtpd/rcptcheck.c), but list nothing. */
+	if ((mkdir(root, 0710) == -1 && errno != EEXIST) ||
 	    (rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    local_mkdir(rootfd, box) == -1 ||
 	    (boxfd = local_subdir(rootfd, box)) == -1)

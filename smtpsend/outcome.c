@@ -112,6 +112,8 @@ outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
 		    said[r->result], r->is_expired ? " (expired)" : "",
 		    r->reply);
 		failed += r->result == RES_PERM;
+		metrics_count(r->result, r->route == ROUTE_LOCAL ? "local" :
+		    r->tls[0] != '\0' ? r->tls : "none");
 	}
 	if (failed > 0 && m->env.from[0] == '\0')
 		log_info("id=%s result=failed: no bounce for a bounce "

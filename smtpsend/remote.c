@@ -344,7 +344,7 @@ remote_end(void)
 /* -k: opens a session with each relay in turn and says what it offers,
  * sending no mail.  0 when one of them would take mail, else 75. */
 int
-remote_probe(void)
+remote_probe(const char *sender)
 {
 	struct dest *relays[1];
 	struct smtp *s;
@@ -360,12 +360,23 @@ remote_probe(void)
 			printf("%s: unusable: %s\n", s->name, s->why);
 			continue;
 		}
-		printf("%s: ok: tls=%s auth=%s%s%s%s%s\n", s->name,
+		/* A provider that takes only its own domain refuses at MAIL:
+		 * a probe that tried no sender said "ok" for a relay that
+		 * refused every message. */
+		if (smtp_try_sender(s, sender) == -1) {
+			printf("%s: refused: MAIL FROM:<%s>: %s\n", s->name,
+			    sender, s->why);
+			log_info("relay=%s from=<%s> result=probe refused: %s",
+			    s->name, sender, s->why);
+			smtp_close(s);
+			continue;
+		}
+		printf("%s: ok: tls=%s auth=%s%s%s%s%s from=<%s>\n", s->name,
 		    smtp_tls(s), relays[0]->urls[i]->user[0] == '\0' ? "none" :
 		    "ok", s->has_pipelining ? " pipelining" : "",
 		    s->has_8bitmime ? " 8bitmime" : "",
 		    s->has_size ? " size" : "",
-		    s->has_starttls && !s->is_tls ? " starttls" : "");
+		    s->has_starttls && !s->is_tls ? " starttls" : "", sender);
 		smtp_close(s);
 		ok++;
 	}

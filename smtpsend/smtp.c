@@ -436,6 +436,30 @@ smtp_rset(struct smtp *s)
 	return 0;
 }
 
+/* -k: MAIL FROM:<sender>, then RSET, sending no mail: 0 when the server
+ * would take mail from sender, else -1 with the reason in s->why. */
+int
+smtp_try_sender(struct smtp *s, const char *sender)
+{
+	int code;
+
+	out_printf(&s->out, "MAIL FROM:<%s>\r\n", sender);
+	if ((code = smtp_reply(s)) == -1)
+		return -1;
+	if (code / 100 != 2) {
+		say(s->why, sizeof(s->why), "%s", s->last);
+		return -1;
+	}
+	out_puts(&s->out, "RSET\r\n");
+	if ((code = smtp_reply(s)) == -1)
+		return -1;
+	if (code / 100 != 2) {
+		say(s->why, sizeof(s->why), "RSET: %s", s->last);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads the reply to MAIL; a refusal is every relayed recipient's. */
 static int
 txn_mail(struct smtp *s, struct msg *m, struct txn *t)

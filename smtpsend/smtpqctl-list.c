@@ -2,7 +2,8 @@
  * smtpqctl-list.c: smtpqctl queue [--json]: one line (or JSON object) per
  * recipient of every message in new/, hold/ and failed/: its id, state,
  * age, next try, and, when the log is a file smtpsend writes, how many
- * attempts it logged for that recipient and the last reply.
+ * attempts it logged for that recipient and the last reply; then (text)
+ * a summary line, alone with --summary.
  *
  * Reads the queue files as smtpsend does (envelope_read(), regular files
  * only, no link followed) and the log's last LOG_SCAN_MAX bytes, line by
@@ -243,19 +244,52 @@ print_json_string(const char *s)
 	putchar('"');
 }
 
+/*
+ * The summary line, for monitoring (a check_mailq-style probe, a cron
+ * job): messages and recipients in each state, and the age of the oldest
+ * message still to be delivered (new/), in words and in seconds.
+ */
+static void
+summary(time_t now)
+{
+	size_t i, msgs[QDIRS] = { 0, 0, 0 }, rcpts = 0;
+	time_t oldest = 0;
+	char age[32];
+
+	for (i = 0; i < nitems; i++) {
+		if (i == 0 || strcmp(items[i].id, items[i - 1].id) != 0)
+			msgs[items[i].dir]++;
+		if (items[i].dir != QDIR_NEW)
+			continue;
+		rcpts++;
+		if (items[i].arrival > 0 && items[i].arrival <= now &&
+		    (oldest == 0 || items[i].arrival < oldest))
+			oldest = items[i].arrival;
+	}
+	printf("summary: queued=%zu held=%zu failed=%zu recipients=%zu "
+	    "oldest=%s oldest_seconds=%lld\n", msgs[QDIR_NEW],
+	    msgs[QDIR_HOLD], msgs[QDIR_FAILED], rcpts, oldest == 0 ? "-" :
+	    date_age((long)(now - oldest), age, sizeof(age)),
+	    oldest == 0 ? 0LL : (long long)(now - oldest));
+}
+
 int
-cmd_queue(int is_json)
+cmd_queue(int mode)
 {
 	char age[32], next[32];
 	time_t now = time(NULL);
 	struct item *it;
 	size_t i;
-	int has_log;
+	int has_log, is_json = mode == QUEUE_JSON;
 
 	for (i = 0; i < QDIRS; i++)
 		list_dir((int)i);
 	if (nitems > 1)
 		qsort(items, nitems, sizeof(*items), item_cmp);
+	if (mode == QUEUE_SUMMARY) {
+		summary(now);
+		return 0;
+	}
 	has_log = log_scan();
 	if (is_json)
 		printf("[");
@@ -310,5 +344,7 @@ cmd_queue(int is_json)
 	}
 	if (is_json)
 		printf("%s]\n", nitems > 0 ? "\n" : "");
+	else
+		summary(now);
 	return 0;
 }

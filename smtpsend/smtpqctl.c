@@ -4,9 +4,11 @@
  *   smtpqctl [-F file] [-q dir] [-l file] command [argument]
  *
  * check                 the configuration as smtpd and smtpsend read it
- * queue [--json]        one line (or object) per recipient
+ * queue [--json]        one line (or object) per recipient, a summary
+ * queue --summary       the summary line alone (monitoring)
  * show ID               a message, escaped
  * flush [ID|@DOMAIN]    due now, and smtpsend woken
+ * probe                 the relay: TLS, AUTH, MAIL FROM, RSET
  * hold ID, release ID   new/ to hold/ (never delivered from) and back
  * delete ID             gone, for good
  * requeue ID            failed/ back to new/, due now
@@ -54,6 +56,8 @@ static const char *smtpd_path = SBINDIR "/smtpd";
 static const char *smtpsend_path = SBINDIR "/smtpsend";
 static const char *conf_arg;		/* -F, passed on by check */
 static const char *cafile;		/* -C, for probe DOMAIN */
+/* smtpd's recipient checks (maildir, aliases, recipients), for check */
+static const char *maildir_root, *alias_path, *list_path;
 
 static void
 usage(void)
@@ -62,8 +66,10 @@ usage(void)
 	    "  check                configuration as smtpd and smtpsend "
 	    "read it\n"
 	    "  queue [--json]       every pending recipient\n"
+	    "  queue --summary      counts and the oldest age, one line\n"
 	    "  show ID              one message\n"
 	    "  flush [ID|@DOMAIN]   deliver now\n"
+	    "  probe                would the relay take our mail?\n"
 	    "  hold ID, release ID  keep from delivery, and give back\n"
 	    "  delete ID            remove for good\n"
 	    "  requeue ID           failed/ back to the queue\n"
@@ -496,6 +502,32 @@ flush(const char *what)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * probe: the configured relay, as smtpsend -k tries it (TLS, AUTH, MAIL
+ * FROM with the sender a local user's mail would carry, then RSET): "ok"
+ * means mail would go.  smtpsend reads the secrets, so run it as root or
+ * the sender (smtpq).
+ */
+static int
+cmd_probe(void)
+{
+	char *argv[5];
+	int n = 0;
+
+	argv[n++] = (char *)smtpsend_path;
+	if (conf_arg != NULL) {
+		argv[n++] = "-F";
+		argv[n++] = (char *)conf_arg;
+	}
+	argv[n++] = "-k";
+	argv[n] = NULL;
+	fflush(stdout);
+	execv(smtpsend_path, argv);
+	fprintf(stderr, "smtpqctl: unable to run %s: %s\n", smtpsend_path,
+	    strerror(errno));
+	return EXIT_OSERR;
+}
+
 /* check: each program reads the configuration (-N); then the queue.
  * With an address: smtpsend prints its route (-V) instead. */
 static int
@@ -531,6 +563,46 @@ run_check(const char *prog, const char *addr)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/*
+ * What smtpd, as a receiver in the queue's group gid, must reach to know
+ * who exists (smtpd.8 VALID RECIPIENTS): a Maildir root it may search,
+ * files it may read.  Run as root, smtpd -N reads them all, so a mode
+ * that locks the receivers out would pass it and then make smtpd answer
+ * 451 to every local recipient.
+ */
+static int
+check_receiver(gid_t gid)
+{
+	const char *files[2] = { alias_path, list_path };
+	struct stat st;
+	int i, bad = 0;
+
+	if (maildir_root != NULL && stat(maildir_root, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH) &&
+	    !((st.st_mode & S_IXGRP) && st.st_gid == gid)) {
+		fprintf(stderr, "smtpqctl: check: Maildir root %s: mode "
+		    "%04o, group %ld: the receivers (group %ld) cannot look "
+		    "a name up, and smtpd would answer 451 to every local "
+		    "recipient (chmod 0710 and chgrp it to the queue's "
+		    "group)\n", maildir_root, (unsigned)(st.st_mode & 07777),
+		    (long)st.st_gid, (long)gid);
+		bad = 1;
+	}
+	for (i = 0; i < 2; i++)
+		if (files[i] != NULL && stat(files[i], &st) == 0 &&
+		    !(st.st_mode & S_IROTH) && !((st.st_mode & S_IRGRP) &&
+		    st.st_gid == gid)) {
+			fprintf(stderr, "smtpqctl: check: %s: mode %04o, "
+			    "group %ld: the receivers (group %ld) cannot read "
+			    "it, and smtpd would answer 451 to every local "
+			    "recipient\n", files[i],
+			    (unsigned)(st.st_mode & 07777), (long)st.st_gid,
+			    (long)gid);
+			bad = 1;
+		}
+	return bad ? -1 : 0;
+}
+
 static int
 cmd_check(void)
 {
@@ -564,6 +636,9 @@ cmd_check(void)
 		    "others\n", queue_dir);
 		bad = 1;
 	}
+	if (stat(queue_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    check_receiver(st.st_gid) == -1)
+		bad = 1;
 	if (bad)
 		return EXIT_CONFIG;
 	printf("configuration %s: ok\n", conf_file() != NULL ? conf_file() :
@@ -574,19 +649,28 @@ cmd_check(void)
 int
 main(int argc, char *argv[])
 {
-	const char *cmd, *arg;
+	const char *cmd, *arg, *env;
 	int c, rc;
 
 	log_prog = "smtpqctl";
 	opterr = 0;
-	while ((c = conf_getopt(argc, argv, "+:C:D:F:hl:q:", CONF_SMTPQCTL)) !=
-	    -1) {
+	while ((c = conf_getopt(argc, argv, "+:A:C:D:F:hl:m:q:U:",
+	    CONF_SMTPQCTL)) != -1) {
 		switch (c) {
 		case 'C':
 			cafile = optarg;
 			break;
 		case 'D':
 			doctor_dkim(optarg);
+			break;
+		case 'm':
+			maildir_root = optarg;
+			break;
+		case 'A':
+			alias_path = optarg;
+			break;
+		case 'U':
+			list_path = optarg;
 			break;
 		case 'h':
 			usage();
@@ -604,10 +688,10 @@ main(int argc, char *argv[])
 		}
 	}
 	conf_arg = conf_file();		/* check hands -F on */
-	if (getenv("SMTPQCTL_SMTPD") != NULL)
-		smtpd_path = getenv("SMTPQCTL_SMTPD");
-	if (getenv("SMTPQCTL_SMTPSEND") != NULL)
-		smtpsend_path = getenv("SMTPQCTL_SMTPSEND");
+	if ((env = getenv("SMTPQCTL_SMTPD")) != NULL)
+		smtpd_path = env;
+	if ((env = getenv("SMTPQCTL_SMTPSEND")) != NULL)
+		smtpsend_path = env;
 	if (optind >= argc)
 		die_usage("a command, please");
 	cmd = argv[optind];
@@ -622,9 +706,10 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "check") == 0 && arg == NULL)
 		return cmd_check();
 	if (strcmp(cmd, "queue") == 0 && (arg == NULL ||
-	    strcmp(arg, "--json") == 0)) {
+	    strcmp(arg, "--json") == 0 || strcmp(arg, "--summary") == 0)) {
 		queue_enter();
-		return cmd_queue(arg != NULL);
+		return cmd_queue(arg == NULL ? QUEUE_TEXT : arg[2] == 'j' ?
+		    QUEUE_JSON : QUEUE_SUMMARY);
 	}
 	if (strcmp(cmd, "flush") == 0)
 		return flush(arg);
@@ -632,6 +717,8 @@ main(int argc, char *argv[])
 		rc = run_check(smtpsend_path, arg);
 		return rc < 0 ? EXIT_OSERR : rc;
 	}
+	if (strcmp(cmd, "probe") == 0 && arg == NULL)
+		return cmd_probe();
 	if (arg == NULL)
 		die_usage("%s: unknown command, or it needs an ID", cmd);
 	queue_enter();

@@ -29,7 +29,8 @@ int	msg_open(int dir, const char *id, struct stat *);
 void	print_esc(FILE *, const char *, int is_spaces_ok);
 
 /* smtpqctl-list.c */
-int	cmd_queue(int is_json);
+enum { QUEUE_TEXT, QUEUE_JSON, QUEUE_SUMMARY };
+int	cmd_queue(int mode);
 
 /* smtpqctl-probe.c: probe DOMAIN */
 int	cmd_probe_domain(const char *domain, const char *cafile);

@@ -67,7 +67,8 @@ usage(void)
 	    "                [-e expire] [-w interval] "
 	    "[-M address|@domain] [-A aliases]\n"
 	    "                [-c messages] [-D 'domain selector keyfile']"
-	    " [-F conffile] [-N]\n");
+	    " [-O metrics]\n"
+	    "                [-F conffile] [-N]\n");
 	exit(0);
 }
 
@@ -421,6 +422,7 @@ run(void)
 	remote_end();
 	reap_wait();
 	names_free(&tried);
+	metrics_write(queue.dir);
 	return rc == -1 || left > 0;
 }
 
@@ -534,6 +536,24 @@ print_route(const char *arg)
 	return fflush(stdout) == 0 ? 0 : EXIT_TEMPFAIL;
 }
 
+/* -k: the sender of a local user's mail (root's, from cron), as -M
+ * would masquerade it. */
+static const char *
+probe_sender(void)
+{
+	static struct envelope env;
+	static char buf[ADDR_MAX + 1];
+	int n;
+
+	n = snprintf(env.from, sizeof(env.from), "root@%.*s",
+	    (int)sizeof(env.from) - 6, hostname);
+	if (n < 0 || (size_t)n >= sizeof(env.from))
+		return "";
+	snprintf(env.ext[0], sizeof(env.ext[0]), "Origin: local");
+	env.next = 1;
+	return masq_sender(&env, buf, sizeof(buf));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -547,7 +567,7 @@ main(int argc, char *argv[])
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:D:e:fhkl:m:M:n:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) !=
+	    ":a:A:c:C:d:D:e:fhkl:m:M:n:O:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) !=
 	    -1) {
 		switch (c) {
 		case 'a':
@@ -603,6 +623,11 @@ main(int argc, char *argv[])
 			break;
 		case 'N':
 			is_check = 1;
+			break;
+		case 'O':
+			if (metrics_config(optarg) == -1)
+				die_usage("bad metrics file for -O: %s",
+				    optarg);
 			break;
 		case 'p':
 			is_print = 1;
@@ -671,7 +696,7 @@ main(int argc, char *argv[])
 	mxtls_setup(queue_dir, cafile, (int)timeout);
 	sig_init();
 	if (is_probe)
-		return remote_probe();
+		return remote_probe(probe_sender());
 	owner_become(queue_dir);
 	/* smtpsend needs every one: it fails and rewrites files, and
 	 * sweeps tmp/ */

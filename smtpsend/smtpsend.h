@@ -229,6 +229,7 @@ void	smtp_init(struct smtp *);
 int	smtp_open(struct smtp *, const struct url *, struct dest *,
 	    const char *pass);
 int	smtp_rset(struct smtp *);
+int	smtp_try_sender(struct smtp *, const char *sender);
 int	smtp_txn(struct smtp *, struct msg *, struct txn *);
 void	smtp_close(struct smtp *);
 const char *smtp_tls(const struct smtp *);
@@ -248,7 +249,7 @@ void	remote_begin(const char *hostname, unsigned timeout);
 void	remote_limit(unsigned long messages);
 void	remote_send(struct msg *, struct dest *);
 void	remote_end(void);
-int	remote_probe(void);
+int	remote_probe(const char *sender);	/* -k */
 
 /* body.c: the message, converted on its way out ------------------------ */
 
@@ -284,6 +285,11 @@ int	alias_deliver(struct msg *, size_t rcpt, struct queue *, char *reply,
 /* masq.c: -M, the envelope sender given to the relay */
 int		 masq_config(const char *arg);
 const char	*masq_sender(const struct envelope *, char *buf, size_t size);
+
+/* metrics.c: Prometheus text after each run (-O) */
+int		 metrics_config(const char *path);
+void		 metrics_count(enum result, const char *tls);
+void		 metrics_write(int queue_fd);
 
 /* reap.c: the close of a file unlinked from new/, off the sending path */
 void	reap_close(int fd);

@@ -130,24 +130,29 @@ d_session() {
 
 @test "each program ignores the other's keys" {
 	conf "hostname conf.test" "queue $Q" "log $LOG" \
-	    "relay smtp://127.0.0.1:1" "maildir $BATS_TEST_TMPDIR/mail" \
-	    "aliases $BATS_TEST_TMPDIR/none" "masquerade @conf.test" \
+	    "relay smtp://127.0.0.1:1" "connection-messages 5" \
+	    "expire 5d" "masquerade @conf.test" \
 	    "trusted 192.0.2.0/24" "max-size 1M" "sessions 3"
 	run "$SMTPD" -F "$CONF" -N
 	[ "$status" -eq 0 ]
-	# smtpsend reads aliases, which is missing: its error, not smtpd's
-	run "$SMTPSEND" -F "$CONF" -N
-	[ "$status" -eq 78 ]
-	[[ "$output" == *"$CONF:6: aliases: -A: "* ]]
-	sed -i '/^aliases/d' "$CONF"
+	# max-size is smtpd's alone: smtpsend reads past it
 	run "$SMTPSEND" -F "$CONF" -N
 	[ "$status" -eq 0 ]
+	# the relay is smtpsend's alone: a bad one is its error, not smtpd's
+	sed -i 's|^relay .*|relay smtp://|' "$CONF"
+	run "$SMTPD" -F "$CONF" -N
+	[ "$status" -eq 0 ]
+	run "$SMTPSEND" -F "$CONF" -N
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"$CONF:4: relay"* ]]
 }
 
 @test "smtpsend takes queue, maildir, hostname and domain from the file and delivers" {
 	local mail="$BATS_TEST_TMPDIR/mail"
 	conf "hostname conf.test" "queue $Q" "log $LOG" "maildir $mail" \
 	    "domain conf.test"
+	# smtpd takes only local parts that exist (tests/11-smtpd-recipients)
+	mkdir -p "$mail/bob"
 	d_session 'HELO c\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<bob@conf.test>\r\nDATA\r\nSubject: c\r\n\r\nhi\r\n.\r\nQUIT\r\n'
 	assert_reply 6 '250 2.0.0'
 	run "$SMTPSEND" -F "$CONF"
@@ -261,4 +266,28 @@ d_session() {
 	    2>/dev/null' _ "$SMTPD" "$CONF"
 	[ -z "$output" ]
 	grep -qF "fatal: $CONF:2: unknown key" "$LOG"
+}
+
+@test "under systemd (stderr the journal's socket, named by JOURNAL_STREAM) -N says FILE:LINE there: the unit's log shows why it failed" {
+	conf "hostname a.test" "hostname b.test"
+	run "$PYTHON" - "$SMTPD" "$CONF" <<'PY'
+import os, socket, subprocess, sys
+ours, theirs = socket.socketpair()
+st = os.fstat(theirs.fileno())
+env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+p = subprocess.run([sys.argv[1], "-F", sys.argv[2], "-N"], stdin=subprocess.DEVNULL,
+    stdout=subprocess.DEVNULL, stderr=theirs.fileno(), env=env)
+theirs.close()
+ours.settimeout(5)
+got = b""
+while True:
+    b = ours.recv(4096)
+    if not b:
+        break
+    got += b
+print(p.returncode)
+print(got.decode(errors="replace"), end="")
+PY
+	[ "${lines[0]}" = 78 ]
+	[[ "${lines[1]}" == "smtpd: $CONF:2: hostname given twice"* ]]
 }

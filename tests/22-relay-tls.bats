@@ -323,3 +323,23 @@ assert_kept() {
 	assert_status 75
 	[[ $output == *"127.0.0.1:$closed: unusable: "* ]]
 }
+
+@test "-k tries MAIL FROM with the sender root's mail would carry (masqueraded), then RSET: a relay refusing it is not ok" {
+	relay_start --tls "$PKI/good.pem:$PKI/good.key" \
+	    --auth "alice:s3cret pass" --mail '553 5.7.1 Sender address rejected: not owned by user alice'
+	send "smtp+tls://alice@127.0.0.1:$RELAY_PORT" -a "$SECRETS" -k
+	assert_status 75
+	[[ $output == *"127.0.0.1:$RELAY_PORT: refused: MAIL FROM:<root@mx.test>: 553 5.7.1 Sender address rejected"* ]]
+	grep -q 'C: MAIL FROM:<root@mx.test>' "$RELAY_DIR/transcript"
+	relay_stop
+	rm -f "$RELAY_DIR/transcript"
+	relay_start --tls "$PKI/good.pem:$PKI/good.key" --auth "alice:s3cret pass"
+	send "smtp+tls://alice@127.0.0.1:$RELAY_PORT" -a "$SECRETS" -M @provider.test -k
+	assert_status 0
+	[[ $output == *"127.0.0.1:$RELAY_PORT: ok: tls=verified auth=ok"*" from=<root@provider.test>"* ]]
+	grep -q 'C: MAIL FROM:<root@provider.test>' "$RELAY_DIR/transcript"
+	grep -q 'C: RSET' "$RELAY_DIR/transcript"
+	! grep -q 'C: RCPT\|C: DATA' "$RELAY_DIR/transcript"
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_same_bytes "$BATS_TEST_TMPDIR/orig" "$Q/new/$NAME"
+}

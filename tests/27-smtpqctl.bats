@@ -286,7 +286,7 @@ assert v[0]["attempts"] is None and v[0]["last_reply"] is None, v'
 	[[ "$output" == *'1.M1P1.x\x1b[2Jy queued'* ]]
 	[[ "$output" == *'2.M1P1.a\x20b\x0ac queued'* ]]
 	[[ "$output" != *$'\e'* ]]
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${#lines[@]}" -eq 3 ]	# and the summary
 	ctl queue --json
 	printf '%s' "$output" | "$PYTHON" -c '
 import json, sys
@@ -364,4 +364,58 @@ time.sleep(60)' "$Q/new/$a" "$BATS_TEST_TMPDIR/locked" &
 	ctl delete 9.M9P9.none
 	[ "$status" -eq 78 ]
 	[[ "$output" == *"failed: not owned by the queue's owner"* ]]
+}
+
+@test "queue ends with a summary line for monitoring; --summary prints it alone" {
+	local a b c
+	a=$(qname 7200 1) b=$(qname 60 2) c=$(qname 30 3)
+	qmsg "$a" s@x.example r1@one.example r2@two.example
+	qmsg "$b" s@x.example r3@one.example
+	qmsg "$c" s@x.example r4@one.example
+	ctl hold "$c"
+	ctl queue
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" =~ ^"summary: queued=2 held=1 failed=0 recipients=3 oldest=2h00m oldest_seconds=72"0[0-9]$ ]]
+	ctl queue --summary
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" =~ ^"summary: queued=2 held=1 failed=0 recipients=3 oldest=2h00m oldest_seconds=72"0[0-9]$ ]]
+	rm -f "$Q"/new/* "$Q"/hold/*
+	ctl queue --summary
+	[ "$output" = "summary: queued=0 held=0 failed=0 recipients=0 oldest=- oldest_seconds=0" ]
+}
+
+@test "probe: the configured relay, as smtpsend -k tries it with the file: MAIL FROM, then RSET" {
+	relay_start --mail '553 5.7.1 Sender address rejected'
+	printf 'relay smtp://127.0.0.1:%s\n' "$RELAY_PORT" >> "$CONF"
+	ctl probe
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"127.0.0.1:$RELAY_PORT: refused: MAIL FROM:<root@mx.test>: 553 5.7.1"* ]]
+	relay_stop
+	relay_start
+	sed -i '$d' "$CONF"
+	printf 'relay smtp://127.0.0.1:%s\nmasquerade @provider.test\n' \
+	    "$RELAY_PORT" >> "$CONF"
+	ctl probe
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ok: tls=none auth=none"*"from=<root@provider.test>"* ]]
+	grep -q 'C: RSET' "$RELAY_DIR/transcript"
+}
+
+@test "check: a Maildir root the receivers cannot search, or a recipients or aliases file they cannot read, is 78 (smtpd would answer 451 to all)" {
+	mkdir -p "$MAIL" "$Q"
+	chmod 0700 "$MAIL"
+	printf 'alice\n' >"$BATS_TEST_TMPDIR/rcpts"
+	chmod 0600 "$BATS_TEST_TMPDIR/rcpts"
+	printf 'maildir %s\nrecipients %s\n' "$MAIL" "$BATS_TEST_TMPDIR/rcpts" >>"$CONF"
+	ctl check
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"check: Maildir root $MAIL: mode 0700"*"cannot look a name up"* ]]
+	[[ "$output" == *"check: $BATS_TEST_TMPDIR/rcpts: mode 0600"*"cannot read it"* ]]
+	# the modes tmpfiles gives: the queue's group may search and read
+	chgrp "$(stat -c %g "$Q")" "$MAIL" "$BATS_TEST_TMPDIR/rcpts"
+	chmod 0710 "$MAIL"
+	chmod 0640 "$BATS_TEST_TMPDIR/rcpts"
+	ctl check
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
 }

@@ -46,7 +46,10 @@ setup() {
 }
 
 teardown() {
-	:
+	# a test that changed what later ones need says how to put it back
+	if [ -f "$BATS_TEST_TMPDIR/restore" ]; then
+		sd sh -c "$(cat "$BATS_TEST_TMPDIR/restore")" || true
+	fi
 }
 
 # The value of property $2 of unit $1 in the container.
@@ -99,7 +102,7 @@ client_gone() {
 	# failed/ and the Maildirs the sender's, nothing for others anywhere.
 	local want=(/var/spool/smtpq:2750 /var/spool/smtpq/tmp:3770
 	    /var/spool/smtpq/new:3770 /var/spool/smtpq/failed:700
-	    /var/spool/smtpq-mail:700) d
+	    /var/spool/smtpq-mail:710) d
 	for d in "${want[@]}"; do
 		run sd stat -c '%U:%G %a' "${d%:*}"
 		[ "$output" = "smtpq:smtpq ${d##*:}" ] ||
@@ -344,8 +347,15 @@ has_smtpd() {
 	[ "$(prop smtpd-tcpserver.service ActiveState)" = active ]
 	run sd_smtp sender@client.test tcp@local.test
 	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	# tcpserver takes IPv4 only; enabling it enabled smtpd-ipv6.socket,
+	# which takes [::]:25 (issue 29: the MX was IPv4 only)
+	[ "$(prop smtpd-ipv6.socket ActiveState)" = active ] || {
+		sd systemctl status smtpd-ipv6.socket >&2; false; }
+	SD_SMTP_HOST=::1 run sd_smtp sender@client.test tcp@local.test
+	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
+	sd journalctl -q -t smtpd --no-pager | grep -q 'peer=::1 trusted=yes result=connect'
 	sd systemctl start smtpsend.service
-	wait_for maildir_count_is tcp 1
+	wait_for maildir_count_is tcp 2
 	# A session held open: its smtpd is smtpq-recv's, has no capability, no
 	# new privileges, a seccomp filter and the service's mount namespace
 	# (the read-only /usr of ProtectSystem=strict).
@@ -399,8 +409,7 @@ caps_of() {
 	printf '#!/bin/sh\ngrep ^Cap /proc/self/status >/var/spool/smtpq/tmp/caps.$$\nexec /usr/local/sbin/smtpd "$@"\n' \
 	    >"$etc/capprobe"
 	chmod 0755 "$etc/capprobe"
-	sed -e "s|/etc/letsencrypt/live/mx.example.org|/etc/smtpq/tls|" \
-	    -e "s|^exec = .*|exec = /etc/smtpq/capprobe|" \
+	sed -e "s|^exec = .*|exec = /etc/smtpq/capprobe|" \
 	    -e "s|^execArgs = smtpd|execArgs = smtpd -n mx.test|" \
 	    "$(CROOT /usr/local/share/smtpq/stunnel/stunnel-465-daemon.conf)" \
 	    >"$etc/stunnel-465-daemon.conf"
@@ -576,4 +585,90 @@ role_files() {
 	[ "$status" -ne 0 ]
 	[ "$(sd cat "/var/spool/smtpq/failed/$junk")" = garbage ]
 	sd rm -f /var/spool/smtpq/new/victim
+}
+
+@test "systemd: a bad smtpq.conf fails smtpd.socket at start, FILE:LINE in journalctl -t smtpd; a good one listens again" {
+	printf 'hostname mx.test\nhostname again.test\n' \
+	    >"$(CROOT /etc/smtpq)/smtpq.conf"
+	# put right, whatever fails below: the later tests need port 25
+	echo 'rm -f /etc/smtpq/smtpq.conf; systemctl reset-failed smtpd.socket; systemctl start smtpd.socket' \
+	    >"$BATS_TEST_TMPDIR/restore"
+	run sd systemctl restart smtpd.socket
+	[ "$status" -ne 0 ]
+	[ "$(prop smtpd.socket ActiveState)" = failed ]
+	run sd journalctl -q -t smtpd --no-pager
+	[[ "$output" == *"/etc/smtpq/smtpq.conf:2: hostname given twice"* ]] ||
+	    { echo "$output" | tail -n 5 >&2; false; }
+	! sd_net ss -Hltn 'sport = :25' | grep -q .
+	run sd /usr/local/sbin/smtpqctl check
+	[ "$status" -eq 78 ]
+	printf 'hostname mx.test\n' >"$(CROOT /etc/smtpq)/smtpq.conf"
+	sd systemctl reset-failed smtpd.socket
+	sd systemctl restart smtpd.socket
+	[ "$(prop smtpd.socket ActiveState)" = active ]
+	run sd_smtp a@b.test user@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+	rm -f "$(CROOT /etc/smtpq)/smtpq.conf"
+}
+
+# The queue file of the one message in new/ made due in an hour, as a
+# deferred one is after a failed try.
+defer_queued() {
+	local f
+	wait_for test -n "$(ls -A "$(CROOT /var/spool/smtpq/new)")"
+	for f in "$(CROOT /var/spool/smtpq/new)"/*; do
+		touch -d "@$(( $(date +%s) + 3600 ))" "$f"
+	done
+}
+
+@test "systemd: after an outage, smtpqctl flush and sendmail -q (as root) deliver deferred mail now, not at the next try" {
+	sd systemctl stop smtpsend.timer
+	run sd_smtp a@b.test flush@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+	defer_queued
+	# a run now leaves it: it is not due
+	sd systemctl start smtpsend.service
+	! maildir_count_is flush 1
+	run sd /usr/local/sbin/smtpqctl flush
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"flushed: "[1-9]* ]] || { echo "$output" >&2; false; }
+	wait_for maildir_count_is flush 1
+	run sd_smtp a@b.test flush@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+	defer_queued
+	run sd /usr/local/sbin/sendmail -q
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	wait_for maildir_count_is flush 2
+	sd systemctl start smtpsend.timer
+}
+
+# Last: it takes the installation away.
+@test "systemd: make uninstall stops and disables every unit, puts back the sendmail it set aside, keeps the queue and says what it holds" {
+	# A sendmail of another MTA, set aside by install-sendmail.
+	printf '#!/bin/sh\necho other MTA\n' >"$(CROOT /usr/sbin)/sendmail"
+	chmod 0755 "$(CROOT /usr/sbin)/sendmail"
+	run sd make -s -C "$TOP" -o all install-sendmail
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[ "$(sd readlink /usr/sbin/sendmail)" = /usr/local/sbin/sendmail ]
+	sd systemctl enable --now smtpsend.path smtpd-submission.socket
+	# A message still queued (the timer and path are about to go).
+	sd systemctl stop smtpsend.timer smtpsend.path
+	run sd_smtp a@b.test kept@local.test
+	[[ "$output" == *"250 2.0.0"* ]]
+	run sd make -s -C "$TOP" -o all uninstall
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[[ "$output" =~ "kept the queue /var/spool/smtpq: "[1-9][0-9]*" message(s) (new/ "[1-9][0-9]*", hold/ 0, failed/ "[0-9]+", tmp/ not counted)" ]] ||
+	    { echo "$output" >&2; false; }
+	local u
+	for u in smtpd.socket smtpsend.timer smtpsend.path smtpd-submission.socket; do
+		[ "$(prop "$u" ActiveState)" = inactive ] ||
+		    { echo "$u: $(prop "$u" ActiveState)" >&2; false; }
+		[[ "$(prop "$u" LoadState)" == not-found ]] ||
+		    { echo "$u: $(prop "$u" LoadState)" >&2; false; }
+	done
+	! sd_net ss -Hltn | grep -qE ':(25|587|465)\b'
+	[ "$(sd /usr/sbin/sendmail)" = "other MTA" ]
+	[ ! -e "$(CROOT /usr/bin/mailq)" ]
+	[ -n "$(ls -A "$(CROOT /var/spool/smtpq/new)")" ]
+	[ ! -e "$(CROOT /usr/local/sbin/smtpd)" ]
 }

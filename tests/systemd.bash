@@ -223,14 +223,15 @@ sd_gone() {
 
 SD_CGROUPS=()
 
-# sd_smtp FROM RCPT [MARK]: one SMTP session with the container's port 25,
-# from the host, in the container's network; the replies on stdout.  With
+# sd_smtp FROM RCPT [MARK]: one SMTP session with the container's port 25
+# (at SD_SMTP_HOST, 127.0.0.1 by default), from the host, in the
+# container's network; the replies on stdout.  With
 # MARK, the session stops after the greeting, touches the file MARK and
 # then prints whatever comes until the server closes (for SIGTERM tests).
 sd_smtp() {
-	sd_net "$PYTHON" - "$@" <<'PY'
+	sd_net env SD_SMTP_HOST="${SD_SMTP_HOST:-127.0.0.1}" "$PYTHON" - "$@" <<'PY'
 import socket, sys, os
-s = socket.create_connection(("127.0.0.1", 25), timeout=30)
+s = socket.create_connection((os.environ["SD_SMTP_HOST"], 25), timeout=30)
 f = s.makefile("rb")
 def reply():
     while True:
