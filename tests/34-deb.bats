@@ -329,7 +329,6 @@ enabled_units() {
 	SD_TIMEOUT=120 deb_apt purge smtpq >"$BATS_FILE_TMPDIR/purge.out" \
 	    2>&1 || { cat "$BATS_FILE_TMPDIR/purge.out" >&2; false; }
 	run grep '^smtpq:' "$BATS_FILE_TMPDIR/purge.out"
-	printf '%s\n' "$output" >&2
 	[ "${lines[0]}" = "smtpq: kept /var/spool/smtpq: it holds 1 messages (new: 1, hold: 0, failed: 0, tmp: 0); remove it by hand once they are dealt with" ]
 	[ "${lines[1]}" = "smtpq: kept /var/spool/smtpq-mail: 3 delivered messages in 1 mailboxes (admin)" ]
 	[ "${lines[2]}" = "smtpq: kept the users smtpq, smtpq-recv, smtpq-tls and their groups: they own what was kept" ]
