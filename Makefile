@@ -473,6 +473,32 @@ uninstall:
 	if [ -d "$$d$(MAILROOT)" ]; then \
 		echo "uninstall: kept the Maildirs under $$d$(MAILROOT)"; fi
 
+# make deb: the Debian package (debian/), built by dpkg-buildpackage from
+# a copy of the tree under build/deb/src, as it writes its results into
+# the parent of the tree it builds: build/deb/smtpq_VERSION_ARCH.deb.
+# Then lintian: any error or warning not overridden (with its reason, in
+# debian/smtpq.lintian-overrides) fails; its output in
+# build/deb/lintian.txt.  Needs dpkg-dev, debhelper and lintian.
+DEB_DIR	= build/deb
+
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./var . | \
+	    tar -C $(DEB_DIR)/src -xf -
+	cd $(DEB_DIR)/src && \
+	    DEB_BUILD_OPTIONS="$${DEB_BUILD_OPTIONS:-parallel=2}" \
+	    dpkg-buildpackage -us -uc -b \
+	    >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	rm -rf $(DEB_DIR)/src
+	lintian --fail-on error,warning --display-info $(DEB_DIR)/smtpq_*.deb \
+	    >$(DEB_DIR)/lintian.txt 2>&1 || { cat $(DEB_DIR)/lintian.txt; \
+	    exit 1; }
+	@cat $(DEB_DIR)/lintian.txt
+	@ls -l $(DEB_DIR)/smtpq_*.deb
+
+.PHONY: deb
+
 # Fuzzing (libFuzzer, clang): each tests/fuzz/fuzz_*.c is built with every
 # common/*.c into build/fuzz/ and run for FUZZ_SECONDS on its seeds in
 # tests/fuzz/corpus/<target> (new inputs go to build/fuzz/corpus/<target>,

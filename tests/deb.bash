@@ -1,0 +1,72 @@
+# tests/deb.bash: the Debian package under a real systemd, for
+# tests/34-deb.bats (with tests/systemd.bash).
+#
+#   deb_root            the container's root: tests/systemd.bash's (sd_root,
+#                       cached), copied and set up by deb_root_setup once,
+#                       cached beside it keyed on deb_root_setup's text;
+#                       prints its directory
+#   deb_root_setup DIR  cron, ucf (the package's dependency) and
+#                       systemd-sysv installed (/sbin/init: without it
+#                       invoke-rc.d starts and stops nothing, and exim4's
+#                       daemon would outlive its package),
+#                       apt's lists, and exim4-daemon-light and mailutils
+#                       with what they need downloaded into apt's cache,
+#                       as apt inside the container has no network (only
+#                       lo): "apt-get install mailutils" there resolves
+#                       against the lists and installs from the cache.
+#                       exim4 is installed in the container, booted (the
+#                       suite's setup_file): in a chroot its configure
+#                       fails ("user mail was not found", bookworm's 4.96)
+#   deb_apt ARGS...     apt-get inside, non-interactive, offline
+#   deb_version_repack DEB VERSION OUT
+#                       the same package under another version (the
+#                       "previous" package of the upgrade test): unpacked
+#                       with dpkg-deb -R, Version changed, packed again
+
+deb_root_setup() {
+	local r=$1
+	chroot "$r" apt-get -q update &&
+	    chroot "$r" apt-get -q clean &&
+	    chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+	    --no-install-recommends install cron ucf systemd-sysv &&
+	    chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+	    --download-only install exim4-daemon-light mailutils &&
+	    ls "$r"/var/cache/apt/archives/mailutils_*.deb \
+	    "$r"/var/cache/apt/archives/exim4-daemon-light_*.deb
+}
+
+deb_root() {
+	local base key dir
+	base=$(sd_root) || return 1
+	key=$(printf '%s\n' "$base" "$(declare -f deb_root_setup)" |
+	    sha256sum | cut -c1-12)
+	dir=$SD_CACHE/deb-$key
+	(
+		flock 9 || exit 1
+		[ -f "$dir/.complete" ] && exit 0
+		rm -rf "$dir" "$dir.new"
+		cp -a "$base" "$dir.new" && rm -f "$dir.new/.complete" &&
+		    deb_root_setup "$dir.new" >"$SD_CACHE/deb-root.log" 2>&1 || {
+			echo "deb_root_setup failed:" >&2
+			tail -n 20 "$SD_CACHE/deb-root.log" >&2
+			rm -rf "$dir.new"; exit 1; }
+		mv "$dir.new" "$dir" && touch "$dir/.complete"
+	) 9>"$SD_CACHE/deb.lock" || return 1
+	echo "$dir"
+}
+
+deb_apt() {
+	sd env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+	    -o Acquire::Retries=0 -o Dpkg::Use-Pty=0 "$@"
+}
+
+deb_version_repack() {
+	local deb=$1 version=$2 out=$3 dir
+	dir=$(mktemp -d) || return 1
+	dpkg-deb -R "$deb" "$dir/x" &&
+	    sed -i "s/^Version: .*/Version: $version/" "$dir/x/DEBIAN/control" &&
+	    dpkg-deb --root-owner-group -b "$dir/x" "$out" >/dev/null
+	local rc=$?
+	rm -rf "$dir"
+	return $rc
+}
