@@ -238,7 +238,7 @@ shipped_conf() {
 	sed -e "s|@SBINDIR@/smtpd|$SMTPD|" \
 	    -e "s|@SBINDIR@/smtpq-checkpassword|$CHECKPASSWORD|" \
 	    -e "s|@SYSCONFDIR@/smtpq/passwd|$PASSWD|" -e "s|@QUEUEDIR@|$Q|" \
-	    -e "s|/etc/letsencrypt/live/mx.example.org/|$TLS_DIR/|" \
+	    -e "s|@SYSCONFDIR@/smtpq/tls/|$TLS_DIR/|" \
 	    -e "s|fullchain.pem|cert.pem|" -e "s|privkey.pem|key.pem|" \
 	    -e "s|chain.pem|ca.pem|" \
 	    -e "s|^syslog = yes|syslog = no\noutput = $BATS_TEST_TMPDIR/stunnel.log|" \
