@@ -17,14 +17,12 @@
 
 #include "../../smtpd/rcptcheck.c"
 
-struct peer peer;
-
 void
-refuse(int code, int counts, const char *from, const char *to,
-    const char *words, const char *value)
+refuse(struct session *s, int code, int counts, const char *from,
+    const char *to, const char *words, const char *value)
 {
-	(void)code; (void)counts; (void)from; (void)to; (void)words;
-	(void)value;
+	(void)s; (void)code; (void)counts; (void)from; (void)to;
+	(void)words; (void)value;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
