@@ -349,20 +349,25 @@ enabled_units() {
 }
 
 @test "deb: installed again with debconf's defaults (noninteractive), local mail works; its units on" {
+	local id
 	SD_TIMEOUT=120 deb_apt install "/debs/$NEW_DEB" \
 	    >"$BATS_FILE_TMPDIR/reinstall.out" 2>&1 || {
 		cat "$BATS_FILE_TMPDIR/reinstall.out" >&2; false; }
 	run grep -v '^#' "$(CROOT /etc/smtpq/smtpq.conf)"
 	[[ "$output" != *relay* ]]
 	[ "$(enabled_units | xargs)" = "smtpsend.path smtpsend.timer" ]
-	# The message kept in the queue is local now (no relay): it is
-	# delivered with the new one.
 	sd sh -c 'echo hello | mail -s again root'
 	wait_for maildir_count_is admin 4
-	# The kept message waits for its next try: made due now.
+	# The kept message is for a remote domain: with no relay it goes to
+	# its MX, never into a Maildir (DESIGN, Routes); the container has
+	# no DNS, so it waits (4.4.3), even when flushed.
 	sd smtpqctl flush
-	wait_for queue_count_is 0
-	wait_for maildir_count_is someone 1
+	queue_count_is 1
+	[ ! -e "$(CROOT /var/spool/smtpq-mail/someone)" ]
+	# Dealt with by hand, as an operator would, before the purge below.
+	id=$(basename "$(find "$(CROOT /var/spool/smtpq/new)" -type f)")
+	sd smtpqctl delete "$id"
+	queue_count_is 0
 	run listeners
 	[ -z "$output" ]
 }
