@@ -383,14 +383,11 @@ dns_mx_order(struct dns_mx *mx, size_t n, unsigned long seed)
 	}
 }
 
-/*
- * The records of one type answering name, read in turn: a chain of the
- * name asked for and the CNAME targets met (as dns_mx() follows them).
- */
+/* The records of one type answering name, read in turn along its CNAME
+ * chain (dns_chain, as dns_mx() and dns_addr() read theirs). */
 struct dns_walk {
 	struct dns_answer	a;
-	char			chain[DNS_CHAIN_MAX][DNS_NAME_MAX + 1];
-	size_t			nchain;
+	struct dns_chain	c;
 };
 
 /* Opens msg for the records answering name: as dns_open(). */
@@ -398,16 +395,8 @@ static enum dns_status
 dns_walk_open(struct dns_walk *w, const unsigned char *msg, size_t len,
     const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n > DNS_NAME_MAX)
+	if (dns_chain_init(&w->c, name) == -1)
 		return DNS_TEMP;
-	memset(w->chain, 0, sizeof(w->chain));
-	memcpy(w->chain[0], name, n);
-	w->chain[0][n] = '\0';
-	w->nchain = 1;
 	return dns_open(&w->a, msg, len);
 }
 
@@ -419,18 +408,9 @@ dns_walk_next(struct dns_walk *w, unsigned type, struct dns_rr *rr)
 	int rc;
 
 	while ((rc = dns_next(&w->a, rr)) == 1) {
-		if (rr->class != DNS_CLASS_IN ||
-		    !dns_in_chain(w->chain, w->nchain, rr->owner))
-			continue;	/* not an answer to our question */
-		if (rr->type == DNS_TYPE_CNAME) {
-			if (w->nchain == DNS_CHAIN_MAX ||
-			    dns_name(&w->a, rr->rdata, w->chain[w->nchain],
-			    sizeof(w->chain[0])) != (int)rr->rdlen)
-				return -1;
-			w->nchain++;
-			continue;
-		}
-		if (rr->type == type)
+		if ((rc = dns_chain_rr(&w->c, &w->a, rr)) == -1)
+			return -1;
+		if (rc == 1 && rr->type == type)
 			return 1;
 	}
 	return rc;
