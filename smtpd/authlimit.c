@@ -130,6 +130,7 @@ authlimit_init(struct authlimit *al, int dir)
 	al->dir = dir;
 	al->fd = -1;
 	al->is_pending = 0;
+	al->admitted = 0;
 }
 
 static int
@@ -417,6 +418,7 @@ authlimit_admit(struct authlimit *al, const char *peer, const char *user,
 		return 454;
 	}
 	al->is_pending = 1;
+	al->admitted = now;
 	return 0;
 }
 

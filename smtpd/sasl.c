@@ -189,7 +189,7 @@ sasl_check(struct session *s, const char *user, const struct sasl_cred *c,
 	msg[c->ulen + 1 + c->plen] = '\0';
 	n = c->ulen + c->plen + 2;
 	m = snprintf((char *)msg + n, sizeof(msg) - n, "<%ld.%lld@smtpd>",
-	    (long)getpid(), (long long)time(NULL));
+	    (long)getpid(), s->authlimit.admitted);
 	if (m < 0 || (size_t)m >= sizeof(msg) - n) {
 		wipe(msg, sizeof(msg));
 		return 454;

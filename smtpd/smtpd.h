@@ -92,6 +92,7 @@ struct authlimit {
 	char		 pending_user[AUTHLIMIT_KEY_MAX + 1];
 	char		 pending_net[AUTHLIMIT_KEY_MAX + 1];
 	int		 is_pending;
+	long long	 admitted;	/* the second the run was counted in */
 };
 
 int	authlimit_parse(const char *, struct authlimit_record *);

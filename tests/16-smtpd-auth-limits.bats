@@ -200,8 +200,9 @@ run_one() {
 	for i in "${pids[@]}"; do wait "$i"; done
 	# every session had its answer: 535, or 454 after waiting its turn
 	[ "$(cat "$BATS_TEST_TMPDIR"/reply.n* | grep -c '^\(535 5.7.8\|454 4.7.0\)')" -eq 29 ]
-	# the second of each run, as smtpd told the checker right after it
-	# counted the run (microseconds apart)
+	# the second each run was counted in, which smtpd puts in the
+	# timestamp it gives the checker (its own clock read later may be in
+	# the next second under valgrind: CI saw 11)
 	most=$(sort "$RUNS" | uniq -c | sort -n | tail -n 1 | awk '{ print $1 }')
 	echo "most runs in one second: $most of $(runs)" >&2
 	[ "$most" -le 10 ]
