@@ -618,7 +618,8 @@ int	proxy_parse(const unsigned char *, size_t, struct proxy *);
 #define CONF_VALUES_MAX		512	/* key lines for one program */
 
 /* The programs that read it: each has its column of flags. */
-enum conf_prog { CONF_SMTPD, CONF_SMTPSEND, CONF_SMTPQCTL, CONF_PROGS };
+enum conf_prog { CONF_SMTPD, CONF_SMTPSEND, CONF_SMTPQCTL, CONF_SENDMAIL,
+	CONF_PROGS };
 
 struct conf_value {
 	unsigned	 line;
@@ -640,6 +641,11 @@ int	conf_parse(char *text, size_t len, enum conf_prog,
  * is in hand, die_usage() says FILE:LINE and exits 78. */
 int	conf_getopt(int argc, char *const argv[], const char *optstring,
 	    enum conf_prog);
+/* sendmail: reads the installed file (set-id: nothing else), then
+ * conf_get() gives a key's value by its letter in the table (NULL: not
+ * set).  Trouble in the file: exit 78, as for the others. */
+void	conf_read(enum conf_prog);
+const char *conf_get(int letter);
 /* Blames the file's value of a flag for the next die_usage() (a check
  * made after the options); 0, or a flag from the command line: none. */
 void	conf_blame(int letter);

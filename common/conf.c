@@ -32,9 +32,9 @@ static const struct conf_key {
 	int		 is_list;	/* may be given on many lines */
 	char		 letter[CONF_PROGS];
 } conf_keys[] = {
-	/*  key			smtpd  smtpsend smtpqctl */
-	{ "hostname",	0,	{ 'n',	'n',	0 } },
-	{ "queue",	0,	{ 'q',	'q',	'q' } },
+	/*  key			smtpd  smtpsend smtpqctl sendmail */
+	{ "hostname",	0,	{ 'n',	'n',	0,	'n' } },
+	{ "queue",	0,	{ 'q',	'q',	'q',	'q' } },
 	{ "log",	0,	{ 'l',	'l',	'l' } },
 	{ "timeout",	0,	{ 't',	't',	0 } },
 	{ "domain",	1,	{ 'd',	'd',	0 } },
@@ -293,6 +293,36 @@ conf_load(const char *path, int is_required, enum conf_prog prog)
 	if (conf_parse(conf_text, len, prog, conf_values, CONF_VALUES_MAX,
 	    &conf_nvalues, &lineno, err, sizeof(err)) == -1)
 		conf_fail(lineno, err);
+}
+
+/*
+ * For sendmail, whose flags are sendmail's, not getopt's: reads the
+ * installed file once.  Set-id (the setgid sendmail) it reads CONF_PATH
+ * and nothing a user names; without privilege, $SMTPQ_CONF may name
+ * another file (it grants nothing a user could not do anyway: a test's).
+ */
+void
+conf_read(enum conf_prog prog)
+{
+	const char *env = getenv("SMTPQ_CONF");
+	int is_env = getuid() == geteuid() && getgid() == getegid() &&
+	    env != NULL && env[0] != '\0';
+
+	conf_prog_in = prog;
+	conf_phase = 2;
+	conf_load(is_env ? env : CONF_PATH, is_env, prog);
+}
+
+/* A one-value key's value from the file, by its letter; NULL: not set. */
+const char *
+conf_get(int letter)
+{
+	size_t i;
+
+	for (i = 0; i < conf_nvalues; i++)
+		if (conf_values[i].letter == letter)
+			return conf_values[i].value;
+	return NULL;
 }
 
 int

@@ -949,8 +949,18 @@ main(int argc, char **argv)
 			die_usage("unknown option -%c", arg[-1]);
 		}
 	}
-	if (opt_hostname(NULL, hostname, sizeof(hostname)) == -1)
+	/* smtpq.conf's name and queue, as smtpd and smtpsend read them:
+	 * mail qualified with another name than smtpsend's own would go
+	 * to the world instead of a local Maildir.  -oQ still wins. */
+	conf_read(CONF_SENDMAIL);
+	if (!is_queue_given && conf_get('q') != NULL)
+		queue_dir = conf_get('q');
+	if (opt_hostname(conf_get('n'), hostname, sizeof(hostname)) == -1) {
+		conf_blame('n');
+		if (conf_get('n') != NULL)
+			die_usage("not a host name: %s", conf_get('n'));
 		fail(EXIT_TEMPFAIL, "this host has no usable name");
+	}
 	log_open("sendmail", NULL);
 	if (strcmp(mode, "q") == 0 && getuid() == 0 && queue_flush_root() ==
 	    -1)

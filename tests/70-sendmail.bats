@@ -524,3 +524,43 @@ more" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "a@example.org: deliverable: remote: route mx example.org" ]
 }
+
+# smtpq.conf: sendmail reads the name and the queue smtpd and smtpsend
+# read (SMTPQ_CONF stands for the installed file: a sendmail without
+# set-id privilege may be pointed at another; tests/71 shows the setgid
+# one is not).
+@test "smtpq.conf's hostname and queue are sendmail's too: the message goes there, qualified with that name" {
+	local q2=$BATS_TEST_TMPDIR/q2
+	printf '# the host\nhostname mail.example.test\nqueue %s\nrelay smtp://relay.example.test\n' \
+	    "$q2" >"$BATS_TEST_TMPDIR/smtpq.conf"
+	mkdir -p "$q2/tmp" "$q2/new" "$q2/failed"
+	run bash -c 'printf "x\n" | SMTPQ_CONF=$1 "$2" root' _ \
+	    "$BATS_TEST_TMPDIR/smtpq.conf" "$SENDMAIL"
+	[ "$status" -eq 0 ]
+	Q=$q2
+	[ "$(envelope)" = "From: <$ME@mail.example.test>
+Origin: local
+To: <root@mail.example.test>" ]
+	# -oQ still names the queue
+	Q=$BATS_TEST_TMPDIR/q3
+	mkdir -p "$Q/tmp" "$Q/new" "$Q/failed"
+	run bash -c 'printf "x\n" | SMTPQ_CONF=$1 "$2" -oQ"$3" root' _ \
+	    "$BATS_TEST_TMPDIR/smtpq.conf" "$SENDMAIL" "$Q"
+	[ "$status" -eq 0 ]
+	envelope | grep -qx 'To: <root@mail.example.test>'
+	[ "$(count_files "$q2/new")" -eq 1 ]
+}
+
+@test "a bad smtpq.conf: sendmail queues nothing and exits 78 naming the file and line" {
+	printf 'hostname mail.example.test\nhostname not_a name\n' >"$BATS_TEST_TMPDIR/smtpq.conf"
+	run bash -c 'printf "x\n" | SMTPQ_CONF=$1 "$2" -oQ"$3" root 2>&1' _ \
+	    "$BATS_TEST_TMPDIR/smtpq.conf" "$SENDMAIL" "$Q"
+	[ "$status" -eq 78 ]
+	[ "$output" = "sendmail: $BATS_TEST_TMPDIR/smtpq.conf:2: hostname given twice (first on line 1)" ]
+	printf 'hostname no_such!host\n' >"$BATS_TEST_TMPDIR/smtpq.conf"
+	run bash -c 'printf "x\n" | SMTPQ_CONF=$1 "$2" -oQ"$3" root 2>&1' _ \
+	    "$BATS_TEST_TMPDIR/smtpq.conf" "$SENDMAIL" "$Q"
+	[ "$status" -eq 78 ]
+	[ "$output" = "sendmail: $BATS_TEST_TMPDIR/smtpq.conf:1: hostname: not a host name: no_such!host" ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+}

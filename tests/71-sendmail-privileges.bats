@@ -68,6 +68,18 @@ submit_as_user() {
 	grep -q '^From: "Plain User" <' "$f"
 }
 
+@test "the setgid sendmail reads no smtpq.conf a user names (SMTPQ_CONF): its queue and name stay the installed ones" {
+	mkdir -m 777 "$TOP/mine"
+	mkdir -m 777 "$TOP/mine/tmp" "$TOP/mine/new"
+	printf 'hostname evil.example\nqueue %s\n' "$TOP/mine" >"$TOP/mine.conf"
+	chmod 644 "$TOP/mine.conf"
+	submit_as_user sh -c 'printf "x\n" | SMTPQ_CONF=$2 "$1" a@example.net' _ "$TOP/sendmail" "$TOP/mine.conf"
+	[ "$status" -eq 0 ]
+	f=$(queued_file)
+	grep -qx "From: <$USR@$(uname -n)>" "$f"
+	[ "$(count_files "$TOP/mine/new")" -eq 0 ]
+}
+
 @test "a user's 101st message in an hour is 75 with a clear line; root has no such budget" {
 	submit_as_user sh -c 'i=0; while [ $i -lt 100 ]; do printf "x\n" | "$1" a@example.net || exit 1; i=$((i + 1)); done; printf "x\n" | "$1" a@example.net' _ "$TOP/sendmail"
 	[ "$status" -eq 75 ]
