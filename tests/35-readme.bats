@@ -210,3 +210,68 @@ maildir_file() {
 	grep -q '^Delivered-To: root@' "$f"
 	grep -q '^Delivered-To: me@provider.test' "$f"
 }
+
+# swaks from the container's network to 127.0.0.1:PORT with the test CA;
+# the rest of the arguments are swaks's.
+swaks_in() {
+	local port=$1
+	shift
+	sd_net swaks --server "127.0.0.1:$port" --tls-verify \
+	    --tls-ca-path "$PKI/ca.pem" --timeout 30 "$@"
+}
+
+@test "README quick start: MX with STARTTLS into a Maildir, 550 5.1.1 for a name that does not exist" {
+	local t0 ran f
+	PKI=$BATS_TEST_TMPDIR/pki
+	make_pki mx.example.test
+	certbot_standin mx.example.test
+	t0=$(now)
+	run_quickstart certificate mx
+	ran=$(since "$t0")
+	run swaks_in 25 --tls --from someone@elsewhere.test \
+	    --to alice@example.test --header 'Subject: readme mx'
+	[ "$status" -eq 0 ] || { echo "$output" >&2
+		sd journalctl -q --no-pager -t smtpd -t stunnel >&2; false; }
+	[[ "$output" == *"220 2.0.0"*"250 2.0.0"* ]]
+	WAIT_SECONDS=60 wait_for maildir_file "$(CROOT /var/spool/smtpq-mail/alice/new)"
+	echo "# mx: blocks ${ran} s, in alice's Maildir $(since "$t0") s" >&3
+	f=$(maildir_file "$(CROOT /var/spool/smtpq-mail/alice/new)")
+	grep -q '^Subject: readme mx' "$f"
+	grep -q 'by mx.example.test (smtpd) with ESMTPS id' "$f"
+	# A name in none of recipients, aliases, Maildirs: refused at RCPT.
+	run swaks_in 25 --tls --from someone@elsewhere.test \
+	    --to nobody@example.test
+	[[ "$output" == *"<~* 550 5.1.1"* ]] || { echo "$output" >&2; false; }
+	[ ! -e "$(CROOT /var/spool/smtpq-mail/nobody)" ]
+	# Port 25 on IPv6 too, as the README says.
+	run sd_net "$PYTHON" -c 'import socket
+s = socket.create_connection(("::1", 25), timeout=30)
+print(s.makefile("rb").readline().decode().rstrip())
+s.sendall(b"QUIT\r\n")'
+	[[ "$output" == "220 mx.example.test ESMTP smtpd" ]] || { echo "$output" >&2; false; }
+}
+
+@test "README quick start: submission takes alice's mail after AUTH on 587 (STARTTLS) and 465 (TLS)" {
+	local t0 ran
+	PKI=$BATS_TEST_TMPDIR/pki
+	make_pki mx.example.test
+	certbot_standin mx.example.test
+	t0=$(now)
+	run_quickstart certificate submission
+	ran=$(since "$t0")
+	run swaks_in 587 --tls --auth PLAIN --auth-user alice \
+	    --auth-password 'al1ce s3cret' --from alice@example.test \
+	    --to bob@example.net
+	[ "$status" -eq 0 ] || { echo "$output" >&2
+		sd journalctl -q --no-pager -t smtpd -t stunnel >&2; false; }
+	[[ "$output" == *"235 2.7.0"*"250 2.0.0"* ]]
+	echo "# submission: blocks ${ran} s, 587 took a message $(since "$t0") s" >&3
+	run swaks_in 465 --tlsc --auth LOGIN --auth-user alice \
+	    --auth-password 'al1ce s3cret' --from alice@example.test \
+	    --to bob@example.net
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[[ "$output" == *"235 2.7.0"*"250 2.0.0"* ]]
+	# Without AUTH, no mail (MAIL needs it on the submission ports).
+	run swaks_in 587 --tls --from alice@example.test --to bob@example.net
+	[[ "$output" == *"<~* 530 5.7.0"* ]] || { echo "$output" >&2; false; }
+}
