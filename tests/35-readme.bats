@@ -26,8 +26,9 @@
 #   submission    the certificate block, then the submission block; swaks
 #                 with AUTH on 587 (STARTTLS) and 465 (TLS at once).
 #
-# Each prints how long its blocks took and how long until the mail was
-# where it should be (seconds, wall clock, in the container), on fd 3.
+# Each prints, on fd 3, how long the boot and make install took, how long
+# its blocks took, and how long until the mail was where it should be
+# (seconds, wall clock, from the first block).
 # tests/run: once serial novalgrind
 # serial: it boots containers (nspawn).  novalgrind: the only binaries
 # of ours it runs are the top build's, installed in the container and
@@ -141,12 +142,14 @@ setup() {
 	local root
 	PF_DIR=
 	root=$(sd_root) || return 1
+	BOOT_T0=$(now)
 	SD_OUT=$BATS_TEST_TMPDIR/nspawn.out SD_NSPAWN_ARGS="--bind-ro=$TOP" \
 	    sd_boot "$root" || return 1
 	# "Build and run it": make install, make install-sendmail, as root.
 	SD_TIMEOUT=120 sd make -s -C "$TOP" -o all install install-sendmail \
 	    >"$BATS_TEST_TMPDIR/install.out" 2>&1 || {
 		cat "$BATS_TEST_TMPDIR/install.out" >&2; return 1; }
+	BOOTED=$(since "$BOOT_T0")
 }
 
 teardown() {
@@ -195,7 +198,7 @@ maildir_file() {
 	ran=$(since "$t0")
 	# root's mail, in the provider's mailbox of me@provider.test.
 	WAIT_SECONDS=60 wait_for maildir_file "$PF_DIR/mail/me/new"
-	echo "# null-client: blocks ${ran} s, mail at the provider $(since "$t0") s" >&3
+	echo "# null-client: boot and make install ${BOOTED} s, blocks ${ran} s, mail at the provider $(since "$t0") s" >&3
 	f=$(maildir_file "$PF_DIR/mail/me/new")
 	cat "$f" >&2
 	grep -q '^it works' "$f"
@@ -234,7 +237,7 @@ swaks_in() {
 		sd journalctl -q --no-pager -t smtpd -t stunnel >&2; false; }
 	[[ "$output" == *"220 2.0.0"*"250 2.0.0"* ]]
 	WAIT_SECONDS=60 wait_for maildir_file "$(CROOT /var/spool/smtpq-mail/alice/new)"
-	echo "# mx: blocks ${ran} s, in alice's Maildir $(since "$t0") s" >&3
+	echo "# mx: boot and make install ${BOOTED} s, blocks ${ran} s, in alice's Maildir $(since "$t0") s" >&3
 	f=$(maildir_file "$(CROOT /var/spool/smtpq-mail/alice/new)")
 	grep -q '^Subject: readme mx' "$f"
 	grep -q 'by mx.example.test (smtpd) with ESMTPS id' "$f"
@@ -265,7 +268,7 @@ s.sendall(b"QUIT\r\n")'
 	[ "$status" -eq 0 ] || { echo "$output" >&2
 		sd journalctl -q --no-pager -t smtpd -t stunnel >&2; false; }
 	[[ "$output" == *"235 2.7.0"*"250 2.0.0"* ]]
-	echo "# submission: blocks ${ran} s, 587 took a message $(since "$t0") s" >&3
+	echo "# submission: boot and make install ${BOOTED} s, blocks ${ran} s, 587 took a message $(since "$t0") s" >&3
 	run swaks_in 465 --tlsc --auth LOGIN --auth-user alice \
 	    --auth-password 'al1ce s3cret' --from alice@example.test \
 	    --to bob@example.net
