@@ -243,6 +243,8 @@ RELAY	  ?=
 #       -w paths run under valgrind in 52 (27 tests), 20 and 25
 #   71-sendmail-privileges  setgid: valgrind cannot run it (70 runs
 #       sendmail under valgrind); it runs the top build
+#   35-readme  runs the README's quick starts in containers, the top
+#       build installed there, as 32 and 33 do
 #   80-ci-install  runs no binary of ours
 VALGRIND_JOBS ?= 2
 valgrind: all fault
