@@ -360,12 +360,11 @@ remote_probe(const char *sender)
 			printf("%s: unusable: %s\n", s->name, s->why);
 			continue;
 		}
-		/* A provider that takes only its own domain refuses at MAIL:
-		 * a probe that tried no sender said "ok" for a relay that
-		 * refused every message. */
+		/* A provider that takes only its own domain refuses at MAIL
+		 * or RCPT: a probe that tried no sender said "ok" for a
+		 * relay that refused every message. */
 		if (smtp_try_sender(s, sender) == -1) {
-			printf("%s: refused: MAIL FROM:<%s>: %s\n", s->name,
-			    sender, s->why);
+			printf("%s: refused: %s\n", s->name, s->why);
 			log_info("relay=%s from=<%s> result=probe refused: %s",
 			    s->name, sender, s->why);
 			smtp_close(s);

@@ -436,26 +436,34 @@ smtp_rset(struct smtp *s)
 	return 0;
 }
 
-/* -k: MAIL FROM:<sender>, then RSET, sending no mail: 0 when the server
- * would take mail from sender, else -1 with the reason in s->why. */
+/* -k: MAIL FROM:<sender>, RCPT TO:<sender>, then RSET, sending no mail:
+ * 0 when the server would take mail from sender, else -1 with the
+ * command and the reason in s->why.  The RCPT: a server that delays its
+ * refusals (Postfix's smtpd_delay_reject, the default) refuses a sender
+ * it does not allow (reject_sender_login_mismatch) only there. */
 int
 smtp_try_sender(struct smtp *s, const char *sender)
 {
+	static const char *const cmds[] = { "MAIL FROM", "RCPT TO", "RSET" };
+	size_t i;
 	int code;
 
-	out_printf(&s->out, "MAIL FROM:<%s>\r\n", sender);
-	if ((code = smtp_reply(s)) == -1)
-		return -1;
-	if (code / 100 != 2) {
-		say(s->why, sizeof(s->why), "%s", s->last);
-		return -1;
-	}
-	out_puts(&s->out, "RSET\r\n");
-	if ((code = smtp_reply(s)) == -1)
-		return -1;
-	if (code / 100 != 2) {
-		say(s->why, sizeof(s->why), "RSET: %s", s->last);
-		return -1;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (i < 2)
+			out_printf(&s->out, "%s:<%s>\r\n", cmds[i], sender);
+		else
+			out_puts(&s->out, "RSET\r\n");
+		if ((code = smtp_reply(s)) == -1)
+			return -1;
+		if (code / 100 != 2) {
+			if (i < 2)
+				say(s->why, sizeof(s->why), "%s:<%s>: %s",
+				    cmds[i], sender, s->last);
+			else
+				say(s->why, sizeof(s->why), "RSET: %s",
+				    s->last);
+			return -1;
+		}
 	}
 	return 0;
 }

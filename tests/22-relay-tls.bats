@@ -324,7 +324,7 @@ assert_kept() {
 	[[ $output == *"127.0.0.1:$closed: unusable: "* ]]
 }
 
-@test "-k tries MAIL FROM with the sender root's mail would carry (masqueraded), then RSET: a relay refusing it is not ok" {
+@test "-k tries MAIL FROM and RCPT TO with the sender root's mail would carry (masqueraded), then RSET: a relay refusing it at either is not ok" {
 	relay_start --tls "$PKI/good.pem:$PKI/good.key" \
 	    --auth "alice:s3cret pass" --mail '553 5.7.1 Sender address rejected: not owned by user alice'
 	send "smtp+tls://alice@127.0.0.1:$RELAY_PORT" -a "$SECRETS" -k
@@ -338,8 +338,17 @@ assert_kept() {
 	assert_status 0
 	[[ $output == *"127.0.0.1:$RELAY_PORT: ok: tls=verified auth=ok"*" from=<root@provider.test>"* ]]
 	grep -q 'C: MAIL FROM:<root@provider.test>' "$RELAY_DIR/transcript"
+	grep -q 'C: RCPT TO:<root@provider.test>' "$RELAY_DIR/transcript"
 	grep -q 'C: RSET' "$RELAY_DIR/transcript"
-	! grep -q 'C: RCPT\|C: DATA' "$RELAY_DIR/transcript"
+	! grep -q 'C: DATA' "$RELAY_DIR/transcript"
 	[ ! -e "$RELAY_DIR/1.eml" ]
 	assert_same_bytes "$BATS_TEST_TMPDIR/orig" "$Q/new/$NAME"
+	# Postfix delays its refusal of a sender to RCPT (smtpd_delay_reject)
+	relay_stop
+	relay_start --tls "$PKI/good.pem:$PKI/good.key" --auth "alice:s3cret pass" \
+	    --rcpt 'root@provider.test=553 5.7.1 <root@provider.test>: Sender address rejected: not owned by user alice'
+	send "smtp+tls://alice@127.0.0.1:$RELAY_PORT" -a "$SECRETS" -M @provider.test -k
+	assert_status 75
+	[[ $output == *"127.0.0.1:$RELAY_PORT: refused: RCPT TO:<root@provider.test>: 553 5.7.1"* ]]
+	! grep -q 'C: DATA' "$RELAY_DIR/transcript"
 }
