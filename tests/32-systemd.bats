@@ -342,6 +342,13 @@ has_smtpd() {
 
 @test "systemd: smtpd-tcpserver.service: mail lands; each smtpd runs as smtpq-recv, without capabilities, in the service's sandbox; stop is 421" {
 	sd systemctl disable --now smtpd.socket
+	# an MX that knows its recipients: smtpd -N, before tcpserver starts,
+	# must search the Maildir root (0710, smtpq's) as the sessions do
+	sd install -d -m 0755 /etc/smtpq
+	printf 'maildir /var/spool/smtpq-mail\nrecipients /etc/smtpq/recipients\n' \
+	    >"$(CROOT /etc/smtpq)/smtpq.conf"
+	printf 'tcp\nc\n' >"$(CROOT /etc/smtpq)/recipients"
+	echo 'rm -f /etc/smtpq/smtpq.conf /etc/smtpq/recipients' >"$BATS_TEST_TMPDIR/restore"
 	sd systemctl enable --now smtpd-tcpserver.service
 	WAIT_SECONDS=20 wait_for listening_25
 	[ "$(prop smtpd-tcpserver.service ActiveState)" = active ]
@@ -382,6 +389,7 @@ has_smtpd() {
 	grep -q '^421 4.3.2' "$out" || { cat "$out" >&2; false; }
 	[ "$(prop smtpd-tcpserver.service Result)" = success ]
 	sd systemctl disable smtpd-tcpserver.service
+	rm -f "$(CROOT /etc/smtpq)/smtpq.conf" "$(CROOT /etc/smtpq)/recipients"
 	sd systemctl enable --now smtpd.socket
 	run sd_smtp a@b.test user@local.test
 	[[ "$output" == *"250 2.0.0"* ]]
