@@ -608,6 +608,12 @@ role_files() {
 	[[ "$output" == *"/etc/smtpq/smtpq.conf:2: hostname given twice"* ]] ||
 	    { echo "$output" | tail -n 5 >&2; false; }
 	! sd_net ss -Hltn 'sport = :25' | grep -q .
+	# the submission socket checks it too (issue 29)
+	run sd systemctl start smtpd-submission.socket
+	[ "$status" -ne 0 ]
+	[ "$(prop smtpd-submission.socket ActiveState)" = failed ]
+	! sd_net ss -Hltn 'sport = :587' | grep -q .
+	sd systemctl reset-failed smtpd-submission.socket
 	run sd /usr/local/sbin/smtpqctl check
 	[ "$status" -eq 78 ]
 	printf 'hostname mx.test\n' >"$(CROOT /etc/smtpq)/smtpq.conf"
