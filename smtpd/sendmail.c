@@ -13,10 +13,12 @@
  * group: the only file an ordinary user can make in the queue is the one
  * written here; -bp, -q and -oQ give that privilege up first.  It runs no
  * other program (-bs is refused).  The header section
- * is held in a fixed buffer; the body streams, line by line.
+ * is held in a fixed buffer; the body streams, line by line.  Its other
+ * modes have files of their own: -bp (sendmail_mailq.c), -bv
+ * (sendmail_verify.c); the limits (sendmail_limit.c) and the qualifying
+ * of header addresses (sendmail_qualify.c) likewise.
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,8 +102,8 @@ static unsigned long max_size = SIZE_DEFAULT;
  * logged: log_esc()'d as smtpd does, so that it can neither end the log
  * line nor pass for another key=value (issue 22).  Two at a time.
  */
-static const char *
-esc(const char *s)
+const char *
+sendmail_esc(const char *s)
 {
 	static char buf[2][LOG_ADDR_MAX];
 	static int i;
@@ -123,7 +125,7 @@ fail(int status, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "sendmail: %s\n", buf);
-	/* The values in it went through esc(); this is the second line of
+	/* The values in it went through sendmail_esc(); this is the second line of
 	 * defence: no control octet reaches the log, whatever a caller
 	 * forgot. */
 	for (i = 0; buf[i] != '\0'; i++) {
@@ -239,7 +241,7 @@ rcpt_add(const char *addr)
 	if (strchr(addr, '@') == NULL) {
 		n = snprintf(full, sizeof(full), "%s@%s", addr, hostname);
 		if (n < 0 || (size_t)n >= sizeof(full))
-			fail(EXIT_DATAERR, "recipient too long: %s", esc(addr));
+			fail(EXIT_DATAERR, "recipient too long: %s", sendmail_esc(addr));
 		addr = full;
 	}
 	for (i = 0; i < nrcpts; i++)
@@ -261,7 +263,7 @@ rcpt_arg(const char *arg)
 	while ((rc = addrlist_next(&p, addr, sizeof(addr))) == 1)
 		rcpt_add(addr);
 	if (rc == -1)
-		fail(EXIT_DATAERR, "bad recipient address: %s", esc(arg));
+		fail(EXIT_DATAERR, "bad recipient address: %s", sendmail_esc(arg));
 }
 
 /* Field name of a header line ("Name:"), or 0 if it is not one. */
@@ -580,12 +582,12 @@ sender_set(void)
 	if (n < 0 || (size_t)n >= sizeof(spec) ||
 	    addr_parse_utf8(spec, sender, sizeof(sender), &rest) == -1 ||
 	    *rest != '\0')
-		fail(EXIT_DATAERR, "bad sender address: %s", esc(from_arg));
+		fail(EXIT_DATAERR, "bad sender address: %s", sendmail_esc(from_arg));
 	if (sender[0] != '\0' && strchr(sender, '@') == NULL) {
 		n = snprintf(spec, sizeof(spec), "%s@%s", sender, hostname);
 		if (n < 0 || (size_t)n >= sizeof(sender))
 			fail(EXIT_DATAERR, "sender too long: %s",
-			    esc(from_arg));
+			    sendmail_esc(from_arg));
 		strcpy(sender, spec);
 	}
 }
@@ -645,7 +647,7 @@ queue_run(void)
 	    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISFIFO(st.st_mode)) {
 		fprintf(stderr, "sendmail: no smtpsend -w is waiting on "
 		    "%s/%s: the next timer run delivers (or: systemctl start "
-		    "smtpsend)\n", esc(queue_dir), QUEUE_TRIGGER);
+		    "smtpsend)\n", sendmail_esc(queue_dir), QUEUE_TRIGGER);
 		if (q.dir != -1)
 			close(q.dir);
 		return 0;
@@ -697,7 +699,7 @@ owner_become(void)
 		if (errno == ENOENT)
 			return;
 		fail(EXIT_TEMPFAIL, "unable to look at queue %s: %s",
-		    esc(queue_dir), strerror(errno));
+		    sendmail_esc(queue_dir), strerror(errno));
 	}
 	if (st.st_uid == 0)
 		return;
@@ -705,7 +707,7 @@ owner_become(void)
 	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
 	    setuid(st.st_uid) == -1 || setuid(0) != -1)
 		fail(EXIT_TEMPFAIL, "unable to become the owner of queue %s "
-		    "(uid %ld): %s", esc(queue_dir), (long)st.st_uid,
+		    "(uid %ld): %s", sendmail_esc(queue_dir), (long)st.st_uid,
 		    strerror(errno));
 }
 
@@ -722,7 +724,7 @@ queue_check(void)
 		if (fstatat(queue.dir, dirs[i], &st,
 		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode))
 			fail(EXIT_TEMPFAIL, "queue %s: %s is not a directory "
-			    "(a link?): refused", esc(queue_dir), dirs[i]);
+			    "(a link?): refused", sendmail_esc(queue_dir), dirs[i]);
 }
 
 /* The reserve and the caller's budget (sendmail_limit.c); size 0: only
@@ -743,121 +745,6 @@ limits_check(unsigned long long msg_size)
 		    (long)uid, strerror(errno));
 	if (rc == 1)
 		fail(EXIT_TEMPFAIL, "too much mail: %s; try again later", why);
-}
-
-/*
- * The route smtpsend would give addr ("mx example.org", "relay
- * host:port"), from "smtpsend -V addr" (SBINDIR's, or SENDMAIL_SMTPSEND:
- * -bv has given up the queue group, so the caller may name any program
- * it could run anyway), into buf; 0, or -1 when there is no answer.
- */
-static int
-verify_route(const char *addr, char *buf, size_t size)
-{
-	const char *prog = getenv("SENDMAIL_SMTPSEND");
-	char out[512], *p;
-	size_t len = 0, n = strlen(addr);
-	ssize_t r;
-	pid_t pid;
-	int fd[2], status;
-
-	if (prog == NULL || prog[0] == '\0')
-		prog = SBINDIR "/smtpsend";
-	if (getegid() != getgid() || pipe(fd) == -1)
-		return -1;
-	fflush(stdout);
-	if ((pid = fork()) == -1) {
-		close(fd[0]);
-		close(fd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		if (dup2(fd[1], STDOUT_FILENO) == -1)
-			_exit(EXIT_OSERR);
-		execl(prog, "smtpsend", "-V", addr, (char *)NULL);
-		_exit(EXIT_OSERR);
-	}
-	close(fd[1]);
-	while (len < sizeof(out) - 1 && (r = read(fd[0], out + len,
-	    sizeof(out) - 1 - len)) != 0)
-		if (r > 0)
-			len += (size_t)r;
-		else if (errno != EINTR)
-			break;
-	close(fd[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
-	out[len] = '\0';
-	/* "ADDR: ROUTE\n", one line, printable */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len < n + 3 ||
-	    strncasecmp(out, addr, n) != 0 || out[n] != ':' ||
-	    out[n + 1] != ' ' || out[len - 1] != '\n' ||
-	    memchr(out, '\n', len - 1) != NULL)
-		return -1;
-	out[len - 1] = '\0';
-	for (p = out + n + 2; *p != '\0'; p++)
-		if (*p < ' ' || *p > '~')
-			*p = '?';	/* nothing for a terminal to obey */
-	snprintf(buf, size, "%s", out + n + 2);
-	return 0;
-}
-
-/*
- * -bv: what would become of each address, without queueing anything
- * (issue 23).  sendmail knows only what it does itself: the address as
- * it would queue it, and whether its domain is this host's; the relay,
- * the aliases and the Maildirs are smtpsend's settings, named here for
- * where to look.  0 when all would be queued, 67 (EX_NOUSER) when one
- * would be refused.
- */
-static int
-verify(char **args)
-{
-	char addr[ADDR_MAX + 1], full[ADDR_MAX + 1], route[256];
-	const char *p, *domain;
-	int rc, status = 0;
-
-	if (*args == NULL)
-		die_usage("-bv needs an address");
-	for (; *args != NULL; args++) {
-		p = *args;
-		while ((rc = addrlist_next(&p, addr, sizeof(addr))) == 1) {
-			if (strchr(addr, '@') == NULL && (snprintf(full,
-			    sizeof(full), "%s@%s", addr, hostname) >=
-			    (int)sizeof(full))) {
-				printf("%s: undeliverable: too long with "
-				    "@%s\n", esc(addr), hostname);
-				status = EXIT_NOUSER;
-				continue;
-			}
-			if (strchr(addr, '@') == NULL)
-				strcpy(addr, full);
-			domain = addr_domain(addr);
-			if (domain != NULL && (strcasecmp(domain, hostname) ==
-			    0 || strcasecmp(domain, "localhost") == 0))
-				printf("%s: deliverable: local (this host): "
-				    "smtpsend delivers it into the Maildir "
-				    "of its local part under -m, after its "
-				    "aliases (-A)\n", esc(addr));
-			else if (verify_route(addr, route,
-			    sizeof(route)) == 0)
-				printf("%s: deliverable: remote: route %s\n",
-				    esc(addr), route);
-			else
-				printf("%s: deliverable: remote: smtpsend "
-				    "sends it to its relay (-r), else to "
-				    "%s's MX\n", esc(addr), domain != NULL ?
-				    esc(domain) : "the domain");
-		}
-		if (rc == -1) {
-			printf("%s: undeliverable: bad address\n",
-			    esc(*args));
-			status = EXIT_NOUSER;
-		}
-	}
-	return fflush(stdout) == 0 ? status : EXIT_IOERR;
 }
 
 /* The value of an option: the rest of this word or the next word. */
@@ -975,7 +862,7 @@ main(int argc, char **argv)
 	if (strcmp(mode, "q") == 0)
 		return queue_run();
 	if (strcmp(mode, "v") == 0)
-		return verify(argv + i);
+		return sendmail_verify(argv + i, hostname);
 	if (strcmp(mode, "p") == 0)
 		return mailq_list(queue_dir);
 	sender_set();
@@ -983,7 +870,7 @@ main(int argc, char **argv)
 		rcpt_arg(argv[i]);
 	if (queue_open(&queue, queue_dir, hostname) == -1)
 		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
-		    esc(queue_dir), strerror(errno));
+		    sendmail_esc(queue_dir), strerror(errno));
 	queue_check();
 	limits_check(0);
 	has_body = read_head(line, &len, &is_broken, &is_pending);
@@ -1014,7 +901,7 @@ main(int argc, char **argv)
 		    strerror(errno));
 	}
 	log_info("id=%s uid=%ld from=<%s> rcpts=%zu size=%llu%s result=queued",
-	    qf.name, (long)uid, esc(sender), nrcpts, size,
+	    qf.name, (long)uid, sendmail_esc(sender), nrcpts, size,
 	    nuls > 0 ? " nul=removed" : "");
 	queue_close(&queue);
 	return 0;

@@ -8,6 +8,13 @@
 
 #define EXIT_NOUSER	67	/* EX_NOUSER: -bv, an address that fails */
 
+/* sendmail.c: a caller's value, log_esc()'d for a log line or stderr
+ * (two at a time) */
+const char	*sendmail_esc(const char *);
+
+/* sendmail_verify.c: -bv; 0, or EXIT_NOUSER when one would be refused */
+int	sendmail_verify(char **args, const char *hostname);
+
 /* sendmail_mailq.c: -bp, mailq */
 int	mailq_list(const char *queue_dir);
 
