@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# Delivery in parallel (DESIGN.md "Routes", Concurrency; issue 24 item 3):
+# -j workers at once, -J sessions per destination at most, a slow
+# destination holding only its own mail, every recipient delivered once,
+# a worker killed or a SIGTERM losing nothing.  Destinations are fake
+# relays on 127.0.0.1, each the route (-R) of a domain.
+
+load helpers
+
+setup() {
+	smtpsend_setup
+	EXTRA_PIDS=()
+}
+
+teardown() {
+	local pid
+	for pid in "${EXTRA_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	smtpsend_teardown
+}
+
+# relay_more NAME ARGS...: another fake relay, its files in
+# $BATS_TEST_TMPDIR/NAME, its port into $MORE_PORT.
+relay_more() {
+	relay_more_bg "$@"
+	wait_for test -s "$BATS_TEST_TMPDIR/$1/port" || return 1
+	MORE_PORT=$(cat "$BATS_TEST_TMPDIR/$1/port")
+}
+
+# relay_more_bg NAME ARGS...: relay_more without the wait for its port.
+relay_more_bg() {
+	local name=$1 dir=$BATS_TEST_TMPDIR/$1
+	shift
+	mkdir -p "$dir"
+	"$BATS_TEST_DIRNAME/fakerelay" --port-file "$dir/port" \
+	    --dir "$dir" "$@" 3>&- &
+	EXTRA_PIDS+=("$!")
+}
+
+# qmany N DOMAINS: N messages, the i-th to m<i>@d<i % DOMAINS + 1>.test,
+# written straight into new/ (no process per message: qmsg forks four).
+qmany() {
+	local i now
+	now=$(date +%s)
+	for ((i = 1; i <= $1; i++)); do
+		printf 'From: <a@src.test>\nTo: <m%d@d%d.test>\n\nSubject: %d\r\n\r\nHello.\r\n' \
+		    "$i" $((i % $2 + 1)) "$i" >"$Q/new/$now.M$i.P1.test"
+	done
+}
+
+# smtpsend in the background on $Q, its pid in $BG_PID.
+send_bg() {
+	"$SMTPSEND" -F /dev/null -q "$Q" -n mx.test -l "$LOG" "$@" 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+# The most sessions a relay's transcript ($1) shows open at once.
+peak_sessions() {
+	awk '$3 == "connect" { n++; if (n > max) max = n }
+	    $3 == "close" { n-- } END { print max + 0 }' "$1"
+}
+
+# The recipients relays took, one a line, from the *.env of the dirs given.
+delivered() {
+	local d
+	for d in "$@"; do
+		cat "$d"/*.env 2>/dev/null || true
+	done | sed -n 's/^to=<\(.*\)>$/\1/p'
+}
+
+# The worker processes of smtpsend $1: its children.
+workers_of() {
+	ps -o pid= --ppid "$1" | tr -d ' '
+}
+
+@test "a destination that never greets holds only its own mail: with -j 4 a fast destination's message is delivered meanwhile" {
+	relay_start
+	relay_more slow --stall
+	# the slow one first: with one process at a time it would hold the
+	# fast one for the whole timeout (30 s), longer than the wait below
+	qmsg "$(qname 5 1)" a@src.test x@slow.test
+	qmsg "$(qname 0 2)" a@src.test y@fast.test
+	send_bg -t 30s -j 4 -R "slow.test 127.0.0.1:$MORE_PORT" \
+	    -R "fast.test 127.0.0.1:$RELAY_PORT"
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for test -e "$RELAY_DIR/1.env"
+	grep -qx 'to=<y@fast.test>' "$RELAY_DIR/1.env"
+	# and the slow session still hangs, its message queued
+	kill -0 "$BG_PID"
+	grep -q ' connect$' "$BATS_TEST_TMPDIR/slow/transcript"
+	[ "$(count_files "$Q/new")" -eq 1 ]
+	kill -TERM "$BG_PID"
+	wait "$BG_PID" || true
+}
+
+@test "-J 2: a destination never has more than two sessions at once, and has two" {
+	local i
+	relay_start --reply-delay 0.05
+	for i in $(seq 1 16); do
+		qmsg "$(qname 0 "$i")" a@src.test "r$i@dst.test"
+	done
+	smtpsend_run -F /dev/null -j 8 -J 2 -c 1000
+	[ "$status" -eq 0 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	[ "$(peak_sessions "$RELAY_DIR/transcript")" -eq 2 ]
+	[ "$(count_lines ' connect$' "$RELAY_DIR/transcript")" -eq 2 ]
+	[ "$(delivered "$RELAY_DIR" | sort -u | wc -l)" -eq 16 ]
+}
+
+@test "200 messages to 20 destinations with -j 8: every recipient delivered exactly once" {
+	local i k n=200 routes=() dirs=()
+	[ -z "${SMTPQ_VALGRIND:-}" ] || n=40
+	for k in $(seq 1 20); do
+		relay_more_bg "d$k"
+	done
+	for k in $(seq 1 20); do
+		wait_for test -s "$BATS_TEST_TMPDIR/d$k/port"
+		routes+=(-R "d$k.test 127.0.0.1:$(cat "$BATS_TEST_TMPDIR/d$k/port")")
+		dirs+=("$BATS_TEST_TMPDIR/d$k")
+	done
+	qmany "$n" 20
+	run "$SMTPSEND" -F /dev/null -q "$Q" -n mx.test -l "$LOG" -t 30s \
+	    -j 8 "${routes[@]}"
+	[ "$status" -eq 0 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	# each relay took its own domain's recipients, each once
+	for k in $(seq 1 20); do
+		sed -n 's/^to=<\(.*\)>$/\1/p' "${dirs[k - 1]}"/*.env
+	done | sort >"$BATS_TEST_TMPDIR/got"
+	for ((i = 1; i <= n; i++)); do
+		echo "m$i@d$((i % 20 + 1)).test"
+	done | sort >"$BATS_TEST_TMPDIR/want"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	for k in $(seq 1 20); do
+		refute grep -v "^to=<m[0-9]*@d$k.test>\$\|^from=" "${dirs[k - 1]}"/*.env
+	done
+	# more than one process delivered
+	[ "$(grep 'result=sent' "$LOG" | sed 's/.*smtpsend\[\([0-9]*\)\].*/\1/' |
+	    sort -u | wc -l)" -gt 1 ]
+}
+
+@test "workers killed (-9) in the middle of a run: a second run delivers the rest, nothing lost" {
+	local i n=40 pids got killed=0
+	relay_start --reply-delay 0.1
+	for i in $(seq 1 "$n"); do
+		qmsg "$(qname 0 "$i")" a@src.test "r$i@dst.test"
+	done
+	send_bg -r "127.0.0.1:$RELAY_PORT" -t 30s -j 4 -J 4
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for test -e "$RELAY_DIR/3.env"
+	pids=$(workers_of "$BG_PID")
+	[ -n "$pids" ]
+	for i in $pids; do
+		kill -KILL "$i" && killed=$((killed + 1))
+	done
+	wait "$BG_PID" || true
+	grep -q 'result=error: worker [0-9]* ended (signal 9)' "$LOG"
+	smtpsend_run -F /dev/null
+	[ "$status" -eq 0 ]
+	[ "$(count_files "$Q/new")" -eq 0 ]
+	for i in $(seq 1 "$n"); do
+		delivered "$RELAY_DIR" | grep -qx "r$i@dst.test"
+	done
+	# a duplicate only where a worker died between the relay's 250
+	# and the removal of the file: at most one per worker killed
+	got=$(delivered "$RELAY_DIR" | wc -l)
+	[ "$got" -le $((n + killed)) ]
+}
+
+@test "SIGTERM: smtpsend and its workers end within two seconds, the queue as it was" {
+	local i pids p
+	relay_start --stall
+	relay_more slow2 --stall
+	for i in $(seq 1 6); do
+		qmsg "$(qname 0 "$i")" a@src.test "r$i@a$((i % 2)).test"
+	done
+	cp -a "$Q/new" "$BATS_TEST_TMPDIR/orig"
+	send_bg -t 60s -j 4 -R "a0.test 127.0.0.1:$RELAY_PORT" \
+	    -R "a1.test 127.0.0.1:$MORE_PORT"
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for grep -q ' connect$' \
+	    "$RELAY_DIR/transcript"
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for grep -q ' connect$' \
+	    "$BATS_TEST_TMPDIR/slow2/transcript"
+	pids=$(workers_of "$BG_PID")
+	kill -TERM "$BG_PID"
+	WAIT_SECONDS=$((2 * SLOWDOWN)) wait_for refute kill -0 "$BG_PID"
+	run wait "$BG_PID"
+	[ "$status" -eq 75 ]
+	for p in $pids; do
+		refute kill -0 "$p" 2>/dev/null
+	done
+	diff -r "$BATS_TEST_TMPDIR/orig" "$Q/new"
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
