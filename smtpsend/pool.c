@@ -448,6 +448,10 @@ pool_dispatch(void)
 		for (i = 0; pick == NULL && i < nworkers; i++)
 			if (workers[i].pid != -1 && workers[i].busy == NULL)
 				pick = &workers[i];
+		if (pick == NULL) {	/* nidle > 0: cannot be */
+			job_append(&ready, &ready_tail, j);
+			return;
+		}
 		if (pool_give(pick, j) == -1) {
 			/* the worker is gone; the message waits for a run */
 			log_error("id=%s result=error: unable to hand to worker "

@@ -79,7 +79,7 @@ pool_format(char *buf, size_t size, const struct pool_line *l)
 		n = snprintf(buf + at, size - at, " %lu\n", l->n[0]);
 	else if (l->verb == POOL_DOWN) {
 		/* printable and never empty, as pool_parse() wants it */
-		for (k = 0; l->why[k] != '\0' && k < REPLY_LINE_MAX; k++)
+		for (k = 0; k < REPLY_LINE_MAX && l->why[k] != '\0'; k++)
 			why[k] = l->why[k] < ' ' || l->why[k] > '~' ? '?' :
 			    l->why[k];
 		why[k] = '\0';
