@@ -76,15 +76,19 @@ workers_of() {
 	ps -o pid= --ppid "$1" | tr -d ' '
 }
 
-@test "a destination that never greets holds only its own mail: with -j 4 a fast destination's message is delivered meanwhile" {
+@test "a destination that never greets holds only its own mail: with jobs 4 (-j) a fast destination's message is delivered meanwhile" {
 	relay_start
 	relay_more slow --stall
 	# the slow one first: with one process at a time it would hold the
 	# fast one for the whole timeout (30 s), longer than the wait below
 	qmsg "$(qname 5 1)" a@src.test x@slow.test
 	qmsg "$(qname 0 2)" a@src.test y@fast.test
-	send_bg -t 30s -j 4 -R "slow.test 127.0.0.1:$MORE_PORT" \
-	    -R "fast.test 127.0.0.1:$RELAY_PORT"
+	printf 'jobs 4\ntimeout 30s\n' >"$BATS_TEST_TMPDIR/smtpq.conf"
+	"$SMTPSEND" -F "$BATS_TEST_TMPDIR/smtpq.conf" -q "$Q" -n mx.test \
+	    -l "$LOG" -R "slow.test 127.0.0.1:$MORE_PORT" \
+	    -R "fast.test 127.0.0.1:$RELAY_PORT" 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
 	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for test -e "$RELAY_DIR/1.env"
 	grep -qx 'to=<y@fast.test>' "$RELAY_DIR/1.env"
 	# and the slow session still hangs, its message queued
