@@ -479,6 +479,13 @@ pool_fork(struct worker *w)
 		    strerror(errno));
 		return -1;
 	}
+	if (sv[0] >= FD_SETSIZE || sv[1] >= FD_SETSIZE) {	/* pselect() */
+		log_error("result=error: unable to start a worker: "
+		    "descriptor %d past FD_SETSIZE", sv[1]);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	(void)fflush(NULL);	/* nothing buffered is written twice */
 	switch (w->pid = fork()) {
 	case -1:

@@ -323,7 +323,7 @@ int	pool_parse(const char *line, size_t len, struct pool_line *);
 /* -j: DESIGN.md says 20; 1 (one process, as before -j) until the suites
  * that assert one connection, or one process, per run say -j 1. */
 #define POOL_JOBS_DEFAULT	1
-#define POOL_JOBS_MAX		1000
+#define POOL_JOBS_MAX		256	/* pselect()'s FD_SETSIZE bounds it */
 #define POOL_PER_DEST_DEFAULT	4	/* -J */
 
 struct pool_conf {
