@@ -424,7 +424,8 @@ pool_dispatch(void)
 			for (k = 0; k < j->ndests && pdests[j->dests[k]].is_down;
 			    k++)
 				;
-			if (k < j->ndests && is_held(w, j->dests[k])) {
+			if (k < j->ndests && is_held(w, j->dests[k]) &&
+			    is_fit(w, j)) {
 				pick = w;	/* its session is open */
 				break;
 			}
