@@ -113,7 +113,7 @@ workers_of() {
 	[ "$(delivered "$RELAY_DIR" | sort -u | wc -l)" -eq 16 ]
 }
 
-@test "200 messages to 20 destinations with -j 8: every recipient delivered exactly once" {
+@test "200 messages to 20 destinations with -j 8: every recipient delivered exactly once, and counted once (-O)" {
 	local i k n=200 routes=() dirs=()
 	[ -z "${SMTPQ_VALGRIND:-}" ] || n=40
 	for k in $(seq 1 20); do
@@ -126,9 +126,12 @@ workers_of() {
 	done
 	qmany "$n" 20
 	run "$SMTPSEND" -F /dev/null -q "$Q" -n mx.test -l "$LOG" -t 30s \
-	    -j 8 "${routes[@]}"
+	    -j 8 -O "$BATS_TEST_TMPDIR/smtpq.prom" "${routes[@]}"
 	[ "$status" -eq 0 ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
+	# the workers' counts reach the parent's metrics
+	grep -qx "smtpq_run_deliveries{result=\"sent\",tls=\"none\"} $n" \
+	    "$BATS_TEST_TMPDIR/smtpq.prom"
 	# each relay took its own domain's recipients, each once
 	for k in $(seq 1 20); do
 		sed -n 's/^to=<\(.*\)>$/\1/p' "${dirs[k - 1]}"/*.env
