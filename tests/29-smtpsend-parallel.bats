@@ -113,6 +113,24 @@ workers_of() {
 	[ "$(delivered "$RELAY_DIR" | sort -u | wc -l)" -eq 16 ]
 }
 
+@test "a destination that refuses the session costs one attempt in a run with -j 4, its messages kept, the others delivered" {
+	local i
+	relay_start
+	relay_more down --greeting '554 5.3.2 not now'
+	for i in $(seq 1 8); do
+		qmsg "$(qname 0 "$i")" a@src.test "r$i@down.test"
+	done
+	qmsg "$(qname 0 9)" a@src.test y@fast.test
+	run "$SMTPSEND" -F /dev/null -q "$Q" -n mx.test -l "$LOG" -t 10s -j 4 \
+	    -R "down.test 127.0.0.1:$MORE_PORT" \
+	    -R "fast.test 127.0.0.1:$RELAY_PORT"
+	[ "$status" -eq 75 ]
+	[ "$(count_lines ' connect$' "$BATS_TEST_TMPDIR/down/transcript")" -eq 1 ]
+	[ "$(count_files "$Q/new")" -eq 8 ]
+	grep -qx 'to=<y@fast.test>' "$RELAY_DIR/1.env"
+	[ "$(count_lines 'to=<r[0-9]@down.test> .*result=deferred' "$LOG")" -eq 8 ]
+}
+
 @test "200 messages to 20 destinations with -j 8: every recipient delivered exactly once, and counted once (-O)" {
 	local i k n=200 routes=() dirs=()
 	[ -z "${SMTPQ_VALGRIND:-}" ] || n=40
