@@ -16,13 +16,18 @@
  * message, and those of the message in hand.  A message goes to a
  * worker only when, for each of its destinations, the worker holds it
  * already or fewer than -J workers do: so no destination has more than
- * -J sessions from this run.  A worker that holds the message's first
- * destination is preferred, so that a connection carries the next
- * messages (up to -c).  A message that must wait waits on the list of
- * the destination that blocks it, and is looked at again when a worker
- * of that destination is done: a slow destination holds its own mail and
- * no one else's.  A destination a worker found down is down for every
- * worker (told with the next message that goes there).
+ * -J sessions from this run (one, until a message to it was done: a
+ * destination that is down costs one attempt, not -J).  Memory: the
+ * parent keeps, per due message waiting, its name and the indexes of its
+ * destinations (some 200 octets each: 21 MB of RSS with 100,000 waiting);
+ * a worker's is what a run with -j 1 needs.  A worker that holds the
+ * message's first destination is preferred, so that a connection
+ * carries the next messages (up to -c).  A message that must wait
+ * waits on the list of the destination that blocks it, and is looked at
+ * again when a worker of that destination is done: a slow destination
+ * holds its own mail and no one else's.  A destination a worker found
+ * down is down for every worker (told with the next message that goes
+ * there).
  *
  * SIGTERM: the parent passes it on, waits POOL_TERM_WAIT seconds at
  * most for the workers (each stops as a run with -j 1 does), then kills
@@ -48,7 +53,6 @@
 #include "smtpsend.h"
 
 #define POOL_TERM_WAIT	5	/* seconds for workers after SIGTERM */
-#define POOL_HELD_MAX	(RCPT_MAX + 16)	/* "open" lines of one message */
 
 /* A destination as the parent knows it. */
 struct pdest {
@@ -466,8 +470,6 @@ pool_dispatch(void)
 	}
 }
 
-static void worker_main(struct worker *);
-
 /* Starts worker w: 0, or -1. */
 static int
 pool_fork(struct worker *w)
@@ -500,8 +502,7 @@ pool_fork(struct worker *w)
 		for (i = 0; i < nworkers; i++)
 			if (workers[i].pid != -1 && &workers[i] != w)
 				close(workers[i].fd);
-		w->fd = sv[1];
-		worker_main(w);
+		pool_worker(sv[1], conf.try);
 		_exit(0);
 	default:
 		close(sv[1]);
@@ -867,143 +868,4 @@ pool_stop(void)
 	free(hash);
 	hash = NULL;
 	hashsize = 0;
-}
-
-/* --- a worker ---------------------------------------------------------- */
-
-static int worker_fd;
-
-static void
-worker_say(const struct pool_line *l)
-{
-	char buf[POOL_LINE_MAX + 1];
-	size_t n, off = 0;
-	ssize_t k;
-
-	if ((n = pool_format(buf, sizeof(buf), l)) == 0)
-		return;
-	while (off < n) {
-		if ((k = write(worker_fd, buf + off, n - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return;	/* the parent is gone: its EOF ends us */
-		}
-		off += (size_t)k;
-	}
-}
-
-static void
-worker_down(const struct dest *d)
-{
-	struct pool_line l;
-
-	memset(&l, 0, sizeof(l));
-	l.verb = POOL_DOWN;
-	snprintf(l.arg, sizeof(l.arg), "%s", d->name);
-	snprintf(l.why, sizeof(l.why), "%s", d->why);
-	worker_say(&l);
-}
-
-/* After a message: the sessions kept open, the destinations found down,
- * then "done". */
-static void
-worker_done(const char *name, enum try rc)
-{
-	const struct dest *held[POOL_HELD_MAX];
-	struct pool_line l;
-	size_t i, k, n;
-
-	n = remote_held(held, POOL_HELD_MAX);
-	for (i = 0; i < n; i++) {
-		memset(&l, 0, sizeof(l));
-		l.verb = POOL_OPEN;
-		snprintf(l.arg, sizeof(l.arg), "%s", held[i]->name);
-		if (held[i]->kind == ROUTE_MX)
-			for (k = 0; l.arg[k] != '\0'; k++)
-				if (l.arg[k] >= 'A' && l.arg[k] <= 'Z')
-					l.arg[k] = (char)(l.arg[k] - 'A' + 'a');
-		worker_say(&l);
-	}
-	route_each_down(worker_down);
-	memset(&l, 0, sizeof(l));
-	l.verb = POOL_DONE;
-	snprintf(l.arg, sizeof(l.arg), "%s", name);
-	l.n[0] = (unsigned long)rc;
-	worker_say(&l);
-}
-
-/* Reads one line from the parent into buf: its length, or -1 at the end
- * (EOF, SIGTERM, or a line that breaks the rules). */
-static long
-worker_read(char *buf, size_t *nbuf, size_t size, char *line)
-{
-	sigset_t none;
-	fd_set rd;
-	char *nl;
-	ssize_t n;
-	size_t len;
-
-	for (;;) {
-		if ((nl = memchr(buf, '\n', *nbuf)) != NULL) {
-			len = (size_t)(nl - buf);
-			memcpy(line, buf, len);
-			memmove(buf, nl + 1, *nbuf - len - 1);
-			*nbuf -= len + 1;
-			return (long)len;
-		}
-		if (*nbuf == size || sig_term || worker_fd >= FD_SETSIZE)
-			return -1;
-		FD_ZERO(&rd);
-		FD_SET(worker_fd, &rd);
-		sigemptyset(&none);
-		if (pselect(worker_fd + 1, &rd, NULL, NULL, NULL, &none) ==
-		    -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if ((n = read(worker_fd, buf + *nbuf, size - *nbuf)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		*nbuf += (size_t)n;
-	}
-}
-
-/* A worker: the parent's messages until it ends, then its sessions end
- * and its counts go to the parent. */
-static void
-worker_main(struct worker *self)
-{
-	static char buf[POOL_LINE_MAX], line[POOL_LINE_MAX];
-	struct pool_line l;
-	size_t nbuf = 0, r, t;
-	unsigned long n;
-	long len;
-
-	worker_fd = self->fd;
-	while ((len = worker_read(buf, &nbuf, sizeof(buf), line)) != -1) {
-		if (pool_parse(line, (size_t)len, &l) == -1)
-			break;
-		if (l.verb == POOL_DOWN)
-			route_down(l.arg, l.why);
-		else if (l.verb == POOL_TRY)
-			worker_done(l.arg, conf.try(l.arg, time(NULL)));
-		else
-			break;
-	}
-	remote_end();
-	reap_wait();
-	for (r = 0; metrics_get(r, 0, &n) == 0; r++)
-		for (t = 0; metrics_get(r, t, &n) == 0; t++)
-			if (n > 0) {
-				memset(&l, 0, sizeof(l));
-				l.verb = POOL_COUNT;
-				l.n[0] = r;
-				l.n[1] = t;
-				l.n[2] = n;
-				worker_say(&l);
-			}
-	close(worker_fd);
 }

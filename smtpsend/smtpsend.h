@@ -6,7 +6,9 @@
  * of each recipient, dsn.c writes a bounce, body.c streams the message).
  * Calls go one way: smtpsend.c -> route, remote, local, alias, outcome;
  * remote -> smtp -> tls; all of them -> outcome's rcpt_set(); outcome ->
- * dsn.
+ * dsn.  With -j, smtpsend.c -> pool (the workers, poolmsg.c their lines)
+ * -> route, remote, metrics; a worker calls back into smtpsend.c's
+ * msg_try() through struct pool_conf.
  */
 #ifndef SMTPSEND_H
 #define SMTPSEND_H
@@ -325,6 +327,7 @@ int	pool_parse(const char *line, size_t len, struct pool_line *);
 #define POOL_JOBS_DEFAULT	1
 #define POOL_JOBS_MAX		256	/* pselect()'s FD_SETSIZE bounds it */
 #define POOL_PER_DEST_DEFAULT	4	/* -J */
+#define POOL_HELD_MAX		(RCPT_MAX + 16)	/* "open" lines a message */
 
 struct pool_conf {
 	struct queue	*queue;
@@ -340,6 +343,7 @@ int	pool_start(const struct pool_conf *);
 int	pool_submit(const char *name);
 void	pool_drain(void);
 void	pool_stop(void);
+void	pool_worker(int fd, enum try (*try)(const char *, time_t));
 
 /* trigger.c: the wait of -w, cut short by QUEUE/trigger ----------------- */
 
