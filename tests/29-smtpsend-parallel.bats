@@ -6,10 +6,12 @@
 # relays on 127.0.0.1, each the route (-R) of a domain.
 
 load helpers
+load dns
 
 setup() {
 	smtpsend_setup
 	EXTRA_PIDS=()
+	MXR_NS=
 }
 
 teardown() {
@@ -19,6 +21,8 @@ teardown() {
 		wait "$pid" 2>/dev/null || true
 	done
 	smtpsend_teardown
+	[ -z "$MXR_NS" ] || ip netns del "$MXR_NS" 2>/dev/null || true
+	dns_stop
 }
 
 # relay_more NAME ARGS...: another fake relay, its files in
@@ -218,3 +222,52 @@ workers_of() {
 	diff -r "$BATS_TEST_TMPDIR/orig" "$Q/new"
 	[ "$(count_files "$Q/tmp")" -eq 0 ]
 }
+
+@test "direct delivery: an MX that never greets holds only its own domain; a domain spelt in two cases is one destination" {
+	local i
+	# unbound in smtpsend's namespace; the MX hosts on 10.26.0.1 (fast)
+	# and .2 (never greets) in another, as tests/29-smtpsend-mx-delivery
+	dns_start 'local-zone: "fast.test." static' \
+	    'local-data: "fast.test. MX 10 mx.fast.test."' \
+	    'local-data: "mx.fast.test. A 10.26.0.1"' \
+	    'local-zone: "slow.test." static' \
+	    'local-data: "slow.test. MX 10 mx.slow.test."' \
+	    'local-data: "mx.slow.test. A 10.26.0.2"' || return 1
+	MXR_NS=smtpq-par-$$
+	ip netns add "$MXR_NS"
+	ip -n "$MXR_NS" link set lo up
+	ip link add "spa$$" netns "$DNS_NS" type veth peer name "spb$$" \
+	    netns "$MXR_NS"
+	ip -n "$DNS_NS" addr add 10.26.0.254/24 dev "spa$$"
+	ip -n "$DNS_NS" link set "spa$$" up
+	ip -n "$MXR_NS" addr add 10.26.0.1/24 dev "spb$$"
+	ip -n "$MXR_NS" addr add 10.26.0.2/24 dev "spb$$"
+	ip -n "$MXR_NS" link set "spb$$" up
+	for i in 1 2; do
+		mkdir -p "$BATS_TEST_TMPDIR/mx$i"
+		ip netns exec "$MXR_NS" "$BATS_TEST_DIRNAME/fakerelay" \
+		    --bind "10.26.0.$i" --port 25 $([ "$i" = 2 ] && echo --stall) \
+		    --port-file "$BATS_TEST_TMPDIR/mx$i.port" \
+		    --dir "$BATS_TEST_TMPDIR/mx$i" 3>&- &
+		EXTRA_PIDS+=("$!")
+		wait_for test -s "$BATS_TEST_TMPDIR/mx$i.port"
+	done
+	qmsg "$(qname 9 1)" a@src.test x@slow.test
+	qmsg "$(qname 8 2)" a@src.test y@SLOW.test
+	for i in 3 4 5 6; do
+		qmsg "$(qname 0 "$i")" a@src.test "r$i@fast.test"
+	done
+	dns_exec "$SMTPSEND" -F /dev/null -q "$Q" -n sender.test -l "$LOG" \
+	    -t 30s -j 4 -J 4 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for test -e \
+	    "$BATS_TEST_TMPDIR/mx1/4.env"
+	# all of fast.test's while slow.test's one session still hangs
+	kill -0 "$BG_PID"
+	[ "$(count_lines ' connect$' "$BATS_TEST_TMPDIR/mx2/transcript")" -eq 1 ]
+	[ "$(count_files "$Q/new")" -eq 2 ]
+	kill -TERM "$BG_PID"
+	wait "$BG_PID" || true
+}
+
