@@ -57,6 +57,8 @@ static const struct conf_key {
 	{ "route-sender", 1,	{ 0,	'S',	0 } },
 	{ "dkim",	1,	{ 0,	'D',	'D' } },
 	{ "metrics",	0,	{ 0,	'O',	0 } },
+	{ "jobs",	0,	{ 0,	'j',	0 } },
+	{ "destination-jobs", 0, { 0,	'J',	0 } },
 };
 #define CONF_KEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 

@@ -61,6 +61,25 @@ metrics_count(enum result result, const char *tls)
 		counts[result][t]++;
 }
 
+/* pool.c: a worker's counts, cell by cell, handed to its parent as it
+ * leaves: -1 past the last cell. */
+int
+metrics_get(size_t r, size_t t, unsigned long *n)
+{
+	if (r >= NRESULTS || t >= NTLS)
+		return -1;
+	*n = counts[r][t];
+	return 0;
+}
+
+/* pool.c: what a worker counted, added to the run's. */
+void
+metrics_add(size_t r, size_t t, unsigned long n)
+{
+	if (r < NRESULTS && t < NTLS)
+		counts[r][t] += n;
+}
+
 /* Counts the entries of QUEUE/sub (not dot files); the oldest arrival
  * among them when oldest is not NULL (names start with the epoch). */
 static long

@@ -341,6 +341,21 @@ remote_end(void)
 		smtp_close(&open_sessions[i]);
 }
 
+/* pool.c: the destinations of the sessions open now, at most max. */
+size_t
+remote_held(const struct dest **v, size_t max)
+{
+	size_t i, n = 0;
+
+	remote_ready();
+	for (i = 0; i < REMOTE_OPEN_MAX && n < max; i++)
+		if (open_sessions[i].fd != -1 &&
+		    open_sessions[i].dest_serial ==
+		    open_sessions[i].dest->serial)
+			v[n++] = open_sessions[i].dest;
+	return n;
+}
+
 /* -k: opens a session with each relay in turn and says what it offers,
  * sending no mail.  0 when one of them would take mail, else 75. */
 int

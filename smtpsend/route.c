@@ -251,12 +251,12 @@ route_begin(void)
 {
 	size_t i;
 
-	relay.is_down = 0;
+	relay.is_down = relay.is_told = 0;
 	for (i = 0; i < nurl_dests; i++)
-		url_dests[i].is_down = 0;
+		url_dests[i].is_down = url_dests[i].is_told = 0;
 	for (i = 0; i < MX_DESTS_MAX; i++) {
 		mx_dests[i].name[0] = '\0';
-		mx_dests[i].is_down = 0;
+		mx_dests[i].is_down = mx_dests[i].is_told = 0;
 		mx_dests[i].serial++;
 	}
 }
@@ -315,11 +315,54 @@ route_mx(const char *domain)
 	mx_stamp[pick] = msg_stamp;
 	mx_dests[pick].kind = ROUTE_MX;
 	mx_dests[pick].policy = TLS_POLICY_OPPORTUNISTIC;
-	mx_dests[pick].is_down = 0;
+	mx_dests[pick].is_down = mx_dests[pick].is_told = 0;
 	mx_dests[pick].serial++;
 	snprintf(mx_dests[pick].name, sizeof(mx_dests[pick].name), "%s",
 	    domain);
 	return &mx_dests[pick];
+}
+
+/* pool.c: the destinations called name are down for this run, why
+ * saying why: the relay's and route URLs' of that name ("host:port"),
+ * else the MX domain's. */
+void
+route_down(const char *name, const char *why)
+{
+	struct dest *d;
+	size_t i;
+
+	if (strchr(name, ':') == NULL) {
+		if (!addr_domain_valid(name))
+			return;
+		d = route_mx(name);
+		d->is_down = 1;
+		snprintf(d->why, sizeof(d->why), "%s", why);
+		return;
+	}
+	for (i = 0; i <= nurl_dests; i++) {
+		d = i < nurl_dests ? &url_dests[i] : &relay;
+		if (d->nurls > 0 && strcmp(d->name, name) == 0) {
+			d->is_down = 1;
+			snprintf(d->why, sizeof(d->why), "%s", why);
+		}
+	}
+}
+
+/* pool.c: each destination down, once. */
+void
+route_each_down(void (*fn)(const struct dest *))
+{
+	size_t i;
+
+	for (i = 0; i <= nurl_dests + MX_DESTS_MAX; i++) {
+		struct dest *d = i < nurl_dests ? &url_dests[i] :
+		    i == nurl_dests ? &relay : &mx_dests[i - nurl_dests - 1];
+
+		if (d->is_down && !d->is_told && d->name[0] != '\0') {
+			d->is_told = 1;
+			fn(d);
+		}
+	}
 }
 
 /*

@@ -53,6 +53,7 @@ static unsigned loop_wait;		/* -w; 0: oneshot */
 
 static struct queue queue;
 static struct names tried;
+static size_t scan_done, scan_left;	/* of the scan in hand */
 static struct line file_in;		/* reads the envelope */
 static struct msg msg;			/* the message being delivered */
 static struct outcome_conf outcome = { &queue, hostname, EXPIRE_DEFAULT };
@@ -68,7 +69,8 @@ usage(void)
 	    "[-M address|@domain] [-A aliases]\n"
 	    "                [-c messages] [-D 'domain selector keyfile']"
 	    " [-O metrics]\n"
-	    "                [-F conffile] [-N]\n");
+	    "                [-F conffile] [-N] [-j jobs] "
+	    "[-J jobs-per-destination]\n");
 	exit(0);
 }
 
@@ -317,41 +319,54 @@ msg_try(const char *name, time_t now)
 
 /* --- runs ------------------------------------------------------------ */
 
+/* What came of new/NAME in this scan: from msg_try(), or a worker's. */
+static void
+scan_count(const char *name, enum try rc)
+{
+	if (rc == TRY_NOTDUE)
+		scan_left++;
+	if (rc == TRY_DONE || rc == TRY_KEPT) {
+		scan_done++;
+		if (names_add(&tried, name) == -1)
+			log_error("id=%s result=error: out of memory", name);
+	}
+}
+
 /*
  * One pass over new/.  *done counts the messages tried; *left those that
- * stay for later (not due, or tried in this run and still there).
+ * stay for later (not due, or tried in this run and still there).  With
+ * workers (-j, pool.c) each message goes to one of them, and the pass
+ * ends when all came back.
  */
 static int
-scan(size_t *done, size_t *left)
+scan(size_t *done, size_t *left, int is_pool)
 {
 	struct names list = { NULL, 0, 0 };
 	size_t i, n = tried.n;
-	enum try rc;
 
-	*done = *left = 0;
+	scan_done = scan_left = 0;
 	if (names_list(&list) == -1) {
 		log_error("result=error: unable to list %s/new: %s",
 		    queue_dir, strerror(errno));
 		names_free(&list);
+		*done = *left = 0;
 		return -1;
 	}
 	for (i = 0; i < list.n && !sig_term; i++) {
-		if (names_has(&tried, list.v[i])) {
-			++*left;
-			continue;
-		}
-		rc = msg_try(list.v[i], time(NULL));
-		if (rc == TRY_NOTDUE)
-			++*left;
-		if (rc == TRY_DONE || rc == TRY_KEPT) {
-			++*done;
-			if (names_add(&tried, list.v[i]) == -1)
-				break;
-		}
+		if (names_has(&tried, list.v[i]))
+			scan_left++;
+		else if (!is_pool)
+			scan_count(list.v[i], msg_try(list.v[i], time(NULL)));
+		else if (pool_submit(list.v[i]) == -1)
+			break;
 	}
+	if (is_pool)
+		pool_drain();
 	names_free(&list);
 	if (tried.n > n)
 		qsort(tried.v, tried.n, sizeof(*tried.v), names_cmp);
+	*done = scan_done;
+	*left = scan_left;
 	return 0;
 }
 
@@ -410,15 +425,20 @@ tmp_sweep(time_t now)
 static int
 run(void)
 {
+	struct pool_conf pc = { &queue, 0, CLOCK_SLACK, msg_try, scan_count };
 	size_t done, left = 0;
-	int rc;
+	int rc, is_pool;
 
 	tmp_sweep(time(NULL));
 	route_begin();
 	remote_begin(hostname, timeout);
+	pc.is_flush = is_flush;
+	is_pool = pool_jobs() > 1 && pool_start(&pc) == 0;
 	do
-		rc = scan(&done, &left);
+		rc = scan(&done, &left, is_pool);
 	while (rc == 0 && done > 0 && !sig_term);
+	if (is_pool)
+		pool_stop();
 	remote_end();
 	reap_wait();
 	names_free(&tried);
@@ -560,14 +580,15 @@ main(int argc, char *argv[])
 	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
 	const char *secrets = NULL, *cafile = NULL, *verify_addr = NULL;
 	char why[256];
-	unsigned long count;
+	unsigned long count, njobs = POOL_JOBS_DEFAULT;
+	unsigned long per_dest = POOL_PER_DEST_DEFAULT;
 	int c, is_print = 0, is_probe = 0, is_left, is_check = 0;
 
 	log_prog = "smtpsend";
 	opterr = 0;	/* our own one-line messages */
 	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
-	    ":a:A:c:C:d:D:e:fhkl:m:M:n:O:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) !=
+	    ":a:A:c:C:d:D:e:fhj:J:kl:m:M:n:O:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) !=
 	    -1) {
 		switch (c) {
 		case 'a':
@@ -603,6 +624,13 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage();
+			break;
+		case 'j':
+		case 'J':
+			if (opt_number(optarg, POOL_JOBS_MAX, &count) == -1 ||
+			    count == 0)
+				die_usage("bad count for -%c: %s", c, optarg);
+			*(c == 'j' ? &njobs : &per_dest) = count;
 			break;
 		case 'k':
 			is_probe = 1;
@@ -675,6 +703,7 @@ main(int argc, char *argv[])
 		die_usage("bad host name%s%s", name != NULL ? ": " : "",
 		    name != NULL ? name : " (use -n)");
 	conf_blame(0);
+	pool_config((unsigned)njobs, (unsigned)per_dest);
 	if (verify_addr != NULL)
 		return print_route(verify_addr);
 	if (is_check) {

@@ -6,7 +6,9 @@
  * of each recipient, dsn.c writes a bounce, body.c streams the message).
  * Calls go one way: smtpsend.c -> route, remote, local, alias, outcome;
  * remote -> smtp -> tls; all of them -> outcome's rcpt_set(); outcome ->
- * dsn.
+ * dsn.  With -j, smtpsend.c -> pool (the workers, poolmsg.c their lines)
+ * -> route, remote, metrics; a worker calls back into smtpsend.c's
+ * msg_try() through struct pool_conf.
  */
 #ifndef SMTPSEND_H
 #define SMTPSEND_H
@@ -156,6 +158,7 @@ struct dest {
 	enum tls_policy	 policy;		/* what TLS it requires */
 	int		 is_down;		/* refused or timed out: not
 						 * tried again this run */
+	int		 is_told;		/* pool.c: the parent knows */
 	char		 name[HOST_MAX + 10];	/* for logs: url or domain */
 	char		 why[REPLY_LINE_MAX + 1];	/* why it is down */
 };
@@ -174,6 +177,8 @@ void		 route_decide(struct msg *);
 void		 route_describe(enum route_kind, const struct dest *,
 		    char *buf, size_t size);
 size_t		 route_relays(struct dest **);
+void		 route_down(const char *name, const char *why);
+void		 route_each_down(void (*)(const struct dest *));
 
 /* smtp.c: one SMTP client connection ------------------------------------ */
 
@@ -250,6 +255,7 @@ void	remote_limit(unsigned long messages);
 void	remote_send(struct msg *, struct dest *);
 void	remote_end(void);
 int	remote_probe(const char *sender);	/* -k */
+size_t	remote_held(const struct dest **v, size_t max);	/* pool.c */
 
 /* body.c: the message, converted on its way out ------------------------ */
 
@@ -290,10 +296,54 @@ const char	*masq_sender(const struct envelope *, char *buf, size_t size);
 int		 metrics_config(const char *path);
 void		 metrics_count(enum result, const char *tls);
 void		 metrics_write(int queue_fd);
+int		 metrics_get(size_t r, size_t t, unsigned long *n);
+void		 metrics_add(size_t r, size_t t, unsigned long n);
 
 /* reap.c: the close of a file unlinked from new/, off the sending path */
 void	reap_close(int fd);
 void	reap_wait(void);
+
+/* poolmsg.c: the lines between smtpsend and its workers (pool.c) ------ */
+
+#define POOL_ARG_MAX	QUEUE_NAME_MAX	/* a queue name, a destination's */
+#define POOL_LINE_MAX	(8 + 3 * POOL_ARG_MAX + REPLY_LINE_MAX + 2)
+
+enum pool_verb { POOL_TRY, POOL_DOWN, POOL_OPEN, POOL_DONE, POOL_COUNT };
+
+struct pool_line {
+	enum pool_verb	verb;
+	char		arg[POOL_ARG_MAX + 1];	/* NAME or DEST */
+	char		why[REPLY_LINE_MAX + 1];	/* down */
+	unsigned long	n[3];		/* done: RC; count: R T N */
+};
+
+size_t	pool_format(char *buf, size_t size, const struct pool_line *);
+int	pool_parse(const char *line, size_t len, struct pool_line *);
+
+/* pool.c: -j, -J: delivery by worker processes -------------------------- */
+
+/* -j: DESIGN.md says 20; 1 (one process, as before -j) until the suites
+ * that assert one connection, or one process, per run say -j 1. */
+#define POOL_JOBS_DEFAULT	1
+#define POOL_JOBS_MAX		256	/* pselect()'s FD_SETSIZE bounds it */
+#define POOL_PER_DEST_DEFAULT	4	/* -J */
+#define POOL_HELD_MAX		(RCPT_MAX + 16)	/* "open" lines a message */
+
+struct pool_conf {
+	struct queue	*queue;
+	int		 is_flush;	/* -f: every message is due */
+	time_t		 slack;		/* mtime this far ahead: due */
+	enum try	(*try)(const char *name, time_t now);	/* msg_try() */
+	void		(*result)(const char *name, enum try);	/* scan's */
+};
+
+void	pool_config(unsigned jobs, unsigned per_dest);
+unsigned pool_jobs(void);
+int	pool_start(const struct pool_conf *);
+int	pool_submit(const char *name);
+void	pool_drain(void);
+void	pool_stop(void);
+void	pool_worker(int fd, enum try (*try)(const char *, time_t));
 
 /* trigger.c: the wait of -w, cut short by QUEUE/trigger ----------------- */
 

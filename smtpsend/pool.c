@@ -1,0 +1,871 @@
+/*
+ * pool.c: delivery in parallel (-j N at once, -J N per destination;
+ * DESIGN.md "Routes", Concurrency).
+ *
+ * The parent lists new/ as before (smtpsend.c's scan()), and for each
+ * due message reads its envelope (read only, unlocked) and routes its
+ * recipients to learn which destinations it goes to.  It keeps up to -j
+ * worker processes, forked at the start of a run, each with a socket to
+ * it.  A worker is given one message name at a time and does exactly
+ * what a run with -j 1 does with it (msg_try(): open, lock, deliver over
+ * the sessions it keeps open, outcome.c's rewrite or removal): one
+ * writer per queue file, as ever; the parent writes no queue file.
+ *
+ * The parent knows, for each worker, the destinations it may hold a
+ * session to: the ones the worker said it keeps open after its last
+ * message, and those of the message in hand.  A message goes to a
+ * worker only when, for each of its destinations, the worker holds it
+ * already or fewer than -J workers do: so no destination has more than
+ * -J sessions from this run (one, until a message to it was done: a
+ * destination that is down costs one attempt, not -J).  Memory: the
+ * parent keeps, per due message waiting, its name and the indexes of its
+ * destinations (some 200 octets each: 21 MB of RSS with 100,000 waiting);
+ * a worker's is what a run with -j 1 needs.  A worker that holds the
+ * message's first destination is preferred, so that a connection
+ * carries the next messages (up to -c).  A message that must wait
+ * waits on the list of the destination that blocks it, and is looked at
+ * again when a worker of that destination is done: a slow destination
+ * holds its own mail and no one else's.  A destination a worker found
+ * down is down for every worker (told with the next message that goes
+ * there).
+ *
+ * SIGTERM: the parent passes it on, waits POOL_TERM_WAIT seconds at
+ * most for the workers (each stops as a run with -j 1 does), then kills
+ * what is left.  A worker killed at any point leaves its message in new/
+ * (the kernel drops the lock), or delivered and gone: see smtpsend(8)
+ * for the one window where that makes a duplicate.
+ */
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpsend.h"
+
+#define POOL_TERM_WAIT	5	/* seconds for workers after SIGTERM */
+
+/* A destination as the parent knows it. */
+struct pdest {
+	char		*name;		/* dest->name, MX domains lower case */
+	unsigned	 holders;	/* workers that may hold a session */
+	int		 is_down;
+	int		 is_proven;	/* a message to it was done, and it is
+					 * not down: -J sessions, not 1 */
+	char		*why;		/* when down */
+	struct job	*wait, *wait_tail;	/* messages it holds back */
+};
+
+/* A due message not yet given to a worker. */
+struct job {
+	char		*name;
+	size_t		*dests;		/* indexes into pdests */
+	size_t		 ndests;
+	struct job	*next;
+};
+
+struct worker {
+	pid_t	 pid;		/* -1: none */
+	int	 fd;
+	char	*busy;		/* the name in hand; NULL: idle */
+	size_t	*bdests;	/* its destinations */
+	size_t	 nbdests;
+	size_t	*held;		/* destinations it may hold a session to */
+	size_t	 nheld;
+	size_t	 seen[POOL_HELD_MAX];	/* "open" lines before "done" */
+	size_t	 nseen;
+	size_t	 nin;
+	char	 in[POOL_LINE_MAX + 1];
+};
+
+static unsigned jobs = POOL_JOBS_DEFAULT, per_dest = POOL_PER_DEST_DEFAULT;
+static struct pool_conf conf;
+static struct worker *workers;
+static unsigned nworkers;
+static struct pdest *pdests;
+static size_t npdests, cappdests;
+static size_t *hash;		/* index + 1 into pdests; 0: free */
+static size_t hashsize;
+static struct job *ready, *ready_tail;
+static int is_forwarded;	/* SIGTERM passed on */
+static time_t term_deadline;	/* then the workers must be gone */
+static int is_stopping;		/* pool_stop(): no worker in place of one */
+static struct msg pmsg;		/* the parent's look at an envelope */
+
+static void pool_lost(struct worker *);
+static struct line pin;
+
+void
+pool_config(unsigned j, unsigned jd)
+{
+	jobs = j;
+	per_dest = jd;
+}
+
+unsigned
+pool_jobs(void)
+{
+	return jobs;
+}
+
+/* --- the parent's destinations ------------------------------------------ */
+
+static size_t
+pool_hash(const char *s)
+{
+	size_t h = 5381;
+
+	for (; *s != '\0'; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+static int
+pool_rehash(void)
+{
+	size_t i, h, size = hashsize == 0 ? 256 : hashsize * 2;
+	size_t *t;
+
+	if ((t = calloc(size, sizeof(*t))) == NULL)
+		return -1;
+	for (i = 0; i < npdests; i++) {
+		for (h = pool_hash(pdests[i].name) & (size - 1); t[h] != 0;
+		    h = (h + 1) & (size - 1))
+			;
+		t[h] = i + 1;
+	}
+	free(hash);
+	hash = t;
+	hashsize = size;
+	return 0;
+}
+
+/* The index of the destination called name, made when new: or -1. */
+static long
+pool_dest(const char *name)
+{
+	struct pdest *v;
+	size_t h, cap;
+
+	if (hashsize > 0)
+		for (h = pool_hash(name) & (hashsize - 1); hash[h] != 0;
+		    h = (h + 1) & (hashsize - 1))
+			if (strcmp(pdests[hash[h] - 1].name, name) == 0)
+				return (long)(hash[h] - 1);
+	if (npdests == cappdests) {
+		cap = cappdests == 0 ? 64 : cappdests * 2;
+		if ((v = realloc(pdests, cap * sizeof(*v))) == NULL)
+			return -1;
+		pdests = v;
+		cappdests = cap;
+	}
+	memset(&pdests[npdests], 0, sizeof(pdests[npdests]));
+	if ((pdests[npdests].name = strdup(name)) == NULL)
+		return -1;
+	npdests++;
+	if ((npdests * 2 > hashsize && pool_rehash() == -1)) {
+		free(pdests[--npdests].name);
+		return -1;
+	}
+	for (h = pool_hash(name) & (hashsize - 1); hash[h] != 0;
+	    h = (h + 1) & (hashsize - 1))
+		;
+	hash[h] = npdests;
+	return (long)(npdests - 1);
+}
+
+/* --- jobs -------------------------------------------------------------- */
+
+static void
+job_free(struct job *j)
+{
+	free(j->name);
+	free(j->dests);
+	free(j);
+}
+
+static void
+job_append(struct job **head, struct job **tail, struct job *j)
+{
+	j->next = NULL;
+	if (*head == NULL)
+		*head = j;
+	else
+		(*tail)->next = j;
+	*tail = j;
+}
+
+/* Up to n of d's waiting messages go back to the ready list's front. */
+static void
+pool_wake(struct pdest *d, size_t n)
+{
+	struct job *j;
+
+	while (n-- > 0 && (j = d->wait) != NULL) {
+		if ((d->wait = j->next) == NULL)
+			d->wait_tail = NULL;
+		j->next = ready;
+		ready = j;
+		if (ready_tail == NULL)
+			ready_tail = j;
+	}
+}
+
+/* The job for new/NAME: its destinations, from its envelope as it
+ * stands.  One we cannot read goes with none: the worker that takes it
+ * says what is wrong, as a run with -j 1 would. */
+static struct job *
+job_make(const char *name, int is_regular)
+{
+	char why[128], key[sizeof(pmsg.rcpt[0].dest->name)];
+	struct job *j;
+	struct stat st;
+	size_t i, k;
+	long id;
+	int fd;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->name = strdup(name)) == NULL ||
+	    (j->dests = calloc(RCPT_MAX, sizeof(*j->dests))) == NULL) {
+		if (j != NULL)
+			free(j->name);
+		free(j);
+		return NULL;
+	}
+	if (!is_regular || (fd = openat(conf.queue->new_dir, name, O_RDONLY |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return j;
+	line_init(&pin, fd, 0);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    envelope_read(&pin, &pmsg.env, why, sizeof(why)) != RES_OK) {
+		close(fd);
+		return j;
+	}
+	close(fd);
+	for (i = 0; i < pmsg.env.nrcpt; i++) {
+		memset(&pmsg.rcpt[i], 0, sizeof(pmsg.rcpt[i]));
+		pmsg.rcpt[i].addr = pmsg.env.rcpt[i];
+	}
+	route_decide(&pmsg);
+	for (i = 0; i < pmsg.env.nrcpt; i++) {
+		if (pmsg.rcpt[i].dest == NULL)
+			continue;
+		snprintf(key, sizeof(key), "%s", pmsg.rcpt[i].dest->name);
+		if (pmsg.rcpt[i].dest->kind == ROUTE_MX)
+			for (k = 0; key[k] != '\0'; k++)
+				if (key[k] >= 'A' && key[k] <= 'Z')
+					key[k] = (char)(key[k] - 'A' + 'a');
+		if ((id = pool_dest(key)) == -1)
+			continue;	/* no memory: not held back by it */
+		for (k = 0; k < j->ndests; k++)
+			if (j->dests[k] == (size_t)id)
+				break;
+		if (k == j->ndests)
+			j->dests[j->ndests++] = (size_t)id;
+	}
+	if (j->ndests < RCPT_MAX) {	/* a queue of them stays small */
+		size_t *v = realloc(j->dests, (j->ndests > 0 ? j->ndests : 1) *
+		    sizeof(*v));
+
+		if (v != NULL)
+			j->dests = v;
+	}
+	return j;
+}
+
+/* --- workers: the parent's side ---------------------------------------- */
+
+static int
+is_held(const struct worker *w, size_t id)
+{
+	size_t i;
+
+	for (i = 0; i < w->nheld; i++)
+		if (w->held[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Whether d has all the sessions it may have: -J, but one until a
+ * message to it was done, so that a destination that is down costs one
+ * attempt in a run, not -J (the next messages learn it is down). */
+static int
+is_full(const struct pdest *d)
+{
+	return !d->is_down && d->holders >= (d->is_proven ? per_dest : 1);
+}
+
+/* w may take j without a destination getting more than -J sessions. */
+static int
+is_fit(const struct worker *w, const struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->ndests; i++)
+		if (is_full(&pdests[j->dests[i]]) && !is_held(w, j->dests[i]))
+			return 0;
+	return 1;
+}
+
+/* Writes the line for l to w: 0, or -1 (the worker is gone: its end of
+ * the socket says so to the read side). */
+static int
+pool_send(struct worker *w, const struct pool_line *l)
+{
+	char buf[POOL_LINE_MAX + 1];
+	size_t n, off = 0;
+	ssize_t k;
+
+	if ((n = pool_format(buf, sizeof(buf), l)) == 0)
+		return -1;
+	while (off < n) {
+		if ((k = write(w->fd, buf + off, n - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)k;
+	}
+	return 0;
+}
+
+/* w's held set becomes ids (n of them); a destination no longer held
+ * lets one of its waiting messages try again. */
+static void
+pool_hold(struct worker *w, const size_t *ids, size_t n)
+{
+	size_t i, *v;
+
+	for (i = 0; i < w->nheld; i++)
+		pdests[w->held[i]].holders--;
+	if ((v = realloc(w->held, (n > 0 ? n : 1) * sizeof(*v))) == NULL) {
+		/* keep the old array and claim nothing held: -J may then be
+		 * passed by one, never a message lost */
+		w->nheld = 0;
+		n = 0;
+	} else
+		w->held = v;
+	for (i = 0; i < n; i++) {
+		w->held[i] = ids[i];
+		pdests[ids[i]].holders++;
+	}
+	w->nheld = n;
+}
+
+/* Gives j to the idle w: the destinations down first, then the name. */
+static int
+pool_give(struct worker *w, struct job *j)
+{
+	struct pool_line l;
+	size_t i, n, ids[POOL_HELD_MAX + RCPT_MAX];
+
+	for (i = 0; i < j->ndests; i++) {
+		if (!pdests[j->dests[i]].is_down)
+			continue;
+		memset(&l, 0, sizeof(l));
+		l.verb = POOL_DOWN;
+		snprintf(l.arg, sizeof(l.arg), "%s", pdests[j->dests[i]].name);
+		snprintf(l.why, sizeof(l.why), "%s", pdests[j->dests[i]].why);
+		if (pool_send(w, &l) == -1)
+			return -1;
+	}
+	memset(&l, 0, sizeof(l));
+	l.verb = POOL_TRY;
+	snprintf(l.arg, sizeof(l.arg), "%s", j->name);
+	if (pool_send(w, &l) == -1)
+		return -1;
+	n = w->nheld < POOL_HELD_MAX ? w->nheld : POOL_HELD_MAX;
+	memcpy(ids, w->held, n * sizeof(*ids));
+	for (i = 0; i < j->ndests; i++)
+		if (!pdests[j->dests[i]].is_down && !is_held(w, j->dests[i]))
+			ids[n++] = j->dests[i];
+	pool_hold(w, ids, n);
+	w->busy = j->name;
+	free(w->bdests);
+	w->bdests = j->dests;
+	w->nbdests = j->ndests;
+	j->name = NULL;
+	j->dests = NULL;
+	job_free(j);
+	w->nseen = 0;
+	return 0;
+}
+
+/*
+ * Hands ready messages to idle workers while there are both.  A message
+ * no idle worker may take waits on the list of a destination at its
+ * limit; when no worker is busy at all nothing would wake it, so then it
+ * goes anyway (two destinations each at its limit in idle workers).
+ */
+static void
+pool_dispatch(void)
+{
+	struct worker *w, *pick;
+	struct job *j;
+	size_t i, k, nidle, nbusy;
+
+	while ((j = ready) != NULL && !sig_term) {
+		pick = NULL;
+		nidle = nbusy = 0;
+		for (i = 0; i < nworkers; i++) {
+			w = &workers[i];
+			if (w->pid == -1)
+				continue;
+			if (w->busy != NULL) {
+				nbusy++;
+				continue;
+			}
+			nidle++;
+			for (k = 0; k < j->ndests && pdests[j->dests[k]].is_down;
+			    k++)
+				;
+			if (k < j->ndests && is_held(w, j->dests[k]) &&
+			    is_fit(w, j)) {
+				pick = w;	/* its session is open */
+				break;
+			}
+			if (pick == NULL && is_fit(w, j))
+				pick = w;
+		}
+		if (nidle == 0)
+			return;
+		if ((ready = j->next) == NULL)
+			ready_tail = NULL;
+		if (pick == NULL && nbusy > 0) {
+			for (k = 0; k < j->ndests; k++)
+				if (is_full(&pdests[j->dests[k]]))
+					break;
+			if (k < j->ndests) {
+				job_append(&pdests[j->dests[k]].wait,
+				    &pdests[j->dests[k]].wait_tail, j);
+				continue;
+			}
+		}
+		for (i = 0; pick == NULL && i < nworkers; i++)
+			if (workers[i].pid != -1 && workers[i].busy == NULL)
+				pick = &workers[i];
+		if (pick == NULL) {	/* nidle > 0: cannot be */
+			job_append(&ready, &ready_tail, j);
+			return;
+		}
+		if (pool_give(pick, j) == -1) {
+			/* the worker is gone; the message waits for a run */
+			log_error("id=%s result=error: unable to hand to worker "
+			    "%ld: %s", j->name, (long)pick->pid,
+			    strerror(errno));
+			conf.result(j->name, TRY_KEPT);
+			job_free(j);
+			(void)kill(pick->pid, SIGKILL);
+			pool_lost(pick);
+		}
+	}
+}
+
+/* Starts worker w: 0, or -1. */
+static int
+pool_fork(struct worker *w)
+{
+	int sv[2];
+	unsigned i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_error("result=error: unable to make a worker's socket: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (sv[0] >= FD_SETSIZE || sv[1] >= FD_SETSIZE) {	/* pselect() */
+		log_error("result=error: unable to start a worker: "
+		    "descriptor %d past FD_SETSIZE", sv[1]);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	(void)fflush(NULL);	/* nothing buffered is written twice */
+	switch (w->pid = fork()) {
+	case -1:
+		log_error("result=error: unable to start a worker: %s",
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	case 0:
+		close(sv[0]);
+		for (i = 0; i < nworkers; i++)
+			if (workers[i].pid != -1 && &workers[i] != w)
+				close(workers[i].fd);
+		pool_worker(sv[1], conf.try);
+		_exit(0);
+	default:
+		close(sv[1]);
+		w->fd = sv[0];
+		w->busy = NULL;
+		w->nin = w->nseen = 0;
+		pool_hold(w, NULL, 0);
+		return 0;
+	}
+}
+
+/* Forks the workers of a run: 0, or -1 when none could be had (then the
+ * run goes on as with -j 1). */
+int
+pool_start(const struct pool_conf *c)
+{
+	unsigned i, n = 0;
+
+	conf = *c;
+	is_forwarded = is_stopping = 0;
+	if ((workers = calloc(jobs, sizeof(*workers))) == NULL)
+		return -1;
+	for (i = 0; i < jobs; i++)
+		workers[i].pid = -1;
+	nworkers = jobs;
+	for (i = 0; i < jobs; i++)
+		n += pool_fork(&workers[i]) == 0;
+	if (n == 0) {
+		free(workers);
+		workers = NULL;
+		nworkers = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* w's socket ended: the worker is gone.  Its message, if any, stays in
+ * new/ or left it: either way not tried again in this run. */
+static void
+pool_lost(struct worker *w)
+{
+	int status = 0;
+
+	close(w->fd);
+	while (waitpid(w->pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (w->busy != NULL || status != 0)
+		log_error("%s%s%sresult=error: worker %ld ended (%s %d)",
+		    w->busy != NULL ? "id=" : "", w->busy != NULL ? w->busy :
+		    "", w->busy != NULL ? " " : "", (long)w->pid,
+		    WIFSIGNALED(status) ? "signal" : "status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+	if (w->busy != NULL) {
+		conf.result(w->busy, TRY_KEPT);
+		free(w->busy);
+		w->busy = NULL;
+	}
+	w->pid = -1;
+	pool_hold(w, NULL, 0);
+	free(w->held);
+	w->held = NULL;
+	free(w->bdests);
+	w->bdests = NULL;
+	w->nbdests = 0;
+}
+
+/* One line from w: 0, or -1 (a worker that says what it may not is
+ * ended: its word is no longer taken). */
+static int
+pool_heard(struct worker *w, const char *line, size_t len)
+{
+	struct pool_line l;
+	struct pdest *d;
+	size_t i;
+	long id;
+
+	if (pool_parse(line, len, &l) == -1)
+		return -1;
+	switch (l.verb) {
+	case POOL_OPEN:
+		if (w->busy == NULL || w->nseen == POOL_HELD_MAX ||
+		    (id = pool_dest(l.arg)) == -1)
+			return -1;
+		w->seen[w->nseen++] = (size_t)id;
+		return 0;
+	case POOL_DOWN:
+		if ((id = pool_dest(l.arg)) == -1)
+			return -1;
+		d = &pdests[id];
+		if (!d->is_down && (d->why = strdup(l.why)) != NULL) {
+			d->is_down = 1;
+			pool_wake(d, (size_t)-1);	/* none waits for it */
+		}
+		return 0;
+	case POOL_DONE:
+		if (w->busy == NULL || strcmp(w->busy, l.arg) != 0)
+			return -1;
+		for (i = 0; i < w->nbdests; i++) {
+			d = &pdests[w->bdests[i]];
+			if (!d->is_down && !d->is_proven) {
+				d->is_proven = 1;
+				pool_wake(d, per_dest);
+			}
+		}
+		for (i = 0; i < w->nheld; i++)	/* held no longer: one can go */
+			pool_wake(&pdests[w->held[i]], 1);
+		pool_hold(w, w->seen, w->nseen);
+		for (i = 0; i < w->nheld; i++)	/* held by an idle worker */
+			pool_wake(&pdests[w->held[i]], 1);
+		conf.result(w->busy, (enum try)l.n[0]);
+		free(w->busy);
+		w->busy = NULL;
+		return 0;
+	case POOL_COUNT:
+		metrics_add(l.n[0], l.n[1], l.n[2]);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Reads what w has to say: 0, or -1 when it is gone. */
+static int
+pool_read(struct worker *w)
+{
+	char *nl;
+	ssize_t n;
+	size_t len;
+
+	n = read(w->fd, w->in + w->nin, sizeof(w->in) - 1 - w->nin);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -1;
+	w->nin += (size_t)n;
+	while ((nl = memchr(w->in, '\n', w->nin)) != NULL) {
+		len = (size_t)(nl - w->in);
+		if (pool_heard(w, w->in, len) == -1) {
+			log_error("result=error: worker %ld said what it may "
+			    "not; ended", (long)w->pid);
+			(void)kill(w->pid, SIGKILL);
+			return -1;
+		}
+		memmove(w->in, nl + 1, w->nin - len - 1);
+		w->nin -= len + 1;
+	}
+	if (w->nin == sizeof(w->in) - 1) {
+		log_error("result=error: worker %ld: line too long; ended",
+		    (long)w->pid);
+		(void)kill(w->pid, SIGKILL);
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGTERM, once: passed on to every worker. */
+static void
+pool_forward(void)
+{
+	unsigned i;
+
+	if (!sig_term || is_forwarded)
+		return;
+	is_forwarded = 1;
+	term_deadline = time(NULL) + POOL_TERM_WAIT;
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid != -1)
+			(void)kill(workers[i].pid, SIGTERM);
+}
+
+/* Waits for what a worker says, until deadline (0: none) or a signal:
+ * 0, or -1 when the deadline passed. */
+static int
+pool_wait(time_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+	sigset_t none;
+	fd_set rd;
+	unsigned i;
+	time_t now;
+	int maxfd = -1, n;
+
+	pool_forward();
+	FD_ZERO(&rd);
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid != -1 && workers[i].fd < FD_SETSIZE) {
+			FD_SET(workers[i].fd, &rd);
+			if (workers[i].fd > maxfd)
+				maxfd = workers[i].fd;
+		}
+	if (maxfd == -1)
+		return 0;
+	if (sig_term && (deadline == 0 || deadline > term_deadline))
+		deadline = term_deadline;
+	if (deadline != 0) {
+		if ((now = time(NULL)) >= deadline)
+			return -1;
+		ts.tv_sec = deadline - now;
+		ts.tv_nsec = 0;
+		tsp = &ts;
+	}
+	sigemptyset(&none);
+	if ((n = pselect(maxfd + 1, &rd, NULL, NULL, tsp, &none)) == -1) {
+		if (errno != EINTR)
+			log_error("result=error: pselect: %s", strerror(errno));
+		return 0;
+	}
+	for (i = 0; i < nworkers && n > 0; i++)
+		if (workers[i].pid != -1 && FD_ISSET(workers[i].fd, &rd) &&
+		    pool_read(&workers[i]) == -1) {
+			pool_lost(&workers[i]);
+			if (!sig_term && !is_stopping)	/* in its place */
+				(void)pool_fork(&workers[i]);
+		}
+	return 0;
+}
+
+static int
+is_idle(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid != -1 && workers[i].busy == NULL)
+			return 1;
+	return 0;
+}
+
+static int
+is_busy(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid != -1 && workers[i].busy != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Takes new/NAME for a worker: NAME not due is reported at once; else it
+ * waits for one (and goes to it as soon as its destinations allow).
+ * Returns when a worker is idle for the next name: 0, or -1 when there
+ * is no worker left, or SIGTERM.
+ */
+int
+pool_submit(const char *name)
+{
+	struct stat st;
+	struct job *j;
+
+	if (strlen(name) > POOL_ARG_MAX) {
+		conf.result(name, TRY_GONE);	/* as msg_try() */
+		return 0;
+	}
+	if (fstatat(conf.queue->new_dir, name, &st, AT_SYMLINK_NOFOLLOW) ==
+	    -1) {
+		if (errno == ENOENT) {
+			conf.result(name, TRY_GONE);
+			return 0;
+		}
+		st.st_mode = 0;	/* the worker says what is wrong */
+	}
+	if (!conf.is_flush && S_ISREG(st.st_mode) &&
+	    st.st_mtime > time(NULL) + conf.slack) {
+		conf.result(name, TRY_NOTDUE);
+		return 0;
+	}
+	if ((j = job_make(name, S_ISREG(st.st_mode))) == NULL) {
+		log_error("id=%s result=error: out of memory", name);
+		return -1;
+	}
+	job_append(&ready, &ready_tail, j);
+	for (;;) {
+		pool_dispatch();
+		if (sig_term)
+			return -1;
+		if (is_idle())
+			return 0;
+		if (!is_busy())
+			return -1;	/* no worker left */
+		(void)pool_wait(0);
+	}
+}
+
+/* Waits until every message taken went to a worker and came back (or,
+ * after SIGTERM, until the workers are gone or POOL_TERM_WAIT passed). */
+void
+pool_drain(void)
+{
+	struct job *j;
+	size_t i;
+
+	for (;;) {
+		pool_dispatch();
+		if (sig_term) {
+			if (!is_busy() || pool_wait(0) == -1)
+				break;
+			continue;
+		}
+		if (!is_busy()) {
+			if (ready != NULL)
+				break;	/* no worker left */
+			/* every worker idle: who waits goes (pool_dispatch) */
+			for (i = 0; i < npdests; i++)
+				pool_wake(&pdests[i], (size_t)-1);
+			if (ready == NULL)
+				break;
+			continue;
+		}
+		(void)pool_wait(0);
+	}
+	while ((j = ready) != NULL) {	/* SIGTERM: left for later */
+		ready = j->next;
+		job_free(j);
+	}
+	ready_tail = NULL;
+	for (i = 0; i < npdests; i++) {
+		while ((j = pdests[i].wait) != NULL) {
+			pdests[i].wait = j->next;
+			job_free(j);
+		}
+		pdests[i].wait_tail = NULL;
+	}
+}
+
+/* The end of a run: each worker ends its sessions (QUIT), says what it
+ * counted and leaves; one that takes too long is killed. */
+void
+pool_stop(void)
+{
+	time_t deadline;
+	unsigned i, left;
+	size_t k;
+
+	is_stopping = 1;
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid != -1)
+			(void)shutdown(workers[i].fd, SHUT_WR);
+	deadline = time(NULL) + (sig_term ? POOL_TERM_WAIT : 60);
+	for (;;) {
+		for (i = left = 0; i < nworkers; i++)
+			left += workers[i].pid != -1;
+		if (left == 0 || pool_wait(deadline) == -1)
+			break;
+	}
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid != -1) {
+			(void)kill(workers[i].pid, SIGKILL);
+			pool_lost(&workers[i]);
+		}
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+	for (k = 0; k < npdests; k++) {
+		free(pdests[k].name);
+		free(pdests[k].why);
+	}
+	free(pdests);
+	pdests = NULL;
+	npdests = cappdests = 0;
+	free(hash);
+	hash = NULL;
+	hashsize = 0;
+}
