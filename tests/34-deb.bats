@@ -165,6 +165,9 @@ enabled_units() {
 	[ "$(dpkg-deb -f "$deb" Provides)" = mail-transport-agent ]
 	[ "$(dpkg-deb -f "$deb" Conflicts)" = mail-transport-agent ]
 	[ "$(dpkg-deb -f "$deb" Replaces)" = mail-transport-agent ]
+	# smtpsend speaks TLS through the openssl program (STARTTLS to a
+	# relay or an MX): without it every TLS session fails.
+	[[ ",$(dpkg-deb -f "$deb" Depends | tr -d ' ')," == *,openssl,* ]]
 	run dpkg-deb -c "$deb"
 	local f
 	for f in ./usr/sbin/sendmail ./usr/sbin/smtpd ./usr/sbin/smtpsend \
