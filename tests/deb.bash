@@ -19,9 +19,21 @@
 #                       fails ("user mail was not found", bookworm's 4.96)
 #   deb_apt ARGS...     apt-get inside, non-interactive, offline
 #   deb_version_repack DEB VERSION OUT
-#                       the same package under another version (the
-#                       "previous" package of the upgrade test): unpacked
+#                       the same package under another version: unpacked
 #                       with dpkg-deb -R, Version changed, packed again
+#   deb_previous TOP VERSION OUT
+#                       the package of the commit before TOP's HEAD (the
+#                       "previous" package of the upgrade test): that
+#                       commit's tree (git archive) built with its own
+#                       make deb in a directory of its own, removed
+#                       after; cached under $SD_CACHE keyed on the
+#                       commit.  When its changelog gives no version
+#                       lower than VERSION (the new package's; a commit
+#                       that did not bump it), it is repacked as
+#                       VERSION~prev, so that installing the new one is
+#                       an upgrade.  Fails saying why when TOP is not a
+#                       git checkout or has no commit before HEAD (a
+#                       shallow clone).  Prints the build's seconds.
 
 deb_root_setup() {
 	local r=$1
@@ -69,4 +81,37 @@ deb_version_repack() {
 	local rc=$?
 	rm -rf "$dir"
 	return $rc
+}
+
+deb_previous() {
+	local top=$1 version=$2 out=$3 commit cache dir t0 rc pv
+	git -C "$top" rev-parse --git-dir >/dev/null 2>&1 || {
+		echo "$top is not a git checkout: the upgrade test builds the package of the commit before HEAD" >&2
+		return 1; }
+	commit=$(git -C "$top" rev-parse -q --verify 'HEAD~1^{commit}') || {
+		echo "$top has no commit before HEAD (a shallow clone? git fetch --deepen=1): the upgrade test builds its package" >&2
+		return 1; }
+	mkdir -p "$SD_CACHE" || return 1
+	cache=$SD_CACHE/prev-deb-$commit.deb
+	t0=$SECONDS
+	if [ ! -f "$cache" ]; then
+		dir=$(mktemp -d) || return 1
+		git -C "$top" archive --format=tar "$commit" |
+		    tar -C "$dir" -xf - &&
+		    make -s -C "$dir" deb >"$dir/make-deb.out" 2>&1 &&
+		    cp "$dir"/build/deb/smtpq_*.deb "$cache.new" &&
+		    mv "$cache.new" "$cache"
+		rc=$?
+		[ "$rc" -eq 0 ] || { echo "make deb of $commit failed:" >&2
+			tail -n 20 "$dir/make-deb.out" >&2; }
+		rm -rf "$dir" "$cache.new"
+		[ "$rc" -eq 0 ] || return 1
+	fi
+	pv=$(dpkg-deb -f "$cache" Version) || return 1
+	if dpkg --compare-versions "$pv" lt "$version"; then
+		cp "$cache" "$out"
+	else
+		deb_version_repack "$cache" "$version~prev" "$out"
+	fi || return 1
+	echo $((SECONDS - t0))
 }
