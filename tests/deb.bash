@@ -33,7 +33,8 @@
 #                       VERSION~prev, so that installing the new one is
 #                       an upgrade.  Fails saying why when TOP is not a
 #                       git checkout or has no commit before HEAD (a
-#                       shallow clone).  Prints the build's seconds.
+#                       shallow clone from which git fetch --deepen=1
+#                       cannot get it).  Prints the build's seconds.
 
 deb_root_setup() {
 	local r=$1
@@ -88,8 +89,12 @@ deb_previous() {
 	git -C "$top" rev-parse --git-dir >/dev/null 2>&1 || {
 		echo "$top is not a git checkout: the upgrade test builds the package of the commit before HEAD" >&2
 		return 1; }
-	commit=$(git -C "$top" rev-parse -q --verify 'HEAD~1^{commit}') || {
-		echo "$top has no commit before HEAD (a shallow clone? git fetch --deepen=1): the upgrade test builds its package" >&2
+	# A shallow clone (CI may make one) has no commit before HEAD: fetch
+	# it once; only when that fails too, fail saying so.
+	commit=$(git -C "$top" rev-parse -q --verify 'HEAD~1^{commit}') ||
+	    { timeout 120 git -C "$top" fetch -q --deepen=1 >&2 &&
+	    commit=$(git -C "$top" rev-parse -q --verify 'HEAD~1^{commit}'); } || {
+		echo "$top has no commit before HEAD and git fetch --deepen=1 could not get it: the upgrade test builds its package" >&2
 		return 1; }
 	mkdir -p "$SD_CACHE" || return 1
 	cache=$SD_CACHE/prev-deb-$commit.deb
