@@ -36,6 +36,7 @@ static FILE *fuzz_stderr;
 #include "../../smtpd/sendmail_mailq.c"
 #include "../../smtpd/sendmail_limit.c"
 #include "../../smtpd/sendmail_qualify.c"
+#include "../../smtpd/sendmail_verify.c"
 #undef stderr
 #undef main
 #undef exit
