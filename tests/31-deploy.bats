@@ -129,14 +129,18 @@ assert_queues_and_caps() {
 	[ "$output" = "" ]
 }
 
-@test "units: smtpd.socket and smtpd-tcpserver check the configuration before they listen; IPv6 beside tcpserver" {
+@test "units: smtpd.socket, smtpd-tcpserver and smtpd-submission.socket check the configuration before they listen; IPv6 beside tcpserver" {
 	dest="$BATS_TEST_TMPDIR/dest"
 	mkdir "$dest"
 	run make_install "$dest"
 	[ "$status" -eq 0 ]
 	local u="$dest/usr/local/lib/systemd/system"
 	grep -qx 'ExecStartPre=/usr/local/sbin/smtpd -N -q /var/spool/smtpq $SMTPD_ARGS' "$u/smtpd.socket"
-	grep -qx 'ExecStartPre=/usr/local/sbin/smtpd -N -q /var/spool/smtpq $SMTPD_ARGS' "$u/smtpd-tcpserver.service"
+	# tcpserver's check runs as its sessions will (root there cannot search
+	# the 0710 Maildir root); the submission socket checks its flags too
+	grep -A1 -x 'ExecStartPre=/usr/bin/setpriv --reuid=smtpq-recv --regid=smtpq --clear-groups \\' "$u/smtpd-tcpserver.service" |
+	    grep -qx '    /usr/local/sbin/smtpd -N -q /var/spool/smtpq $SMTPD_ARGS'
+	grep -qx 'ExecStartPre=/usr/local/sbin/smtpd -N -q /var/spool/smtpq -S \\' "$u/smtpd-submission.socket"
 	# tcpserver is IPv4 only: its service brings the IPv6 socket along
 	grep -qx 'Also=smtpd-ipv6.socket' "$u/smtpd-tcpserver.service"
 	grep -qx 'ListenStream=\[::\]:25' "$u/smtpd-ipv6.socket"
