@@ -213,8 +213,10 @@ enabled_units() {
 	sd chown smtpq:smtpq /etc/smtpq/secrets
 	printf '%s %s %s\n' "$PROVIDER_NAME" "$PROVIDER_USER" \
 	    "$PROVIDER_PASSWORD" >"$(CROOT /etc/smtpq/secrets)"
-	printf '%s\n' 'secrets /etc/smtpq/secrets' \
-	    "masquerade $PROVIDER_USER" >>"$(CROOT /etc/smtpq/smtpq.conf)"
+	# (the package writes the secrets line itself since 2026-12-07)
+	grep -q '^secrets' "$(CROOT /etc/smtpq/smtpq.conf)" ||
+	    echo 'secrets /etc/smtpq/secrets' >>"$(CROOT /etc/smtpq/smtpq.conf)"
+	echo "masquerade $PROVIDER_USER" >>"$(CROOT /etc/smtpq/smtpq.conf)"
 	# The first mail, at once: from sendmail to the mailbox root's
 	# alias names, and to the provider.
 	printf 'Subject: first\n\nhello\n' >"$(CROOT /tmp/first)"
@@ -428,4 +430,19 @@ enabled_units() {
 	# What stays is every MTA's: /etc/aliases and /etc/mailname.
 	[ -f "$(CROOT /etc/aliases)" ]
 	[ -f "$(CROOT /etc/mailname)" ]
+}
+
+@test "deb: a preseeded relay that names a user: smtpq.conf names the secrets file, made empty 0600 smtpq, and the installer says which line to add" {
+	printf '%s\n' "smtpq shared/mailname string $MAILNAME" \
+	    "smtpq smtpq/relay string $RELAY_URL" >"$(CROOT /tmp/preseed)"
+	sd debconf-set-selections /tmp/preseed
+	SD_TIMEOUT=120 deb_apt install "/debs/$NEW_DEB" \
+	    >"$BATS_FILE_TMPDIR/relay.out" 2>&1 || {
+		cat "$BATS_FILE_TMPDIR/relay.out" >&2; false; }
+	grep -qx 'secrets /etc/smtpq/secrets' "$(CROOT /etc/smtpq/smtpq.conf)"
+	[ "$(sd stat -c '%a %U %G %s' /etc/smtpq/secrets)" = "600 smtpq smtpq 0" ]
+	grep -qx "smtpq:   $PROVIDER_NAME $PROVIDER_USER PASSWORD" \
+	    "$BATS_FILE_TMPDIR/relay.out" || {
+		cat "$BATS_FILE_TMPDIR/relay.out" >&2; false; }
+	SD_TIMEOUT=120 deb_apt purge smtpq >/dev/null 2>&1
 }
