@@ -111,6 +111,11 @@ deb_previous() {
 			tail -n 20 "$dir/make-deb.out" >&2; }
 		rm -rf "$dir" "$cache.new"
 		[ "$rc" -eq 0 ] || return 1
+		# One package per commit tested: keep the newest three (other
+		# checkouts may be testing theirs), not one for every commit.
+		find "$SD_CACHE" -maxdepth 1 -name 'prev-deb-*.deb' \
+		    -printf '%T@ %p\n' | sort -rn | tail -n +4 |
+		    cut -d' ' -f2- | xargs -r rm -f --
 	fi
 	pv=$(dpkg-deb -f "$cache" Version) || return 1
 	if dpkg --compare-versions "$pv" lt "$version"; then
