@@ -269,6 +269,62 @@ spf_names(struct spf *s, const char *domain, const char *arg, int is_mx)
 	return 0;
 }
 
+static int spf_check(struct spf *, const char *, int);
+
+/* One term of domain's record, its qualifier gone: 1 it matches s->host,
+ * 0 it does not (a modifier; redirect= is kept in redirect), -1 with
+ * s->why when it cannot be told. */
+static int
+spf_term(struct spf *s, const char *domain, const char *term, int depth,
+    char *redirect, size_t redirect_size)
+{
+	struct cidr net;
+	int match;
+
+	if (strchr(term, '%') != NULL) {
+		snprintf(s->why, sizeof(s->why), "a macro in %s's record: not "
+		    "evaluated here", domain);
+		return -1;
+	}
+	if (strcasecmp(term, "all") == 0)
+		return 1;
+	if (strncasecmp(term, "ip4:", 4) == 0 ||
+	    strncasecmp(term, "ip6:", 4) == 0) {
+		if (net_cidr_parse(term + 4, &net) == -1 || net.family !=
+		    (term[2] == '4' ? AF_INET : AF_INET6)) {
+			snprintf(s->why, sizeof(s->why), "a bad term in %s's "
+			    "record", domain);
+			return -1;
+		}
+		return net_cidr_match(&net, s->host);
+	}
+	/* "a", "a:NAME", "a/24" (strchr finds the string's end too). */
+	if (strncasecmp(term, "a", 1) == 0 && strchr(":/", term[1]) != NULL)
+		match = spf_names(s, domain, term + 1, 0);
+	else if (strncasecmp(term, "mx", 2) == 0 &&
+	    strchr(":/", term[2]) != NULL)
+		match = spf_names(s, domain, term + 2, 1);
+	else if (strncasecmp(term, "include:", 8) == 0) {
+		if (++s->lookups <= DOCTOR_LOOKUPS_MAX)
+			return spf_check(s, term + 8, depth + 1);
+		match = -1;
+	} else if (strncasecmp(term, "redirect=", 9) == 0) {
+		snprintf(redirect, redirect_size, "%s", term + 9);
+		return 0;
+	} else if (strchr(term, '=') != NULL &&
+	    strcspn(term, "=") < strcspn(term, ":/"))
+		return 0;	/* exp= and unknown modifiers */
+	else {
+		snprintf(s->why, sizeof(s->why), "\"%.40s\" in %s's record: "
+		    "not evaluated here", term, domain);
+		return -1;
+	}
+	if (match == -1)
+		snprintf(s->why, sizeof(s->why), "over %d DNS lookups (RFC "
+		    "7208 4.6.4) or a bad term", DOCTOR_LOOKUPS_MAX);
+	return match;
+}
+
 /*
  * Evaluates domain's SPF record for s->host: 1 pass, 0 anything else
  * that is an answer (fail, softfail, neutral, none), -1 with s->why when
@@ -280,7 +336,6 @@ spf_check(struct spf *s, const char *domain, int depth)
 	static char txt[2][DOCTOR_TXT_MAX];
 	char rec[DOCTOR_TXT_MAX], redirect[DNS_NAME_MAX + 1] = "", *term,
 	    *next;
-	struct cidr net;
 	int rc, match;
 	size_t n;
 	char q;
@@ -313,53 +368,10 @@ spf_check(struct spf *s, const char *domain, int depth)
 		q = '+';
 		if (strchr("+-~?", *term) != NULL)
 			q = *term++;
-		if (strchr(term, '%') != NULL) {
-			snprintf(s->why, sizeof(s->why), "a macro in %s's "
-			    "record: not evaluated here", domain);
-			return -1;
-		}
-		if (strcasecmp(term, "all") == 0)
-			match = 1;
-		else if (strncasecmp(term, "ip4:", 4) == 0 ||
-		    strncasecmp(term, "ip6:", 4) == 0) {
-			if (net_cidr_parse(term + 4, &net) == -1 ||
-			    net.family != (term[2] == '4' ? AF_INET :
-			    AF_INET6)) {
-				snprintf(s->why, sizeof(s->why), "a bad term "
-				    "in %s's record", domain);
-				return -1;
-			}
-			match = net_cidr_match(&net, s->host);
-		} else if (strncasecmp(term, "a", 1) == 0 &&
-		    strchr(":/", term[1]) != NULL)
-			match = spf_names(s, domain, term + 1, 0);
-		else if (strncasecmp(term, "mx", 2) == 0 &&
-		    strchr(":/", term[2]) != NULL)
-			match = spf_names(s, domain, term + 2, 1);
-		else if (strncasecmp(term, "include:", 8) == 0) {
-			if (++s->lookups > DOCTOR_LOOKUPS_MAX)
-				match = -1;
-			else if ((match = spf_check(s, term + 8, depth + 1)) ==
-			    -1)
-				return -1;
-		} else if (strncasecmp(term, "redirect=", 9) == 0) {
-			snprintf(redirect, sizeof(redirect), "%s", term + 9);
-			continue;
-		} else if (strchr(term, '=') != NULL &&
-		    strcspn(term, "=") < strcspn(term, ":/"))
-			continue;	/* exp= and unknown modifiers */
-		else {
-			snprintf(s->why, sizeof(s->why), "\"%.40s\" in %s's "
-			    "record: not evaluated here", term, domain);
-			return -1;
-		}
-		if (match == -1) {
-			snprintf(s->why, sizeof(s->why), "over %d DNS lookups "
-			    "(RFC 7208 4.6.4) or a bad term", DOCTOR_LOOKUPS_MAX);
-			return -1;
-		}
-		if (match == 1)
-			return q == '+';
+		match = spf_term(s, domain, term, depth, redirect,
+		    sizeof(redirect));
+		if (match != 0)
+			return match == -1 ? -1 : q == '+';
 	}
 	if (redirect[0] != '\0') {
 		if (++s->lookups > DOCTOR_LOOKUPS_MAX)

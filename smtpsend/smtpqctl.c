@@ -646,13 +646,13 @@ cmd_check(void)
 	return 0;
 }
 
-int
-main(int argc, char *argv[])
+/* The options before the command, into the file's settings; a -D runs
+ * doctor's DKIM check at once. */
+static void
+options(int argc, char *argv[])
 {
-	const char *cmd, *arg, *env;
-	int c, rc;
+	int c;
 
-	log_prog = "smtpqctl";
 	opterr = 0;
 	while ((c = conf_getopt(argc, argv, "+:A:C:D:F:hl:m:q:U:",
 	    CONF_SMTPQCTL)) != -1) {
@@ -687,21 +687,14 @@ main(int argc, char *argv[])
 			die_usage("unknown option -%c", optopt);
 		}
 	}
-	conf_arg = conf_file();		/* check hands -F on */
-	if ((env = getenv("SMTPQCTL_SMTPD")) != NULL)
-		smtpd_path = env;
-	if ((env = getenv("SMTPQCTL_SMTPSEND")) != NULL)
-		smtpsend_path = env;
-	if (optind >= argc)
-		die_usage("a command, please");
-	cmd = argv[optind];
-	arg = optind + 1 < argc ? argv[optind + 1] : NULL;
-	if (strcmp(cmd, "dkim-keygen") == 0)
-		return cmd_dkim_keygen(argc - optind - 1, argv + optind + 1);
-	if (strcmp(cmd, "doctor") == 0)
-		return cmd_doctor(argc - optind - 1, argv + optind + 1);
-	if (optind + 2 < argc)
-		die_usage("too many arguments");
+}
+
+/* A command with one argument or none: those that need no queue first,
+ * then those on a message (an ID) or a domain, in the queue. */
+static int
+command(const char *cmd, const char *arg)
+{
+	int rc;
 
 	if (strcmp(cmd, "check") == 0 && arg == NULL)
 		return cmd_check();
@@ -737,4 +730,29 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "tlsrpt") == 0)
 		return cmd_tlsrpt(arg);
 	die_usage("%s: unknown command", cmd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *cmd, *env;
+
+	log_prog = "smtpqctl";
+	options(argc, argv);
+	conf_arg = conf_file();		/* check hands -F on */
+	if ((env = getenv("SMTPQCTL_SMTPD")) != NULL)
+		smtpd_path = env;
+	if ((env = getenv("SMTPQCTL_SMTPSEND")) != NULL)
+		smtpsend_path = env;
+	if (optind >= argc)
+		die_usage("a command, please");
+	cmd = argv[optind];
+	/* dkim-keygen and doctor take options of their own. */
+	if (strcmp(cmd, "dkim-keygen") == 0)
+		return cmd_dkim_keygen(argc - optind - 1, argv + optind + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(argc - optind - 1, argv + optind + 1);
+	if (optind + 2 < argc)
+		die_usage("too many arguments");
+	return command(cmd, optind + 1 < argc ? argv[optind + 1] : NULL);
 }
