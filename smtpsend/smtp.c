@@ -542,24 +542,15 @@ needs_utf8(const struct txn *t, const struct msg *m)
 	    (m->scan & BODY_8BIT_HEADERS);
 }
 
-/*
- * One transaction over the open session s for m's pending recipients
- * bound for s's destination: MAIL, RCPT each, DATA, the message and its
- * final dot.  With PIPELINING (RFC 2920 3.1) MAIL, the RCPTs and DATA go in one
- * batch and their replies are read in order after it; without, each
- * command waits for its reply.  0 when the server had its say, -1 when
- * the session was lost, with s->why saying why.
- */
-int
-smtp_txn(struct smtp *s, struct msg *m, struct txn *t)
+/* Which of m's recipients are t's (bound for s's destination and
+ * pending), and whether the message may go to s at all: 1 it may, 0 each
+ * of them has its answer (too large, unreadable, needs SMTPUTF8). */
+static int
+txn_prepare(struct smtp *s, struct msg *m, struct txn *t)
 {
-	char params[64] = "", masqbuf[ADDR_MAX + 1];
-	const char *body = envelope_ext(&m->env, "Body");
-	int code, is_batch, is_8bit;
 	size_t i;
 
-	/* Its recipients: those bound for this destination and pending.
-	 * Fixed for the transaction, whatever replies then decide. */
+	/* Fixed for the transaction, whatever replies then decide. */
 	for (i = 0; i < m->env.nrcpt; i++) {
 		t->mine[i] = m->rcpt[i].dest == s->dest &&
 		    m->rcpt[i].result == RES_TEMP;
@@ -586,8 +577,6 @@ smtp_txn(struct smtp *s, struct msg *m, struct txn *t)
 				    "queue file");
 		return 0;
 	}
-	is_8bit = (m->scan & BODY_8BIT) || (body != NULL &&
-	    strcasecmp(body, "8BITMIME") == 0);
 	/* RFC 6152 3 wants 8-bit data converted to 7 bit or returned when
 	 * the relay does not offer 8BITMIME.  Postfix converts MIME parts
 	 * declared 8bit, sends the rest as it is and returns none; Exim and
@@ -608,22 +597,44 @@ smtp_txn(struct smtp *s, struct msg *m, struct txn *t)
 	if (!s->has_8bitmime && (m->scan & BODY_8BIT))
 		log_info("id=%s relay=%s body=8bit result=sent as it is: "
 		    "the relay does not offer 8BITMIME", m->name, s->name);
-	t->mail = 250;		/* batched: RCPTs go out before its reply */
-	for (i = 0; i < m->env.nrcpt; i++)
-		t->nrelayed += t->mine[i];
-	is_batch = s->has_pipelining;
-	s->needs_rset = 1;
+	return 1;
+}
 
+/* MAIL FROM's parameters for m: never one the relay did not offer. */
+static void
+txn_params(const struct smtp *s, const struct msg *m, const struct txn *t,
+    char *params, size_t size)
+{
+	const char *body = envelope_ext(&m->env, "Body");
+
+	params[0] = '\0';
 	if (s->has_size)
-		snprintf(params, sizeof(params), " SIZE=%lld",
-		    (long long)m->size);
-	/* Never a parameter the relay did not offer.  8-bit content is
-	 * declared whatever smtpd recorded (RFC 6152 2). */
-	if (s->has_8bitmime && is_8bit)
+		snprintf(params, size, " SIZE=%lld", (long long)m->size);
+	/* 8-bit content is declared whatever smtpd recorded (RFC 6152 2). */
+	if (s->has_8bitmime && ((m->scan & BODY_8BIT) || (body != NULL &&
+	    strcasecmp(body, "8BITMIME") == 0)))
 		strcat(params, " BODY=8BITMIME");
 	if (s->has_smtputf8 && (envelope_ext(&m->env, "Smtputf8") !=
 	    NULL || needs_utf8(t, m)))
 		strcat(params, " SMTPUTF8");
+}
+
+/* MAIL, the RCPTs and DATA, and their replies up to DATA's: with
+ * PIPELINING (RFC 2920 3.1) in one batch, their replies read in order
+ * after it; without, each command waits for its reply.  1 DATA was sent,
+ * 0 nobody took the message, -1 the session was lost. */
+static int
+txn_envelope(struct smtp *s, struct msg *m, struct txn *t)
+{
+	char params[64], masqbuf[ADDR_MAX + 1];
+	int is_batch = s->has_pipelining;
+	size_t i;
+
+	t->mail = 250;		/* batched: RCPTs go out before its reply */
+	for (i = 0; i < m->env.nrcpt; i++)
+		t->nrelayed += t->mine[i];
+	s->needs_rset = 1;
+	txn_params(s, m, t, params, sizeof(params));
 	s->nmessages++;
 	out_printf(&s->out, "MAIL FROM:<%s>%s\r\n", masq_sender(&m->env,
 	    masqbuf, sizeof(masqbuf)), params);
@@ -647,9 +658,27 @@ smtp_txn(struct smtp *s, struct msg *m, struct txn *t)
 			    txn_rcpt(s, m, t, i) == -1)
 				return -1;
 	}
+	return 1;
+}
+
+/*
+ * One transaction over the open session s for m's pending recipients
+ * bound for s's destination: MAIL, RCPT each, DATA, the message and its
+ * final dot.  0 when the server had its say, -1 when the session was
+ * lost, with s->why saying why.
+ */
+int
+smtp_txn(struct smtp *s, struct msg *m, struct txn *t)
+{
+	int code, rc;
+	size_t i;
+
+	if (!txn_prepare(s, m, t))
+		return 0;
+	if ((rc = txn_envelope(s, m, t)) != 1)
+		return rc;
 	if ((code = smtp_reply(s)) == -1)
 		return -1;
-
 	if (code == 354) {
 		/* RFC 2920 3.1: DATA accepted without recipients: a lone
 		 * dot ends the empty message. */
