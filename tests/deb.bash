@@ -9,7 +9,8 @@
 #                       systemd-sysv installed (/sbin/init: without it
 #                       invoke-rc.d starts and stops nothing, and exim4's
 #                       daemon would outlive its package),
-#                       apt's lists, and exim4-daemon-light and mailutils
+#                       apt's lists, and exim4-daemon-light, mailutils and
+#                       the package's Recommends (ca-certificates, curl)
 #                       with what they need downloaded into apt's cache,
 #                       as apt inside the container has no network (only
 #                       lo): "apt-get install mailutils" there resolves
@@ -43,7 +44,8 @@ deb_root_setup() {
 	    chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
 	    --no-install-recommends install cron ucf systemd-sysv &&
 	    chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
-	    --download-only install exim4-daemon-light mailutils &&
+	    --download-only install exim4-daemon-light mailutils \
+	    ca-certificates curl &&
 	    ls "$r"/var/cache/apt/archives/mailutils_*.deb \
 	    "$r"/var/cache/apt/archives/exim4-daemon-light_*.deb
 }
