@@ -514,22 +514,39 @@ FUZZ_CFLAGS   = $(STD) -g -O1 -fno-omit-frame-pointer \
 		-Icommon -Itests/fuzz
 FUZZ_SRC      = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+# common/*.c (and smtpd's files for fuzz_session) are compiled once, with
+# the same flags, into build/fuzz/obj/: not again for each target (that
+# was 16 times the same 23 files, a third of make fuzz's time).
+FUZZ_O        = build/fuzz/obj
+FUZZ_COMMON   = $(COMMON_SRC:%.c=$(FUZZ_O)/%.o)
 # fuzz_session links smtpd's objects like smtpd, all but smtpd.c (main)
-FUZZ_LINK_fuzz_session = $(filter-out smtpd/smtpd.c,$(SMTPD_SRC))
+FUZZ_SESSION  = $(filter-out smtpd/smtpd.c,$(SMTPD_SRC))
+FUZZ_LINK_fuzz_session = $(FUZZ_SESSION:%.c=$(FUZZ_O)/%.o)
+
+$(FUZZ_O)/%.o: %.c $(wildcard common/*.h) smtpd/smtpd.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_O)/libcommon.a: $(FUZZ_COMMON)
+	rm -f $@
+	ar rcs $@ $(FUZZ_COMMON)
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
-    $(COMMON_SRC) common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
+    $(FUZZ_O)/libcommon.a $(FUZZ_LINK_fuzz_session) \
+    common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
     smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC) \
     smtpsend/mtasts.c smtpsend/tlsrpt.c smtpsend/tlspolicy.h \
     smtpsend/poolmsg.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_$*) $(COMMON_SRC)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_$*) \
+	    $(FUZZ_O)/libcommon.a
 
-# FUZZ_JOBS targets at a time (each runs on one core).
+# FUZZ_JOBS targets at a time (each runs on one core); a target is built
+# in the same jobs, so that building the next overlaps running the last.
 FUZZ_JOBS    ?= 2
 FUZZ_RUNS     = $(FUZZ_BIN:build/fuzz/%=fuzz-run-%)
 .PHONY: fuzz $(FUZZ_RUNS)
-fuzz: $(FUZZ_BIN)
+fuzz:
 	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) $(FUZZ_RUNS)
 
 $(FUZZ_RUNS): fuzz-run-%: build/fuzz/%
