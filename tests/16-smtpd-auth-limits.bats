@@ -5,9 +5,6 @@
 # smtpd logs.  Sessions are transcripts over a pipe, -E with REMOTE_HOST
 # standing for the TLS program in front, as in tests/18.
 
-# A long suite: tests/run starts it first.
-# tests/run: early
-
 load helpers
 load tls
 
