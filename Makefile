@@ -204,8 +204,9 @@ unit: $(UNIT_BIN) $(TEST_BIN)
 # The lint and the four builds run two at a time (separate directories);
 # then tests/run runs TEST_JOBS suites at a time, of both builds together:
 # on two cores 3 keeps them busy while suites wait on peers and timeouts,
-# more only adds load.  Suites marked "# tests/run: serial" (nspawn machines)
-# run one at a time, in one of the TEST_JOBS slots, from the start.
+# more only adds load.  Suites marked "# tests/run: nspawn" (they boot a
+# machine) run one at a time, in one of the TEST_JOBS slots, from the
+# start; "serial" ones (33: it asserts a latency) alone, at the end.
 TEST_JOBS ?= 3
 TEST_PREP  = test-lint test-plain test-clang test-asan fault
 test:
