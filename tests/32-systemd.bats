@@ -12,7 +12,7 @@
 # "tests/run: once": what this suite tests is the units and systemd's
 # handling of them, with the top (plain) build installed; under ASan or
 # valgrind it would test the same units again with the same binary.
-# tests/run: once serial novalgrind
+# tests/run: once nspawn novalgrind
 
 load helpers
 load systemd

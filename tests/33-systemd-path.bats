@@ -5,6 +5,8 @@
 # in new/ never makes the path unit spin.  Needs root (nspawn).
 # Its setup_file is tests/32's
 # with smtpsend.path enabled and a relay that defers one recipient.
+# serial (alone, after the others), not nspawn: it asserts a latency
+# (mail leaves within 2 s), which other suites beside it would stretch.
 # tests/run: once serial novalgrind
 
 load helpers

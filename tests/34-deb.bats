@@ -15,7 +15,7 @@
 #
 # "tests/run: once": it builds and installs the package, not the build
 # under test; the binaries' paths run under valgrind in the other suites.
-# tests/run: once serial novalgrind
+# tests/run: once nspawn novalgrind
 
 load helpers
 load systemd

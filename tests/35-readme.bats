@@ -29,8 +29,8 @@
 # Each prints, on fd 3, how long the boot and make install took, how long
 # its blocks took, and how long until the mail was where it should be
 # (seconds, wall clock, from the first block).
-# tests/run: once serial novalgrind
-# serial: it boots containers (nspawn).  novalgrind: the only binaries
+# tests/run: once nspawn novalgrind
+# nspawn: it boots containers.  novalgrind: the only binaries
 # of ours it runs are the top build's, installed in the container and
 # started by systemd, as tests/32 and 33 do; the paths they take (smtpd
 # with -T and a recipients file, smtpsend relaying with TLS and AUTH,

@@ -6,6 +6,9 @@
 # header is the client for trust, relay control, logs and Received:;
 # anything else from a -P peer is refused with 421 and never a session.
 
+# A long suite (about 45 s under ASan): tests/run starts it first.
+# tests/run: early
+
 load helpers
 
 setup() {

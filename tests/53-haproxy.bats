@@ -8,7 +8,8 @@
 # exactly once, by Message-ID, while a host crashes and comes back; a
 # duplicate is reported, a loss fails.  Relay control sees the client
 # HAProxy saw, never HAProxy.  In CI a missing peer fails the test.
-# tests/run: novalgrind
+# A long suite (about 50 s under ASan): tests/run starts it first.
+# tests/run: novalgrind early
 
 load helpers
 load haproxy

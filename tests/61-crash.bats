@@ -19,6 +19,9 @@
 #
 # Runs are bounded by a count and by time (CRASH_SECONDS each part).
 
+# A long suite (about 40 s): tests/run starts it first.
+# tests/run: early
+
 load helpers
 
 # A process killed while LeakSanitizer runs its check at exit leaves a
