@@ -13,7 +13,10 @@
 #                         everyone (Postfix drops privileges)
 #   provider_trust        in the container (SD_LEADER): the name in
 #                         /etc/hosts, the CA among the system's
-#                         (ca-certificates.crt, as a public CA would be)
+#                         (ca-certificates.crt, as a public CA would be,
+#                         and in /usr/local/share/ca-certificates, so that
+#                         installing ca-certificates, which the package
+#                         recommends, keeps it)
 #   provider_start DIR    starts it in the container's network (again
 #                         after provider_stop: same queue, same Maildirs)
 #   provider_stop DIR     stops it (nothing listens on its port after)
@@ -49,8 +52,11 @@ provider_prepare() {
 provider_trust() {
 	local root=/proc/$SD_LEADER/root
 	echo "127.0.0.1 $PROVIDER_NAME" >>"$root/etc/hosts" &&
-	    mkdir -p "$root/etc/ssl/certs" &&
-	    cat "$1/pki/ca.pem" >>"$root/etc/ssl/certs/ca-certificates.crt"
+	    mkdir -p "$root/etc/ssl/certs" \
+	    "$root/usr/local/share/ca-certificates" &&
+	    cat "$1/pki/ca.pem" >>"$root/etc/ssl/certs/ca-certificates.crt" &&
+	    cp "$1/pki/ca.pem" \
+	    "$root/usr/local/share/ca-certificates/smtpq-provider-test.crt"
 }
 
 provider_start() {
