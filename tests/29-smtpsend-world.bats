@@ -9,6 +9,7 @@
 # destination decided: taken exactly once by its own receiver (counted
 # there, by Message-ID and recipient), still queued, or in exactly one
 # bounce; never twice, never lost.
+# tests/run: early
 # tests/run: novalgrind (smtpsend's parallel and direct-delivery paths run under valgrind in tests/29-smtpsend-parallel and tests/29-smtpsend-mxnet; 2,000 messages under valgrind would take many minutes)
 
 load helpers
@@ -28,6 +29,7 @@ setup() {
 	world_start $KINDS
 }
 
+# WORLD_KEEP=DIR keeps the test's files (queue, log, receivers) there.
 teardown() {
 	[ -z "${WORLD_KEEP:-}" ] || cp -a "$BATS_TEST_TMPDIR" "$WORLD_KEEP"
 	mxnet_stop
