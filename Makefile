@@ -70,7 +70,7 @@ PROGS	= $(O)/smtpd/smtpd $(if $(SMTPSEND_SRC),$(O)/smtpsend/smtpsend) \
 	  $(SMTPD_PROGS:%=$(O)/smtpd/%) \
 	  $(if $(SMTPQCTL_SRC),$(O)/smtpsend/smtpqctl)
 
-.PHONY: all test unit run clean install uninstall bench valgrind
+.PHONY: all test unit run clean install uninstall bench valgrind bench-world
 all: $(PROGS)
 
 $(O)/%.o: %.c common/common.h
@@ -657,3 +657,8 @@ endif
 bench: all $(BENCH_BIN)
 	SMTPD_BUILD='$(SMTPD_LIBC)$(if $(SMTPD_STATIC), $(SMTPD_STATIC), dynamic)' \
 	    tests/bench/run . build/bench
+
+# Only direct delivery to the world against Postfix (issue 24; part of
+# "make bench"): tests/bench/world.  BENCH_QUICK=1: 200 messages.
+bench-world: all build/bench/treecpu
+	tests/bench/world . build/bench
