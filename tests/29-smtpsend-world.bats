@@ -9,7 +9,10 @@
 # destination decided: taken exactly once by its own receiver (counted
 # there, by Message-ID and recipient), still queued, or in exactly one
 # bounce; never twice, never lost.
-# tests/run: early
+# Only with the plain build ("once"), not under ASan: the same paths run
+# under ASan in tests/29-smtpsend-parallel and 29-smtpsend-mxnet, and
+# this suite's minutes are the receivers' and smtpsend's real work.
+# tests/run: early once
 # tests/run: novalgrind (smtpsend's parallel and direct-delivery paths run under valgrind in tests/29-smtpsend-parallel and tests/29-smtpsend-mxnet; 2,000 messages under valgrind would take many minutes)
 
 load helpers
