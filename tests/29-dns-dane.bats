@@ -287,3 +287,24 @@ assert_no_ehlo_through() {
 	[ ! -s "$RELAY_DIR/transcript" ]
 	grep -q "mx=bogus.dane.test result=skipped: 451 4.7.5 bogus.dane.test: DANE: TLSA lookup failed" "$LOG"
 }
+
+@test "smtpsend records each MX session for the TLS report: tlsrpt DAY counts DANE successes and failures by type" {
+	mx25 ee
+	send rcpt@ee.dane.test
+	assert_status 0
+	send rcpt@none.dane.test
+	assert_status 0
+	send rcpt@eebad.dane.test
+	assert_status 75
+	# The message to eebad waits its next try: this run does not count
+	# its host again.
+	send rcpt@bogus.dane.test
+	assert_status 75
+	tlsrpt_check "$Q" '[
+	 {"type": "tlsa", "domain": "ee.dane.test", "ok": 1, "failed": 0, "details": []},
+	 {"type": "tlsa", "domain": "eebad.dane.test", "ok": 0, "failed": 1, "details":
+	  [["tlsa-invalid", "eebad.dane.test", 1]]},
+	 {"type": "tlsa", "domain": "bogus.dane.test", "ok": 0, "failed": 1, "details":
+	  [["dnssec-invalid", "bogus.dane.test", 1]]},
+	 {"type": "no-policy-found", "domain": "none.dane.test", "ok": 1, "failed": 0, "details": []}]'
+}

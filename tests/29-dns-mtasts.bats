@@ -86,6 +86,7 @@ setup_file() {
 	    ip -n "$DNS_NS" addr add 198.51.100.1/24 dev "sq$$" &&
 	    ip -n "$DNS_NS" link set "sq$$" up &&
 	    ip -n "$MX_NS" addr add 198.51.100.25/24 dev "sm$$" &&
+	    ip -n "$MX_NS" addr add 198.51.100.26/24 dev "sm$$" &&
 	    ip -n "$MX_NS" link set "sm$$" up || return 1
 	mkdir -p "$BATS_FILE_TMPDIR/nginx"
 	cat >"$BATS_FILE_TMPDIR/nginx/nginx.conf" <<CONF
@@ -176,6 +177,13 @@ send() {
 	qmsg "$NAME" a@client.test "$1"
 	run dns_exec "$SMTPSEND" -q "$Q" -n client.test -l "$LOG" -t 10s \
 	    -r mx -C "$CA" -m "$BATS_TEST_TMPDIR/maildir"
+}
+
+# mxset RR...: enforce.test's MX records (and more) become these, at once.
+mxset() {
+	unbound-control -c "$DNS_DIR/unbound.conf" local_data_remove enforce.test. >/dev/null &&
+	    printf '%s\n' "$@" |
+	    unbound-control -c "$DNS_DIR/unbound.conf" local_datas >/dev/null
 }
 
 sts() {
@@ -310,4 +318,36 @@ sts() {
 	[ -f "$Q/new/$NAME" ]
 	[ ! -s "$RELAY_DIR/transcript" ]
 	grep -q "mx=only.other.test result=skipped: 451 4.7.5 only.other.test: not an MX host of bad.test's MTA-STS policy (enforce)" "$LOG"
+}
+
+@test "smtpsend records each MX session for the TLS report: an MTA-STS host with the wrong name, one verified, one the policy refuses" {
+	local d=$BATS_FILE_TMPDIR/pki pf=$BATS_TEST_TMPDIR/relay26.port pid26
+	mx25
+	# a.pool.enforce.test matches the policy's *.pool.enforce.test, but
+	# the MX certificate does not name it: a host mismatch, then the
+	# next MX host takes the mail.
+	mxset 'enforce.test. MX 5 a.pool.enforce.test.' \
+	    'enforce.test. MX 10 mx.enforce.test.' \
+	    'a.pool.enforce.test. A 198.51.100.26'
+	ip netns exec "$MX_NS" "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$pf" --bind 198.51.100.26 --port 25 \
+	    --dir "$BATS_TEST_TMPDIR/relay26" --tls "$d/mx.pem:$d/mx.key" 3>&- &
+	pid26=$!
+	wait_for test -s "$pf"
+	send rcpt@enforce.test
+	kill "$pid26"
+	wait "$pid26" || true
+	mxset 'enforce.test. MX 10 mx.enforce.test.' \
+	    'enforce.test. MX 20 backup.elsewhere.test.'
+	assert_status 0
+	grep -q "to=<rcpt@enforce.test> route=mx relay=mx.enforce.test\[198.51.100.25\]:25 tls=verified .*result=sent" "$LOG"
+	policy bad.test 'version: STSv1\nmode: enforce\nmx: mx.bad.test\nmax_age: 600\n'
+	txt _mta-sts.bad.test. "v=STSv1; id=9"
+	send rcpt@bad.test
+	assert_status 75
+	tlsrpt_check "$Q" '[
+	 {"type": "sts", "domain": "enforce.test", "ok": 1, "failed": 1, "details":
+	  [["certificate-host-mismatch", "a.pool.enforce.test", 1]]},
+	 {"type": "sts", "domain": "bad.test", "ok": 0, "failed": 1, "details":
+	  [["validation-failure", "only.other.test", 1]]}]'
 }

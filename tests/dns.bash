@@ -143,3 +143,26 @@ nsd_listening() {
 	kill -0 "$NSD_PID" 2>/dev/null || return 1
 	ip netns exec "$DNS_NS" ss -Hlun 'src 127.0.0.2:53' | grep -q .
 }
+
+# tlsrpt_check QUEUE JSON: "smtpqctl tlsrpt" of today (UTC) for QUEUE,
+# read by Python's json, has the policies JSON lists (each {"type",
+# "domain", "ok", "failed", "details": sorted [result, mx host, count]}),
+# in any order.
+tlsrpt_check() {
+	local out
+	out=$("$SMTPQCTL" -q "$1" -l - tlsrpt "$(date -u +%Y-%m-%d)") ||
+	    { printf '%s\n' "$out" >&2; return 1; }
+	printf '%s' "$out" | "$PYTHON" -c '
+import json, sys
+r = json.load(sys.stdin)
+want = sorted(json.loads(sys.argv[1]), key=lambda p: (p["type"], p["domain"]))
+got = sorted(({"type": p["policy"]["policy-type"], "domain": p["policy"]["policy-domain"],
+        "ok": p["summary"]["total-successful-session-count"],
+        "failed": p["summary"]["total-failure-session-count"],
+        "details": sorted([d["result-type"], d.get("receiving-mx-hostname", "-"),
+                           d["failed-session-count"]] for d in p["failure-details"])}
+       for p in r["policies"]), key=lambda p: (p["type"], p["domain"]))
+if got != want:
+    sys.exit("got  %s\nwant %s" % (got, want))
+' "$2"
+}
