@@ -118,6 +118,7 @@ setup() {
 }
 
 teardown() {
+	mitm_stop
 	relay_stop
 	[ -z "${DNS_NS:-}" ] ||
 	    printf 'nameserver 127.0.0.1\n' >"/etc/netns/$DNS_NS/resolv.conf"
@@ -307,4 +308,48 @@ assert_no_ehlo_through() {
 	 {"type": "tlsa", "domain": "bogus.dane.test", "ok": 0, "failed": 1, "details":
 	  [["dnssec-invalid", "bogus.dane.test", 1]]},
 	 {"type": "no-policy-found", "domain": "none.dane.test", "ok": 1, "failed": 0, "details": []}]'
+}
+
+# No MAIL FROM reached the MX host: nothing went in plaintext.
+assert_no_mail_from() {
+	if grep -q 'MAIL FROM' "$RELAY_DIR/transcript" 2>/dev/null; then
+		cat "$RELAY_DIR/transcript" >&2
+		return 1
+	fi
+}
+
+@test "a man in the middle strips STARTTLS from a DANE host: the mail waits, nothing in plaintext" {
+	mx ee
+	mitm_start "$MX_NS" strip 198.51.100.25 "$RELAY_PORT"
+	send rcpt@ee.dane.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_no_mail_from
+	# The attack was met: the relay saw EHLO, then the ClientHello.
+	grep -q 'C: EHLO' "$RELAY_DIR/transcript"
+	grep -q "relay=ee.dane.test\[198.51.100.25\]:25 result=unusable: .*STARTTLS not offered" "$LOG"
+	grep -q "ee.dane.test tlsa starttls-not-supported ee.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
+}
+
+@test "a man in the middle answers 454 to a DANE host's STARTTLS: the mail waits, nothing in plaintext" {
+	mx ee
+	mitm_start "$MX_NS" 454 198.51.100.25 "$RELAY_PORT"
+	send rcpt@ee.dane.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_no_mail_from
+	grep -q 'C: EHLO' "$RELAY_DIR/transcript"
+	grep -q "ee.dane.test tlsa starttls-not-supported ee.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
+}
+
+@test "a man in the middle strips STARTTLS where no policy applies: delivered in plaintext, tls=none logged" {
+	mx ee
+	mitm_start "$MX_NS" strip 198.51.100.25 "$RELAY_PORT"
+	send rcpt@none.dane.test
+	assert_status 0
+	[ -f "$RELAY_DIR/1.eml" ]
+	grep -q "to=<rcpt@none.dane.test> route=mx relay=none.dane.test\[198.51.100.25\]:25 tls=none .*result=sent" "$LOG"
+	grep -q "none.dane.test no-policy-found success none.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
 }

@@ -155,6 +155,7 @@ setup() {
 }
 
 teardown() {
+	mitm_stop
 	relay_stop
 }
 
@@ -350,4 +351,39 @@ sts() {
 	  [["certificate-host-mismatch", "a.pool.enforce.test", 1]]},
 	 {"type": "sts", "domain": "bad.test", "ok": 0, "failed": 1, "details":
 	  [["validation-failure", "only.other.test", 1]]}]'
+}
+
+# mitm MODE: the fake relay as MX host on a port of its own, and
+# tests/dns/mitm.py on 198.51.100.25:25 in front of it.
+mitm() {
+	local portfile="$BATS_TEST_TMPDIR/relay.port" d=$BATS_FILE_TMPDIR/pki
+	rm -f "$portfile"
+	ip netns exec "$MX_NS" "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$portfile" --bind 198.51.100.25 \
+	    --dir "$RELAY_DIR" --tls "$d/mx.pem:$d/mx.key" 3>&- &
+	RELAY_PID=$!
+	wait_for test -s "$portfile" || return 1
+	mitm_start "$MX_NS" "$1" 198.51.100.25 "$(cat "$portfile")"
+}
+
+@test "MTA-STS enforce, a man in the middle strips STARTTLS or answers 454: the mail waits, nothing in plaintext" {
+	local mode
+	for mode in strip 454; do
+		mitm "$mode"
+		send rcpt@enforce.test
+		assert_status 75
+		[ -f "$Q/new/$NAME" ]
+		[ ! -e "$RELAY_DIR/1.eml" ]
+		grep -q 'C: EHLO' "$RELAY_DIR/transcript"
+		if grep -q 'MAIL FROM' "$RELAY_DIR/transcript"; then
+			cat "$RELAY_DIR/transcript" >&2
+			return 1
+		fi
+		rm -f "$Q/new/$NAME"
+		mitm_stop
+		relay_stop
+	done
+	grep -q "relay=mx.enforce.test\[198.51.100.25\]:25 result=unusable: .*STARTTLS not offered" "$LOG"
+	tlsrpt_check "$Q" '[{"type": "sts", "domain": "enforce.test", "ok": 0, "failed": 2, "details":
+	  [["starttls-not-supported", "mx.enforce.test", 2]]}]'
 }

@@ -166,3 +166,24 @@ if got != want:
     sys.exit("got  %s\nwant %s" % (got, want))
 ' "$2"
 }
+
+# mitm_start NS MODE ADDR TO_PORT: tests/dns/mitm.py in namespace NS on
+# ADDR:25, passing connections on to ADDR:TO_PORT and attacking their
+# STARTTLS (MODE strip: removed from the EHLO reply and refused with 502;
+# 454: refused with 454).  mitm_stop stops it by its pid.
+mitm_start() {
+	local pf=$BATS_TEST_TMPDIR/mitm.port
+	rm -f "$pf"
+	ip netns exec "$1" "$PYTHON" "$BATS_TEST_DIRNAME/dns/mitm.py" "$2" \
+	    "$3" 25 "$3" "$4" "$pf" 3>&- &
+	MITM_PID=$!
+	wait_for test -s "$pf"
+}
+
+mitm_stop() {
+	if [ -n "${MITM_PID:-}" ]; then
+		kill "$MITM_PID" 2>/dev/null || true
+		wait "$MITM_PID" 2>/dev/null || true
+		MITM_PID=
+	fi
+}
