@@ -26,6 +26,10 @@ struct dane {
 	enum dane_state	state;
 	size_t		n;		/* usable records in tlsa[] */
 	struct dns_tlsa	tlsa[DNS_TLSA_MAX];
+	/* RFC 7672 2.2.2: the TLSA base domain, the name the records were
+	 * found at: the MX host's name, or its CNAME-expanded name.  The
+	 * SNI and, for DANE-TA, the name the certificate must carry. */
+	char		base[DNS_NAME_MAX + 1];
 	char		why[320];	/* for logs and smtpqctl probe */
 };
 

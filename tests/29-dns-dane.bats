@@ -68,6 +68,11 @@ none A 198.51.100.25
 bogus MX 10 bogus
 bogus A 198.51.100.25
 _25._tcp.bogus TLSA 3 1 1 $ee
+cn MX 10 alias
+alias CNAME ta
+cn2 MX 10 alias2
+alias2 CNAME none
+_25._tcp.alias2 TLSA 3 1 1 $ee
 ZONE
 	cat >"$z/plain.test.zone" <<ZONE
 \$ORIGIN plain.test.
@@ -352,4 +357,30 @@ assert_no_mail_from() {
 	[ -f "$RELAY_DIR/1.eml" ]
 	grep -q "to=<rcpt@none.dane.test> route=mx relay=none.dane.test\[198.51.100.25\]:25 tls=none .*result=sent" "$LOG"
 	grep -q "none.dane.test no-policy-found success none.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
+}
+
+@test "an MX host that is a CNAME: TLSA at the expanded name first, its name the one a DANE-TA certificate must carry (RFC 7672 2.2.2)" {
+	mx25 ta
+	send rcpt@cn.dane.test
+	assert_status 0
+	[ -f "$RELAY_DIR/1.eml" ]
+	grep -q "mx=alias.dane.test dane=required: 1 usable TLSA records at the CNAME target ta.dane.test" "$LOG"
+	grep -q "to=<rcpt@cn.dane.test> route=mx relay=alias.dane.test\[198.51.100.25\]:25 tls=dane .*result=sent" "$LOG"
+	relay_stop
+	# The target's records hold: a certificate of the CA for another
+	# name does not pass.
+	RELAY_DIR=$BATS_TEST_TMPDIR/relay-wrong
+	mx25 wrong
+	send rcpt@cn.dane.test
+	assert_status 75
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_no_mail_from
+}
+
+@test "an MX host that is a CNAME to a name without TLSA records: those at its own name are used" {
+	mx25 ee
+	send rcpt@cn2.dane.test
+	assert_status 0
+	grep -q "mx=alias2.dane.test dane=required: 1 usable TLSA records$" "$LOG"
+	grep -q "to=<rcpt@cn2.dane.test> route=mx relay=alias2.dane.test\[198.51.100.25\]:25 tls=dane .*result=sent" "$LOG"
 }
