@@ -37,14 +37,22 @@ struct mxtls_domain {
 static struct mxtls_host hosts[MXTLS_HOSTS_MAX];
 static struct mxtls_domain domains[MXTLS_DOMAINS_MAX];
 static size_t nhosts, ndomains;
-static const char *mxtls_queue = ".", *mxtls_cafile;
+static const char *mxtls_queue = ".";
 static int mxtls_timeout = 60;
 
+/*
+ * cafile (-C) is not used here, on purpose: it is the relays' trust
+ * anchor.  MTA-STS wants the Web PKI (RFC 8461 3.3, 4.2): the policy host
+ * and the MX hosts are verified against the system's CAs alone, so that
+ * a private relay CA neither replaces them for the world's MX hosts nor
+ * vouches for one.  An operator who means a CA to vouch for MX hosts puts
+ * it in the system's store (smtpsend.8, MTA-STS).
+ */
 void
 mxtls_setup(const char *queue_dir, const char *cafile, int timeout)
 {
+	(void)cafile;
 	mxtls_queue = queue_dir;
-	mxtls_cafile = cafile;
 	mxtls_timeout = timeout;
 }
 
@@ -82,8 +90,8 @@ mxtls_sts(const char *domain)
 			return domains[i].has_policy ? &domains[i].p : NULL;
 	d = &domains[ndomains++ % MXTLS_DOMAINS_MAX];
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
-	d->has_policy = mtasts_lookup(mxtls_queue, domain, mxtls_cafile,
-	    mxtls_timeout, &d->p, why, sizeof(why));
+	d->has_policy = mtasts_lookup(mxtls_queue, domain, mxtls_timeout,
+	    &d->p, why, sizeof(why));
 	log_info("domain=%s mta-sts=%s: %s", domain, d->has_policy ?
 	    mtasts_mode_name(d->p.mode) : "none", why);
 	return d->has_policy ? &d->p : NULL;
@@ -99,6 +107,7 @@ mxtls_apply(const char *domain, int is_mx_secure, struct url *u, char *why,
 
 	u->dane = NULL;
 	u->is_tls_required = 0;
+	u->is_webpki = 0;
 	/* An address literal ([192.0.2.1]) has no name to look up. */
 	if (u->host[0] == '[' || u->is_ip)
 		return 0;
@@ -121,8 +130,10 @@ mxtls_apply(const char *domain, int is_mx_secure, struct url *u, char *why,
 	act = mtasts_check(p, u->host);
 	switch (act) {
 	case MTASTS_ACT_VERIFY:
-		/* RFC 8461 4.2: STARTTLS, the chain and the MX name. */
+		/* RFC 8461 4.2: STARTTLS, the chain (to the system's CAs,
+		 * not -C's) and the MX name. */
 		u->tls = URL_TLS_STARTTLS;
+		u->is_webpki = 1;
 		return 0;
 	case MTASTS_ACT_REFUSE:
 		snprintf(why, size, "451 4.7.5 %s: not an MX host of %s's "

@@ -114,6 +114,8 @@ struct url {
 	int		is_ip;			/* host is an address */
 	int		is_tls_required;	/* STARTTLS, unverified, never
 						 * plaintext (RFC 7672 2.2) */
+	int		is_webpki;	/* MTA-STS: verified against the
+					 * system's CAs, never -C's */
 	char		addr[64];		/* "": connect to host; else
 						 * this address of it (MX) */
 };

@@ -151,6 +151,10 @@ teardown_file() {
 
 setup() {
 	CA=$BATS_FILE_TMPDIR/pki/ca.pem
+	# The system's CAs, for this test world: OpenSSL's default store
+	# (SSL_CERT_FILE) and curl's (CURL_CA_BUNDLE) hold the test CA.
+	STORE=$CA
+	RELAY_CA=
 	mkdir -p "$Q"
 }
 
@@ -176,8 +180,9 @@ mx25() {
 send() {
 	NAME=$(qname)
 	qmsg "$NAME" a@client.test "$1"
-	run dns_exec "$SMTPSEND" -q "$Q" -n client.test -l "$LOG" -t 10s \
-	    -r mx -C "$CA" -m "$BATS_TEST_TMPDIR/maildir"
+	run dns_exec env SSL_CERT_FILE="$STORE" CURL_CA_BUNDLE="$STORE" \
+	    "$SMTPSEND" -q "$Q" -n client.test -l "$LOG" -t 10s \
+	    -r mx ${RELAY_CA:+-C "$RELAY_CA"} -m "$BATS_TEST_TMPDIR/maildir"
 }
 
 # mxset RR...: enforce.test's MX records (and more) become these, at once.
@@ -188,7 +193,7 @@ mxset() {
 }
 
 sts() {
-	run dns_exec "$STSQ" -q "$Q" -C "$CA" -t 10 "$@"
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$STSQ" -q "$Q" -t 10 "$@"
 	assert_status 0
 }
 
@@ -247,7 +252,7 @@ sts() {
 	[[ "${lines[1]}" == "why: fetch failed: curl failed (exit 7: the policy host refused the connection); the cached policy id 1 holds" ]]
 	[ "${lines[2]}" = "evil.down.test refuse" ]
 	mkdir -p "$fresh"
-	run dns_exec "$STSQ" -q "$fresh" -C "$CA" down.test mx.down.test
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$STSQ" -q "$fresh" down.test mx.down.test
 	[ "${lines[0]}" = "sts=none" ]
 	[ "${lines[2]}" = "mx.down.test none" ]
 }
@@ -275,7 +280,7 @@ sts() {
 }
 
 @test "smtpqctl probe DOMAIN shows the MX hosts, the policy and what each host requires" {
-	run dns_exec "$SMTPQCTL" -q "$Q" -l - -C "$CA" probe enforce.test
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$Q" -l - probe enforce.test
 	assert_status 0
 	[ "${lines[0]}" = "domain enforce.test" ]
 	[ "${lines[1]}" = "mx: ok" ]
@@ -291,7 +296,7 @@ sts() {
 	[ "${lines[12]}" = "    requires: not used (no mx: of the MTA-STS policy matches it)" ]
 	[ "${lines[13]}" = "result: 1 of 2 MX hosts usable" ]
 	[ -f "$Q/mta-sts/enforce.test" ]
-	run dns_exec "$SMTPQCTL" -q "$Q" -l - -C "$CA" probe testing.test
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$Q" -l - probe testing.test
 	assert_status 0
 	[ "${lines[6]}" = "mx 10 mx.elsewhere.test" ]
 	[ "${lines[8]}" = "    requires: STARTTLS when offered, unverified (MTA-STS testing: what enforce would do is logged; it would not be used)" ]
@@ -386,4 +391,36 @@ mitm() {
 	grep -q "relay=mx.enforce.test\[198.51.100.25\]:25 result=unusable: .*STARTTLS not offered" "$LOG"
 	tlsrpt_check "$Q" '[{"type": "sts", "domain": "enforce.test", "ok": 0, "failed": 2, "details":
 	  [["starttls-not-supported", "mx.enforce.test", 2]]}]'
+}
+
+@test "MTA-STS and -C: a relay CA alone vouches for no MX host nor policy host; the system's CAs do" {
+	mx25
+	# The system's CAs trust the test CA: the policy is fetched and
+	# cached, the MX host verified, the mail sent (no -C needed).
+	send rcpt@enforce.test
+	assert_status 0
+	grep -q "to=<rcpt@enforce.test> route=mx relay=mx.enforce.test\[198.51.100.25\]:25 tls=verified .*result=sent" "$LOG"
+	relay_stop
+	# Now the system's CAs are another set, and the test CA is only
+	# smtpsend's -C, the relays' anchor: the cached policy (enforce)
+	# holds, and the MX host's certificate does not verify.
+	RELAY_DIR=$BATS_TEST_TMPDIR/relay2
+	mx25
+	STORE=$BATS_FILE_TMPDIR/pki/evil.pem RELAY_CA=$CA
+	txt _mta-sts.enforce.test. "v=STSv1; id=3"
+	send rcpt@enforce.test
+	txt _mta-sts.enforce.test. "v=STSv1; id=1"
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	if grep -q 'MAIL FROM' "$RELAY_DIR/transcript"; then
+		cat "$RELAY_DIR/transcript" >&2
+		return 1
+	fi
+	grep -q "domain=enforce.test mta-sts=enforce: fetch failed: curl failed (exit 60: TLS failed or the certificate is not trusted); the cached policy id 1 holds" "$LOG"
+	grep -q "relay=mx.enforce.test\[198.51.100.25\]:25 result=unusable: .*certificate not trusted" "$LOG"
+	# smtpqctl probe fetches as smtpsend does: -C is no anchor there.
+	mkdir -p "$BATS_TEST_TMPDIR/fresh"
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$BATS_TEST_TMPDIR/fresh" -l - -C "$CA" probe enforce.test
+	[[ "$output" == *"mta-sts why: fetch failed: curl failed (exit 60"* ]] ||
+	    { printf '%s\n' "$output" >&2; return 1; }
 }
