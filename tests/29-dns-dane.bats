@@ -73,6 +73,8 @@ alias CNAME ta
 cn2 MX 10 alias2
 alias2 CNAME none
 _25._tcp.alias2 TLSA 3 1 1 $ee
+cn3 MX 10 alias3
+alias3 CNAME bogus
 ZONE
 	cat >"$z/plain.test.zone" <<ZONE
 \$ORIGIN plain.test.
@@ -383,4 +385,13 @@ assert_no_mail_from() {
 	assert_status 0
 	grep -q "mx=alias2.dane.test dane=required: 1 usable TLSA records$" "$LOG"
 	grep -q "to=<rcpt@cn2.dane.test> route=mx relay=alias2.dane.test\[198.51.100.25\]:25 tls=dane .*result=sent" "$LOG"
+}
+
+@test "an MX host that is a CNAME to a name whose TLSA record is bogus: deferred, not a fallback to its own name" {
+	mx25 ee
+	send rcpt@cn3.dane.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -s "$RELAY_DIR/transcript" ]
+	grep -q "mx=alias3.dane.test dane=defer: TLSA lookup failed" "$LOG"
 }

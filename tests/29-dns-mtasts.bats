@@ -37,7 +37,7 @@ setup_file() {
 		    -days 2 -subj /CN=smtpq-sts-ca 2>/dev/null || exit 1
 		key web.key && openssl req -new -key web.key -out web.csr \
 		    -subj /CN=mta-sts 2>/dev/null || exit 1
-		printf 'subjectAltName=%s\n' "DNS:mta-sts.enforce.test,DNS:mta-sts.testing.test,DNS:mta-sts.refresh.test,DNS:mta-sts.down.test,DNS:mta-sts.redirect.test,DNS:mta-sts.bad.test" >web.ext
+		printf 'subjectAltName=%s\n' "DNS:mta-sts.enforce.test,DNS:mta-sts.testing.test,DNS:mta-sts.refresh.test,DNS:mta-sts.down.test,DNS:mta-sts.redirect.test,DNS:mta-sts.bad.test,DNS:mta-sts.big.test" >web.ext
 		openssl x509 -req -in web.csr -CA ca.pem -CAkey ca.key \
 		    -CAcreateserial -out web.pem -days 2 -extfile web.ext \
 		    2>/dev/null || exit 1
@@ -57,8 +57,10 @@ setup_file() {
 	policy down.test 'version: STSv1\nmode: enforce\nmx: mx.down.test\nmax_age: 86400\n'
 	policy evil.test 'version: STSv1\nmode: none\nmax_age: 86400\n'
 	policy bad.test 'version: STSv1\nmode: enforce\nmax_age: 86400\n'
+	# Valid, then padded past the 64 KiB a policy may have.
+	policy big.test "version: STSv1\nmode: none\nmax_age: 86400\nx: $(head -c 70000 /dev/zero | tr '\0' a)\n"
 	export DNS_DIR=$BATS_FILE_TMPDIR/dns
-	for n in enforce testing refresh down redirect evil bad; do
+	for n in enforce testing refresh down redirect evil bad big; do
 		lines+=("local-data: \"mta-sts.$n.test. A 127.0.0.1\""
 		    "local-data: '_mta-sts.$n.test. TXT \"v=STSv1; id=1\"'")
 	done
@@ -423,4 +425,11 @@ mitm() {
 	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$BATS_TEST_TMPDIR/fresh" -l - -C "$CA" probe enforce.test
 	[[ "$output" == *"mta-sts why: fetch failed: curl failed (exit 60"* ]] ||
 	    { printf '%s\n' "$output" >&2; return 1; }
+}
+
+@test "a policy longer than 64 KiB is not taken (RFC 8461 3.3: bounded)" {
+	sts big.test
+	[ "${lines[0]}" = "sts=none" ]
+	[ "${lines[1]}" = "why: fetch failed: curl failed (exit 63: policy too long)" ]
+	[ ! -e "$Q/mta-sts/big.test" ]
 }
