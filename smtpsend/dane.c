@@ -67,6 +67,64 @@ dane_rrdata(const struct dns_tlsa *t, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * The name host's CNAME chain in an answer ends at (RFC 1034 3.6.2), in
+ * out: 1 when it differs from host, 0 when host is no alias (or the
+ * chain is longer than a resolver follows), -1 when a CNAME record is
+ * malformed.
+ */
+static int
+dane_expand(const unsigned char *msg, size_t len, const char *host,
+    char *out, size_t size)
+{
+	struct dns_answer a;
+	struct dns_rr rr;
+	char target[DNS_NAME_MAX + 1];
+	int hops, rc, is_moved;
+
+	snprintf(out, size, "%s", host);
+	/* Each pass follows one link; a chain in any order is walked in
+	 * as many passes as it has links, at most 8 (a loop ends too). */
+	for (hops = 0; hops < 8; hops++) {
+		if (dns_open(&a, msg, len) != DNS_OK)
+			return 0;
+		is_moved = 0;
+		while ((rc = dns_next(&a, &rr)) == 1) {
+			if (rr.type != DNS_TYPE_CNAME ||
+			    strcmp(rr.owner, out) != 0)
+				continue;
+			if (dns_rdata_name(&a, &rr, target, sizeof(target))
+			    == -1)
+				return -1;
+			snprintf(out, size, "%s", target);
+			is_moved = 1;
+			break;
+		}
+		if (rc == -1)
+			return -1;
+		if (!is_moved)
+			break;
+	}
+	return strcmp(out, host) != 0;
+}
+
+/* The TLSA records at _25._tcp.name into all[]: as resolve_tlsa(). */
+static enum dns_status
+dane_tlsa(const char *name, int timeout, struct dns_tlsa *all, size_t *n,
+    int *is_authentic, char *err, size_t errsize)
+{
+	char qname[DNS_NAME_MAX + 1];
+
+	if (snprintf(qname, sizeof(qname), "_25._tcp.%s", name) >=
+	    (int)sizeof(qname)) {
+		snprintf(err, errsize, "%s: name too long", name);
+		*n = 0;
+		return DNS_NXDOMAIN;
+	}
+	return resolve_tlsa(qname, timeout, all, DNS_TLSA_MAX, n,
+	    is_authentic, err, errsize);
+}
+
 void
 dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
 {
@@ -109,13 +167,22 @@ dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
 		    "are not DNSSEC-signed", host);
 		return;
 	}
-	if (snprintf(name, sizeof(name), "_25._tcp.%s", host) >=
-	    (int)sizeof(name)) {
-		snprintf(d->why, sizeof(d->why), "%s: name too long", host);
-		return;
+	/* RFC 7672 2.2.2: an MX host that is an alias, its chain secure
+	 * (the answer authentic), has its TLSA records looked for at the
+	 * expanded name first, then at its own name. */
+	snprintf(d->base, sizeof(d->base), "%s", host);
+	st = DNS_NODATA;
+	n = 0;
+	is_authentic = 0;
+	if (dane_expand(answer, (size_t)len, host, name, sizeof(name)) == 1) {
+		st = dane_tlsa(name, timeout, all, &n, &is_authentic, err,
+		    sizeof(err));
+		if (st == DNS_OK && is_authentic)
+			snprintf(d->base, sizeof(d->base), "%s", name);
 	}
-	st = resolve_tlsa(name, timeout, all, DNS_TLSA_MAX, &n, &is_authentic,
-	    err, sizeof(err));
+	if (st != DNS_TEMP && (st != DNS_OK || !is_authentic))
+		st = dane_tlsa(host, timeout, all, &n, &is_authentic, err,
+		    sizeof(err));
 	if (st == DNS_TEMP) {
 		d->state = DANE_DEFER;
 		snprintf(d->why, sizeof(d->why), "TLSA lookup failed (bogus, "
@@ -140,5 +207,7 @@ dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
 		return;
 	}
 	d->state = DANE_REQUIRED;
-	snprintf(d->why, sizeof(d->why), "%zu usable TLSA records", d->n);
+	snprintf(d->why, sizeof(d->why), "%zu usable TLSA records%s%s", d->n,
+	    strcmp(d->base, host) != 0 ? " at the CNAME target " : "",
+	    strcmp(d->base, host) != 0 ? d->base : "");
 }

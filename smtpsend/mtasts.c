@@ -403,8 +403,8 @@ mtasts_cache_write(const char *queue_dir, const char *domain,
 /* Runs curl for domain's policy: its output (body, "\n", "CODE TYPE")
  * into buf, its length; -1 with why. */
 static ssize_t
-mtasts_curl(const char *domain, const char *cafile, int timeout, char *buf,
-    size_t size, char *why, size_t whysize)
+mtasts_curl(const char *domain, int timeout, char *buf, size_t size,
+    char *why, size_t whysize)
 {
 	char url[DNS_NAME_MAX + 64], seconds[16], filesize[16];
 	const char *argv[24];
@@ -429,10 +429,8 @@ mtasts_curl(const char *domain, const char *cafile, int timeout, char *buf,
 	argv[n_arg++] = filesize;
 	argv[n_arg++] = "--max-time";
 	argv[n_arg++] = seconds;
-	if (cafile != NULL) {
-		argv[n_arg++] = "--cacert";
-		argv[n_arg++] = cafile;
-	}
+	/* No --cacert: curl's own bundle, the system's CAs (RFC 8461
+	 * 3.3); a relay's private CA (-C) vouches for no policy host. */
 	argv[n_arg++] = "--output";
 	argv[n_arg++] = "-";
 	argv[n_arg++] = "--write-out";
@@ -520,9 +518,8 @@ mtasts_curl(const char *domain, const char *cafile, int timeout, char *buf,
 
 /* Fetches domain's policy into p (id the TXT record's): 0, or -1. */
 static int
-mtasts_fetch(const char *queue_dir, const char *domain, const char *cafile,
-    int timeout, const char *id, struct mtasts_policy *p, char *why,
-    size_t size)
+mtasts_fetch(const char *queue_dir, const char *domain, int timeout,
+    const char *id, struct mtasts_policy *p, char *why, size_t size)
 {
 	static char buf[MTASTS_POLICY_MAX + MTASTS_HEAD_MAX];
 	char reason[200];
@@ -531,7 +528,7 @@ mtasts_fetch(const char *queue_dir, const char *domain, const char *cafile,
 	size_t body;
 	time_t now = time(NULL);
 
-	len = mtasts_curl(domain, cafile, timeout, buf, sizeof(buf) - 1,
+	len = mtasts_curl(domain, timeout, buf, sizeof(buf) - 1,
 	    reason, sizeof(reason));
 	if (len == -1) {
 		snprintf(why, size, "fetch failed: %s", reason);
@@ -571,8 +568,8 @@ mtasts_fetch(const char *queue_dir, const char *domain, const char *cafile,
 }
 
 int
-mtasts_lookup(const char *queue_dir, const char *domain, const char *cafile,
-    int timeout, struct mtasts_policy *p, char *why, size_t size)
+mtasts_lookup(const char *queue_dir, const char *domain, int timeout,
+    struct mtasts_policy *p, char *why, size_t size)
 {
 	static char txt[DNS_TXT_RECORDS_MAX][DNS_TXT_MAX + 1];
 	static struct mtasts_policy cached;
@@ -623,7 +620,7 @@ mtasts_lookup(const char *queue_dir, const char *domain, const char *cafile,
 		snprintf(why, size, "cached policy id %s", id);
 		return 1;
 	}
-	if (mtasts_fetch(queue_dir, name, cafile, timeout, id, p, why,
+	if (mtasts_fetch(queue_dir, name, timeout, id, p, why,
 	    size) == 0)
 		return 1;
 	/* RFC 8461 5.1: the host unreachable, or the new policy invalid:

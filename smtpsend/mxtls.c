@@ -11,6 +11,8 @@
  * MTA-STS policy per domain are kept in small tables until smtpsend
  * exits (the MTA-STS policy also on disk, under the queue).
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,14 +37,22 @@ struct mxtls_domain {
 static struct mxtls_host hosts[MXTLS_HOSTS_MAX];
 static struct mxtls_domain domains[MXTLS_DOMAINS_MAX];
 static size_t nhosts, ndomains;
-static const char *mxtls_queue = ".", *mxtls_cafile;
+static const char *mxtls_queue = ".";
 static int mxtls_timeout = 60;
 
+/*
+ * cafile (-C) is not used here, on purpose: it is the relays' trust
+ * anchor.  MTA-STS wants the Web PKI (RFC 8461 3.3, 4.2): the policy host
+ * and the MX hosts are verified against the system's CAs alone, so that
+ * a private relay CA neither replaces them for the world's MX hosts nor
+ * vouches for one.  An operator who means a CA to vouch for MX hosts puts
+ * it in the system's store (smtpsend.8, MTA-STS).
+ */
 void
 mxtls_setup(const char *queue_dir, const char *cafile, int timeout)
 {
+	(void)cafile;
 	mxtls_queue = queue_dir;
-	mxtls_cafile = cafile;
 	mxtls_timeout = timeout;
 }
 
@@ -80,8 +90,8 @@ mxtls_sts(const char *domain)
 			return domains[i].has_policy ? &domains[i].p : NULL;
 	d = &domains[ndomains++ % MXTLS_DOMAINS_MAX];
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
-	d->has_policy = mtasts_lookup(mxtls_queue, domain, mxtls_cafile,
-	    mxtls_timeout, &d->p, why, sizeof(why));
+	d->has_policy = mtasts_lookup(mxtls_queue, domain, mxtls_timeout,
+	    &d->p, why, sizeof(why));
 	log_info("domain=%s mta-sts=%s: %s", domain, d->has_policy ?
 	    mtasts_mode_name(d->p.mode) : "none", why);
 	return d->has_policy ? &d->p : NULL;
@@ -97,6 +107,7 @@ mxtls_apply(const char *domain, int is_mx_secure, struct url *u, char *why,
 
 	u->dane = NULL;
 	u->is_tls_required = 0;
+	u->is_webpki = 0;
 	/* An address literal ([192.0.2.1]) has no name to look up. */
 	if (u->host[0] == '[' || u->is_ip)
 		return 0;
@@ -119,8 +130,10 @@ mxtls_apply(const char *domain, int is_mx_secure, struct url *u, char *why,
 	act = mtasts_check(p, u->host);
 	switch (act) {
 	case MTASTS_ACT_VERIFY:
-		/* RFC 8461 4.2: STARTTLS, the chain and the MX name. */
+		/* RFC 8461 4.2: STARTTLS, the chain (to the system's CAs,
+		 * not -C's) and the MX name. */
 		u->tls = URL_TLS_STARTTLS;
+		u->is_webpki = 1;
 		return 0;
 	case MTASTS_ACT_REFUSE:
 		snprintf(why, size, "451 4.7.5 %s: not an MX host of %s's "
@@ -139,4 +152,77 @@ mxtls_apply(const char *domain, int is_mx_secure, struct url *u, char *why,
 		break;
 	}
 	return 0;
+}
+
+/*
+ * RFC 8460 4.3: the result type of a failed session with an MX host,
+ * from why (tls.c's words for what s_client said); NULL when nothing of
+ * TLS failed (the host unreachable, or refusing us before any TLS).
+ * "wrong version number" is a peer that answered STARTTLS with anything
+ * but 220 (a 454, a 502) and went on in plaintext: it has no STARTTLS.
+ */
+static const char *
+mxtls_result(const char *why)
+{
+	char low[REPLY_LINE_MAX + 1];
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(low) && why[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)why[i]);
+	low[i] = '\0';
+	if (strstr(low, "starttls not offered") != NULL ||
+	    strstr(low, "wrong version number") != NULL)
+		return "starttls-not-supported";
+	if (strstr(low, "certificate not trusted") != NULL) {
+		if (strstr(low, "expired") != NULL)
+			return "certificate-expired";
+		if (strstr(low, "hostname mismatch") != NULL)
+			return "certificate-host-mismatch";
+		if (strstr(low, "tlsa") != NULL)
+			return "tlsa-invalid";
+		return "certificate-not-trusted";
+	}
+	if (strstr(low, "tls failed") != NULL ||
+	    strstr(low, "no tls session") != NULL)
+		return "validation-failure";
+	return NULL;
+}
+
+void
+mxtls_report(const char *domain, int is_mx_secure, const struct url *u,
+    int is_ok, const char *why)
+{
+	char dom[DNS_NAME_MAX + 1];
+	const struct dane *dn;
+	const struct mtasts_policy *p = NULL;
+	enum tlsrpt_policy policy = TLSRPT_NONE;
+	enum mtasts_action act = MTASTS_ACT_NONE;
+	const char *result = NULL;
+	size_t i;
+
+	if (u->host[0] == '[' || u->is_ip)
+		return;
+	for (i = 0; i + 1 < sizeof(dom) && domain[i] != '\0'; i++)
+		dom[i] = (char)tolower((unsigned char)domain[i]);
+	dom[i] = '\0';
+	/* The decisions mxtls_apply() made: from the run's tables. */
+	dn = mxtls_dane(u->host, is_mx_secure);
+	if (dn->state != DANE_NONE)
+		policy = TLSRPT_TLSA;
+	else if ((p = mxtls_sts(domain)) != NULL && p->mode != MTASTS_NONE) {
+		policy = TLSRPT_STS;
+		act = mtasts_check(p, u->host);
+	}
+	if (dn->state == DANE_DEFER)
+		result = "dnssec-invalid";
+	else if (act == MTASTS_ACT_REFUSE ||
+	    act == MTASTS_ACT_TESTING_MISMATCH)
+		/* RFC 8461 4.1: the host matches no mx: of the policy (in
+		 * testing mode a failure reported, the mail still sent). */
+		result = "validation-failure";
+	else if (!is_ok && (result = mxtls_result(why)) == NULL)
+		return;		/* no TLS was tried: nothing to report */
+	if (tlsrpt_record(mxtls_queue, dom, policy, result, u->host) == -1)
+		log_error("domain=%s mx=%s result=error: TLS report not "
+		    "recorded: %s", dom, u->host, strerror(errno));
 }

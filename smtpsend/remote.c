@@ -300,16 +300,22 @@ remote_mx(struct msg *m, struct dest *d)
 		snprintf(u->port, sizeof(u->port), "%s", MX_PORT);
 		snprintf(u->name, sizeof(u->name), "%s:%s", list.t[k].host,
 		    MX_PORT);
+		/* Each session, or host skipped, counts once in the TLS
+		 * report (RFC 8460): a kept session is not counted again. */
 		if (mxtls_apply(d->name, list.is_authentic, u, d->why,
-		    sizeof(d->why)) == -1)
+		    sizeof(d->why)) == -1) {
+			mxtls_report(d->name, list.is_authentic, u, 0, d->why);
 			continue;	/* DANE or MTA-STS: not this host */
+		}
 		s->last_use = ++use_clock;
 		if (smtp_open(s, u, d, NULL) == -1) {
+			mxtls_report(d->name, list.is_authentic, u, 0, s->why);
 			/* one that answered and refused used a session */
 			sessions += s->got_reply;
 			snprintf(d->why, sizeof(d->why), "%s", s->why);
 			continue;
 		}
+		mxtls_report(d->name, list.is_authentic, u, 1, NULL);
 		sessions++;
 		if (remote_mx_txn(s, m, d) == 0)
 			return;

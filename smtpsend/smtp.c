@@ -225,7 +225,8 @@ smtp_connect(struct smtp *s, const struct url *u, int is_tls,
 		    (int)smtp_timeout, err, sizeof(err));
 	else if (is_tls)
 		s->fd = tls_start(&s->tls, u, is_starttls,
-		    s->is_verified, smtp_cafile, smtp_helo,
+		    s->is_verified, u->is_webpki ? NULL : smtp_cafile,
+		    smtp_helo,
 		    (int)smtp_timeout, err, sizeof(err));
 	else
 		s->fd = net_connect(u->addr[0] != '\0' ? u->addr : u->host,

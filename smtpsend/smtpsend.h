@@ -114,6 +114,8 @@ struct url {
 	int		is_ip;			/* host is an address */
 	int		is_tls_required;	/* STARTTLS, unverified, never
 						 * plaintext (RFC 7672 2.2) */
+	int		is_webpki;	/* MTA-STS: verified against the
+					 * system's CAs, never -C's */
 	char		addr[64];		/* "": connect to host; else
 						 * this address of it (MX) */
 };
@@ -247,6 +249,10 @@ void	mxtls_setup(const char *queue_dir, const char *cafile, int timeout);
  * why (a 4xx reply: the mail waits). */
 int	mxtls_apply(const char *domain, int is_mx_secure, struct url *u,
 	    char *why, size_t size);
+/* Counts a session with u for the TLS report (RFC 8460, tlsrpt.c): its
+ * policy as mxtls_apply() found it, and is_ok, or why it failed. */
+void	mxtls_report(const char *domain, int is_mx_secure,
+	    const struct url *u, int is_ok, const char *why);
 
 /* remote.c: delivery to a destination over SMTP -------------------------- */
 

@@ -136,8 +136,11 @@ tls_start_dane(struct tls *t, const char *addr, const char *port,
 	argv[n++] = "-no-CAfile";
 	argv[n++] = "-no-CApath";
 	argv[n++] = "-no-CAstore";
-	argv[n++] = "-dane_tlsa_domain";	/* also the SNI, RFC 7672 8.1 */
-	argv[n++] = name;
+	/* The TLSA base domain (a CNAME'd MX host's target when the
+	 * records were found there, RFC 7672 2.2.2): also the SNI (8.1)
+	 * and the name a DANE-TA certificate must carry. */
+	argv[n++] = "-dane_tlsa_domain";
+	argv[n++] = d->base[0] != '\0' ? d->base : name;
 	/* Names are checked for DANE-TA matches only. */
 	argv[n++] = "-dane_ee_no_namechecks";
 	for (i = 0; i < d->n; i++) {

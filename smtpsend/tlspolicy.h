@@ -26,6 +26,10 @@ struct dane {
 	enum dane_state	state;
 	size_t		n;		/* usable records in tlsa[] */
 	struct dns_tlsa	tlsa[DNS_TLSA_MAX];
+	/* RFC 7672 2.2.2: the TLSA base domain, the name the records were
+	 * found at: the MX host's name, or its CNAME-expanded name.  The
+	 * SNI and, for DANE-TA, the name the certificate must carry. */
+	char		base[DNS_NAME_MAX + 1];
 	char		why[320];	/* for logs and smtpqctl probe */
 };
 
@@ -79,12 +83,12 @@ int	mtasts_txt(const char *txt, char *id, size_t size);
 /* Whether host matches an mx: pattern (RFC 8461 4.1). */
 int	mtasts_mx_match(const struct mtasts_policy *, const char *host);
 /* domain's policy (RFC 8461 3, 5.1): its TXT record, the cache under
- * queue_dir/mta-sts/, a fetch over HTTPS by curl (cafile, NULL: the
- * system's CAs) when the id differs or the cache expired.  1 with p set,
- * 0 for no policy; why says what was done or went wrong. */
-int	mtasts_lookup(const char *queue_dir, const char *domain,
-	    const char *cafile, int timeout, struct mtasts_policy *p,
-	    char *why, size_t size);
+ * queue_dir/mta-sts/, a fetch over HTTPS by curl when the id differs or
+ * the cache expired.  The policy host is verified against the system's
+ * CAs alone, never smtpsend's -C (RFC 8461 3.3: Web PKI; smtpsend(8)).
+ * 1 with p set, 0 for no policy; why says what was done or went wrong. */
+int	mtasts_lookup(const char *queue_dir, const char *domain, int timeout,
+	    struct mtasts_policy *p, char *why, size_t size);
 /* Whether s is a host name (RFC 1123 2.1), as a policy domain must be. */
 int	mtasts_is_host_name(const char *s);
 enum mtasts_action mtasts_check(const struct mtasts_policy *,

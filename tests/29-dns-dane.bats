@@ -68,6 +68,13 @@ none A 198.51.100.25
 bogus MX 10 bogus
 bogus A 198.51.100.25
 _25._tcp.bogus TLSA 3 1 1 $ee
+cn MX 10 alias
+alias CNAME ta
+cn2 MX 10 alias2
+alias2 CNAME none
+_25._tcp.alias2 TLSA 3 1 1 $ee
+cn3 MX 10 alias3
+alias3 CNAME bogus
 ZONE
 	cat >"$z/plain.test.zone" <<ZONE
 \$ORIGIN plain.test.
@@ -118,6 +125,7 @@ setup() {
 }
 
 teardown() {
+	mitm_stop
 	relay_stop
 	[ -z "${DNS_NS:-}" ] ||
 	    printf 'nameserver 127.0.0.1\n' >"/etc/netns/$DNS_NS/resolv.conf"
@@ -286,4 +294,104 @@ assert_no_ehlo_through() {
 	[ -f "$Q/new/$NAME" ]
 	[ ! -s "$RELAY_DIR/transcript" ]
 	grep -q "mx=bogus.dane.test result=skipped: 451 4.7.5 bogus.dane.test: DANE: TLSA lookup failed" "$LOG"
+}
+
+@test "smtpsend records each MX session for the TLS report: tlsrpt DAY counts DANE successes and failures by type" {
+	mx25 ee
+	send rcpt@ee.dane.test
+	assert_status 0
+	send rcpt@none.dane.test
+	assert_status 0
+	send rcpt@eebad.dane.test
+	assert_status 75
+	# The message to eebad waits its next try: this run does not count
+	# its host again.
+	send rcpt@bogus.dane.test
+	assert_status 75
+	tlsrpt_check "$Q" '[
+	 {"type": "tlsa", "domain": "ee.dane.test", "ok": 1, "failed": 0, "details": []},
+	 {"type": "tlsa", "domain": "eebad.dane.test", "ok": 0, "failed": 1, "details":
+	  [["tlsa-invalid", "eebad.dane.test", 1]]},
+	 {"type": "tlsa", "domain": "bogus.dane.test", "ok": 0, "failed": 1, "details":
+	  [["dnssec-invalid", "bogus.dane.test", 1]]},
+	 {"type": "no-policy-found", "domain": "none.dane.test", "ok": 1, "failed": 0, "details": []}]'
+}
+
+# No MAIL FROM reached the MX host: nothing went in plaintext.
+assert_no_mail_from() {
+	if grep -q 'MAIL FROM' "$RELAY_DIR/transcript" 2>/dev/null; then
+		cat "$RELAY_DIR/transcript" >&2
+		return 1
+	fi
+}
+
+@test "a man in the middle strips STARTTLS from a DANE host: the mail waits, nothing in plaintext" {
+	mx ee
+	mitm_start "$MX_NS" strip 198.51.100.25 "$RELAY_PORT"
+	send rcpt@ee.dane.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_no_mail_from
+	# The attack was met: the relay saw EHLO, then the ClientHello.
+	grep -q 'C: EHLO' "$RELAY_DIR/transcript"
+	grep -q "relay=ee.dane.test\[198.51.100.25\]:25 result=unusable: .*STARTTLS not offered" "$LOG"
+	grep -q "ee.dane.test tlsa starttls-not-supported ee.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
+}
+
+@test "a man in the middle answers 454 to a DANE host's STARTTLS: the mail waits, nothing in plaintext" {
+	mx ee
+	mitm_start "$MX_NS" 454 198.51.100.25 "$RELAY_PORT"
+	send rcpt@ee.dane.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_no_mail_from
+	grep -q 'C: EHLO' "$RELAY_DIR/transcript"
+	grep -q "ee.dane.test tlsa starttls-not-supported ee.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
+}
+
+@test "a man in the middle strips STARTTLS where no policy applies: delivered in plaintext, tls=none logged" {
+	mx ee
+	mitm_start "$MX_NS" strip 198.51.100.25 "$RELAY_PORT"
+	send rcpt@none.dane.test
+	assert_status 0
+	[ -f "$RELAY_DIR/1.eml" ]
+	grep -q "to=<rcpt@none.dane.test> route=mx relay=none.dane.test\[198.51.100.25\]:25 tls=none .*result=sent" "$LOG"
+	grep -q "none.dane.test no-policy-found success none.dane.test" "$Q/tlsrpt/$(date -u +%Y-%m-%d)"
+}
+
+@test "an MX host that is a CNAME: TLSA at the expanded name first, its name the one a DANE-TA certificate must carry (RFC 7672 2.2.2)" {
+	mx25 ta
+	send rcpt@cn.dane.test
+	assert_status 0
+	[ -f "$RELAY_DIR/1.eml" ]
+	grep -q "mx=alias.dane.test dane=required: 1 usable TLSA records at the CNAME target ta.dane.test" "$LOG"
+	grep -q "to=<rcpt@cn.dane.test> route=mx relay=alias.dane.test\[198.51.100.25\]:25 tls=dane .*result=sent" "$LOG"
+	relay_stop
+	# The target's records hold: a certificate of the CA for another
+	# name does not pass.
+	RELAY_DIR=$BATS_TEST_TMPDIR/relay-wrong
+	mx25 wrong
+	send rcpt@cn.dane.test
+	assert_status 75
+	[ ! -e "$RELAY_DIR/1.eml" ]
+	assert_no_mail_from
+}
+
+@test "an MX host that is a CNAME to a name without TLSA records: those at its own name are used" {
+	mx25 ee
+	send rcpt@cn2.dane.test
+	assert_status 0
+	grep -q "mx=alias2.dane.test dane=required: 1 usable TLSA records$" "$LOG"
+	grep -q "to=<rcpt@cn2.dane.test> route=mx relay=alias2.dane.test\[198.51.100.25\]:25 tls=dane .*result=sent" "$LOG"
+}
+
+@test "an MX host that is a CNAME to a name whose TLSA record is bogus: deferred, not a fallback to its own name" {
+	mx25 ee
+	send rcpt@cn3.dane.test
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	[ ! -s "$RELAY_DIR/transcript" ]
+	grep -q "mx=alias3.dane.test dane=defer: TLSA lookup failed" "$LOG"
 }

@@ -37,7 +37,7 @@ setup_file() {
 		    -days 2 -subj /CN=smtpq-sts-ca 2>/dev/null || exit 1
 		key web.key && openssl req -new -key web.key -out web.csr \
 		    -subj /CN=mta-sts 2>/dev/null || exit 1
-		printf 'subjectAltName=%s\n' "DNS:mta-sts.enforce.test,DNS:mta-sts.testing.test,DNS:mta-sts.refresh.test,DNS:mta-sts.down.test,DNS:mta-sts.redirect.test,DNS:mta-sts.bad.test" >web.ext
+		printf 'subjectAltName=%s\n' "DNS:mta-sts.enforce.test,DNS:mta-sts.testing.test,DNS:mta-sts.refresh.test,DNS:mta-sts.down.test,DNS:mta-sts.redirect.test,DNS:mta-sts.bad.test,DNS:mta-sts.big.test" >web.ext
 		openssl x509 -req -in web.csr -CA ca.pem -CAkey ca.key \
 		    -CAcreateserial -out web.pem -days 2 -extfile web.ext \
 		    2>/dev/null || exit 1
@@ -57,8 +57,10 @@ setup_file() {
 	policy down.test 'version: STSv1\nmode: enforce\nmx: mx.down.test\nmax_age: 86400\n'
 	policy evil.test 'version: STSv1\nmode: none\nmax_age: 86400\n'
 	policy bad.test 'version: STSv1\nmode: enforce\nmax_age: 86400\n'
+	# Valid, then padded past the 64 KiB a policy may have.
+	policy big.test "version: STSv1\nmode: none\nmax_age: 86400\nx: $(head -c 70000 /dev/zero | tr '\0' a)\n"
 	export DNS_DIR=$BATS_FILE_TMPDIR/dns
-	for n in enforce testing refresh down redirect evil bad; do
+	for n in enforce testing refresh down redirect evil bad big; do
 		lines+=("local-data: \"mta-sts.$n.test. A 127.0.0.1\""
 		    "local-data: '_mta-sts.$n.test. TXT \"v=STSv1; id=1\"'")
 	done
@@ -86,6 +88,7 @@ setup_file() {
 	    ip -n "$DNS_NS" addr add 198.51.100.1/24 dev "sq$$" &&
 	    ip -n "$DNS_NS" link set "sq$$" up &&
 	    ip -n "$MX_NS" addr add 198.51.100.25/24 dev "sm$$" &&
+	    ip -n "$MX_NS" addr add 198.51.100.26/24 dev "sm$$" &&
 	    ip -n "$MX_NS" link set "sm$$" up || return 1
 	mkdir -p "$BATS_FILE_TMPDIR/nginx"
 	cat >"$BATS_FILE_TMPDIR/nginx/nginx.conf" <<CONF
@@ -150,10 +153,15 @@ teardown_file() {
 
 setup() {
 	CA=$BATS_FILE_TMPDIR/pki/ca.pem
+	# The system's CAs, for this test world: OpenSSL's default store
+	# (SSL_CERT_FILE) and curl's (CURL_CA_BUNDLE) hold the test CA.
+	STORE=$CA
+	RELAY_CA=
 	mkdir -p "$Q"
 }
 
 teardown() {
+	mitm_stop
 	relay_stop
 }
 
@@ -174,12 +182,20 @@ mx25() {
 send() {
 	NAME=$(qname)
 	qmsg "$NAME" a@client.test "$1"
-	run dns_exec "$SMTPSEND" -q "$Q" -n client.test -l "$LOG" -t 10s \
-	    -r mx -C "$CA" -m "$BATS_TEST_TMPDIR/maildir"
+	run dns_exec env SSL_CERT_FILE="$STORE" CURL_CA_BUNDLE="$STORE" \
+	    "$SMTPSEND" -q "$Q" -n client.test -l "$LOG" -t 10s \
+	    -r mx ${RELAY_CA:+-C "$RELAY_CA"} -m "$BATS_TEST_TMPDIR/maildir"
+}
+
+# mxset RR...: enforce.test's MX records (and more) become these, at once.
+mxset() {
+	unbound-control -c "$DNS_DIR/unbound.conf" local_data_remove enforce.test. >/dev/null &&
+	    printf '%s\n' "$@" |
+	    unbound-control -c "$DNS_DIR/unbound.conf" local_datas >/dev/null
 }
 
 sts() {
-	run dns_exec "$STSQ" -q "$Q" -C "$CA" -t 10 "$@"
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$STSQ" -q "$Q" -t 10 "$@"
 	assert_status 0
 }
 
@@ -238,7 +254,7 @@ sts() {
 	[[ "${lines[1]}" == "why: fetch failed: curl failed (exit 7: the policy host refused the connection); the cached policy id 1 holds" ]]
 	[ "${lines[2]}" = "evil.down.test refuse" ]
 	mkdir -p "$fresh"
-	run dns_exec "$STSQ" -q "$fresh" -C "$CA" down.test mx.down.test
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$STSQ" -q "$fresh" down.test mx.down.test
 	[ "${lines[0]}" = "sts=none" ]
 	[ "${lines[2]}" = "mx.down.test none" ]
 }
@@ -266,7 +282,7 @@ sts() {
 }
 
 @test "smtpqctl probe DOMAIN shows the MX hosts, the policy and what each host requires" {
-	run dns_exec "$SMTPQCTL" -q "$Q" -l - -C "$CA" probe enforce.test
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$Q" -l - probe enforce.test
 	assert_status 0
 	[ "${lines[0]}" = "domain enforce.test" ]
 	[ "${lines[1]}" = "mx: ok" ]
@@ -282,7 +298,7 @@ sts() {
 	[ "${lines[12]}" = "    requires: not used (no mx: of the MTA-STS policy matches it)" ]
 	[ "${lines[13]}" = "result: 1 of 2 MX hosts usable" ]
 	[ -f "$Q/mta-sts/enforce.test" ]
-	run dns_exec "$SMTPQCTL" -q "$Q" -l - -C "$CA" probe testing.test
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$Q" -l - probe testing.test
 	assert_status 0
 	[ "${lines[6]}" = "mx 10 mx.elsewhere.test" ]
 	[ "${lines[8]}" = "    requires: STARTTLS when offered, unverified (MTA-STS testing: what enforce would do is logged; it would not be used)" ]
@@ -310,4 +326,110 @@ sts() {
 	[ -f "$Q/new/$NAME" ]
 	[ ! -s "$RELAY_DIR/transcript" ]
 	grep -q "mx=only.other.test result=skipped: 451 4.7.5 only.other.test: not an MX host of bad.test's MTA-STS policy (enforce)" "$LOG"
+}
+
+@test "smtpsend records each MX session for the TLS report: an MTA-STS host with the wrong name, one verified, one the policy refuses" {
+	local d=$BATS_FILE_TMPDIR/pki pf=$BATS_TEST_TMPDIR/relay26.port pid26
+	mx25
+	# a.pool.enforce.test matches the policy's *.pool.enforce.test, but
+	# the MX certificate does not name it: a host mismatch, then the
+	# next MX host takes the mail.
+	mxset 'enforce.test. MX 5 a.pool.enforce.test.' \
+	    'enforce.test. MX 10 mx.enforce.test.' \
+	    'a.pool.enforce.test. A 198.51.100.26'
+	ip netns exec "$MX_NS" "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$pf" --bind 198.51.100.26 --port 25 \
+	    --dir "$BATS_TEST_TMPDIR/relay26" --tls "$d/mx.pem:$d/mx.key" 3>&- &
+	pid26=$!
+	wait_for test -s "$pf"
+	send rcpt@enforce.test
+	kill "$pid26"
+	wait "$pid26" || true
+	mxset 'enforce.test. MX 10 mx.enforce.test.' \
+	    'enforce.test. MX 20 backup.elsewhere.test.'
+	assert_status 0
+	grep -q "to=<rcpt@enforce.test> route=mx relay=mx.enforce.test\[198.51.100.25\]:25 tls=verified .*result=sent" "$LOG"
+	policy bad.test 'version: STSv1\nmode: enforce\nmx: mx.bad.test\nmax_age: 600\n'
+	txt _mta-sts.bad.test. "v=STSv1; id=9"
+	send rcpt@bad.test
+	assert_status 75
+	tlsrpt_check "$Q" '[
+	 {"type": "sts", "domain": "enforce.test", "ok": 1, "failed": 1, "details":
+	  [["certificate-host-mismatch", "a.pool.enforce.test", 1]]},
+	 {"type": "sts", "domain": "bad.test", "ok": 0, "failed": 1, "details":
+	  [["validation-failure", "only.other.test", 1]]}]'
+}
+
+# mitm MODE: the fake relay as MX host on a port of its own, and
+# tests/dns/mitm.py on 198.51.100.25:25 in front of it.
+mitm() {
+	local portfile="$BATS_TEST_TMPDIR/relay.port" d=$BATS_FILE_TMPDIR/pki
+	rm -f "$portfile"
+	ip netns exec "$MX_NS" "$BATS_TEST_DIRNAME/fakerelay" \
+	    --port-file "$portfile" --bind 198.51.100.25 \
+	    --dir "$RELAY_DIR" --tls "$d/mx.pem:$d/mx.key" 3>&- &
+	RELAY_PID=$!
+	wait_for test -s "$portfile" || return 1
+	mitm_start "$MX_NS" "$1" 198.51.100.25 "$(cat "$portfile")"
+}
+
+@test "MTA-STS enforce, a man in the middle strips STARTTLS or answers 454: the mail waits, nothing in plaintext" {
+	local mode
+	for mode in strip 454; do
+		mitm "$mode"
+		send rcpt@enforce.test
+		assert_status 75
+		[ -f "$Q/new/$NAME" ]
+		[ ! -e "$RELAY_DIR/1.eml" ]
+		grep -q 'C: EHLO' "$RELAY_DIR/transcript"
+		if grep -q 'MAIL FROM' "$RELAY_DIR/transcript"; then
+			cat "$RELAY_DIR/transcript" >&2
+			return 1
+		fi
+		rm -f "$Q/new/$NAME"
+		mitm_stop
+		relay_stop
+	done
+	grep -q "relay=mx.enforce.test\[198.51.100.25\]:25 result=unusable: .*STARTTLS not offered" "$LOG"
+	tlsrpt_check "$Q" '[{"type": "sts", "domain": "enforce.test", "ok": 0, "failed": 2, "details":
+	  [["starttls-not-supported", "mx.enforce.test", 2]]}]'
+}
+
+@test "MTA-STS and -C: a relay CA alone vouches for no MX host nor policy host; the system's CAs do" {
+	mx25
+	# The system's CAs trust the test CA: the policy is fetched and
+	# cached, the MX host verified, the mail sent (no -C needed).
+	send rcpt@enforce.test
+	assert_status 0
+	grep -q "to=<rcpt@enforce.test> route=mx relay=mx.enforce.test\[198.51.100.25\]:25 tls=verified .*result=sent" "$LOG"
+	relay_stop
+	# Now the system's CAs are another set, and the test CA is only
+	# smtpsend's -C, the relays' anchor: the cached policy (enforce)
+	# holds, and the MX host's certificate does not verify.
+	RELAY_DIR=$BATS_TEST_TMPDIR/relay2
+	mx25
+	STORE=$BATS_FILE_TMPDIR/pki/evil.pem RELAY_CA=$CA
+	txt _mta-sts.enforce.test. "v=STSv1; id=3"
+	send rcpt@enforce.test
+	txt _mta-sts.enforce.test. "v=STSv1; id=1"
+	assert_status 75
+	[ -f "$Q/new/$NAME" ]
+	if grep -q 'MAIL FROM' "$RELAY_DIR/transcript"; then
+		cat "$RELAY_DIR/transcript" >&2
+		return 1
+	fi
+	grep -q "domain=enforce.test mta-sts=enforce: fetch failed: curl failed (exit 60: TLS failed or the certificate is not trusted); the cached policy id 1 holds" "$LOG"
+	grep -q "relay=mx.enforce.test\[198.51.100.25\]:25 result=unusable: .*certificate not trusted" "$LOG"
+	# smtpqctl probe fetches as smtpsend does: -C is no anchor there.
+	mkdir -p "$BATS_TEST_TMPDIR/fresh"
+	run dns_exec env CURL_CA_BUNDLE="$STORE" "$SMTPQCTL" -q "$BATS_TEST_TMPDIR/fresh" -l - -C "$CA" probe enforce.test
+	[[ "$output" == *"mta-sts why: fetch failed: curl failed (exit 60"* ]] ||
+	    { printf '%s\n' "$output" >&2; return 1; }
+}
+
+@test "a policy longer than 64 KiB is not taken (RFC 8461 3.3: bounded)" {
+	sts big.test
+	[ "${lines[0]}" = "sts=none" ]
+	[ "${lines[1]}" = "why: fetch failed: curl failed (exit 63: policy too long)" ]
+	[ ! -e "$Q/mta-sts/big.test" ]
 }

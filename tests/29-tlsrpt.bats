@@ -94,3 +94,31 @@ assert got == want, (got, want)
 	assert_status 1
 	[ ! -e "$Q/tlsrpt/$DAY" ]
 }
+
+@test "sessions recorded at once by parallel workers are all counted, no line torn or lost" {
+	local w pids=()
+	# Eight writers, as smtpsend -j's workers: 500 sessions each, two
+	# lengths of line, all appended to the day's one file at once.
+	for w in 1 2 3 4 5 6 7 8; do
+		"$RPTQ" "$Q" example.org sts success "mx$w.example.org" 250 &
+		pids+=($!)
+		"$RPTQ" "$Q" example.org sts certificate-host-mismatch \
+		    "a-rather-longer-mx-host-name-$w.example.org" 250 &
+		pids+=($!)
+	done
+	for w in "${pids[@]}"; do
+		wait "$w"
+	done
+	[ "$(wc -l <"$Q/tlsrpt/$DAY")" -eq 4000 ]
+	run "$SMTPQCTL" -q "$Q" -l - tlsrpt "$DAY"
+	assert_status 0
+	check_report '[{"type": "sts", "domain": "example.org", "ok": 2000, "failed": 2000, "details": [
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-1.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-2.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-3.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-4.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-5.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-6.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-7.example.org", 250],
+	  ["certificate-host-mismatch", "a-rather-longer-mx-host-name-8.example.org", 250]]}]'
+}

@@ -143,3 +143,47 @@ nsd_listening() {
 	kill -0 "$NSD_PID" 2>/dev/null || return 1
 	ip netns exec "$DNS_NS" ss -Hlun 'src 127.0.0.2:53' | grep -q .
 }
+
+# tlsrpt_check QUEUE JSON: "smtpqctl tlsrpt" of today (UTC) for QUEUE,
+# read by Python's json, has the policies JSON lists (each {"type",
+# "domain", "ok", "failed", "details": sorted [result, mx host, count]}),
+# in any order.
+tlsrpt_check() {
+	local out
+	out=$("$SMTPQCTL" -q "$1" -l - tlsrpt "$(date -u +%Y-%m-%d)") ||
+	    { printf '%s\n' "$out" >&2; return 1; }
+	printf '%s' "$out" | "$PYTHON" -c '
+import json, sys
+r = json.load(sys.stdin)
+want = sorted(json.loads(sys.argv[1]), key=lambda p: (p["type"], p["domain"]))
+got = sorted(({"type": p["policy"]["policy-type"], "domain": p["policy"]["policy-domain"],
+        "ok": p["summary"]["total-successful-session-count"],
+        "failed": p["summary"]["total-failure-session-count"],
+        "details": sorted([d["result-type"], d.get("receiving-mx-hostname", "-"),
+                           d["failed-session-count"]] for d in p["failure-details"])}
+       for p in r["policies"]), key=lambda p: (p["type"], p["domain"]))
+if got != want:
+    sys.exit("got  %s\nwant %s" % (got, want))
+' "$2"
+}
+
+# mitm_start NS MODE ADDR TO_PORT: tests/dns/mitm.py in namespace NS on
+# ADDR:25, passing connections on to ADDR:TO_PORT and attacking their
+# STARTTLS (MODE strip: removed from the EHLO reply and refused with 502;
+# 454: refused with 454).  mitm_stop stops it by its pid.
+mitm_start() {
+	local pf=$BATS_TEST_TMPDIR/mitm.port
+	rm -f "$pf"
+	ip netns exec "$1" "$PYTHON" "$BATS_TEST_DIRNAME/dns/mitm.py" "$2" \
+	    "$3" 25 "$3" "$4" "$pf" 3>&- &
+	MITM_PID=$!
+	wait_for test -s "$pf"
+}
+
+mitm_stop() {
+	if [ -n "${MITM_PID:-}" ]; then
+		kill "$MITM_PID" 2>/dev/null || true
+		wait "$MITM_PID" 2>/dev/null || true
+		MITM_PID=
+	fi
+}

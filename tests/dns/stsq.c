@@ -5,7 +5,10 @@
  * the TXT record, the cache under the queue, the fetch by curl) and
  * mtasts_check() per MX host named.
  *
- *	stsq -q QUEUE [-C cafile] [-t seconds] DOMAIN [MXHOST...]
+ *	stsq -q QUEUE [-t seconds] DOMAIN [MXHOST...]
+ *
+ * The policy host is verified against the system's CAs, as smtpsend does
+ * (the tests point CURL_CA_BUNDLE at theirs).
  *
  * Prints "sts=enforce|testing|none id=ID max_age=N from=cache|fetch"
  * (just "sts=none" without a policy), then "why: WHAT", then per MX host
@@ -21,15 +24,12 @@ int
 main(int argc, char **argv)
 {
 	static struct mtasts_policy p;
-	const char *queue = NULL, *cafile = NULL;
+	const char *queue = NULL;
 	char why[512] = "";
 	int c, timeout = 10, has_policy;
 
-	while ((c = getopt(argc, argv, "C:q:t:")) != -1) {
+	while ((c = getopt(argc, argv, "q:t:")) != -1) {
 		switch (c) {
-		case 'C':
-			cafile = optarg;
-			break;
 		case 'q':
 			queue = optarg;
 			break;
@@ -43,7 +43,7 @@ main(int argc, char **argv)
 	if (queue == NULL || optind >= argc)
 		return 64;
 	sig_init();
-	has_policy = mtasts_lookup(queue, argv[optind], cafile, timeout, &p,
+	has_policy = mtasts_lookup(queue, argv[optind], timeout, &p,
 	    why, sizeof(why));
 	if (has_policy)
 		printf("sts=%s id=%s max_age=%ld from=%s\n",
