@@ -50,9 +50,20 @@ load helpers
 # End of input
 
 @test "end of input in DATA drops the message, logs it and exits 0" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: cut\r\n\r\nhalf a line'
-	assert_status 0
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 '
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> Subject: cut
+	>
+	>| half a line
+	END
 	assert_empty "$Q/new"
 	assert_empty "$Q/tmp"
 	grep -q 'result=dropped: connection lost in DATA' "$LOG"
@@ -94,10 +105,23 @@ load helpers
 @test "a queue file that cannot be created is 451 4.3.0 at DATA, and the session goes on" {
 	mkdir -p "$Q/new" "$Q/failed"
 	touch "$Q/tmp"		# not a directory: no file can be made in it
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nRSET\r\nNOOP\r\nQUIT\r\n'
-	assert_status 0
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '451 4.3.0' \
-	    '250 2.0.0' '250 2.0.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> DATA
+	< 451 4.3.0
+	> RSET
+	< 250 2.0.0
+	> NOOP
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	assert_empty "$Q/new"
 	grep -q 'result=deferred: unable to create queue file' "$LOG"
 }
@@ -105,10 +129,23 @@ load helpers
 @test "a 451 at DATA ends the transaction: a pipelined next MAIL starts afresh" {
 	mkdir -p "$Q/new" "$Q/failed"
 	touch "$Q/tmp"		# not a directory: no file can be made in it
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<two@example.net>\r\nQUIT\r\n'
-	assert_status 0
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '451 4.3.0' \
-	    '250 2.1.0' '250 2.1.5' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<one@example.net>
+	< 250 2.1.5
+	> DATA
+	< 451 4.3.0
+	> MAIL FROM:<b@example.org>
+	< 250 2.1.0
+	> RCPT TO:<two@example.net>
+	< 250 2.1.5
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "a queue file that cannot be written is 451 4.3.0 after the dot, nothing left behind" {
