@@ -13,8 +13,9 @@ smtpd_session() {
 # session, with SMTPD_FLAGS after the transcript's own; fails on any
 # difference.  The replies are left in $output, like smtpd_session.
 transcript() {
-	run env SMTPD="$SMTPD" Q="$Q" LOG="$LOG" \
-	    "$BATS_TEST_DIRNAME/transcript" - "${SMTPD_FLAGS[@]}"
+	# (assignments before a function call are exported to what it runs)
+	SMTPD=$SMTPD Q=$Q LOG=$LOG \
+	    run "$BATS_TEST_DIRNAME/transcript" - "${SMTPD_FLAGS[@]}"
 	if [ "$status" -ne 0 ]; then
 		printf '%s\n' "$output" >&2
 		return 1
