@@ -87,18 +87,25 @@ load helpers
 @test "a queue that cannot be opened is 421 4.3.0 at connect" {
 	touch "$BATS_TEST_TMPDIR/file"
 	SMTPD_FLAGS=(-q "$BATS_TEST_TMPDIR/file/queue")
-	smtpd_session 'HELO client.example\r\nQUIT\r\n'
-	assert_status 75
-	assert_replies '421 4.3.0 mx.test'
+	transcript <<-'END'
+	< 421 4.3.0 mx.test
+	> HELO client.example
+	> QUIT
+	= 75
+	END
 	grep -q 'result=refused: unable to open queue' "$LOG"
 }
 
 @test "a log file that cannot be opened is 421 4.3.0 at connect, and nothing else" {
 	touch "$BATS_TEST_TMPDIR/file"
 	SMTPD_FLAGS=(-l "$BATS_TEST_TMPDIR/file/log")
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@b.test>\r\nQUIT\r\n'
-	assert_status 75
-	assert_replies '421 4.3.0 mx.test Service not available: local error'
+	transcript <<-'END'
+	< 421 4.3.0 mx.test Service not available: local error
+	> HELO client.example
+	> MAIL FROM:<a@b.test>
+	> QUIT
+	= 75
+	END
 	[ ! -e "$Q/new" ] || [ "$(count_files "$Q/new")" -eq 0 ]
 }
 
@@ -247,10 +254,19 @@ assert_usage_error() {
 
 @test "durations and sizes take suffixes: -t 5m -s 10M -c 1" {
 	SMTPD_FLAGS=(-t 5m -s 10M -c 1)
-	smtpd_session 'EHLO client.example\r\nQUIT\r\n'
-	assert_status 0
-	assert_reply 4 '250-SIZE 10485760'
-	assert_reply 9 '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 # Logging (-l): one line per event, key=value.
