@@ -59,34 +59,98 @@ To: <b@example.net>" ]
 }
 
 @test "RCPT TO:<> is 501 5.1.3" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<>\r\nRCPT TO:<>\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '501 5.1.3' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<>
+	< 250 2.1.0
+	> RCPT TO:<>
+	< 501 5.1.3
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "RCPT TO:<postmaster> needs no domain, in any case" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<postmaster>\r\nRCPT TO:<PostMaster>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
-	    '354 ' '250 2.0.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<postmaster>
+	< 250 2.1.5
+	> RCPT TO:<PostMaster>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = "From: <a@example.org>
 To: <postmaster@mx.test>" ]
 }
 
 @test "RCPT without @ is 501 5.1.3" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<root>\r\nRCPT TO:root\r\nRCPT TO:<postmasterx>\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '501 5.1.3' '501 5.1.3' \
-	    '501 5.1.3' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<root>
+	< 501 5.1.3
+	> RCPT TO:root
+	< 501 5.1.3
+	> RCPT TO:<postmasterx>
+	< 501 5.1.3
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "MAIL without @ is 501 5.1.7, even for postmaster" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<root>\r\nMAIL FROM:root\r\nMAIL FROM:<postmaster>\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '501 5.1.7' '501 5.1.7' '501 5.1.7' \
-	    '250 2.1.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<root>
+	< 501 5.1.7
+	> MAIL FROM:root
+	< 501 5.1.7
+	> MAIL FROM:<postmaster>
+	< 501 5.1.7
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "MAIL without FROM: and RCPT without TO: are 501 5.5.4" {
-	smtpd_session 'HELO client.example\r\nMAIL <a@example.org>\r\nMAIL\r\nMAIL TO:<a@example.org>\r\nMAIL FROM:<a@example.org>\r\nRCPT <b@example.net>\r\nRCPT FROM:<b@example.net>\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '501 5.5.4' '501 5.5.4' '501 5.5.4' \
-	    '250 2.1.0' '501 5.5.4' '501 5.5.4' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL <a@example.org>
+	< 501 5.5.4
+	> MAIL
+	< 501 5.5.4
+	> MAIL TO:<a@example.org>
+	< 501 5.5.4
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT <b@example.net>
+	< 501 5.5.4
+	> RCPT FROM:<b@example.net>
+	< 501 5.5.4
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "malformed paths are 501 5.1.7 for MAIL and 501 5.1.3 for RCPT" {
@@ -111,9 +175,24 @@ To: <BOB@EXAMPLE.net>" ]
 }
 
 @test "quoted local parts are accepted and kept as sent" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<"john doe"@example.org>\r\nRCPT TO:<"a>b\\"c"@example.net>\r\nRCPT TO:<"x@y"@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
-	    '354 ' '250 2.0.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<"john doe"@example.org>
+	< 250 2.1.0
+	> RCPT TO:<"a>b\\"c"@example.net>
+	< 250 2.1.5
+	> RCPT TO:<"x@y"@example.net>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = 'From: <"john doe"@example.org>
 To: <"a>b\"c"@example.net>
 To: <"x@y"@example.net>' ]
@@ -159,9 +238,26 @@ To: <b@example.net>" ]
 }
 
 @test "a repeated recipient is accepted and stored once" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nRCPT TO:b@example.net\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
-	    '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> RCPT TO:<c@example.net>
+	< 250 2.1.5
+	> RCPT TO:b@example.net
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>
 To: <c@example.net>" ]
@@ -169,10 +265,36 @@ To: <c@example.net>" ]
 
 @test "postmaster in any case, bare or at a -d domain, is one recipient each (issue 22 item 9)" {
 	SMTPD_FLAGS=(-d example.net)
-	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<>\r\nRCPT TO:<postmaster@example.net>\r\nRCPT TO:<Postmaster@example.net>\r\nRCPT TO:<POSTMASTER@EXAMPLE.NET>\r\nRCPT TO:<postmaster>\r\nRCPT TO:<PostMaster>\r\nRCPT TO:<Bob@example.net>\r\nRCPT TO:<bob@Example.Net>\r\nRCPT TO:<BOB@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
-	    '250 2.1.5' '250 2.1.5' '250 2.1.5' '250 2.1.5' '250 2.1.5' \
-	    '250 2.1.5' '354 ' '250 2.0.0' '221 2.0.0'
+	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<>
+	< 250 2.1.0
+	> RCPT TO:<postmaster@example.net>
+	< 250 2.1.5
+	> RCPT TO:<Postmaster@example.net>
+	< 250 2.1.5
+	> RCPT TO:<POSTMASTER@EXAMPLE.NET>
+	< 250 2.1.5
+	> RCPT TO:<postmaster>
+	< 250 2.1.5
+	> RCPT TO:<PostMaster>
+	< 250 2.1.5
+	> RCPT TO:<Bob@example.net>
+	< 250 2.1.5
+	> RCPT TO:<bob@Example.Net>
+	< 250 2.1.5
+	> RCPT TO:<BOB@example.net>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = "From: <>
 To: <postmaster@example.net>
 To: <postmaster@mx.test>
@@ -191,9 +313,23 @@ To: <POSTMASTER@remote.example>" ]
 
 @test "SIZE= at the limit is 250, one over it is 552 5.3.4 at MAIL" {
 	SMTPD_FLAGS=(-s 1000)
-	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SIZE=1001\r\nMAIL FROM:<a@example.org> SIZE=1000\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-SIZE 1000' '250-' '250-' '250-' \
-	    '250 HELP' '552 5.3.4' '250 2.1.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-
+	< 250-SIZE 1000
+	< 250-
+	< 250-
+	< 250-
+	< 250 HELP
+	> MAIL FROM:<a@example.org> SIZE=1001
+	< 552 5.3.4
+	> MAIL FROM:<a@example.org> SIZE=1000
+	< 250 2.1.0
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "SIZE= over the default 10 MiB limit is 552 5.3.4" {
@@ -239,15 +375,51 @@ To: <b@example.net>" ]
 }
 
 @test "an unknown MAIL parameter is 555 5.5.4 and opens no transaction" {
-	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8=yes\r\nMAIL FROM:<a@example.org> RET=HDRS\r\nMAIL FROM:<a@example.org> BODY=BINARYMIME\r\nMAIL FROM:<a@example.org> SIZE=10 AUTH=<>\r\nRCPT TO:<b@example.net>\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
-	    '555 5.5.4' '555 5.5.4' '555 5.5.4' '555 5.5.4' '503 5.5.1' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250 
+	> MAIL FROM:<a@example.org> SMTPUTF8=yes
+	< 555 5.5.4
+	> MAIL FROM:<a@example.org> RET=HDRS
+	< 555 5.5.4
+	> MAIL FROM:<a@example.org> BODY=BINARYMIME
+	< 555 5.5.4
+	> MAIL FROM:<a@example.org> SIZE=10 AUTH=<>
+	< 555 5.5.4
+	> RCPT TO:<b@example.net>
+	< 503 5.5.1
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "a RCPT parameter is 555 5.5.4 and the recipient is not added" {
-	smtpd_session 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net> NOTIFY=NEVER\r\nDATA\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' '250 ' \
-	    '250 2.1.0' '555 5.5.4' '503 5.5.1' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250 
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net> NOTIFY=NEVER
+	< 555 5.5.4
+	> DATA
+	< 503 5.5.1
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 # Relay control.
@@ -259,10 +431,19 @@ To: <b@example.net>" ]
 }
 
 @test "an untrusted client (REMOTE_ADDR) gets 554 5.7.1 Relay access denied for a foreign domain" {
-	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@elsewhere.example>\r\nDATA\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' \
-	    '554 5.7.1 <b@elsewhere.example>: Relay access denied' '503 5.5.1' \
-	    '221 2.0.0'
+	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@elsewhere.example>
+	< 554 5.7.1 <b@elsewhere.example>: Relay access denied
+	> DATA
+	< 503 5.5.1
+	> QUIT
+	< 221 2.0.0
+	END
 	grep -q 'peer=192.0.2.1 trusted=no' "$LOG"
 	assert_empty "$Q/new"
 }
@@ -274,9 +455,30 @@ To: <b@example.net>" ]
 
 @test "a -d domain is accepted from an untrusted client, in any case" {
 	SMTPD_FLAGS=(-d example.net -d other.example)
-	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@EXAMPLE.Net>\r\nRCPT TO:<d@other.example>\r\nRCPT TO:<e@sub.example.net>\r\nRCPT TO:<f@example.network>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
-	    '250 2.1.5' '554 5.7.1' '554 5.7.1' '354 ' '250 2.0.0' '221 2.0.0'
+	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> RCPT TO:<c@EXAMPLE.Net>
+	< 250 2.1.5
+	> RCPT TO:<d@other.example>
+	< 250 2.1.5
+	> RCPT TO:<e@sub.example.net>
+	< 554 5.7.1
+	> RCPT TO:<f@example.network>
+	< 554 5.7.1
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>
 To: <c@EXAMPLE.Net>
@@ -312,16 +514,46 @@ To: <d@other.example>" ]
 }
 
 @test "postmaster is always accepted from an untrusted client" {
-	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<postmaster>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
+	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<postmaster>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "a relay refusal keeps the transaction: the accepted recipients are queued" {
 	SMTPD_FLAGS=(-d example.net)
-	REMOTE_ADDR=192.0.2.1 smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<x@elsewhere.example>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<y@elsewhere.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '554 5.7.1' '250 2.1.5' \
-	    '554 5.7.1' '354 ' '250 2.0.0' '221 2.0.0'
+	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<x@elsewhere.example>
+	< 554 5.7.1
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> RCPT TO:<y@elsewhere.example>
+	< 554 5.7.1
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
@@ -345,10 +577,32 @@ To: <b@example.net>" ]
 
 @test "SMTPUTF8: UTF-8 sender and recipients are queued with Smtputf8: yes and Received: with UTF8SMTP" {
 	SMTPD_FLAGS=(-d example.net)
-	REMOTE_ADDR=192.0.2.1 smtpd_session 'EHLO client.example\r\nMAIL FROM:<jos\303\251@exampl\303\251.org> SMTPUTF8\r\nRCPT TO:<\303\261o\303\261o@example.net>\r\nRCPT TO:<\344\276\213\343\201\210@example.net>\r\nDATA\r\nSubject: caf\303\251\r\n\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' \
-	    '250-SMTPUTF8' '250 HELP' '250 2.1.0' '250 2.1.5' '250 2.1.5' \
-	    '354 ' '250 2.0.0' '221 2.0.0'
+	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250-SMTPUTF8
+	< 250 HELP
+	> MAIL FROM:<jos\303\251@exampl\303\251.org> SMTPUTF8
+	< 250 2.1.0
+	> RCPT TO:<\303\261o\303\261o@example.net>
+	< 250 2.1.5
+	> RCPT TO:<\344\276\213\343\201\210@example.net>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> Subject: caf\303\251
+	>
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	# the UTF-8 Subject: makes it 8-bit, labelled so though undeclared
 	[ "$(envelope)" = "$(printf 'From: <jos\303\251@exampl\303\251.org>\nBody: 8BITMIME\nSmtputf8: yes\nTo: <\303\261o\303\261o@example.net>\nTo: <\344\276\213\343\201\210@example.net>')" ]
 	grep -q $'^\tby mx.test (smtpd) with UTF8SMTP id ' "$(queued_file)"
@@ -368,18 +622,49 @@ To: <\"$(printf '\344\276\213') x\"@remote.example>" ]
 }
 
 @test "a UTF-8 path without SMTPUTF8 is 553 5.6.7, at MAIL and at RCPT" {
-	smtpd_session 'EHLO client.example\r\nMAIL FROM:<jos\303\251@example.org>\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@caf\303\251.example>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'
-	assert_replies '220 ' '250-mx.test' '250-' '250-' '250-' '250-' '250-' \
-	    '250 ' '553 5.6.7' '250 2.1.0' '553 5.6.7' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250-
+	< 250 
+	> MAIL FROM:<jos\303\251@example.org>
+	< 553 5.6.7
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@caf\303\251.example>
+	< 553 5.6.7
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> hi
+	> .
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 	grep -q 'to=<b@caf\\xc3\\xa9.example> result=rejected: 553 5.6.7' "$LOG"
 }
 
 @test "after HELO there is no SMTPUTF8: the parameter is 555, a UTF-8 path 553" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org> SMTPUTF8\r\nMAIL FROM:<jos\303\251@example.org>\r\nQUIT\r\n'
-	assert_replies '220 ' '250 mx.test' '555 5.5.4' '553 5.6.7' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org> SMTPUTF8
+	< 555 5.5.4
+	> MAIL FROM:<jos\303\251@example.org>
+	< 553 5.6.7
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "SMTPUTF8: invalid UTF-8 is 501: overlong, surrogate, past U+10FFFF, cut short, lone continuation" {

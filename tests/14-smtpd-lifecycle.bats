@@ -50,9 +50,20 @@ load helpers
 # End of input
 
 @test "end of input in DATA drops the message, logs it and exits 0" {
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: cut\r\n\r\nhalf a line'
-	assert_status 0
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 '
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> DATA
+	< 354 
+	> Subject: cut
+	>
+	>| half a line
+	END
 	assert_empty "$Q/new"
 	assert_empty "$Q/tmp"
 	grep -q 'result=dropped: connection lost in DATA' "$LOG"
@@ -76,28 +87,48 @@ load helpers
 @test "a queue that cannot be opened is 421 4.3.0 at connect" {
 	touch "$BATS_TEST_TMPDIR/file"
 	SMTPD_FLAGS=(-q "$BATS_TEST_TMPDIR/file/queue")
-	smtpd_session 'HELO client.example\r\nQUIT\r\n'
-	assert_status 75
-	assert_replies '421 4.3.0 mx.test'
+	transcript <<-'END'
+	< 421 4.3.0 mx.test
+	> HELO client.example
+	> QUIT
+	= 75
+	END
 	grep -q 'result=refused: unable to open queue' "$LOG"
 }
 
 @test "a log file that cannot be opened is 421 4.3.0 at connect, and nothing else" {
 	touch "$BATS_TEST_TMPDIR/file"
 	SMTPD_FLAGS=(-l "$BATS_TEST_TMPDIR/file/log")
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@b.test>\r\nQUIT\r\n'
-	assert_status 75
-	assert_replies '421 4.3.0 mx.test Service not available: local error'
+	transcript <<-'END'
+	< 421 4.3.0 mx.test Service not available: local error
+	> HELO client.example
+	> MAIL FROM:<a@b.test>
+	> QUIT
+	= 75
+	END
 	[ ! -e "$Q/new" ] || [ "$(count_files "$Q/new")" -eq 0 ]
 }
 
 @test "a queue file that cannot be created is 451 4.3.0 at DATA, and the session goes on" {
 	mkdir -p "$Q/new" "$Q/failed"
 	touch "$Q/tmp"		# not a directory: no file can be made in it
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nRSET\r\nNOOP\r\nQUIT\r\n'
-	assert_status 0
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '451 4.3.0' \
-	    '250 2.0.0' '250 2.0.0' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<b@example.net>
+	< 250 2.1.5
+	> DATA
+	< 451 4.3.0
+	> RSET
+	< 250 2.0.0
+	> NOOP
+	< 250 2.0.0
+	> QUIT
+	< 221 2.0.0
+	END
 	assert_empty "$Q/new"
 	grep -q 'result=deferred: unable to create queue file' "$LOG"
 }
@@ -105,10 +136,23 @@ load helpers
 @test "a 451 at DATA ends the transaction: a pipelined next MAIL starts afresh" {
 	mkdir -p "$Q/new" "$Q/failed"
 	touch "$Q/tmp"		# not a directory: no file can be made in it
-	smtpd_session 'HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.net>\r\nDATA\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<two@example.net>\r\nQUIT\r\n'
-	assert_status 0
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '451 4.3.0' \
-	    '250 2.1.0' '250 2.1.5' '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> HELO client.example
+	< 250 mx.test
+	> MAIL FROM:<a@example.org>
+	< 250 2.1.0
+	> RCPT TO:<one@example.net>
+	< 250 2.1.5
+	> DATA
+	< 451 4.3.0
+	> MAIL FROM:<b@example.org>
+	< 250 2.1.0
+	> RCPT TO:<two@example.net>
+	< 250 2.1.5
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "a queue file that cannot be written is 451 4.3.0 after the dot, nothing left behind" {
@@ -210,10 +254,19 @@ assert_usage_error() {
 
 @test "durations and sizes take suffixes: -t 5m -s 10M -c 1" {
 	SMTPD_FLAGS=(-t 5m -s 10M -c 1)
-	smtpd_session 'EHLO client.example\r\nQUIT\r\n'
-	assert_status 0
-	assert_reply 4 '250-SIZE 10485760'
-	assert_reply 9 '221 2.0.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO client.example
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 # Logging (-l): one line per event, key=value.

@@ -38,56 +38,168 @@ teardown() {
 }
 
 @test "EHLO offers STARTTLS with -T, not without, and not under -E" {
-	smtpd_session 'EHLO c\r\nQUIT\r\n'
-	! replies | grep -q STARTTLS || false
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> QUIT
+	< 221 2.0.0
+	END
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nQUIT\r\n'
-	replies | grep -qx '250-STARTTLS'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> QUIT
+	< 221 2.0.0
+	END
 	export REMOTE_HOST=192.0.2.1
 	SMTPD_FLAGS=(-E -T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nQUIT\r\n'
-	assert_reply 2 '250-mx.test'
-	! replies | grep -q STARTTLS || false
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "STARTTLS: 501 5.5.4 with an argument, 502 5.5.1 without -T" {
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\nQUIT\r\n'
-	replies | grep -q '^502 5.5.1'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> STARTTLS
+	< 502 5.5.1
+	> QUIT
+	< 221 2.0.0
+	END
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nSTARTTLS now\r\nQUIT\r\n'
-	replies | grep -q '^501 5.5.4'
-	replies | grep -q '^221 '
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> STARTTLS now
+	< 501 5.5.4
+	> QUIT
+	< 221 2.0.0
+	END
 	[ ! -e "$BATS_TEST_TMPDIR/tls.args" ]
 }
 
 @test "STARTTLS inside a transaction, or once TLS is on, is 503 5.5.1" {
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nMAIL FROM:<a@b.example>\r\nSTARTTLS\r\nQUIT\r\n'
-	replies | grep -q '^503 5.5.1'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> MAIL FROM:<a@b.example>
+	< 250 2.1.0
+	> STARTTLS
+	< 503 5.5.1
+	> QUIT
+	< 221 2.0.0
+	END
 	[ ! -e "$BATS_TEST_TMPDIR/tls.args" ]
 	export REMOTE_HOST=192.0.2.1
 	SMTPD_FLAGS=(-E -T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\nQUIT\r\n'
-	replies | grep -q '^503 5.5.1'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> STARTTLS
+	< 503 5.5.1
+	> QUIT
+	< 221 2.0.0
+	END
 	[ ! -e "$BATS_TEST_TMPDIR/tls.args" ]
 }
 
 @test "STARTTLS with a program that cannot run is 454 4.7.0, session goes on" {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$BATS_TEST_TMPDIR/no-such-program -x")
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\nNOOP\r\nQUIT\r\n'
-	replies | grep -q '^454 4.7.0 TLS not available'
-	! replies | grep -q '^220 2' || false
-	replies | grep -q '^250 2.0.0 Ok'
-	replies | grep -q '^221 '
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> STARTTLS
+	< 454 4.7.0 TLS not available
+	> NOOP
+	< 250 2.0.0 Ok
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "STARTTLS answers 220 2.0.0 and execs the program, split on blanks and commas" {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$FAKE_TLS one,two  three")
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\n'
-	[ "$status" -eq 0 ]
-	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> STARTTLS
+	< 220 2.0.0 Ready to start TLS
+	END
 	[ "$(cat "$BATS_TEST_TMPDIR/tls.args")" = 'one two three' ]
 	grep -qx 'SMTPD_STARTTLS=192.0.2.9' "$BATS_TEST_TMPDIR/tls.env"
 	# smtpd's blocked SIGTERM and ignored SIGPIPE are not handed on
@@ -100,10 +212,22 @@ teardown() {
 
 @test "STARTTLS from a pipe (no network client) is 454 4.7.0, nothing run" {
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\nQUIT\r\n'
-	[ "$status" -eq 0 ]
-	replies | grep -qx '454 4.7.0 TLS not available'
-	replies | grep -q '^221 '
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> STARTTLS
+	< 454 4.7.0 TLS not available
+	> QUIT
+	< 221 2.0.0
+	END
 	[ ! -e "$BATS_TEST_TMPDIR/tls.args" ]
 	log_has "$LOG" 'peer=stdin result=starttls refused: not a network client'
 }
@@ -121,9 +245,20 @@ REMOTE_HOST=127.0.0.1 exec "$SMTPD" -E -q "$Q" -n mx.test -l "$LOG" \
     <"$BATS_TEST_TMPDIR/inside-tls" >"$BATS_TEST_TMPDIR/inside-tls.out"
 SCRIPT
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\n'
-	[ "$status" -eq 0 ]
-	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> STARTTLS
+	< 220 2.0.0 Ready to start TLS
+	END
 	log_has "$LOG" 'peer=192.0.2.9 trusted=no tls=yes result=connect'
 	tr -d '\r' <"$BATS_TEST_TMPDIR/inside-tls.out" |
 	    grep -qx '554 5.7.1 <x@elsewhere.example>: Relay access denied'
@@ -132,9 +267,26 @@ SCRIPT
 @test "commands pipelined after STARTTLS are discarded and logged, never run" {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
-	smtpd_session 'EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<a@mx.test>\r\nDATA\r\nx\r\n.\r\n'
-	[ "$(replies | tail -n 1)" = '220 2.0.0 Ready to start TLS' ]
-	! replies | grep -q '^250 2.1.0' || false
+	# (what follows STARTTLS gets no reply: it never reaches a parser)
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-STARTTLS
+	< 250 HELP
+	> STARTTLS
+	< 220 2.0.0 Ready to start TLS
+	> MAIL FROM:<evil@x.example>
+	> RCPT TO:<a@mx.test>
+	> DATA
+	> x
+	> .
+	END
 	[ ! -s "$BATS_TEST_TMPDIR/tls.stdin" ]
 	log_has "$LOG" 'result=starttls: discarded 61 bytes sent after STARTTLS'
 	[ "$(count_files "$Q/new")" -eq 0 ]
@@ -158,9 +310,14 @@ SCRIPT
 
 @test "-E without REMOTE_HOST is 421 4.3.0 and exit, never a trusted session" {
 	SMTPD_FLAGS=(-E)
-	smtpd_session 'EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@elsewhere.example>\r\nQUIT\r\n'
-	[ "$status" -eq 75 ]
-	[ "$(replies)" = '421 4.3.0 mx.test Service not available: local error' ]
+	transcript <<-'END'
+	< 421 4.3.0 mx.test Service not available: local error
+	> EHLO c
+	> MAIL FROM:<a@b.example>
+	> RCPT TO:<x@elsewhere.example>
+	> QUIT
+	= 75
+	END
 	log_has "$LOG" 'refused: -E without a usable \$REMOTE_HOST'
 	! log_has "$LOG" 'trusted=yes' || false
 }

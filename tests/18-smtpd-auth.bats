@@ -13,30 +13,88 @@ setup() {
 	SMTPD_FLAGS=(-E -A "$CHECKPASSWORD,$PASSWD")
 }
 
-b64() {
-	printf -- "$1" | base64 -w0
-}
-
-MAILTO='MAIL FROM:<alice@b.example>\r\nRCPT TO:<x@elsewhere.example>\r\n'
+# In the transcripts a comment above a base64 line says what it encodes
+# (\0 a NUL, as in AUTH PLAIN's authzid NUL authcid NUL password).
 
 @test "AUTH is offered only over TLS; otherwise AUTH is 503 5.5.1" {
 	SMTPD_FLAGS=(-A "$CHECKPASSWORD,$PASSWD")
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	! replies | grep -q AUTH || false
-	replies | grep -q '^503 5.5.1'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 503 5.5.1 Error: authentication not enabled
+	> QUIT
+	< 221 2.0.0
+	END
 	SMTPD_FLAGS=(-E -A "$CHECKPASSWORD,$PASSWD")
-	smtpd_session 'EHLO c\r\nQUIT\r\n'
-	replies | grep -qx '250-AUTH PLAIN LOGIN'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> QUIT
+	< 221 2.0.0
+	END
 	SMTPD_FLAGS=(-E)
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	! replies | grep -q AUTH || false
-	replies | grep -q '^503 5.5.1'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 503 5.5.1 Error: authentication not enabled
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "AUTH PLAIN with an initial response: 235 2.7.0, may relay, ESMTPSA" {
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\n${MAILTO}DATA\r\nhi\r\n.\r\nQUIT\r\n"
-	replies | grep -qx '235 2.7.0 Authentication successful'
-	replies | grep -q '^250 2.0.0 Ok: queued'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 235 2.7.0 Authentication successful
+	> MAIL FROM:<alice@b.example>
+	< 250 2.1.0 Ok
+	> RCPT TO:<x@elsewhere.example>
+	< 250 2.1.5 Ok
+	> DATA
+	< 354 End data with <CR><LF>.<CR><LF>
+	> hi
+	> .
+	< 250 2.0.0 Ok: queued as
+	> QUIT
+	< 221 2.0.0
+	END
 	grep -q $'^\tby mx.test (smtpd) with ESMTPSA id ' "$(queued_file)"
 	log_has "$LOG" 'peer=192.0.2.7 user=alice result=authenticated'
 	! grep -q s3cret "$LOG" || false
@@ -44,39 +102,129 @@ MAILTO='MAIL FROM:<alice@b.example>\r\nRCPT TO:<x@elsewhere.example>\r\n'
 }
 
 @test "AUTH PLAIN with an empty challenge, and an authzid equal to the user" {
-	smtpd_session "EHLO c\r\nAUTH PLAIN\r\n$(b64 'alice\0alice\0s3cret')\r\n${MAILTO}QUIT\r\n"
-	replies | grep -qx '334 '
-	replies | grep -q '^235 2.7.0'
-	replies | grep -q '^250 2.1.5'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> AUTH PLAIN
+	< 334 
+	# YWxpY2UAYWxpY2UAczNjcmV0: base64 of "alice\0alice\0s3cret"
+	> YWxpY2UAYWxpY2UAczNjcmV0
+	< 235 2.7.0 Authentication successful
+	> MAIL FROM:<alice@b.example>
+	< 250 2.1.0 Ok
+	> RCPT TO:<x@elsewhere.example>
+	< 250 2.1.5 Ok
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "AUTH PLAIN for someone else (another authzid) is 535 5.7.8" {
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 'bob\0alice\0s3cret')\r\nQUIT\r\n"
-	replies | grep -q '^535 5.7.8'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# Ym9iAGFsaWNlAHMzY3JldA==: base64 of "bob\0alice\0s3cret"
+	> AUTH PLAIN Ym9iAGFsaWNlAHMzY3JldA==
+	< 535 5.7.8 Error: authentication failed
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "AUTH LOGIN asks Username: and Password: in base64" {
-	smtpd_session "EHLO c\r\nAUTH LOGIN\r\n$(b64 bob)\r\n$(b64 'pw 2')\r\n${MAILTO}QUIT\r\n"
-	replies | grep -qx '334 VXNlcm5hbWU6'
-	replies | grep -qx '334 UGFzc3dvcmQ6'
-	replies | grep -q '^235 2.7.0'
-	replies | grep -q '^250 2.1.5'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> AUTH LOGIN
+	< 334 VXNlcm5hbWU6
+	# Ym9i: base64 of "bob"
+	> Ym9i
+	< 334 UGFzc3dvcmQ6
+	# cHcgMg==: base64 of "pw 2"
+	> cHcgMg==
+	< 235 2.7.0 Authentication successful
+	> MAIL FROM:<alice@b.example>
+	< 250 2.1.0 Ok
+	> RCPT TO:<x@elsewhere.example>
+	< 250 2.1.5 Ok
+	> QUIT
+	< 221 2.0.0
+	END
 	log_has "$LOG" 'user=bob result=authenticated'
 }
 
 @test "AUTH LOGIN with the user name as initial response" {
-	smtpd_session "EHLO c\r\nAUTH LOGIN $(b64 alice)\r\n$(b64 s3cret)\r\nQUIT\r\n"
-	[ "$(replies | grep -c '^334 ')" -eq 1 ]
-	replies | grep -q '^235 2.7.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# YWxpY2U=: base64 of "alice"
+	> AUTH LOGIN YWxpY2U=
+	< 334 UGFzc3dvcmQ6
+	# czNjcmV0: base64 of "s3cret"
+	> czNjcmV0
+	< 235 2.7.0 Authentication successful
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "a wrong password is 535 5.7.8 after a delay, and relaying stays denied" {
 	local start end
 	start=$(date +%s%N)
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0wrong')\r\n${MAILTO}QUIT\r\n"
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHdyb25n: base64 of "\0alice\0wrong"
+	> AUTH PLAIN AGFsaWNlAHdyb25n
+	< 535 5.7.8 Error: authentication failed
+	> MAIL FROM:<alice@b.example>
+	< 250 2.1.0 Ok
+	> RCPT TO:<x@elsewhere.example>
+	< 554 5.7.1 <x@elsewhere.example>: Relay access denied
+	> QUIT
+	< 221 2.0.0
+	END
 	end=$(date +%s%N)
-	replies | grep -qx '535 5.7.8 Error: authentication failed'
-	replies | grep -q '^554 5.7.1'
 	[ $(( (end - start) / 1000000 )) -ge 900 ]
 	log_has "$LOG" 'user=alice result=auth failed'
 	! grep -q wrong "$LOG" || false
@@ -84,44 +232,168 @@ MAILTO='MAIL FROM:<alice@b.example>\r\nRCPT TO:<x@elsewhere.example>\r\n'
 }
 
 @test "unknown and locked users are 535 5.7.8" {
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0mallory\0s3cret')\r\nAUTH PLAIN $(b64 '\0carol\0')\r\nQUIT\r\n"
-	[ "$(replies | grep -c '^535 5.7.8')" -eq 2 ]
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AG1hbGxvcnkAczNjcmV0: base64 of "\0mallory\0s3cret"
+	> AUTH PLAIN AG1hbGxvcnkAczNjcmV0
+	< 535 5.7.8 Error: authentication failed
+	# AGNhcm9sAA==: base64 of "\0carol\0"
+	> AUTH PLAIN AGNhcm9sAA==
+	< 535 5.7.8 Error: authentication failed
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "the third failure is followed by 421 4.7.0 and the end" {
-	local bad
-	bad="AUTH PLAIN $(b64 '\0alice\0no')\r\n"
-	smtpd_session "EHLO c\r\n$bad$bad$bad$bad\r\nNOOP\r\n"
-	[ "$(replies | grep -c '^535 5.7.8')" -eq 3 ]
-	replies | tail -n 1 | grep -q '^421 4.7.0 mx.test Error: too many authentication failures'
-	! replies | grep -q '^250 2.0.0 Ok$' || false
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAG5v: base64 of "\0alice\0no"
+	> AUTH PLAIN AGFsaWNlAG5v
+	< 535 5.7.8 Error: authentication failed
+	> AUTH PLAIN AGFsaWNlAG5v
+	< 535 5.7.8 Error: authentication failed
+	> AUTH PLAIN AGFsaWNlAG5v
+	< 535 5.7.8 Error: authentication failed
+	> AUTH PLAIN AGFsaWNlAG5v
+	< 421 4.7.0 mx.test Error: too many authentication failures
+	>
+	> NOOP
+	END
 }
 
 @test "bad base64 is 501 5.5.2, in the initial response and after 334" {
-	smtpd_session 'EHLO c\r\nAUTH PLAIN AHRpbQ=\r\nAUTH LOGIN\r\nnot base64!\r\nAUTH PLAIN\r\nAHR\r\nQUIT\r\n'
-	[ "$(replies | grep -c '^501 5.5.2')" -eq 3 ]
-	replies | grep -q '^221 '
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> AUTH PLAIN AHRpbQ=
+	< 501 5.5.2 Error: invalid base64 data
+	> AUTH LOGIN
+	< 334 VXNlcm5hbWU6
+	> not base64!
+	< 501 5.5.2 Error: invalid base64 data
+	> AUTH PLAIN
+	< 334 
+	> AHR
+	< 501 5.5.2 Error: invalid base64 data
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "* cancels: 501 5.0.0" {
-	smtpd_session 'EHLO c\r\nAUTH LOGIN\r\n*\r\nAUTH PLAIN\r\n*\r\nQUIT\r\n'
-	[ "$(replies | grep -c '^501 5.0.0')" -eq 2 ]
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> AUTH LOGIN
+	< 334 VXNlcm5hbWU6
+	> *
+	< 501 5.0.0 Authentication cancelled
+	> AUTH PLAIN
+	< 334 
+	> *
+	< 501 5.0.0 Authentication cancelled
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "an unknown mechanism is 504 5.5.4; AUTH alone 501 5.5.4" {
-	smtpd_session 'EHLO c\r\nAUTH CRAM-MD5\r\nAUTH\r\nQUIT\r\n'
-	replies | grep -q '^504 5.5.4'
-	replies | grep -q '^501 5.5.4'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> AUTH CRAM-MD5
+	< 504 5.5.4 Error: unsupported authentication mechanism
+	> AUTH
+	< 501 5.5.4 Syntax: AUTH mechanism
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "AUTH twice, inside a transaction, or before EHLO is 503 5.5.1" {
-	local good
-	good="AUTH PLAIN $(b64 '\0alice\0s3cret')\r\n"
-	smtpd_session "${good}EHLO c\r\n$good${good}QUIT\r\n"
-	[ "$(replies | grep -c '^503 5.5.1')" -eq 2 ]
-	smtpd_session "EHLO c\r\nMAIL FROM:<a@b.example>\r\n${good}QUIT\r\n"
-	replies | grep -q '^503 5.5.1'
-	! replies | grep -q '^235' || false
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 503 5.5.1 Error: send HELO/EHLO first
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 235 2.7.0 Authentication successful
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 503 5.5.1 Error: already authenticated
+	> QUIT
+	< 221 2.0.0
+	END
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> MAIL FROM:<a@b.example>
+	< 250 2.1.0 Ok
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 503 5.5.1 Error: MAIL transaction in progress
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "the checker gets user NUL password NUL timestamp NUL on fd 3" {
@@ -132,8 +404,23 @@ exit 0
 SCRIPT
 	chmod 755 "$BATS_TEST_TMPDIR/check"
 	SMTPD_FLAGS=(-E -A "$BATS_TEST_TMPDIR/check")
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0u\0p w')\r\nQUIT\r\n"
-	replies | grep -q '^235 2.7.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AHUAcCB3: base64 of "\0u\0p w"
+	> AUTH PLAIN AHUAcCB3
+	< 235 2.7.0 Authentication successful
+	> QUIT
+	< 221 2.0.0
+	END
 	grep -Eq '^ ?u \\0 p w \\0 < [0-9 .]+ @ s m t p d > \\0 ?$' "$BATS_TEST_TMPDIR/fd3"
 }
 
@@ -141,23 +428,98 @@ SCRIPT
 	printf '#!/bin/sh\nexit 111\n' >"$BATS_TEST_TMPDIR/check"
 	chmod 755 "$BATS_TEST_TMPDIR/check"
 	SMTPD_FLAGS=(-E -A /bin/false)
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	replies | grep -q '^535 5.7.8'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 535 5.7.8 Error: authentication failed
+	> QUIT
+	< 221 2.0.0
+	END
 	SMTPD_FLAGS=(-E -A "$BATS_TEST_TMPDIR/check")
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	replies | grep -q '^454 4.7.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 454 4.7.0 Temporary authentication failure
+	> QUIT
+	< 221 2.0.0
+	END
 	SMTPD_FLAGS=(-E -A "$BATS_TEST_TMPDIR/no-such-checker")
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	replies | grep -q '^454 4.7.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 454 4.7.0 Temporary authentication failure
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "the shipped checker refuses a password file others can read: 454" {
 	chmod 644 "$PASSWD"
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	replies | grep -q '^454 4.7.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 454 4.7.0 Temporary authentication failure
+	> QUIT
+	< 221 2.0.0
+	END
 	chmod 640 "$PASSWD"
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\nQUIT\r\n"
-	replies | grep -q '^235 2.7.0'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 235 2.7.0 Authentication successful
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "the shipped checker, alone: 0 good, 1 bad, 111 trouble, execs a program" {
@@ -176,23 +538,104 @@ SCRIPT
 
 @test "-S: MAIL needs AUTH (530 5.7.0), over TLS and from loopback alike" {
 	SMTPD_FLAGS=(-E -S -A "$CHECKPASSWORD,$PASSWD")
-	smtpd_session "EHLO c\r\n${MAILTO}QUIT\r\n"
-	replies | grep -qx '530 5.7.0 Authentication required'
-	REMOTE_HOST=127.0.0.1 smtpd_session "EHLO c\r\n${MAILTO}QUIT\r\n"
-	replies | grep -qx '530 5.7.0 Authentication required'
-	smtpd_session "EHLO c\r\nAUTH PLAIN $(b64 '\0alice\0s3cret')\r\n${MAILTO}QUIT\r\n"
-	replies | grep -q '^250 2.1.5'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> MAIL FROM:<alice@b.example>
+	< 530 5.7.0 Authentication required
+	> RCPT TO:<x@elsewhere.example>
+	< 503 5.5.1 Error: need MAIL command
+	> QUIT
+	< 221 2.0.0
+	END
+	REMOTE_HOST=127.0.0.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	> MAIL FROM:<alice@b.example>
+	< 530 5.7.0 Authentication required
+	> RCPT TO:<x@elsewhere.example>
+	< 503 5.5.1 Error: need MAIL command
+	> QUIT
+	< 221 2.0.0
+	END
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250-AUTH PLAIN LOGIN
+	< 250 HELP
+	# AGFsaWNlAHMzY3JldA==: base64 of "\0alice\0s3cret"
+	> AUTH PLAIN AGFsaWNlAHMzY3JldA==
+	< 235 2.7.0 Authentication successful
+	> MAIL FROM:<alice@b.example>
+	< 250 2.1.0 Ok
+	> RCPT TO:<x@elsewhere.example>
+	< 250 2.1.5 Ok
+	> QUIT
+	< 221 2.0.0
+	END
 	unset REMOTE_HOST
 	SMTPD_FLAGS=(-S -A "$CHECKPASSWORD,$PASSWD")
-	REMOTE_ADDR=127.0.0.1 smtpd_session "EHLO c\r\n${MAILTO}QUIT\r\n"
-	replies | grep -qx '530 5.7.0 Authentication required'
+	REMOTE_ADDR=127.0.0.1 transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> MAIL FROM:<alice@b.example>
+	< 530 5.7.0 Authentication required
+	> RCPT TO:<x@elsewhere.example>
+	< 503 5.5.1 Error: need MAIL command
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "-S: a local user on a pipe needs no AUTH" {
 	unset REMOTE_HOST
 	SMTPD_FLAGS=(-S -A "$CHECKPASSWORD,$PASSWD")
-	smtpd_session "EHLO c\r\n${MAILTO}QUIT\r\n"
-	replies | grep -q '^250 2.1.5'
+	transcript <<-'END'
+	< 220 mx.test ESMTP smtpd
+	> EHLO c
+	< 250-mx.test
+	< 250-PIPELINING
+	< 250-SIZE 10485760
+	< 250-8BITMIME
+	< 250-ENHANCEDSTATUSCODES
+	< 250-SMTPUTF8
+	< 250 HELP
+	> MAIL FROM:<alice@b.example>
+	< 250 2.1.0 Ok
+	> RCPT TO:<x@elsewhere.example>
+	< 250 2.1.5 Ok
+	> QUIT
+	< 221 2.0.0
+	END
 }
 
 @test "-S without -A is a usage error" {

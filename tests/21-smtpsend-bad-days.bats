@@ -135,44 +135,6 @@ smuggling_body() {
 
 # --- long lines -----------------------------------------------------------
 
-# aiosmtpd_start: aiosmtpd (a relay we did not write) on 127.0.0.1, a
-# port of the kernel's choosing; each message it takes is written, as it
-# arrived (dots unstuffed, CRLF), to $BATS_TEST_TMPDIR/aio/K.eml.  Sets
-# RELAY_PORT and RELAY_PID (teardown stops it with relay_stop).
-aiosmtpd_start() {
-	local dir=$BATS_TEST_TMPDIR/aio
-	mkdir -p "$dir"
-	"$PYTHON" - "$dir" 3>&- <<'PY' &
-import asyncio, os, sys
-from aiosmtpd.smtp import SMTP
-
-DIR = sys.argv[1]
-count = 0
-
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        global count
-        count += 1
-        with open(os.path.join(DIR, "%d.eml" % count), "wb") as f:
-            f.write(envelope.original_content)
-        return "250 2.0.0 Ok"
-
-async def main():
-    loop = asyncio.get_running_loop()
-    srv = await loop.create_server(lambda: SMTP(Handler()), "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    with open(os.path.join(DIR, "port.tmp"), "w") as f:
-        f.write("%d\n" % port)
-    os.rename(os.path.join(DIR, "port.tmp"), os.path.join(DIR, "port"))
-    await srv.serve_forever()
-
-asyncio.run(main())
-PY
-	RELAY_PID=$!
-	wait_for test -s "$dir/port" || return 1
-	RELAY_PORT=$(cat "$dir/port")
-}
-
 @test "long lines: broken at 998 octets with CRLF and a space, as Postfix does; aiosmtpd takes them" {
 	local name a998 a3000
 	a998=$(head -c 998 /dev/zero | tr '\0' a)
@@ -183,7 +145,7 @@ PY
 		printf 'Subject: long\r\nX-Long: %s\r\n\r\n' "$a3000"
 		printf '%s\r\n.%s\r\n%s\r\nend\r\n' "$a998" "$a3000" "$a3000"
 	} >"$Q/new/$name"
-	aiosmtpd_start
+	relay_start --aiosmtpd
 	smtpsend_run
 	assert_status 0
 	assert_empty "$Q/failed"
@@ -199,66 +161,10 @@ PY
 		    "${a3000:998:997}" "${a3000:1995:997}" "${a3000:2992}"
 		printf 'end\r\n'
 	} >"$BATS_TEST_TMPDIR/want"
-	assert_same_bytes "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/aio/1.eml"
+	assert_same_bytes "$BATS_TEST_TMPDIR/want" "$RELAY_DIR/1.eml"
 }
 
 # --- waits ----------------------------------------------------------------
-
-# bad_relay MODE: a relay on 127.0.0.1 that misbehaves; sets RELAY_PORT
-# and RELAY_PID.  MODE "backlog": it listens with a full backlog and never
-# accepts, so a connect() to it waits for ever (SYN-SENT); "endless": it
-# greets, then answers EHLO with "250-x" lines without end; "trickle": its
-# greeting is "220 " and then an octet every half second, never a line
-# end; "flood": the same octets as fast as they are taken.
-bad_relay() {
-	local dir=$BATS_TEST_TMPDIR/bad
-	mkdir -p "$dir"
-	"$PYTHON" - "$dir" "$1" 3>&- <<'PY' &
-import os, socket, sys, time
-dir, mode = sys.argv[1], sys.argv[2]
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-port = s.getsockname()[1]
-held = []
-if mode == "backlog":
-    s.listen(0)
-    # Fill the queue: later SYNs are dropped and connect() waits.
-    for _ in range(3):
-        c = socket.socket()
-        c.setblocking(False)
-        c.connect_ex(("127.0.0.1", port))
-        held.append(c)
-    time.sleep(0.5)
-else:
-    s.listen(5)
-with open(os.path.join(dir, "port.tmp"), "w") as f:
-    f.write("%d\n" % port)
-os.rename(os.path.join(dir, "port.tmp"), os.path.join(dir, "port"))
-if mode == "backlog":
-    while True:
-        time.sleep(60)
-c, _ = s.accept()
-try:
-    if mode == "trickle":
-        c.sendall(b"220 ")
-        while True:
-            time.sleep(0.5)
-            c.sendall(b"x")
-    if mode == "flood":
-        while True:
-            c.sendall(b"220 " + b"x" * 65536)
-    c.sendall(b"220 endless ESMTP\r\n")
-    f = c.makefile("rb")
-    f.readline()
-    while True:
-        c.sendall(b"250-x\r\n" * 100)
-except OSError:
-    pass
-PY
-	RELAY_PID=$!
-	wait_for test -s "$dir/port" || return 1
-	RELAY_PORT=$(cat "$dir/port")
-}
 
 # Succeeds once a connection of process $1 to $RELAY_PORT waits in
 # SYN-SENT.  The relay's own sockets that fill its backlog may wait there
@@ -308,7 +214,7 @@ smtpsend_bg() {
 	name=$(qname)
 	qmsg "$name" a@src.test x@dst.test
 	cp "$Q/new/$name" "$BATS_TEST_TMPDIR/orig"
-	bad_relay backlog
+	relay_start --full-backlog
 	smtpsend_bg -t 60s
 	wait_for syn_sent "$BG_PID"
 	term_and_time 1
@@ -355,14 +261,14 @@ smtpsend_bg() {
 	grep -q 'connection lost in DATA' "$LOG"
 }
 
-# bad_reply MODE TIMEOUT PATTERN: one message, smtpsend -t TIMEOUT against
-# bad_relay MODE; it must give up well within a bound, log PATTERN and
+# bad_reply OPTION TIMEOUT PATTERN: one message, smtpsend -t TIMEOUT against
+# the fake relay misbehaving as OPTION says; it must give up well within a bound, log PATTERN and
 # keep the message.
 bad_reply() {
 	local name t0 t1
 	name=$(qname)
 	qmsg "$name" a@src.test x@dst.test
-	bad_relay "$1"
+	relay_start "$1"
 	t0=$(date +%s)
 	run timeout $((30 * SLOWDOWN)) "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" \
 	    -t "$2" -r "127.0.0.1:$RELAY_PORT"
@@ -374,19 +280,19 @@ bad_reply() {
 }
 
 @test "waits: an endless multi-line reply is cut off; the message stays queued" {
-	bad_reply endless 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
+	bad_reply --endless-reply 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
 }
 
 # A wait for more of a reply is bounded by -t, and so is the whole reply:
 # an octet every half second used to keep smtpsend for ever.
 @test "waits: a reply trickled an octet at a time ends after -t; the message stays queued" {
-	bad_reply trickle 2s 'result=unusable: 451 4.4.2 relay .*: timeout after 2s'
+	bad_reply --trickle-greeting 2s 'result=unusable: 451 4.4.2 relay .*: timeout after 2s'
 }
 
 # A reply line has at most 512 octets, a reply at most 100 lines: a line
 # without end, sent as fast as it is taken, used to be read for ever.
 @test "waits: a reply line without end is cut off at the reply's octet bound" {
-	bad_reply flood 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
+	bad_reply --flood-greeting 20s 'result=unusable: 451 4.5.0 relay .*: malformed reply'
 }
 
 # in_dead_dns DIR CMD...: runs CMD (exec, so with this shell's pid) in a
