@@ -278,11 +278,55 @@ void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t sig_term;
 
 /* Catches SIGTERM (and SIGINT, SIGHUP) into sig_term and blocks them; they
- * are let through only while a struct line with stop_on_signal waits for
- * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
+ * are let through only inside sig_wait() (a struct line or out with
+ * stop_on_signal waiting, sig_sleep()), so a signal never cuts a write or a
+ * commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
 void	sig_reset(void);
+/* Waits until fd (-1: none, a pause) is ready to read (or, is_write, to
+ * write), until due (line_now()'s clock; 0: no bound) or, when
+ * is_stoppable, until a SIGTERM: the one place blocked signals get
+ * through.  0, or -1 with errno ETIMEDOUT, EINTR (a SIGTERM) or select's;
+ * a due already past times out without looking at fd. */
+int	sig_wait(int fd, int is_write, long long due, int is_stoppable);
+
+/* prog.c: helper programs ------------------------------------------------ */
+
+#define PROG_ARGS_MAX	32	/* words in a program's spec (smtpd -T, -A) */
+#define PROG_PATH_MAX	4096
+#define PROG_FDS	4	/* the child's fds 0-3 that struct prog sets */
+#define PROG_KEEP	(-1)	/* the fd as it is in the caller */
+#define PROG_NULL	(-2)	/* /dev/null */
+#define PROG_TO		(-3)	/* a pipe the caller writes to */
+#define PROG_FROM	(-4)	/* a pipe the caller reads from */
+
+struct prog {
+	const char	*path;		/* NULL: argv[0] found on PATH */
+	char *const	*argv;
+	int		 fd[PROG_FDS];	/* an fd of ours, or PROG_* above */
+	int		 fail;		/* its exit status if it cannot run */
+	int		 is_told;	/* then says why on its fd 2 */
+};
+
+/* spec split on blanks or commas into argv (NULL-terminated, at most max
+ * words); the count, or -1 (none, or too many). */
+int	prog_split(char *spec, char *argv[], size_t max);
+/* name on PATH (never the working directory) into path; 0 or -1. */
+int	prog_find(const char *name, char *path, size_t size);
+/* Resets the signals (sig_reset()) and execs; returns only on failure. */
+int	prog_exec(const char *path, char *const argv[]);
+int	prog_devnull(int fd);
+/* Forks and runs p; ours[i] is our end of a PROG_TO or PROG_FROM pipe for
+ * its fd i (close-on-exec), else -1.  Its pid, or -1 with errno. */
+pid_t	prog_start(const struct prog *p, int ours[PROG_FDS]);
+/* waitpid() past EINTR: 0, or -1 with errno. */
+int	prog_wait(pid_t pid, int *status);
+/* The same until due (line_now()'s clock): then the child is killed and
+ * reaped, -1 with errno ETIMEDOUT. */
+int	prog_wait_until(pid_t pid, int *status, long long due);
+/* Sends signo and reaps the child (status may be NULL). */
+void	prog_end(pid_t pid, int signo, int *status);
 
 /* net.c, connect.c: addresses and connections ---------------------------- */
 

@@ -671,11 +671,12 @@ queue_flush_root(void)
 #endif
 	static const char path[] = SBINDIR "/smtpqctl";
 
+	char *given[] = { "smtpqctl", "-q", NULL, "flush", NULL };
+	char *dflt[] = { "smtpqctl", "flush", NULL };
+
+	given[2] = (char *)queue_dir;
 	fflush(stdout);
-	if (is_queue_given)
-		execl(path, "smtpqctl", "-q", queue_dir, "flush", (char *)NULL);
-	else
-		execl(path, "smtpqctl", "flush", (char *)NULL);
+	prog_exec(path, is_queue_given ? given : dflt);
 	fprintf(stderr, "sendmail: unable to run %s: %s; poking the queue "
 	    "instead\n", path, strerror(errno));
 	return -1;

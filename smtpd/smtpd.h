@@ -47,15 +47,6 @@ int	limits_life_over(const struct limits *);
 int	limits_disk_ok(int dir, unsigned long long need);
 const char *limits_pool(int is_submission, int is_tls, int is_starttls);
 
-/* prog.c: helper programs, -T and -A */
-#define PROG_ARGS_MAX	32	/* words in -T or -A; more: usage error */
-#define PROG_PATH_MAX	4096
-
-int	prog_split(char *spec, char *argv[], size_t max);
-int	prog_find(const char *name, char *path, size_t size);
-int	prog_exec(const char *path, char *const argv[]);
-int	prog_devnull(int fd);
-
 /* starttls.c: STARTTLS by exec (RFC 3207) */
 #define STARTTLS_ENV	"SMTPD_STARTTLS"	/* the client, for the next smtpd */
 #define TLS_PEER_ENV	"REMOTE_HOST"		/* stunnel's client address */
