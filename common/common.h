@@ -407,13 +407,24 @@ void	queue_abort(struct queue *, struct queue_file *);
 #define QUEUE_TRIGGER	"trigger"
 void	queue_poke(struct queue *);
 int	queue_unique(const char *host, char *buf, size_t size);
+/* The durable writer of the queue and of a Maildir: a file of a unique
+ * name created in dir (prefix, e.g. "tmp/", before the name; never
+ * through a link; mode whatever the umask), its fd or -1; then committed:
+ * fsync'd, closed, renamed from tmpdir/tmpname to newdir/name, newdir
+ * fsync'd.  A failed commit leaves nothing behind (a rename not made
+ * durable is undone) and closes fd; errno says why. */
+int	queue_file_create(int dir, const char *prefix, const char *host,
+	    char *name, size_t size, mode_t mode);
+int	queue_file_commit(int fd, int tmpdir, const char *tmpname,
+	    int newdir, const char *name);
 
-/* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
+/* submit.c: a new message into the queue (smtpd, sendmail, smtpsend) ---- */
 
 /* submit_envelope() flags; 1 is what callers passed as is_8bitmime */
 #define SUBMIT_8BITMIME		1	/* "Body: 8BITMIME" */
 #define SUBMIT_SMTPUTF8		4	/* "Smtputf8: yes" (RFC 6531) */
 
+int	submit_begin(struct queue *, struct queue_file *, struct out *);
 int	submit_envelope(struct out *, const char *sender,
 	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
 	    const char *origin);
@@ -621,6 +632,10 @@ struct envelope {
 enum result	 envelope_read(struct line *, struct envelope *, char *err,
 		    size_t errsize);
 const char	*envelope_ext(const struct envelope *, const char *word);
+int		 envelope_put(struct out *, const char *from,
+		    const char (*ext)[SMTP_LINE_MAX + 1], size_t next,
+		    const char (*rcpt)[ADDR_MAX + 1], size_t nrcpt,
+		    const int *keep);
 int		 envelope_write(struct out *, const struct envelope *,
 		    const int *keep);
 int		 envelope_rewrite(struct queue *, int fd, const char *name,

@@ -257,19 +257,31 @@ envelope_ext(const struct envelope *env, const char *word)
 	return NULL;
 }
 
-/* Writes the envelope, with recipient i only if keep is NULL or keep[i]. */
+/* The one writer of the envelope (DESIGN.md "Queue"): From:, the
+ * extension lines, a To: per recipient i if keep is NULL or keep[i], the
+ * empty line. */
 int
-envelope_write(struct out *o, const struct envelope *env, const int *keep)
+envelope_put(struct out *o, const char *from,
+    const char (*ext)[SMTP_LINE_MAX + 1], size_t next,
+    const char (*rcpt)[ADDR_MAX + 1], size_t nrcpt, const int *keep)
 {
 	size_t i;
 
-	out_printf(o, "From: <%s>\n", env->from);
-	for (i = 0; i < env->next; i++)
-		out_printf(o, "%s\n", env->ext[i]);
-	for (i = 0; i < env->nrcpt; i++)
+	out_printf(o, "From: <%s>\n", from);
+	for (i = 0; i < next; i++)
+		out_printf(o, "%s\n", ext[i]);
+	for (i = 0; i < nrcpt; i++)
 		if (keep == NULL || keep[i])
-			out_printf(o, "To: <%s>\n", env->rcpt[i]);
+			out_printf(o, "To: <%s>\n", rcpt[i]);
 	return out_puts(o, "\n");
+}
+
+/* Writes env, with recipient i only if keep is NULL or keep[i]. */
+int
+envelope_write(struct out *o, const struct envelope *env, const int *keep)
+{
+	return envelope_put(o, env->from, env->ext, env->next, env->rcpt,
+	    env->nrcpt, keep);
 }
 
 /*

@@ -879,15 +879,12 @@ main(int argc, char **argv)
 		extract_rcpts();
 	if (nrcpts == 0)
 		fail(EXIT_DATAERR, "no recipients");
-	if (queue_create(&queue, &qf) == -1)
+	/* Owned by the caller, but smtpsend (the group) locks and rewrites
+	 * it: queue_create() makes it 0660; nobody else can enter the
+	 * queue. */
+	if (submit_begin(&queue, &qf, &qout) == -1)
 		fail(EXIT_TEMPFAIL, "unable to create a queue file: %s",
 		    strerror(errno));
-	/* Owned by the caller, but smtpsend (the group) locks and rewrites
-	 * it, so group-writable; nobody else can enter the queue. */
-	if (fchmod(qf.fd, 0660) == -1)
-		fail(EXIT_TEMPFAIL, "unable to chmod %s: %s", qf.tmp,
-		    strerror(errno));
-	out_init(&qout, qf.fd);
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
 	    nrcpts, (head_is_8bit() ? SUBMIT_8BITMIME : 0) |
 	    (needs_utf8() ? SUBMIT_SMTPUTF8 : 0), "local");

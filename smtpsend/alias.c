@@ -315,9 +315,8 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 		    "Origin: %s", envelope_ext(&m->env, "Origin"));
 	snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
 	    "Aliased: %s", rcpt);
-	if (queue_create(q, &qf) == -1)
+	if (submit_begin(q, &qf, &o) == -1)
 		goto fail;
-	out_init(&o, qf.fd);
 	envelope_write(&o, &x.env, NULL);
 	out_printf(&o, "Delivered-To: %s\r\n", rcpt);
 	if (body_copy(m->fd, m->env.body, &o, 0) == -1) {
