@@ -121,6 +121,20 @@
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
 
+/* RFC 5322 2.1.1, RFC 5321 4.5.3.1.6: octets of a message line, without
+ * its CRLF; a longer one is broken there (sendmail, smtpsend's body). */
+#define TEXT_LINE_MAX		998
+
+/* AUTH's user name and password (smtpd's SASL, smtpsend -a's secrets). */
+#define AUTH_USER_MAX		255
+#define AUTH_PASS_MAX		255
+
+/* -d given more often (smtpd, smtpsend): usage error. */
+#define DOMAINS_MAX		64
+
+/* The queue when no -q (sendmail -oQ) says otherwise. */
+#define QUEUE_DIR_DEFAULT	"/var/spool/smtpq"
+
 /* Queue file name: <epoch>.M<usec>P<pid>.<host>. */
 #define QUEUE_NAME_MAX		(64 + HOST_MAX)
 

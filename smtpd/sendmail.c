@@ -39,10 +39,6 @@
 /* Not POSIX (BSD and Linux have it), hidden by _POSIX_C_SOURCE. */
 int	setgroups(size_t, const gid_t *);
 
-/* RFC 5322 2.1.1: a line is at most 998 octets; a longer one is broken
- * there (a header line is folded, a body line gets a line end). */
-#define TEXT_LINE_MAX	998
-
 /* The header section kept in memory to look at before writing; more:
  * exit 65.  Fields in it, likewise. */
 #define HEAD_MAX	(128 * 1024)
@@ -59,10 +55,10 @@ static const char usage[] =
 
 "  -bp         list the queue;  -q  wake the waiting smtpsend -w\n"
 "  -bv         say what would become of each address (0, or 67)\n"
-"  -oQdir      queue directory (default /var/spool/smtpq)\n"
+"  -oQdir      queue directory (default " QUEUE_DIR_DEFAULT ")\n"
 "  other -o, -B, -v, -N, -R, -V, -L, -e, -h, -O options are ignored\n";
 
-static const char *queue_dir = "/var/spool/smtpq";
+static const char *queue_dir = QUEUE_DIR_DEFAULT;
 static int is_queue_given;
 static char hostname[HOST_MAX + 1];
 static char login[ADDR_LOCAL_MAX + 1];

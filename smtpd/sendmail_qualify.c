@@ -142,7 +142,7 @@ qualify_field(const char *field, size_t len, const char *host, char *out,
 			continue;	/* the line end: not counted */
 		if (out[i] == '\n')
 			linelen = 0;
-		else if (++linelen > 998)
+		else if (++linelen > TEXT_LINE_MAX)
 			return 0;	/* a bare CR is text, counted */
 	}
 	return o;

@@ -55,10 +55,6 @@ int	starttls_exec(struct line *, struct out *, char *const argv[],
 	    const char *peer);
 void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
 
-/* sasl.c: the bounds of AUTH's user name and password */
-#define AUTH_USER_MAX	255
-#define AUTH_PASS_MAX	255
-
 /* authlimit.c: AUTH failures across sessions, in QUEUE/auth/failures
  * (limits in common.h, by AUTH_FAIL_DELAY) */
 #define AUTHLIMIT_SLOTS		1024	/* records: the file is 98400 bytes */
@@ -102,7 +98,6 @@ unsigned authlimit_settle(struct authlimit *, int code);
 #define PROXY_V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
 
 /* smtpd.c: the configuration, set once by options() and read-only after */
-#define DOMAINS_MAX	64	/* -d given more often: usage error */
 #define NETWORKS_MAX	64	/* -R likewise */
 
 struct config {
