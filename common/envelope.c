@@ -154,6 +154,45 @@ envelope_printable(const char *s, size_t len)
 	return kind;
 }
 
+/* Takes one envelope line (buf, len octets, not empty) into env: NULL, or
+ * why the file is damaged. */
+static const char *
+envelope_take(struct envelope *env, const char *buf, size_t len,
+    int *has_from)
+{
+	const char *value, *why;
+
+	if ((value = envelope_value(buf)) == NULL)
+		return "envelope line not \"Word: value\"";
+	if (envelope_is(buf, "From")) {
+		if (*has_from)
+			return "two From lines";
+		/* RFC 5321 4.1.2: <> or a mailbox with a domain; a bounce
+		 * to anything else could not go. */
+		if (envelope_path(value, env->from, sizeof(env->from)) == -1 ||
+		    (env->from[0] != '\0' && addr_domain(env->from) == NULL))
+			return "bad sender";
+		*has_from = 1;
+	} else if (envelope_is(buf, "To")) {
+		if (env->nrcpt == RCPT_MAX)
+			return "too many recipients";
+		if (envelope_path(value, env->rcpt[env->nrcpt],
+		    sizeof(env->rcpt[0])) == -1 ||
+		    env->rcpt[env->nrcpt][0] == '\0' ||
+		    (addr_domain(env->rcpt[env->nrcpt]) == NULL &&
+		    strcasecmp(env->rcpt[env->nrcpt], "postmaster") != 0))
+			return "bad recipient";
+		env->nrcpt++;
+	} else {
+		if (env->next == ENVELOPE_EXT_MAX)
+			return "too many envelope lines";
+		if ((why = envelope_check_ext(env, buf, value)) != NULL)
+			return why;
+		memcpy(env->ext[env->next++], buf, len + 1);
+	}
+	return NULL;
+}
+
 /*
  * Reads the envelope through in, which must be fresh on the file's start.
  * RES_OK: env is filled and env->body is the message's offset.  RES_PERM:
@@ -164,7 +203,7 @@ envelope_read(struct line *in, struct envelope *env, char *err,
     size_t errsize)
 {
 	char buf[SMTP_LINE_MAX + 1];
-	const char *value, *why;
+	const char *why;
 	enum line_status st;
 	int bare_lf, has_from = 0, has_utf8 = 0, kind;
 	size_t len;
@@ -191,43 +230,8 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 			has_utf8 = 1;
 		if (len == 0)
 			break;
-		if ((value = envelope_value(buf)) == NULL)
-			return envelope_damaged(err, errsize,
-			    "envelope line not \"Word: value\"");
-		if (envelope_is(buf, "From")) {
-			if (has_from)
-				return envelope_damaged(err, errsize,
-				    "two From lines");
-			/* RFC 5321 4.1.2: <> or a mailbox with a domain;
-			 * a bounce to anything else could not go. */
-			if (envelope_path(value, env->from,
-			    sizeof(env->from)) == -1 ||
-			    (env->from[0] != '\0' &&
-			    addr_domain(env->from) == NULL))
-				return envelope_damaged(err, errsize,
-				    "bad sender");
-			has_from = 1;
-		} else if (envelope_is(buf, "To")) {
-			if (env->nrcpt == RCPT_MAX)
-				return envelope_damaged(err, errsize,
-				    "too many recipients");
-			if (envelope_path(value, env->rcpt[env->nrcpt],
-			    sizeof(env->rcpt[0])) == -1 ||
-			    env->rcpt[env->nrcpt][0] == '\0' ||
-			    (addr_domain(env->rcpt[env->nrcpt]) == NULL &&
-			    strcasecmp(env->rcpt[env->nrcpt],
-			    "postmaster") != 0))
-				return envelope_damaged(err, errsize,
-				    "bad recipient");
-			env->nrcpt++;
-		} else {
-			if (env->next == ENVELOPE_EXT_MAX)
-				return envelope_damaged(err, errsize,
-				    "too many envelope lines");
-			if ((why = envelope_check_ext(env, buf, value)) != NULL)
-				return envelope_damaged(err, errsize, why);
-			memcpy(env->ext[env->next++], buf, len + 1);
-		}
+		if ((why = envelope_take(env, buf, len, &has_from)) != NULL)
+			return envelope_damaged(err, errsize, why);
 	}
 	if (!has_from)
 		return envelope_damaged(err, errsize, "no From line");

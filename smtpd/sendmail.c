@@ -755,31 +755,19 @@ opt_value(char **argv, int *i, const char *rest, char flag)
 	return argv[++*i];
 }
 
-int
-main(int argc, char **argv)
+/* Reads the flags into the globals and *mode ("m", "p", "q", "v", "i");
+ * the index of the first recipient.  -h alone prints the usage and
+ * exits. */
+static int
+options(char **argv, const char **mode)
 {
-	char line[TEXT_LINE_MAX + 1];
-	const char *arg, *base, *mode = "m";
-	size_t len = 0;
-	int i, is_broken = 0, is_pending, has_body;
+	const char *arg;
+	int i;
 
-	(void)argc;
-	log_prog = "sendmail";
-	qf.fd = -1;
-	/* Files must be readable by the queue group whatever the caller's
-	 * umask; nobody else reads them. */
-	umask(027);
-	whoami();
-	base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
-	    argv[0];
-	if (strcmp(base, "mailq") == 0)
-		mode = "p";
 	for (i = 1; argv[i] != NULL && argv[i][0] == '-'; i++) {
 		arg = argv[i] + 1;
-		if (strcmp(arg, "-") == 0) {
-			i++;
-			break;
-		}
+		if (strcmp(arg, "-") == 0)
+			return i + 1;
 		switch (*arg++) {
 		case 't': is_extract = 1; break;
 		case 'i': is_dot_ok = 1; break;
@@ -795,10 +783,10 @@ main(int argc, char **argv)
 			if (strcmp(arg, "m") != 0 && strcmp(arg, "v") != 0 &&
 			    strcmp(arg, "p") != 0 && strcmp(arg, "i") != 0)
 				die_usage("-b%s: not supported", arg);
-			mode = arg;
+			*mode = arg;
 			break;
 		case 'q':
-			mode = "q";	/* -q, -q30m: one run now */
+			*mode = "q";	/* -q, -q30m: one run now */
 			break;
 		case 'A':
 			/* sendmail 8's submit.cf choice (-Am, -Ac):
@@ -819,7 +807,7 @@ main(int argc, char **argv)
 		case 'h':
 			if (*arg == '\0' && argv[i + 1] == NULL) {
 				fputs(usage, stdout);
-				return 0;
+				exit(0);
 			}
 			/* FALLTHROUGH */
 		case 'B': case 'N': case 'R': case 'V': case 'L': case 'O':
@@ -833,9 +821,17 @@ main(int argc, char **argv)
 			die_usage("unknown option -%c", arg[-1]);
 		}
 	}
-	/* smtpq.conf's name and queue, as smtpd and smtpsend read them:
-	 * mail qualified with another name than smtpsend's own would go
-	 * to the world instead of a local Maildir.  -oQ still wins. */
+	return i;
+}
+
+/*
+ * smtpq.conf's name and queue, as smtpd and smtpsend read them: mail
+ * qualified with another name than smtpsend's own would go to the world
+ * instead of a local Maildir.  -oQ still wins.
+ */
+static void
+sendmail_conf(void)
+{
 	conf_read(CONF_SENDMAIL);
 	if (!is_queue_given && conf_get('q') != NULL)
 		queue_dir = conf_get('q');
@@ -845,26 +841,20 @@ main(int argc, char **argv)
 			die_usage("not a host name: %s", conf_get('n'));
 		fail(EXIT_TEMPFAIL, "this host has no usable name");
 	}
-	log_open("sendmail", NULL);
-	if (strcmp(mode, "q") == 0 && getuid() == 0 && queue_flush_root() ==
-	    -1)
-		errno = 0;	/* said; the poke below is the fallback */
-	owner_become();
-	/* A queue of the caller's choosing gets the caller's rights only. */
-	if (is_queue_given || strcmp(mode, "p") == 0 ||
-	    strcmp(mode, "q") == 0 || strcmp(mode, "v") == 0)
-		drop_privilege();
-	if (strcmp(mode, "i") == 0)
-		return 0;		/* newaliases: smtpsend reads -A itself */
-	if (strcmp(mode, "q") == 0)
-		return queue_run();
-	if (strcmp(mode, "v") == 0)
-		return sendmail_verify(argv + i, hostname);
-	if (strcmp(mode, "p") == 0)
-		return mailq_list(queue_dir);
+}
+
+/* The message on stdin into the queue, for the recipients in rcpts (and
+ * in its header with -t); 0, or it exits. */
+static int
+queue_stdin(char **rcpts_given)
+{
+	char line[TEXT_LINE_MAX + 1];
+	size_t len = 0;
+	int is_broken = 0, is_pending, has_body;
+
 	sender_set();
-	for (; argv[i] != NULL; i++)
-		rcpt_arg(argv[i]);
+	for (; *rcpts_given != NULL; rcpts_given++)
+		rcpt_arg(*rcpts_given);
 	if (queue_open(&queue, queue_dir, hostname) == -1)
 		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
 		    sendmail_esc(queue_dir), strerror(errno));
@@ -899,4 +889,43 @@ main(int argc, char **argv)
 	    nuls > 0 ? " nul=removed" : "");
 	queue_close(&queue);
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *base, *mode = "m";
+	int i;
+
+	(void)argc;
+	log_prog = "sendmail";
+	qf.fd = -1;
+	/* Files must be readable by the queue group whatever the caller's
+	 * umask; nobody else reads them. */
+	umask(027);
+	whoami();
+	base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
+	    argv[0];
+	if (strcmp(base, "mailq") == 0)
+		mode = "p";
+	i = options(argv, &mode);
+	sendmail_conf();
+	log_open("sendmail", NULL);
+	if (strcmp(mode, "q") == 0 && getuid() == 0 && queue_flush_root() ==
+	    -1)
+		errno = 0;	/* said; the poke below is the fallback */
+	owner_become();
+	/* A queue of the caller's choosing gets the caller's rights only. */
+	if (is_queue_given || strcmp(mode, "p") == 0 ||
+	    strcmp(mode, "q") == 0 || strcmp(mode, "v") == 0)
+		drop_privilege();
+	if (strcmp(mode, "i") == 0)
+		return 0;		/* newaliases: smtpsend reads -A itself */
+	if (strcmp(mode, "q") == 0)
+		return queue_run();
+	if (strcmp(mode, "v") == 0)
+		return sendmail_verify(argv + i, hostname);
+	if (strcmp(mode, "p") == 0)
+		return mailq_list(queue_dir);
+	return queue_stdin(argv + i);
 }
