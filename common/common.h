@@ -114,8 +114,8 @@
  * connection of an abuser can queue, and no standard MTA's batching
  * meets it: Exim's own server limit is 1,000 (smtp_accept_max_per_
  * connection), Postfix has none.  Trusted and authenticated clients have
- * no cap (issue 23 item 1: 100 held Postfix and Exim backlogs for 10-24
- * minutes); -L still ends every session. */
+ * no cap (100 held Postfix and Exim backlogs for 10-24 minutes); -L still
+ * ends every session. */
 #define MESSAGES_MAX		1000
 
 /* Host names we print (-n, HELO argument kept for Received:). */

@@ -261,7 +261,7 @@ envelope_ext(const struct envelope *env, const char *word)
 	return NULL;
 }
 
-/* The one writer of the envelope (DESIGN.md "Queue"): From:, the
+/* The one writer of the envelope (README, "The queue"): From:, the
  * extension lines, a To: per recipient i if keep is NULL or keep[i], the
  * empty line. */
 int

@@ -12,7 +12,7 @@
  * tmp/, new/ and failed/ are opened once, never through a symbolic link
  * and only when the queue directory's owner owns them, and every file is
  * then named relative to those descriptors: whoever runs as the queue's
- * owner can replace them by links (issue 22 item 2), and a tool run by
+ * owner can replace them by links, and a tool run by
  * root must not follow one into /etc.
  */
 #include <sys/stat.h>
@@ -331,8 +331,8 @@ queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 }
 
 /*
- * Tells a waiting smtpsend -w that new/ has something (DESIGN.md "Mail
- * leaves at once"): one byte into the FIFO QUEUE/trigger, never blocking.
+ * Tells a waiting smtpsend -w that new/ has something (smtpsend.8, -w):
+ * one byte into the FIFO QUEUE/trigger, never blocking.
  * No FIFO, no reader (ENXIO), a full pipe (EAGAIN: a wake-up is pending
  * already), anything else at that path: nothing to do, errno is kept, and
  * the commit stands regardless; the next timed run finds the message.

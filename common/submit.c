@@ -53,7 +53,7 @@ submit_pwrite(int fd, const char *buf, size_t n, off_t pos)
 	return 0;
 }
 
-/* The envelope (DESIGN.md "Queue"): sender, an extension line when the
+/* The envelope (README, "The queue"): sender, an extension line when the
  * message is 8BITMIME (flags SUBMIT_8BITMIME), where it originated when
  * that was here (origin "local", "trusted" or "auth"; NULL for mail from
  * outside), "Smtputf8: yes" with SUBMIT_SMTPUTF8, one To: per recipient,

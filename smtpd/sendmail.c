@@ -96,7 +96,7 @@ static unsigned long max_size = SIZE_DEFAULT;
 /*
  * A value of the caller's (an argument, a header) for a message that is
  * logged: log_esc()'d as smtpd does, so that it can neither end the log
- * line nor pass for another key=value (issue 22).  Two at a time.
+ * line nor pass for another key=value.  Two at a time.
  */
 const char *
 sendmail_esc(const char *s)
@@ -503,7 +503,7 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 	for (f = 0; f < nfields; f++) {
 		if (field_is(f, "Bcc"))
 			continue;
-		/* RFC 5322 3.4.1: a domain in every address (issue 23) */
+		/* RFC 5322 3.4.1: a domain in every address */
 		qlen = 0;
 		if (field_is(f, "From") || field_is(f, "To") ||
 		    field_is(f, "Cc") || field_is(f, "Reply-To") ||
@@ -625,8 +625,8 @@ drop_privilege(void)
 }
 
 /*
- * -q: wakes the smtpsend -w that waits on QUEUE/trigger (DESIGN.md "Mail
- * leaves at once").  It does not start smtpsend itself: only the unit or
+ * -q: wakes the smtpsend -w that waits on QUEUE/trigger (smtpsend.8,
+ * -w).  It does not start smtpsend itself: only the unit or
  * the operator knows its relay and Maildir flags, and a run without them
  * would deliver every recipient locally.  The poke is queue_poke()'s:
  * never through a link, only into a FIFO (a link planted there made root
@@ -679,8 +679,8 @@ queue_flush_root(void)
 }
 
 /*
- * Run by root, sendmail works as the queue's owner, whatever the mode
- * (issue 22): nothing that owner can plant under the queue (a link for
+ * Run by root, sendmail works as the queue's owner, whatever the mode:
+ * nothing that owner can plant under the queue (a link for
  * tmp/, new/ or trigger) then makes us do more than it could itself.  A
  * queue that does not exist yet, or that root owns, leaves us root.
  */

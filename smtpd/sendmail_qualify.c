@@ -1,6 +1,6 @@
 /*
  * sendmail_qualify.c: bare local parts in the address fields of a local
- * program's message get this host's name (issue 23): cron writes
+ * program's message get this host's name: cron writes
  * "From: root (Cron Daemon)" and "To: root", mailx "To: root", and RFC
  * 5322 3.4.1 wants a domain in every addr-spec; Exim's header_syntax
  * check refuses them, Python's email parser flags them.

@@ -66,8 +66,8 @@ verify_route(const char *addr, char *buf, size_t size)
 }
 
 /*
- * -bv: what would become of each address, without queueing anything
- * (issue 23).  sendmail knows only what it does itself: the address as
+ * -bv: what would become of each address, without queueing anything.
+ * sendmail knows only what it does itself: the address as
  * it would queue it, and whether its domain is this host's; the relay,
  * the aliases and the Maildirs are smtpsend's settings, named here for
  * where to look.  0 when all would be queued, 67 (EX_NOUSER) when one

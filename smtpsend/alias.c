@@ -54,8 +54,8 @@ struct expansion {
 };
 
 /*
- * The targets already queued for the message named sent_for (issue 22
- * item 9): postmaster, Postmaster and POSTMASTER are three recipients
+ * The targets already queued for the message named sent_for:
+ * postmaster, Postmaster and POSTMASTER are three recipients
  * for the relay that sent them, but one alias, and without this each
  * would queue a copy for every target.  Kept across the tries of one
  * message in this process; a new process (or another message in
