@@ -577,8 +577,9 @@ $(FUZZ_RUNS): fuzz-run-%: build/fuzz/%
 #   variableScope                   KNF declares locals at the top of a
 #                                   block (STYLE.md), which this flags
 #   readdirCalled                   advises readdir_r, deprecated by glibc
-#                                   and POSIX; both programs are
-#                                   single-threaded
+#                                   and POSIX; no directory stream is
+#                                   read by two threads (smtpsend's only
+#                                   threads, reap.c's, just close files)
 #   constParameter:smtpd/{session,txn}.c command handlers share the command
 #                                   table's signature (char *arg), so the
 #                                   ones that only read arg cannot say const

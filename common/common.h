@@ -114,12 +114,26 @@
  * connection of an abuser can queue, and no standard MTA's batching
  * meets it: Exim's own server limit is 1,000 (smtp_accept_max_per_
  * connection), Postfix has none.  Trusted and authenticated clients have
- * no cap (issue 23 item 1: 100 held Postfix and Exim backlogs for 10-24
- * minutes); -L still ends every session. */
+ * no cap (100 held Postfix and Exim backlogs for 10-24 minutes); -L still
+ * ends every session. */
 #define MESSAGES_MAX		1000
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
+
+/* RFC 5322 2.1.1, RFC 5321 4.5.3.1.6: octets of a message line, without
+ * its CRLF; a longer one is broken there (sendmail, smtpsend's body). */
+#define TEXT_LINE_MAX		998
+
+/* AUTH's user name and password (smtpd's SASL, smtpsend -a's secrets). */
+#define AUTH_USER_MAX		255
+#define AUTH_PASS_MAX		255
+
+/* -d given more often (smtpd, smtpsend): usage error. */
+#define DOMAINS_MAX		64
+
+/* The queue when no -q (sendmail -oQ) says otherwise. */
+#define QUEUE_DIR_DEFAULT	"/var/spool/smtpq"
 
 /* Queue file name: <epoch>.M<usec>P<pid>.<host>. */
 #define QUEUE_NAME_MAX		(64 + HOST_MAX)
@@ -278,11 +292,55 @@ void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t sig_term;
 
 /* Catches SIGTERM (and SIGINT, SIGHUP) into sig_term and blocks them; they
- * are let through only while a struct line with stop_on_signal waits for
- * input, or in sig_sleep(), so a signal never cuts a write or a commit. */
+ * are let through only inside sig_wait() (a struct line or out with
+ * stop_on_signal waiting, sig_sleep()), so a signal never cuts a write or a
+ * commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
 void	sig_reset(void);
+/* Waits until fd (-1: none, a pause) is ready to read (or, is_write, to
+ * write), until due (line_now()'s clock; 0: no bound) or, when
+ * is_stoppable, until a SIGTERM: the one place blocked signals get
+ * through.  0, or -1 with errno ETIMEDOUT, EINTR (a SIGTERM) or select's;
+ * a due already past times out without looking at fd. */
+int	sig_wait(int fd, int is_write, long long due, int is_stoppable);
+
+/* prog.c: helper programs ------------------------------------------------ */
+
+#define PROG_ARGS_MAX	32	/* words in a program's spec (smtpd -T, -A) */
+#define PROG_PATH_MAX	4096
+#define PROG_FDS	4	/* the child's fds 0-3 that struct prog sets */
+#define PROG_KEEP	(-1)	/* the fd as it is in the caller */
+#define PROG_NULL	(-2)	/* /dev/null */
+#define PROG_TO		(-3)	/* a pipe the caller writes to */
+#define PROG_FROM	(-4)	/* a pipe the caller reads from */
+
+struct prog {
+	const char	*path;		/* NULL: argv[0] found on PATH */
+	char *const	*argv;
+	int		 fd[PROG_FDS];	/* an fd of ours, or PROG_* above */
+	int		 fail;		/* its exit status if it cannot run */
+	int		 is_told;	/* then says why on its fd 2 */
+};
+
+/* spec split on blanks or commas into argv (NULL-terminated, at most max
+ * words); the count, or -1 (none, or too many). */
+int	prog_split(char *spec, char *argv[], size_t max);
+/* name on PATH (never the working directory) into path; 0 or -1. */
+int	prog_find(const char *name, char *path, size_t size);
+/* Resets the signals (sig_reset()) and execs; returns only on failure. */
+int	prog_exec(const char *path, char *const argv[]);
+int	prog_devnull(int fd);
+/* Forks and runs p; ours[i] is our end of a PROG_TO or PROG_FROM pipe for
+ * its fd i (close-on-exec), else -1.  Its pid, or -1 with errno. */
+pid_t	prog_start(const struct prog *p, int ours[PROG_FDS]);
+/* waitpid() past EINTR: 0, or -1 with errno. */
+int	prog_wait(pid_t pid, int *status);
+/* The same until due (line_now()'s clock): then the child is killed and
+ * reaped, -1 with errno ETIMEDOUT. */
+int	prog_wait_until(pid_t pid, int *status, long long due);
+/* Sends signo and reaps the child (status may be NULL). */
+void	prog_end(pid_t pid, int signo, int *status);
 
 /* net.c, connect.c: addresses and connections ---------------------------- */
 
@@ -363,13 +421,24 @@ void	queue_abort(struct queue *, struct queue_file *);
 #define QUEUE_TRIGGER	"trigger"
 void	queue_poke(struct queue *);
 int	queue_unique(const char *host, char *buf, size_t size);
+/* The durable writer of the queue and of a Maildir: a file of a unique
+ * name created in dir (prefix, e.g. "tmp/", before the name; never
+ * through a link; mode whatever the umask), its fd or -1; then committed:
+ * fsync'd, closed, renamed from tmpdir/tmpname to newdir/name, newdir
+ * fsync'd.  A failed commit leaves nothing behind (a rename not made
+ * durable is undone) and closes fd; errno says why. */
+int	queue_file_create(int dir, const char *prefix, const char *host,
+	    char *name, size_t size, mode_t mode);
+int	queue_file_commit(int fd, int tmpdir, const char *tmpname,
+	    int newdir, const char *name);
 
-/* submit.c: a new message into the queue (smtpd and sendmail) ---------- */
+/* submit.c: a new message into the queue (smtpd, sendmail, smtpsend) ---- */
 
 /* submit_envelope() flags; 1 is what callers passed as is_8bitmime */
 #define SUBMIT_8BITMIME		1	/* "Body: 8BITMIME" */
 #define SUBMIT_SMTPUTF8		4	/* "Smtputf8: yes" (RFC 6531) */
 
+int	submit_begin(struct queue *, struct queue_file *, struct out *);
 int	submit_envelope(struct out *, const char *sender,
 	    const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
 	    const char *origin);
@@ -577,6 +646,10 @@ struct envelope {
 enum result	 envelope_read(struct line *, struct envelope *, char *err,
 		    size_t errsize);
 const char	*envelope_ext(const struct envelope *, const char *word);
+int		 envelope_put(struct out *, const char *from,
+		    const char (*ext)[SMTP_LINE_MAX + 1], size_t next,
+		    const char (*rcpt)[ADDR_MAX + 1], size_t nrcpt,
+		    const int *keep);
 int		 envelope_write(struct out *, const struct envelope *,
 		    const int *keep);
 int		 envelope_rewrite(struct queue *, int fd, const char *name,

@@ -2,7 +2,6 @@
  * connect.c: outgoing connections with a timeout (smtpsend).  Apart from
  * net.c so that smtpd, linked statically, never pulls in getaddrinfo().
  */
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -56,35 +55,12 @@ net_split_hostport(const char *s, char *host, size_t hostsize, char *port,
 static int
 net_connect_wait(int fd, int timeout)
 {
-	struct timespec ts;
-	sigset_t none;
-	fd_set wfds;
 	socklen_t len = sizeof(int);
-	int rc, soerr;
+	int soerr;
 
-	if (fd >= FD_SETSIZE) {
-		errno = EMFILE;
+	if (sig_wait(fd, 1, timeout > 0 ? line_now() + timeout *
+	    1000000000LL : 0, 1) == -1)
 		return -1;
-	}
-	do {
-		if (sig_term) {
-			errno = EINTR;
-			return -1;
-		}
-		FD_ZERO(&wfds);
-		FD_SET(fd, &wfds);
-		ts.tv_sec = timeout;
-		ts.tv_nsec = 0;
-		sigemptyset(&none);
-		rc = pselect(fd + 1, NULL, &wfds, NULL,
-		    timeout > 0 ? &ts : NULL, &none);
-	} while (rc == -1 && errno == EINTR);
-	if (rc == -1)
-		return -1;
-	if (rc == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
 		return -1;
 	if (soerr != 0) {

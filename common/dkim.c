@@ -1,7 +1,7 @@
 /*
  * dkim.c: DKIM's relaxed canonicalisation (RFC 6376 3.4.2 and 3.4.4), the
  * part of signing that is ours; hashing and signing are done by openssl
- * run as a program (DESIGN.md "DKIM signing").
+ * run as a program (README, "Signing with DKIM").
  *
  * The body is canonicalised as a stream: dkim_body_feed() takes the
  * message in pieces of any size, as they are read from the queue file,

@@ -154,6 +154,45 @@ envelope_printable(const char *s, size_t len)
 	return kind;
 }
 
+/* Takes one envelope line (buf, len octets, not empty) into env: NULL, or
+ * why the file is damaged. */
+static const char *
+envelope_take(struct envelope *env, const char *buf, size_t len,
+    int *has_from)
+{
+	const char *value, *why;
+
+	if ((value = envelope_value(buf)) == NULL)
+		return "envelope line not \"Word: value\"";
+	if (envelope_is(buf, "From")) {
+		if (*has_from)
+			return "two From lines";
+		/* RFC 5321 4.1.2: <> or a mailbox with a domain; a bounce
+		 * to anything else could not go. */
+		if (envelope_path(value, env->from, sizeof(env->from)) == -1 ||
+		    (env->from[0] != '\0' && addr_domain(env->from) == NULL))
+			return "bad sender";
+		*has_from = 1;
+	} else if (envelope_is(buf, "To")) {
+		if (env->nrcpt == RCPT_MAX)
+			return "too many recipients";
+		if (envelope_path(value, env->rcpt[env->nrcpt],
+		    sizeof(env->rcpt[0])) == -1 ||
+		    env->rcpt[env->nrcpt][0] == '\0' ||
+		    (addr_domain(env->rcpt[env->nrcpt]) == NULL &&
+		    strcasecmp(env->rcpt[env->nrcpt], "postmaster") != 0))
+			return "bad recipient";
+		env->nrcpt++;
+	} else {
+		if (env->next == ENVELOPE_EXT_MAX)
+			return "too many envelope lines";
+		if ((why = envelope_check_ext(env, buf, value)) != NULL)
+			return why;
+		memcpy(env->ext[env->next++], buf, len + 1);
+	}
+	return NULL;
+}
+
 /*
  * Reads the envelope through in, which must be fresh on the file's start.
  * RES_OK: env is filled and env->body is the message's offset.  RES_PERM:
@@ -164,7 +203,7 @@ envelope_read(struct line *in, struct envelope *env, char *err,
     size_t errsize)
 {
 	char buf[SMTP_LINE_MAX + 1];
-	const char *value, *why;
+	const char *why;
 	enum line_status st;
 	int bare_lf, has_from = 0, has_utf8 = 0, kind;
 	size_t len;
@@ -191,43 +230,8 @@ envelope_read(struct line *in, struct envelope *env, char *err,
 			has_utf8 = 1;
 		if (len == 0)
 			break;
-		if ((value = envelope_value(buf)) == NULL)
-			return envelope_damaged(err, errsize,
-			    "envelope line not \"Word: value\"");
-		if (envelope_is(buf, "From")) {
-			if (has_from)
-				return envelope_damaged(err, errsize,
-				    "two From lines");
-			/* RFC 5321 4.1.2: <> or a mailbox with a domain;
-			 * a bounce to anything else could not go. */
-			if (envelope_path(value, env->from,
-			    sizeof(env->from)) == -1 ||
-			    (env->from[0] != '\0' &&
-			    addr_domain(env->from) == NULL))
-				return envelope_damaged(err, errsize,
-				    "bad sender");
-			has_from = 1;
-		} else if (envelope_is(buf, "To")) {
-			if (env->nrcpt == RCPT_MAX)
-				return envelope_damaged(err, errsize,
-				    "too many recipients");
-			if (envelope_path(value, env->rcpt[env->nrcpt],
-			    sizeof(env->rcpt[0])) == -1 ||
-			    env->rcpt[env->nrcpt][0] == '\0' ||
-			    (addr_domain(env->rcpt[env->nrcpt]) == NULL &&
-			    strcasecmp(env->rcpt[env->nrcpt],
-			    "postmaster") != 0))
-				return envelope_damaged(err, errsize,
-				    "bad recipient");
-			env->nrcpt++;
-		} else {
-			if (env->next == ENVELOPE_EXT_MAX)
-				return envelope_damaged(err, errsize,
-				    "too many envelope lines");
-			if ((why = envelope_check_ext(env, buf, value)) != NULL)
-				return envelope_damaged(err, errsize, why);
-			memcpy(env->ext[env->next++], buf, len + 1);
-		}
+		if ((why = envelope_take(env, buf, len, &has_from)) != NULL)
+			return envelope_damaged(err, errsize, why);
 	}
 	if (!has_from)
 		return envelope_damaged(err, errsize, "no From line");
@@ -257,19 +261,31 @@ envelope_ext(const struct envelope *env, const char *word)
 	return NULL;
 }
 
-/* Writes the envelope, with recipient i only if keep is NULL or keep[i]. */
+/* The one writer of the envelope (README, "The queue"): From:, the
+ * extension lines, a To: per recipient i if keep is NULL or keep[i], the
+ * empty line. */
 int
-envelope_write(struct out *o, const struct envelope *env, const int *keep)
+envelope_put(struct out *o, const char *from,
+    const char (*ext)[SMTP_LINE_MAX + 1], size_t next,
+    const char (*rcpt)[ADDR_MAX + 1], size_t nrcpt, const int *keep)
 {
 	size_t i;
 
-	out_printf(o, "From: <%s>\n", env->from);
-	for (i = 0; i < env->next; i++)
-		out_printf(o, "%s\n", env->ext[i]);
-	for (i = 0; i < env->nrcpt; i++)
+	out_printf(o, "From: <%s>\n", from);
+	for (i = 0; i < next; i++)
+		out_printf(o, "%s\n", ext[i]);
+	for (i = 0; i < nrcpt; i++)
 		if (keep == NULL || keep[i])
-			out_printf(o, "To: <%s>\n", env->rcpt[i]);
+			out_printf(o, "To: <%s>\n", rcpt[i]);
 	return out_puts(o, "\n");
+}
+
+/* Writes env, with recipient i only if keep is NULL or keep[i]. */
+int
+envelope_write(struct out *o, const struct envelope *env, const int *keep)
+{
+	return envelope_put(o, env->from, env->ext, env->next, env->rcpt,
+	    env->nrcpt, keep);
 }
 
 /*

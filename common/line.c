@@ -7,7 +7,6 @@
  * Every wait for input first flushes the paired output buffer (replies are
  * batched while input is pending, RFC 2920) and is bounded by a timeout.
  */
-#include <sys/select.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -62,12 +61,8 @@ line_fill(struct line *in)
 int
 line_fill_upto(struct line *in, size_t most)
 {
-	struct timespec ts;
-	sigset_t none;
-	fd_set rfds;
+	long long due;
 	ssize_t n;
-	long long wait, left;
-	int rc;
 
 	if (in->flush != NULL && out_flush(in->flush) == -1)
 		return -1;
@@ -82,31 +77,13 @@ line_fill_upto(struct line *in, size_t most)
 		return -1;	/* callers consume before filling again */
 
 	for (;;) {
-		if (in->stop_on_signal && sig_term)
-			return -3;
-		FD_ZERO(&rfds);
-		FD_SET(in->fd, &rfds);
-		wait = in->timeout > 0 ? in->timeout * 1000000000LL : -1;
-		if (in->due != 0) {
-			left = in->due - line_now();
-			if (left <= 0)
-				return -2;
-			if (wait < 0 || left < wait)
-				wait = left;
-		}
-		ts.tv_sec = (time_t)(wait / 1000000000LL);
-		ts.tv_nsec = (long)(wait % 1000000000LL);
-		sigemptyset(&none);
-		/* Blocked signals get through only here (sig.c). */
-		rc = pselect(in->fd + 1, &rfds, NULL, NULL,
-		    wait >= 0 ? &ts : NULL,
-		    in->stop_on_signal ? &none : NULL);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 0)
-			return -2;
+		due = in->due;
+		if (in->timeout > 0 && (due == 0 || line_now() +
+		    in->timeout * 1000000000LL < due))
+			due = line_now() + in->timeout * 1000000000LL;
+		if (sig_wait(in->fd, 0, due, in->stop_on_signal) == -1)
+			return errno == ETIMEDOUT ? -2 : errno == EINTR ? -3 :
+			    -1;
 		if (most > sizeof(in->buf) - in->end)
 			most = sizeof(in->buf) - in->end;
 		n = read(in->fd, in->buf + in->end, most);

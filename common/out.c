@@ -6,11 +6,10 @@
  * message and check once, before it commits.
  *
  * On a non-blocking descriptor with a timeout (smtpsend's relay), a write
- * that would block waits in pselect(), at most timeout seconds for room,
+ * * that would block waits in sig_wait(), at most timeout seconds for room,
  * and with stop_on_signal a SIGTERM ends that wait (sig.c): a relay that
  * stops reading can neither hold us past -t nor past a shutdown.
  */
-#include <sys/select.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -35,38 +34,12 @@ out_init(struct out *o, int fd)
 static int
 out_wait(struct out *o)
 {
-	struct timespec ts;
-	sigset_t none;
-	fd_set wfds;
-	int rc;
-
-	if (o->fd < 0 || o->fd >= FD_SETSIZE) {
+	if (o->fd < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	for (;;) {
-		if (o->stop_on_signal && sig_term) {
-			errno = EINTR;
-			return -1;
-		}
-		FD_ZERO(&wfds);
-		FD_SET(o->fd, &wfds);
-		ts.tv_sec = o->timeout;
-		ts.tv_nsec = 0;
-		sigemptyset(&none);
-		/* Blocked signals get through only here (sig.c). */
-		rc = pselect(o->fd + 1, NULL, &wfds, NULL, &ts,
-		    o->stop_on_signal ? &none : NULL);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		return 0;
-	}
+	return sig_wait(o->fd, 1, line_now() + o->timeout * 1000000000LL,
+	    o->stop_on_signal);
 }
 
 int

@@ -12,7 +12,7 @@
  * tmp/, new/ and failed/ are opened once, never through a symbolic link
  * and only when the queue directory's owner owns them, and every file is
  * then named relative to those descriptors: whoever runs as the queue's
- * owner can replace them by links (issue 22 item 2), and a tool run by
+ * owner can replace them by links, and a tool run by
  * root must not follow one into /etc.
  */
 #include <sys/stat.h>
@@ -212,39 +212,30 @@ queue_unique(const char *host, char *buf, size_t size)
 	return 0;
 }
 
-/*
- * Creates tmp/<unique name>, open for writing.  Mode 0660 whatever the
- * umask (inetd's is 022): the sender, another user than the receiver,
- * opens it read-write through the queue's group (README, "Users and
- * privileges"), which the setgid queue directories give every file.
- */
 int
-queue_create(struct queue *q, struct queue_file *qf)
+queue_file_create(int dir, const char *prefix, const char *host, char *name,
+    size_t size, mode_t mode)
 {
 	struct timespec pause = { 0, 1000 };
-	const char *name;
-	int tries, dir;
+	char path[QUEUE_NAME_MAX + 8];
+	int tries, fd;
 
-	qf->fd = -1;
 	for (tries = 0; tries < 100; tries++) {
-		if (queue_unique(q->host, qf->name, sizeof(qf->name)) == -1)
+		if (queue_unique(host, name, size) == -1)
 			return -1;
-		/* fits: tmp is name's size plus room for "tmp/" */
-		snprintf(qf->tmp, sizeof(qf->tmp), "tmp/%s", qf->name);
-		/* sendmail's group may write and search tmp/ but not read it
-		 * (README, "Users and privileges"): then the file is made
-		 * through the queue directory, tmp/ checked first to be a
-		 * directory of the queue's owner, not a link. */
-		if (queue_dirfd(q, "tmp") == -1 &&
-		    (errno != EACCES || queue_tmp_checked(q) == -1))
+		if (snprintf(path, sizeof(path), "%s%s", prefix, name) >=
+		    (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
 			return -1;
-		dir = queue_tmp_at(q, qf, &name);
-		qf->fd = openat(dir, name,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
-		if (qf->fd != -1) {
-			if (fchmod(qf->fd, 0660) == 0)
-				return 0;
-			queue_abort(q, qf);
+		}
+		fd = openat(dir, path, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd != -1) {
+			/* the mode whatever the umask */
+			if (fchmod(fd, mode) == 0)
+				return fd;
+			close(fd);
+			unlinkat(dir, path, 0);
 			return -1;
 		}
 		if (errno != EEXIST)
@@ -255,6 +246,62 @@ queue_create(struct queue *q, struct queue_file *qf)
 	return -1;
 }
 
+int
+queue_file_commit(int fd, int tmpdir, const char *tmpname, int newdir,
+    const char *name)
+{
+	int saved;
+
+	if (fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1 || renameat(tmpdir, tmpname, newdir, name) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (fsync(newdir) == -1) {
+		saved = errno;
+		/* Not durable: take it back so that no 4xx'd message is
+		 * also delivered (the client will send it again), and no
+		 * retry makes a second copy in a Maildir. */
+		unlinkat(newdir, name, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+fail:
+	unlinkat(tmpdir, tmpname, 0);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Creates tmp/<unique name>, open for writing.  Mode 0660 whatever the
+ * umask (inetd's is 022): the sender, another user than the receiver,
+ * opens it read-write through the queue's group (README, "Users and
+ * privileges"), which the setgid queue directories give every file.
+ */
+int
+queue_create(struct queue *q, struct queue_file *qf)
+{
+	qf->fd = -1;
+	/* sendmail's group may write and search tmp/ but not read it
+	 * (README, "Users and privileges"): then the file is made through
+	 * the queue directory, tmp/ checked first to be a directory of the
+	 * queue's owner, not a link. */
+	if (queue_dirfd(q, "tmp") == -1 &&
+	    (errno != EACCES || queue_tmp_checked(q) == -1))
+		return -1;
+	if ((qf->fd = queue_file_create(q->tmp_dir != -1 ? q->tmp_dir :
+	    q->dir, q->tmp_dir != -1 ? "" : "tmp/", q->host, qf->name,
+	    sizeof(qf->name), 0660)) == -1)
+		return -1;
+	/* fits: tmp is name's size plus room for "tmp/" */
+	snprintf(qf->tmp, sizeof(qf->tmp), "tmp/%s", qf->name);
+	return 0;
+}
 
 /*
  * Commits a written file: fsync, close, rename tmp/NAME to SUBDIR/NAME,
@@ -266,49 +313,26 @@ int
 queue_commit(struct queue *q, struct queue_file *qf, const char *subdir)
 {
 	const char *name;
-	int saved, fd = qf->fd, dir, tmp;
+	int saved, fd = qf->fd, dir, tmp = queue_tmp_at(q, qf, &name);
 
 	qf->fd = -1;
 	if ((dir = queue_dirfd(q, subdir)) == -1) {
 		saved = errno;
 		close(fd);
-		goto fail;
-	}
-	if (fsync(fd) == -1) {
-		saved = errno;
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) == -1) {
-		saved = errno;
-		goto fail;
-	}
-	tmp = queue_tmp_at(q, qf, &name);
-	if (renameat(tmp, name, dir, qf->name) == -1) {
-		saved = errno;
-		goto fail;
-	}
-	if (fsync(dir) == -1) {
-		saved = errno;
-		/* Not durable: take it back so that no 4xx'd message is
-		 * also delivered (the client will send it again). */
-		unlinkat(dir, qf->name, 0);
+		unlinkat(tmp, name, 0);
 		errno = saved;
 		return -1;
 	}
+	if (queue_file_commit(fd, tmp, name, dir, qf->name) == -1)
+		return -1;
 	if (strcmp(subdir, "new") == 0)
 		queue_poke(q);
 	return 0;
-fail:
-	tmp = queue_tmp_at(q, qf, &name);
-	unlinkat(tmp, name, 0);
-	errno = saved;
-	return -1;
 }
 
 /*
- * Tells a waiting smtpsend -w that new/ has something (DESIGN.md "Mail
- * leaves at once"): one byte into the FIFO QUEUE/trigger, never blocking.
+ * Tells a waiting smtpsend -w that new/ has something (smtpsend.8, -w):
+ * one byte into the FIFO QUEUE/trigger, never blocking.
  * No FIFO, no reader (ENXIO), a full pipe (EAGAIN: a wake-up is pending
  * already), anything else at that path: nothing to do, errno is kept, and
  * the commit stands regardless; the next timed run finds the message.

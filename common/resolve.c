@@ -101,42 +101,12 @@ resolve_child(int fd, const char *host, const char *port)
 static int
 resolve_wait(int fd, int timeout, long long due, void *buf, size_t size)
 {
-	long long left;
-	struct timespec ts;
-	sigset_t none;
-	fd_set rfds;
 	size_t got = 0;
 	ssize_t n;
-	int rc;
 
-	if (fd >= FD_SETSIZE) {
-		errno = EMFILE;
-		return -1;
-	}
 	while (got < size) {
-		if (sig_term) {
-			errno = EINTR;
+		if (sig_wait(fd, 0, timeout > 0 ? due : 0, 1) == -1)
 			return -1;
-		}
-		left = due - line_now();
-		if (timeout > 0 && left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		FD_ZERO(&rfds);
-		FD_SET(fd, &rfds);
-		ts.tv_sec = (time_t)(left / 1000000000LL);
-		ts.tv_nsec = (long)(left % 1000000000LL);
-		sigemptyset(&none);
-		/* Blocked signals get through only here (sig.c). */
-		rc = pselect(fd + 1, &rfds, NULL, NULL, timeout > 0 ? &ts :
-		    NULL, &none);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 0)
-			continue;	/* the deadline, checked above */
 		n = read(fd, (char *)buf + got, size - got);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -191,12 +161,8 @@ resolve_why(const char *name, char *err, size_t errsize)
 static void
 resolve_end(int fd, pid_t pid)
 {
-	int status;
-
 	close(fd);
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
+	prog_end(pid, SIGKILL, NULL);
 }
 
 /* Whether the child's addresses are ones getaddrinfo() could give. */

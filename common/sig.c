@@ -1,9 +1,10 @@
 /*
  * sig.c: SIGTERM, SIGINT and SIGHUP become the flag sig_term.
  *
- * The signals stay blocked except inside pselect() (line_fill() with
- * stop_on_signal, sig_sleep()), so they can only end a wait for input or a
- * pause, never a write, an fsync or a rename half way.
+ * The signals stay blocked except inside sig_wait()'s pselect() (line_fill()
+ * and out_flush() with stop_on_signal, a connect, a lookup, sig_sleep()),
+ * so they can only end a wait for input, for room or a pause, never a
+ * write, an fsync or a rename half way.
  */
 #include <sys/select.h>
 
@@ -49,15 +50,48 @@ sig_init(void)
 void
 sig_sleep(unsigned seconds)
 {
-	struct timespec ts;
-	sigset_t none;
+	(void)sig_wait(-1, 0, line_now() + seconds * 1000000000LL, 1);
+}
 
+int
+sig_wait(int fd, int is_write, long long due, int is_stoppable)
+{
+	struct timespec ts = { 0, 0 };
+	long long left;
+	sigset_t none;
+	fd_set fds;
+	int rc;
+
+	if (fd >= FD_SETSIZE) {
+		errno = EMFILE;
+		return -1;
+	}
 	sigemptyset(&none);
-	ts.tv_sec = seconds;
-	ts.tv_nsec = 0;
-	if (sig_term)
-		return;
-	(void)pselect(0, NULL, NULL, NULL, &ts, &none);
+	for (;;) {
+		if (is_stoppable && sig_term) {
+			errno = EINTR;
+			return -1;
+		}
+		if (due != 0) {
+			if ((left = due - line_now()) <= 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			ts.tv_sec = (time_t)(left / 1000000000LL);
+			ts.tv_nsec = (long)(left % 1000000000LL);
+		}
+		FD_ZERO(&fds);
+		if (fd >= 0)
+			FD_SET(fd, &fds);
+		rc = pselect(fd + 1, fd >= 0 && !is_write ? &fds : NULL,
+		    fd >= 0 && is_write ? &fds : NULL, NULL,
+		    due != 0 ? &ts : NULL, is_stoppable ? &none : NULL);
+		if (rc == -1 && errno != EINTR)
+			return -1;
+		if (rc > 0)
+			return 0;
+		/* 0: the deadline, checked above; EINTR: a signal. */
+	}
 }
 
 /* Undoes sig_init() (handlers and mask, SIGPIPE too), before an exec:

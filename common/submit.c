@@ -1,13 +1,15 @@
 /*
- * submit.c: what smtpd and sendmail both do to put a new message into the
- * queue: the envelope at the head of the tmp/ file, and the commit that
- * moves it into new/.  One piece of code for both entry points, so a
- * message is queued the same way whether it came by SMTP or by a pipe.
+ * submit.c: the one way into the queue, for smtpd, sendmail, smtpsend's
+ * aliases and its bounces: submit_begin() makes the tmp/ file, the
+ * envelope goes at its head (envelope_put()'s lines), submit_commit()
+ * moves it into new/.  So a message is queued the same way whether it
+ * came by SMTP, by a pipe, through an alias or as a bounce.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,7 +53,7 @@ submit_pwrite(int fd, const char *buf, size_t n, off_t pos)
 	return 0;
 }
 
-/* The envelope (DESIGN.md "Queue"): sender, an extension line when the
+/* The envelope (README, "The queue"): sender, an extension line when the
  * message is 8BITMIME (flags SUBMIT_8BITMIME), where it originated when
  * that was here (origin "local", "trusted" or "auth"; NULL for mail from
  * outside), "Smtputf8: yes" with SUBMIT_SMTPUTF8, one To: per recipient,
@@ -61,18 +63,29 @@ submit_envelope(struct out *o, const char *sender,
     const char (*rcpts)[ADDR_MAX + 1], size_t nrcpts, int flags,
     const char *origin)
 {
-	size_t i;
+	char ext[3][SMTP_LINE_MAX + 1];
+	size_t n = 0;
 
-	out_printf(o, "From: <%s>\n", sender);
 	if (flags & SUBMIT_8BITMIME)
-		out_puts(o, "Body: 8BITMIME\n");
+		snprintf(ext[n++], sizeof(ext[0]), "Body: 8BITMIME");
 	if (origin != NULL)
-		out_printf(o, "Origin: %s\n", origin);
+		snprintf(ext[n++], sizeof(ext[0]), "Origin: %s", origin);
 	if (flags & SUBMIT_SMTPUTF8)
-		out_puts(o, "Smtputf8: yes\n");
-	for (i = 0; i < nrcpts; i++)
-		out_printf(o, "To: <%s>\n", rcpts[i]);
-	return out_puts(o, "\n");
+		snprintf(ext[n++], sizeof(ext[0]), "Smtputf8: yes");
+	return envelope_put(o, sender, (const char (*)[SMTP_LINE_MAX + 1])ext,
+	    n, rcpts, nrcpts, NULL);
+}
+
+/* Creates the message's file in tmp/ (queue_create()) with o writing to
+ * it: the start of every way into the queue (smtpd, sendmail, aliases,
+ * bounces).  0, or -1 with errno set. */
+int
+submit_begin(struct queue *q, struct queue_file *qf, struct out *o)
+{
+	if (queue_create(q, qf) == -1)
+		return -1;
+	out_init(o, qf->fd);
+	return 0;
 }
 
 /*

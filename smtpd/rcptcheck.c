@@ -13,7 +13,7 @@
  * else it is refused for good: 550 5.1.1.  With none of the three set,
  * every local part is taken, as before.
  *
- * Privileges (DESIGN.md "Users and privileges"): smtpd runs as the
+ * Privileges (README, "Users and privileges"): smtpd runs as the
  * receiver, which must read no Maildir.  The Maildir root is mode 0710,
  * owner smtpq, group smtpq (tmpfiles; smtpsend makes it so): the
  * receivers, members of group smtpq, may look up a name in it (search)

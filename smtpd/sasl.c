@@ -95,46 +95,28 @@ struct sasl_cred {
 	size_t		 plen;
 };
 
-/* Starts the checker with msg on its fd 3; its pid, or -1 (logged). */
+/* Starts the checker with msg on its fd 3; its pid, or -1 (logged).
+ * The checker talks to no client: its fds 0 and 1 are /dev/null. */
 static pid_t
 sasl_spawn(const struct session *s, const char *user,
     const unsigned char *msg, size_t n)
 {
-	char path[PROG_PATH_MAX];
-	int fds[2];
+	struct prog p = { NULL, s->cf->auth_argv,
+	    { PROG_NULL, PROG_NULL, PROG_KEEP, PROG_TO }, 111, 0 };
+	int ours[PROG_FDS];
 	pid_t pid;
 	ssize_t w;
 
-	if (pipe(fds) == -1) {
+	if ((pid = prog_start(&p, ours)) == -1) {
 		log_error("peer=%s user=%s result=auth temporary failure: "
-		    "pipe: %s", s->peer.addr, user, strerror(errno));
+		    "unable to start %s: %s", s->peer.addr, user,
+		    s->cf->auth_argv[0], strerror(errno));
 		return -1;
 	}
-	if ((pid = fork()) == -1) {
-		log_error("peer=%s user=%s result=auth temporary failure: "
-		    "fork: %s", s->peer.addr, user, strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* The checker talks to no client: fd 0 and 1 are
-		 * /dev/null, fd 3 the credentials. */
-		close(fds[1]);
-		if (fds[0] != 3 && (dup2(fds[0], 3) == -1 || close(fds[0])))
-			_exit(111);
-		if (prog_devnull(STDIN_FILENO) == -1 ||
-		    prog_devnull(STDOUT_FILENO) == -1)
-			_exit(111);
-		if (prog_find(s->cf->auth_argv[0], path, sizeof(path)) == 0)
-			prog_exec(path, s->cf->auth_argv);
-		_exit(111);
-	}
-	close(fds[0]);
 	/* Far below PIPE_BUF: one write, never blocking. */
-	while ((w = write(fds[1], msg, n)) == -1 && errno == EINTR)
+	while ((w = write(ours[3], msg, n)) == -1 && errno == EINTR)
 		;
-	close(fds[1]);
+	close(ours[3]);
 	(void)w;
 	return pid;
 }
@@ -145,28 +127,17 @@ static int
 sasl_wait(const struct session *s, const char *user, pid_t pid,
     int *status)
 {
-	struct timespec ts = { 0, 10000000L };	/* 10 ms */
-	int waited = 0;
-	pid_t got;
-
-	while ((got = waitpid(pid, status, WNOHANG)) == 0) {
-		if (++waited > AUTH_CHECK_TIMEOUT * 100) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-				;
-			log_error("peer=%s user=%s result=auth temporary "
-			    "failure: %s took over %d s", s->peer.addr, user,
-			    s->cf->auth_argv[0], AUTH_CHECK_TIMEOUT);
-			return -1;
-		}
-		nanosleep(&ts, NULL);
-	}
-	if (got == -1) {
+	if (prog_wait_until(pid, status, line_now() + AUTH_CHECK_TIMEOUT *
+	    1000000000LL) == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		log_error("peer=%s user=%s result=auth temporary failure: "
+		    "%s took over %d s", s->peer.addr, user,
+		    s->cf->auth_argv[0], AUTH_CHECK_TIMEOUT);
+	else
 		log_error("peer=%s user=%s result=auth temporary failure: "
 		    "waitpid: %s", s->peer.addr, user, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 /* Runs the checker; 235, 535 or 454. */

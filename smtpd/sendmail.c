@@ -39,10 +39,6 @@
 /* Not POSIX (BSD and Linux have it), hidden by _POSIX_C_SOURCE. */
 int	setgroups(size_t, const gid_t *);
 
-/* RFC 5322 2.1.1: a line is at most 998 octets; a longer one is broken
- * there (a header line is folded, a body line gets a line end). */
-#define TEXT_LINE_MAX	998
-
 /* The header section kept in memory to look at before writing; more:
  * exit 65.  Fields in it, likewise. */
 #define HEAD_MAX	(128 * 1024)
@@ -59,10 +55,10 @@ static const char usage[] =
 
 "  -bp         list the queue;  -q  wake the waiting smtpsend -w\n"
 "  -bv         say what would become of each address (0, or 67)\n"
-"  -oQdir      queue directory (default /var/spool/smtpq)\n"
+"  -oQdir      queue directory (default " QUEUE_DIR_DEFAULT ")\n"
 "  other -o, -B, -v, -N, -R, -V, -L, -e, -h, -O options are ignored\n";
 
-static const char *queue_dir = "/var/spool/smtpq";
+static const char *queue_dir = QUEUE_DIR_DEFAULT;
 static int is_queue_given;
 static char hostname[HOST_MAX + 1];
 static char login[ADDR_LOCAL_MAX + 1];
@@ -100,7 +96,7 @@ static unsigned long max_size = SIZE_DEFAULT;
 /*
  * A value of the caller's (an argument, a header) for a message that is
  * logged: log_esc()'d as smtpd does, so that it can neither end the log
- * line nor pass for another key=value (issue 22).  Two at a time.
+ * line nor pass for another key=value.  Two at a time.
  */
 const char *
 sendmail_esc(const char *s)
@@ -507,7 +503,7 @@ write_message(const char *line, size_t len, int is_broken, int has_body,
 	for (f = 0; f < nfields; f++) {
 		if (field_is(f, "Bcc"))
 			continue;
-		/* RFC 5322 3.4.1: a domain in every address (issue 23) */
+		/* RFC 5322 3.4.1: a domain in every address */
 		qlen = 0;
 		if (field_is(f, "From") || field_is(f, "To") ||
 		    field_is(f, "Cc") || field_is(f, "Reply-To") ||
@@ -629,8 +625,8 @@ drop_privilege(void)
 }
 
 /*
- * -q: wakes the smtpsend -w that waits on QUEUE/trigger (DESIGN.md "Mail
- * leaves at once").  It does not start smtpsend itself: only the unit or
+ * -q: wakes the smtpsend -w that waits on QUEUE/trigger (smtpsend.8,
+ * -w).  It does not start smtpsend itself: only the unit or
  * the operator knows its relay and Maildir flags, and a run without them
  * would deliver every recipient locally.  The poke is queue_poke()'s:
  * never through a link, only into a FIFO (a link planted there made root
@@ -671,19 +667,20 @@ queue_flush_root(void)
 #endif
 	static const char path[] = SBINDIR "/smtpqctl";
 
+	char *given[] = { "smtpqctl", "-q", NULL, "flush", NULL };
+	char *dflt[] = { "smtpqctl", "flush", NULL };
+
+	given[2] = (char *)queue_dir;
 	fflush(stdout);
-	if (is_queue_given)
-		execl(path, "smtpqctl", "-q", queue_dir, "flush", (char *)NULL);
-	else
-		execl(path, "smtpqctl", "flush", (char *)NULL);
+	prog_exec(path, is_queue_given ? given : dflt);
 	fprintf(stderr, "sendmail: unable to run %s: %s; poking the queue "
 	    "instead\n", path, strerror(errno));
 	return -1;
 }
 
 /*
- * Run by root, sendmail works as the queue's owner, whatever the mode
- * (issue 22): nothing that owner can plant under the queue (a link for
+ * Run by root, sendmail works as the queue's owner, whatever the mode:
+ * nothing that owner can plant under the queue (a link for
  * tmp/, new/ or trigger) then makes us do more than it could itself.  A
  * queue that does not exist yet, or that root owns, leaves us root.
  */
@@ -758,31 +755,19 @@ opt_value(char **argv, int *i, const char *rest, char flag)
 	return argv[++*i];
 }
 
-int
-main(int argc, char **argv)
+/* Reads the flags into the globals and *mode ("m", "p", "q", "v", "i");
+ * the index of the first recipient.  -h alone prints the usage and
+ * exits. */
+static int
+options(char **argv, const char **mode)
 {
-	char line[TEXT_LINE_MAX + 1];
-	const char *arg, *base, *mode = "m";
-	size_t len = 0;
-	int i, is_broken = 0, is_pending, has_body;
+	const char *arg;
+	int i;
 
-	(void)argc;
-	log_prog = "sendmail";
-	qf.fd = -1;
-	/* Files must be readable by the queue group whatever the caller's
-	 * umask; nobody else reads them. */
-	umask(027);
-	whoami();
-	base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
-	    argv[0];
-	if (strcmp(base, "mailq") == 0)
-		mode = "p";
 	for (i = 1; argv[i] != NULL && argv[i][0] == '-'; i++) {
 		arg = argv[i] + 1;
-		if (strcmp(arg, "-") == 0) {
-			i++;
-			break;
-		}
+		if (strcmp(arg, "-") == 0)
+			return i + 1;
 		switch (*arg++) {
 		case 't': is_extract = 1; break;
 		case 'i': is_dot_ok = 1; break;
@@ -798,10 +783,10 @@ main(int argc, char **argv)
 			if (strcmp(arg, "m") != 0 && strcmp(arg, "v") != 0 &&
 			    strcmp(arg, "p") != 0 && strcmp(arg, "i") != 0)
 				die_usage("-b%s: not supported", arg);
-			mode = arg;
+			*mode = arg;
 			break;
 		case 'q':
-			mode = "q";	/* -q, -q30m: one run now */
+			*mode = "q";	/* -q, -q30m: one run now */
 			break;
 		case 'A':
 			/* sendmail 8's submit.cf choice (-Am, -Ac):
@@ -822,7 +807,7 @@ main(int argc, char **argv)
 		case 'h':
 			if (*arg == '\0' && argv[i + 1] == NULL) {
 				fputs(usage, stdout);
-				return 0;
+				exit(0);
 			}
 			/* FALLTHROUGH */
 		case 'B': case 'N': case 'R': case 'V': case 'L': case 'O':
@@ -836,9 +821,17 @@ main(int argc, char **argv)
 			die_usage("unknown option -%c", arg[-1]);
 		}
 	}
-	/* smtpq.conf's name and queue, as smtpd and smtpsend read them:
-	 * mail qualified with another name than smtpsend's own would go
-	 * to the world instead of a local Maildir.  -oQ still wins. */
+	return i;
+}
+
+/*
+ * smtpq.conf's name and queue, as smtpd and smtpsend read them: mail
+ * qualified with another name than smtpsend's own would go to the world
+ * instead of a local Maildir.  -oQ still wins.
+ */
+static void
+sendmail_conf(void)
+{
 	conf_read(CONF_SENDMAIL);
 	if (!is_queue_given && conf_get('q') != NULL)
 		queue_dir = conf_get('q');
@@ -848,26 +841,20 @@ main(int argc, char **argv)
 			die_usage("not a host name: %s", conf_get('n'));
 		fail(EXIT_TEMPFAIL, "this host has no usable name");
 	}
-	log_open("sendmail", NULL);
-	if (strcmp(mode, "q") == 0 && getuid() == 0 && queue_flush_root() ==
-	    -1)
-		errno = 0;	/* said; the poke below is the fallback */
-	owner_become();
-	/* A queue of the caller's choosing gets the caller's rights only. */
-	if (is_queue_given || strcmp(mode, "p") == 0 ||
-	    strcmp(mode, "q") == 0 || strcmp(mode, "v") == 0)
-		drop_privilege();
-	if (strcmp(mode, "i") == 0)
-		return 0;		/* newaliases: smtpsend reads -A itself */
-	if (strcmp(mode, "q") == 0)
-		return queue_run();
-	if (strcmp(mode, "v") == 0)
-		return sendmail_verify(argv + i, hostname);
-	if (strcmp(mode, "p") == 0)
-		return mailq_list(queue_dir);
+}
+
+/* The message on stdin into the queue, for the recipients in rcpts (and
+ * in its header with -t); 0, or it exits. */
+static int
+queue_stdin(char **rcpts_given)
+{
+	char line[TEXT_LINE_MAX + 1];
+	size_t len = 0;
+	int is_broken = 0, is_pending, has_body;
+
 	sender_set();
-	for (; argv[i] != NULL; i++)
-		rcpt_arg(argv[i]);
+	for (; *rcpts_given != NULL; rcpts_given++)
+		rcpt_arg(*rcpts_given);
 	if (queue_open(&queue, queue_dir, hostname) == -1)
 		fail(EXIT_TEMPFAIL, "unable to open queue %s: %s",
 		    sendmail_esc(queue_dir), strerror(errno));
@@ -878,15 +865,12 @@ main(int argc, char **argv)
 		extract_rcpts();
 	if (nrcpts == 0)
 		fail(EXIT_DATAERR, "no recipients");
-	if (queue_create(&queue, &qf) == -1)
+	/* Owned by the caller, but smtpsend (the group) locks and rewrites
+	 * it: queue_create() makes it 0660; nobody else can enter the
+	 * queue. */
+	if (submit_begin(&queue, &qf, &qout) == -1)
 		fail(EXIT_TEMPFAIL, "unable to create a queue file: %s",
 		    strerror(errno));
-	/* Owned by the caller, but smtpsend (the group) locks and rewrites
-	 * it, so group-writable; nobody else can enter the queue. */
-	if (fchmod(qf.fd, 0660) == -1)
-		fail(EXIT_TEMPFAIL, "unable to chmod %s: %s", qf.tmp,
-		    strerror(errno));
-	out_init(&qout, qf.fd);
 	submit_envelope(&qout, sender, (const char (*)[ADDR_MAX + 1])rcpts,
 	    nrcpts, (head_is_8bit() ? SUBMIT_8BITMIME : 0) |
 	    (needs_utf8() ? SUBMIT_SMTPUTF8 : 0), "local");
@@ -905,4 +889,43 @@ main(int argc, char **argv)
 	    nuls > 0 ? " nul=removed" : "");
 	queue_close(&queue);
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *base, *mode = "m";
+	int i;
+
+	(void)argc;
+	log_prog = "sendmail";
+	qf.fd = -1;
+	/* Files must be readable by the queue group whatever the caller's
+	 * umask; nobody else reads them. */
+	umask(027);
+	whoami();
+	base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
+	    argv[0];
+	if (strcmp(base, "mailq") == 0)
+		mode = "p";
+	i = options(argv, &mode);
+	sendmail_conf();
+	log_open("sendmail", NULL);
+	if (strcmp(mode, "q") == 0 && getuid() == 0 && queue_flush_root() ==
+	    -1)
+		errno = 0;	/* said; the poke below is the fallback */
+	owner_become();
+	/* A queue of the caller's choosing gets the caller's rights only. */
+	if (is_queue_given || strcmp(mode, "p") == 0 ||
+	    strcmp(mode, "q") == 0 || strcmp(mode, "v") == 0)
+		drop_privilege();
+	if (strcmp(mode, "i") == 0)
+		return 0;		/* newaliases: smtpsend reads -A itself */
+	if (strcmp(mode, "q") == 0)
+		return queue_run();
+	if (strcmp(mode, "v") == 0)
+		return sendmail_verify(argv + i, hostname);
+	if (strcmp(mode, "p") == 0)
+		return mailq_list(queue_dir);
+	return queue_stdin(argv + i);
 }

@@ -1,5 +1,5 @@
 /*
- * sendmail_limit.c: what one local user may put in the queue (issue 22).
+ * sendmail_limit.c: what one local user may put in the queue.
  *
  * Two limits, each refused with 75 (try later) and a line saying which:
  *   - the free-space reserve, smtpd's -m rule with its default: the

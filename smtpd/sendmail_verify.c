@@ -27,41 +27,29 @@
 static int
 verify_route(const char *addr, char *buf, size_t size)
 {
-	const char *prog = getenv("SENDMAIL_SMTPSEND");
-	char out[512], *p;
+	char *argv[] = { "smtpsend", "-V", NULL, NULL };
+	struct prog p = { getenv("SENDMAIL_SMTPSEND"), argv,
+	    { PROG_KEEP, PROG_FROM, PROG_KEEP, PROG_KEEP }, EXIT_OSERR, 0 };
+	char out[512], *q;
 	size_t len = 0, n = strlen(addr);
 	ssize_t r;
 	pid_t pid;
-	int fd[2], status;
+	int fd[PROG_FDS], status;
 
-	if (prog == NULL || prog[0] == '\0')
-		prog = SBINDIR "/smtpsend";
-	if (getegid() != getgid() || pipe(fd) == -1)
+	if (p.path == NULL || p.path[0] == '\0')
+		p.path = SBINDIR "/smtpsend";
+	argv[2] = (char *)addr;
+	if (getegid() != getgid() || (pid = prog_start(&p, fd)) == -1)
 		return -1;
-	fflush(stdout);
-	if ((pid = fork()) == -1) {
-		close(fd[0]);
-		close(fd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		if (dup2(fd[1], STDOUT_FILENO) == -1)
-			_exit(EXIT_OSERR);
-		execl(prog, "smtpsend", "-V", addr, (char *)NULL);
-		_exit(EXIT_OSERR);
-	}
-	close(fd[1]);
-	while (len < sizeof(out) - 1 && (r = read(fd[0], out + len,
+	while (len < sizeof(out) - 1 && (r = read(fd[1], out + len,
 	    sizeof(out) - 1 - len)) != 0)
 		if (r > 0)
 			len += (size_t)r;
 		else if (errno != EINTR)
 			break;
-	close(fd[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
+	close(fd[1]);
+	if (prog_wait(pid, &status) == -1)
+		return -1;
 	out[len] = '\0';
 	/* "ADDR: ROUTE\n", one line, printable */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len < n + 3 ||
@@ -70,16 +58,16 @@ verify_route(const char *addr, char *buf, size_t size)
 	    memchr(out, '\n', len - 1) != NULL)
 		return -1;
 	out[len - 1] = '\0';
-	for (p = out + n + 2; *p != '\0'; p++)
-		if (*p < ' ' || *p > '~')
-			*p = '?';	/* nothing for a terminal to obey */
+	for (q = out + n + 2; *q != '\0'; q++)
+		if (*q < ' ' || *q > '~')
+			*q = '?';	/* nothing for a terminal to obey */
 	snprintf(buf, size, "%s", out + n + 2);
 	return 0;
 }
 
 /*
- * -bv: what would become of each address, without queueing anything
- * (issue 23).  sendmail knows only what it does itself: the address as
+ * -bv: what would become of each address, without queueing anything.
+ * sendmail knows only what it does itself: the address as
  * it would queue it, and whether its domain is this host's; the relay,
  * the aliases and the Maildirs are smtpsend's settings, named here for
  * where to look.  0 when all would be queued, 67 (EX_NOUSER) when one

@@ -461,7 +461,7 @@ void
 session_defaults(struct config *cf)
 {
 	memset(cf, 0, sizeof(*cf));
-	cf->queue_dir = "/var/spool/smtpq";
+	cf->queue_dir = QUEUE_DIR_DEFAULT;
 	cf->max_size = SIZE_DEFAULT;
 	cf->timeout = TIMEOUT_DEFAULT;
 	cf->lifetime = LIFETIME_DEFAULT;

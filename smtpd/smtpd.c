@@ -21,7 +21,7 @@ static const char usage[] =
 "             [-s bytes] [-m bytes] [-c n] [-d domain]... [-R cidr]...\n"
 "             [-T program] [-E] [-A program] [-S] [-P cidr]... [-F file] [-N]\n"
 "             [-D dir] [-W file] [-U file]\n"
-"  -q dir      queue directory (default /var/spool/smtpq)\n"
+"  -q dir      queue directory (default " QUEUE_DIR_DEFAULT ")\n"
 "  -n name     host name in replies and Received: (default: the system's)\n"
 "  -l file     log file, - for stderr (default: syslog, facility mail)\n"
 "  -t timeout  time for one command line, e.g. 300, 5m (default 300s)\n"

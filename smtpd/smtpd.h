@@ -47,15 +47,6 @@ int	limits_life_over(const struct limits *);
 int	limits_disk_ok(int dir, unsigned long long need);
 const char *limits_pool(int is_submission, int is_tls, int is_starttls);
 
-/* prog.c: helper programs, -T and -A */
-#define PROG_ARGS_MAX	32	/* words in -T or -A; more: usage error */
-#define PROG_PATH_MAX	4096
-
-int	prog_split(char *spec, char *argv[], size_t max);
-int	prog_find(const char *name, char *path, size_t size);
-int	prog_exec(const char *path, char *const argv[]);
-int	prog_devnull(int fd);
-
 /* starttls.c: STARTTLS by exec (RFC 3207) */
 #define STARTTLS_ENV	"SMTPD_STARTTLS"	/* the client, for the next smtpd */
 #define TLS_PEER_ENV	"REMOTE_HOST"		/* stunnel's client address */
@@ -63,10 +54,6 @@ int	prog_devnull(int fd);
 int	starttls_exec(struct line *, struct out *, char *const argv[],
 	    const char *peer);
 void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
-
-/* sasl.c: the bounds of AUTH's user name and password */
-#define AUTH_USER_MAX	255
-#define AUTH_PASS_MAX	255
 
 /* authlimit.c: AUTH failures across sessions, in QUEUE/auth/failures
  * (limits in common.h, by AUTH_FAIL_DELAY) */
@@ -111,7 +98,6 @@ unsigned authlimit_settle(struct authlimit *, int code);
 #define PROXY_V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
 
 /* smtpd.c: the configuration, set once by options() and read-only after */
-#define DOMAINS_MAX	64	/* -d given more often: usage error */
 #define NETWORKS_MAX	64	/* -R likewise */
 
 struct config {

@@ -364,7 +364,7 @@ txn_data(struct session *s, char *arg)
 		respond(s, 501, "5.5.4 Syntax: DATA");
 		return;
 	}
-	if (queue_create(&s->queue, &qf) == -1) {
+	if (submit_begin(&s->queue, &qf, &t->qout) == -1) {
 		err = errno;
 		log_error("peer=%s result=deferred: unable to create queue "
 		    "file: %s", s->peer.addr, strerror(err));
@@ -374,7 +374,6 @@ txn_data(struct session *s, char *arg)
 		transaction_reset(s);
 		return;
 	}
-	out_init(&t->qout, qf.fd);
 	txn_head(s, qf.name);
 	respond(s, 354, "End data with <CR><LF>.<CR><LF>");
 	state_enter(s, ST_DATA);

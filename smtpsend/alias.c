@@ -54,8 +54,8 @@ struct expansion {
 };
 
 /*
- * The targets already queued for the message named sent_for (issue 22
- * item 9): postmaster, Postmaster and POSTMASTER are three recipients
+ * The targets already queued for the message named sent_for:
+ * postmaster, Postmaster and POSTMASTER are three recipients
  * for the relay that sent them, but one alias, and without this each
  * would queue a copy for every target.  Kept across the tries of one
  * message in this process; a new process (or another message in
@@ -66,7 +66,6 @@ static char sent[RCPT_MAX][ADDR_MAX + 1];
 static size_t nsent;
 
 static struct line in;
-static struct out o;
 static struct expansion x;
 
 static const struct alias *
@@ -253,6 +252,62 @@ expand(const struct alias *a)
 	return 0;
 }
 
+/* The expansion in x for rcpt of m queued as a new message (qf), whose
+ * envelope says where it came from and for which alias.  0, or -1 with
+ * errno set and nothing queued. */
+static int
+alias_queue(const struct msg *m, const char *rcpt, struct queue *q,
+    struct queue_file *qf)
+{
+	static struct out o;
+
+	strcpy(x.env.from, m->env.from);
+	if (envelope_ext(&m->env, "Body") != NULL)
+		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
+		    "Body: %s", envelope_ext(&m->env, "Body"));
+	/* Where it came from goes along: -M masquerades only what
+	 * originated here (masq.c). */
+	if (envelope_ext(&m->env, "Origin") != NULL)
+		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
+		    "Origin: %s", envelope_ext(&m->env, "Origin"));
+	snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
+	    "Aliased: %s", rcpt);
+	if (submit_begin(q, qf, &o) == -1)
+		return -1;
+	envelope_write(&o, &x.env, NULL);
+	out_printf(&o, "Delivered-To: %s\r\n", rcpt);
+	if (body_copy(m->fd, m->env.body, &o, 0) == -1) {
+		queue_abort(q, qf);
+		return -1;
+	}
+	return submit_commit(q, qf, &o);
+}
+
+/* An expansion in x that leaves no target to queue for rcpt of m: its
+ * outcome with reply set, or -1 when there are targets. */
+static int
+alias_none(const struct msg *m, const char *rcpt, char *reply, size_t size)
+{
+	if (x.env.nrcpt == 0 && x.nrefused > 0) {
+		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.refused);
+		return RES_PERM;
+	}
+	if (x.env.nrcpt == 0 && x.ndup > 0) {
+		log_info("id=%s to=<%s> aliased=0 dropped=%zu result=aliased: "
+		    "every target gets this message already", m->name, rcpt,
+		    x.ndup);
+		snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu targets "
+		    "that get this message already", rcpt, x.ndup);
+		return RES_OK;
+	}
+	if (x.env.nrcpt == 0) {
+		snprintf(reply, size, "550 5.1.1 <%s>: alias without "
+		    "targets", rcpt);
+		return RES_PERM;
+	}
+	return -1;
+}
+
 /*
  * m's recipient i, local: an alias?  Returns -1 if not (deliver it), else
  * its outcome with reply set: RES_OK once the targets are queued.
@@ -265,6 +320,7 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	const struct alias *a;
 	struct queue_file qf;
 	size_t j;
+	int rc;
 
 	if (naliases == 0 || envelope_ext(&m->env, "Aliased") != NULL)
 		return -1;
@@ -287,44 +343,9 @@ alias_deliver(struct msg *m, size_t i, struct queue *q, char *reply,
 	if (x.nrefused > 0)
 		log_info("id=%s to=<%s> refused=%zu result=alias refused: %s",
 		    m->name, rcpt, x.nrefused, x.refused);
-	if (x.env.nrcpt == 0 && x.nrefused > 0) {
-		snprintf(reply, size, "550 5.1.1 <%s>: %s", rcpt, x.refused);
-		return RES_PERM;
-	}
-	if (x.env.nrcpt == 0 && x.ndup > 0) {
-		log_info("id=%s to=<%s> aliased=0 dropped=%zu result=aliased: "
-		    "every target gets this message already", m->name, rcpt,
-		    x.ndup);
-		snprintf(reply, size, "250 2.0.0 <%s>: aliased to %zu targets "
-		    "that get this message already", rcpt, x.ndup);
-		return RES_OK;
-	}
-	if (x.env.nrcpt == 0) {
-		snprintf(reply, size, "550 5.1.1 <%s>: alias without "
-		    "targets", rcpt);
-		return RES_PERM;
-	}
-	strcpy(x.env.from, m->env.from);
-	if (envelope_ext(&m->env, "Body") != NULL)
-		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
-		    "Body: %s", envelope_ext(&m->env, "Body"));
-	/* Where it came from goes along: -M masquerades only what
-	 * originated here (masq.c). */
-	if (envelope_ext(&m->env, "Origin") != NULL)
-		snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
-		    "Origin: %s", envelope_ext(&m->env, "Origin"));
-	snprintf(x.env.ext[x.env.next++], sizeof(x.env.ext[0]),
-	    "Aliased: %s", rcpt);
-	if (queue_create(q, &qf) == -1)
-		goto fail;
-	out_init(&o, qf.fd);
-	envelope_write(&o, &x.env, NULL);
-	out_printf(&o, "Delivered-To: %s\r\n", rcpt);
-	if (body_copy(m->fd, m->env.body, &o, 0) == -1) {
-		queue_abort(q, &qf);
-		goto fail;
-	}
-	if (submit_commit(q, &qf, &o) == -1)
+	if ((rc = alias_none(m, rcpt, reply, size)) != -1)
+		return rc;
+	if (alias_queue(m, rcpt, q, &qf) == -1)
 		goto fail;
 	for (j = 0; j < x.env.nrcpt && nsent < RCPT_MAX; j++)
 		strcpy(sent[nsent++], x.env.rcpt[j]);	/* XXX full: copies */

@@ -29,12 +29,10 @@
 
 #include "smtpsend.h"
 
-#define BODY_LINE_MAX	998	/* RFC 5321 4.5.3.1.6, without CRLF */
-
 /* Output for n octets of input: each gives at most two (a line end for an
- * LF, a stuffed dot and the octet), a break adds three per BODY_LINE_MAX
+ * LF, a stuffed dot and the octet), a break adds three per TEXT_LINE_MAX
  * octets of content; and the end of body_copy(), a CR, a line end, ".". */
-#define BODY_OUT(n)	(2 * (n) + 3 * ((n) / BODY_LINE_MAX + 1) + 16)
+#define BODY_OUT(n)	(2 * (n) + 3 * ((n) / TEXT_LINE_MAX + 1) + 16)
 
 struct body {
 	int	flags;
@@ -72,7 +70,7 @@ body_char(struct body *b, char c, char *p)
 {
 	size_t len = 0;
 
-	if ((b->flags & BODY_DOTS) && b->col == BODY_LINE_MAX) {
+	if ((b->flags & BODY_DOTS) && b->col == TEXT_LINE_MAX) {
 		p[len++] = '\r';
 		p[len++] = '\n';
 		p[len++] = ' ';

@@ -142,13 +142,12 @@ dsn_queue(struct queue *q, const struct msg *m, const char *host,
 	/* RFC 6152: quoted 8-bit header octets make the bounce 8BITMIME. */
 	if ((is_8bit = body_headers_8bit(m->fd, m->env.body)) == -1)
 		return -1;
-	if (queue_create(q, &qf) == -1)
+	if (submit_begin(q, &qf, &o) == -1)
 		return -1;
 	/* RFC 2046 5.1.1: at most 70 characters. */
 	snprintf(boundary, sizeof(boundary), "=_%.68s", qf.name);
 	if (date_rfc5322(time(NULL), date, sizeof(date)) == -1)
 		strcpy(date, "Thu, 1 Jan 1970 00:00:00 +0000");
-	out_init(&o, qf.fd);
 
 	/* The envelope: from <> (RFC 5321 4.5.5), so it never bounces. */
 	memset(&env, 0, sizeof(env));
@@ -174,12 +173,11 @@ dsn_queue(struct queue *q, const struct msg *m, const char *host,
 	    boundary);
 	dsn_parts(&o, m, host, boundary, is_8bit);
 	if (body_copy(m->fd, m->env.body, &o, BODY_HEADERS) == -1 ||
-	    out_printf(&o, "\r\n--%s--\r\n", boundary) == -1 ||
-	    out_flush(&o) == -1) {
+	    out_printf(&o, "\r\n--%s--\r\n", boundary) == -1) {
 		queue_abort(q, &qf);
 		return -1;
 	}
-	if (queue_commit(q, &qf, "new") == -1)
+	if (submit_commit(q, &qf, &o) == -1)
 		return -1;
 	snprintf(id, idsize, "%s", qf.name);
 	return 0;

@@ -51,74 +51,47 @@ local_subdir(int box, const char *name)
 }
 
 /* Writes the message into tmp/NAME of the open Maildir box and moves it
- * into new/.  0, or -1 with errno set and no file left behind; *which
- * names the subdirectory that could not be opened, if that was it. */
+ * into new/, durably (queue_file_commit(), as the queue's own files).  0,
+ * or -1 with errno set and no file left behind; *which names the
+ * subdirectory that could not be opened, if that was it. */
 static int
 local_write(const struct msg *m, size_t rcpt, int box, const char *host,
     const char **which)
 {
 	static struct out o;
-	struct timespec pause = { 0, 1000 };
 	char name[QUEUE_NAME_MAX + 1];
-	int fd = -1, tmpfd, newfd = -1, saved, tries;
+	int fd, tmpfd, newfd = -1, saved, rc = -1;
 
 	*which = "tmp/";
 	if ((tmpfd = local_subdir(box, "tmp")) == -1)
 		return -1;
 	*which = "new/";
 	if ((newfd = local_subdir(box, "new")) == -1)
-		goto fail;
+		goto done;
 	*which = "";
-	for (tries = 0; fd == -1 && tries < 100; tries++) {
-		if (queue_unique(host, name, sizeof(name)) == -1)
-			goto fail;
-		fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd == -1 && errno != EEXIST)
-			goto fail;
-		if (fd == -1)
-			nanosleep(&pause, NULL);	/* same microsecond */
-	}
-	if (fd == -1)
-		goto fail;
+	if ((fd = queue_file_create(tmpfd, "", host, name, sizeof(name),
+	    0600)) == -1)
+		goto done;
 	out_init(&o, fd);
 	/* RFC 5321 4.4: the final delivery records the reverse path. */
 	out_printf(&o, "Return-Path: <%s>\n", m->env.from);
 	out_printf(&o, "Delivered-To: <%s>\n", m->env.rcpt[rcpt]);
 	if (body_copy(m->fd, m->env.body, &o, BODY_LF) == -1 ||
-	    out_flush(&o) == -1 || fsync(fd) == -1)
-		goto unlink;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto unlink;
-	}
-	fd = -1;
-	if (renameat(tmpfd, name, newfd, name) == -1)
-		goto unlink;
-	/* Not durable is not delivered: the file leaves new/ again, or the
-	 * retry would make a second copy (as queue_commit() does). */
-	if (fsync(newfd) == -1) {
+	    out_flush(&o) == -1) {
 		saved = errno;
-		unlinkat(newfd, name, 0);
-		errno = saved;
-		goto fail;
-	}
-	close(newfd);
-	close(tmpfd);
-	return 0;
-unlink:
-	saved = errno;
-	if (fd != -1)
 		close(fd);
-	unlinkat(tmpfd, name, 0);
-	errno = saved;
-fail:
+		unlinkat(tmpfd, name, 0);
+		errno = saved;
+		goto done;
+	}
+	rc = queue_file_commit(fd, tmpfd, name, newfd, name);
+done:
 	saved = errno;
 	if (newfd != -1)
 		close(newfd);
 	close(tmpfd);
 	errno = saved;
-	return -1;
+	return rc;
 }
 
 /*

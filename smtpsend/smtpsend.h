@@ -140,8 +140,6 @@ int	tls_start_dane(struct tls *, const char *addr, const char *port,
 
 /* auth.c: -a and AUTH PLAIN, LOGIN ------------------------------------- */
 
-#define AUTH_PASS_MAX	255
-
 int	auth_secret(const char *file, const char *host, const char *user,
 	    char *pass, size_t size, char *err, size_t errsize);
 

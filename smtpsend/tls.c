@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,22 +31,6 @@
 
 static int	tls_spawn(struct tls *, const char *const *argv, int timeout,
 		    char *why, size_t size);
-
-/* The child: s_client with sock as stdin and stdout, err as stderr. */
-static void
-tls_exec(int sock, int err, const char *const *argv)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	(void)signal(SIGPIPE, SIG_DFL);
-	if (dup2(sock, 0) == -1 || dup2(sock, 1) == -1 || dup2(err, 2) == -1)
-		_exit(127);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvp(argv[0], (char *const *)argv);
-	dprintf(2, "unable to run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
 
 /*
  * Starts s_client to u: STARTTLS when is_starttls (our EHLO name helo),
@@ -161,41 +144,31 @@ tls_start_dane(struct tls *t, const char *addr, const char *port,
 	return tls_spawn(t, argv, timeout, why, size);
 }
 
-/* Runs argv (s_client) on a socketpair: our end, or -1 with why. */
+/* Runs argv (s_client) on a socketpair, its stdin and stdout; its
+ * stderr comes back on a pipe.  Our end, or -1 with why. */
 static int
 tls_spawn(struct tls *t, const char *const *argv, int timeout, char *why,
     size_t size)
 {
-	int sv[2], ep[2];
+	struct prog p = { NULL, (char *const *)argv,
+	    { -1, -1, PROG_FROM, PROG_KEEP }, 127, 1 };
+	int sv[2], ours[PROG_FDS];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		snprintf(why, size, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	if (pipe(ep) == -1) {
-		snprintf(why, size, "pipe: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if ((t->pid = fork()) == -1) {
-		snprintf(why, size, "fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		close(ep[0]);
-		close(ep[1]);
-		return -1;
-	}
-	if (t->pid == 0) {
-		close(sv[0]);
-		close(ep[0]);
-		tls_exec(sv[1], ep[1], argv);
-	}
+	p.fd[0] = p.fd[1] = sv[1];
+	t->pid = prog_start(&p, ours);
 	close(sv[1]);
-	close(ep[1]);
-	t->err = ep[0];
-	if (fcntl(t->err, F_SETFD, FD_CLOEXEC) == -1 ||
-	    net_set_timeout(sv[0], timeout) == -1) {
+	if (t->pid == -1) {
+		snprintf(why, size, "unable to start %s: %s", argv[0],
+		    strerror(errno));
+		close(sv[0]);
+		return -1;
+	}
+	t->err = ours[2];
+	if (net_set_timeout(sv[0], timeout) == -1) {
 		snprintf(why, size, "fcntl: %s", strerror(errno));
 		tls_stop(t, NULL, 0);
 		close(sv[0]);
@@ -254,11 +227,11 @@ tls_reason(char *text, char *why, size_t size)
 static size_t
 tls_read_err(int fd, char *buf, size_t size)
 {
-	struct pollfd pfd = { fd, POLLIN, 0 };
 	size_t len = 0;
 	ssize_t n;
 
-	while (len + 1 < size && poll(&pfd, 1, 1000) > 0) {
+	while (len + 1 < size && sig_wait(fd, 0, line_now() + 1000000000LL,
+	    0) == 0) {
 		if ((n = read(fd, buf + len, size - 1 - len)) <= 0)
 			break;
 		len += (size_t)n;
@@ -287,9 +260,7 @@ tls_stop(struct tls *t, char *why, size_t size)
 				err[i] = ' ';
 		tls_reason(err, why, size);
 	}
-	(void)kill(t->pid, SIGTERM);
-	while (waitpid(t->pid, &status, 0) == -1 && errno == EINTR)
-		;
+	prog_end(t->pid, SIGTERM, &status);
 	if (why != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
 	    strncmp(why, "TLS program: ", 13) == 0)
 		memmove(why, why + 13, strlen(why + 13) + 1);
