@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +399,58 @@ mtasts_cache_write(const char *queue_dir, const char *domain,
 	return rc;
 }
 
+/* curl(1)'s EXIT CODES: the common ones in words, for the log. */
+static const char *
+mtasts_curl_why(int code)
+{
+	switch (code) {
+	case 6:
+		return ": the policy host has no address";
+	case 7:
+		return ": the policy host refused the connection";
+	case 28:
+		return ": timeout";
+	case 35:
+	case 51:
+	case 60:
+		return ": TLS failed or the certificate is not trusted";
+	case 63:
+		return ": policy too long";
+	case 127:
+		return ": curl not found";
+	default:
+		return "";
+	}
+}
+
+/* Reads fd into buf until its end, due, a SIGTERM or buf full: the
+ * length; -1 with why "no answer in time" or "policy too long". */
+static ssize_t
+mtasts_read(int fd, long long due, char *buf, size_t size, char *why,
+    size_t whysize)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (sig_wait(fd, 0, due, 1) == -1) {
+			snprintf(why, whysize, "no answer in time");
+			return -1;
+		}
+		n = read(fd, buf + len, size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (ssize_t)len;
+		len += (size_t)n;
+		if (len == size) {
+			/* longer than any policy we take */
+			snprintf(why, whysize, "policy too long");
+			return -1;
+		}
+	}
+}
+
 /* Runs curl for domain's policy: its output (body, "\n", "CODE TYPE")
  * into buf, its length; -1 with why. */
 static ssize_t
@@ -407,113 +458,47 @@ mtasts_curl(const char *domain, int timeout, char *buf, size_t size,
     char *why, size_t whysize)
 {
 	char url[DNS_NAME_MAX + 64], seconds[16], filesize[16];
-	const char *argv[24];
-	struct pollfd pfd;
-	size_t len = 0;
-	ssize_t n;
-	long long due;
-	int p[2], status, n_arg = 0, is_over = 0, left;
+	/* No --cacert: curl's own bundle, the system's CAs (RFC 8461 3.3);
+	 * a relay's private CA (-C) vouches for no policy host.  https
+	 * only, and RFC 8461 3.3: no redirect. */
+	const char *argv[] = { "curl", "--silent", "--proto", "=https",
+	    "--max-redirs", "0", "--max-filesize", filesize, "--max-time",
+	    seconds, "--output", "-", "--write-out",
+	    "\n%{http_code} %{content_type}", "--", url, NULL };
+	struct prog p = { NULL, (char *const *)argv,
+	    { PROG_NULL, PROG_FROM, PROG_NULL, PROG_NULL }, 127, 0 };
+	int ours[PROG_FDS], status, code;
+	ssize_t len;
 	pid_t pid;
 
 	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/"
 	    "mta-sts.txt", domain);
 	snprintf(seconds, sizeof(seconds), "%d", timeout > 0 ? timeout : 60);
 	snprintf(filesize, sizeof(filesize), "%d", MTASTS_POLICY_MAX);
-	argv[n_arg++] = "curl";
-	argv[n_arg++] = "--silent";
-	argv[n_arg++] = "--proto";		/* https only */
-	argv[n_arg++] = "=https";
-	argv[n_arg++] = "--max-redirs";		/* RFC 8461 3.3: none */
-	argv[n_arg++] = "0";
-	argv[n_arg++] = "--max-filesize";
-	argv[n_arg++] = filesize;
-	argv[n_arg++] = "--max-time";
-	argv[n_arg++] = seconds;
-	/* No --cacert: curl's own bundle, the system's CAs (RFC 8461
-	 * 3.3); a relay's private CA (-C) vouches for no policy host. */
-	argv[n_arg++] = "--output";
-	argv[n_arg++] = "-";
-	argv[n_arg++] = "--write-out";
-	argv[n_arg++] = "\n%{http_code} %{content_type}";
-	argv[n_arg++] = "--";
-	argv[n_arg++] = url;
-	argv[n_arg] = NULL;
-
-	if (pipe(p) == -1) {
-		snprintf(why, whysize, "pipe: %s", strerror(errno));
+	if ((pid = prog_start(&p, ours)) == -1) {
+		snprintf(why, whysize, "unable to start curl: %s",
+		    strerror(errno));
 		return -1;
 	}
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		snprintf(why, whysize, "fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		(void)signal(SIGPIPE, SIG_DFL);
-		if (null == -1 || dup2(null, 0) == -1 || dup2(p[1], 1) == -1 ||
-		    dup2(null, 2) == -1)
-			_exit(127);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
 	/* curl's --max-time, and a little more of ours. */
-	due = line_now() + (long long)(timeout > 0 ? timeout + 2 : 62) *
-	    1000000000LL;
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		left = (int)((due - line_now()) / 1000000);
-		if (left <= 0 || sig_term) {
-			is_over = 1;
-			break;
-		}
-		n = poll(&pfd, 1, left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			is_over = 1;
-			break;
-		}
-		n = read(p[0], buf + len, size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == size) {
-			is_over = 2;	/* longer than any policy we take */
-			break;
-		}
+	len = mtasts_read(ours[1], line_now() + (long long)(timeout > 0 ?
+	    timeout + 2 : 62) * 1000000000LL, buf, size, why, whysize);
+	close(ours[1]);
+	if (len == -1) {
+		prog_end(pid, SIGKILL, NULL);
+		return -1;
 	}
-	close(p[0]);
-	if (is_over)
-		(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (is_over) {
-		snprintf(why, whysize, "%s", is_over == 2 ? "policy too long" :
-		    "no answer in time");
+	if (prog_wait(pid, &status) == -1) {
+		snprintf(why, whysize, "waitpid: %s", strerror(errno));
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* curl(1) EXIT CODES: the common ones in words. */
-		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-
+		code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		snprintf(why, whysize, "curl failed (exit %d%s)", code,
-		    code == 6 ? ": the policy host has no address" :
-		    code == 7 ? ": the policy host refused the connection" :
-		    code == 28 ? ": timeout" : code == 60 || code == 35 ||
-		    code == 51 ? ": TLS failed or the certificate is not "
-		    "trusted" : code == 63 ? ": policy too long" : code == 127 ?
-		    ": curl not found" : "");
+		    mtasts_curl_why(code));
 		return -1;
 	}
-	return (ssize_t)len;
+	return len;
 }
 
 /* Fetches domain's policy into p (id the TXT record's): 0, or -1. */
