@@ -90,74 +90,48 @@ static int
 sign_run(const char *const *argv, sign_feed_fn *feed, void *arg,
     unsigned char *out, size_t size, size_t *len, char *err, size_t errsize)
 {
-	int in[2], res[2], status, rc = 0;
+	struct prog p = { NULL, (char *const *)argv,
+	    { PROG_TO, PROG_FROM, PROG_KEEP, PROG_NULL }, 127, 0 };
+	int ours[PROG_FDS], file = -1, status, rc = 0;
 	ssize_t n;
 	pid_t pid;
 
 	*len = 0;
-	if (pipe(in) == -1 || pipe(res) == -1) {
-		snprintf(err, errsize, "pipe: %s", strerror(errno));
-		return -1;
-	}
 	/* "openssl pkeyutl -rawin" (OpenSSL 3.0) must know the input's size
 	 * first: a regular file is its standard input. */
 	if (strcmp(argv[1], "pkeyutl") == 0) {
-		close(in[0]);
-		close(in[1]);
-		in[1] = -1;
-		if ((in[0] = sign_tmpfile(feed, arg, err, errsize)) == -1) {
-			close(res[0]);
-			close(res[1]);
+		if ((file = sign_tmpfile(feed, arg, err, errsize)) == -1)
 			return -1;
-		}
+		p.fd[0] = file;
 	}
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsize, "fork: %s", strerror(errno));
-		close(in[0]);
-		if (in[1] != -1)
-			close(in[1]);
-		close(res[0]);
-		close(res[1]);
+	pid = prog_start(&p, ours);
+	if (file != -1)
+		close(file);
+	if (pid == -1) {
+		snprintf(err, errsize, "unable to start %s: %s", argv[0],
+		    strerror(errno));
 		return -1;
 	}
-	if (pid == 0) {
-		sig_reset();
-		if (dup2(in[0], 0) == -1 || dup2(res[1], 1) == -1)
-			_exit(127);
-		close(in[0]);
-		if (in[1] != -1)
-			close(in[1]);
-		close(res[0]);
-		close(res[1]);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(res[1]);
 	/* openssl reads all of its input before it writes: no deadlock. */
-	if (in[1] != -1) {
-		if (feed(in[1], arg) == -1) {
+	if (ours[0] != -1) {
+		if (feed(ours[0], arg) == -1) {
 			snprintf(err, errsize, "writing to %s %s: %s", argv[0],
 			    argv[1], strerror(errno));
 			rc = -1;
 		}
-		close(in[1]);
+		close(ours[0]);
 	}
 	while (rc == 0 && *len < size) {
-		n = read(res[0], out + *len, size - *len);
+		n = read(ours[1], out + *len, size - *len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		*len += (size_t)n;
 	}
-	close(res[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			status = -1;
-			break;
-		}
+	close(ours[1]);
+	if (prog_wait(pid, &status) == -1)
+		status = -1;
 	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		snprintf(err, errsize, "%s %s failed (status %d)", argv[0],
 		    argv[1], status);
