@@ -39,44 +39,29 @@ static int
 dkim_openssl(const char *const *argv, int out, unsigned char *buf,
     size_t size, size_t *len)
 {
-	int fds[2] = { -1, -1 }, status, null;
+	struct prog p = { NULL, (char *const *)argv,
+	    { PROG_NULL, out != -1 ? out : PROG_FROM, PROG_KEEP, PROG_NULL },
+	    127, 0 };
+	int ours[PROG_FDS], status;
 	ssize_t n;
 	pid_t pid;
 
-	if (out == -1 && pipe(fds) == -1)
+	if ((pid = prog_start(&p, ours)) == -1)
 		return -1;
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		if (fds[0] != -1) {
-			close(fds[0]);
-			close(fds[1]);
-		}
-		return -1;
-	}
-	if (pid == 0) {
-		null = open("/dev/null", O_RDONLY);
-		if (null == -1 || dup2(null, 0) == -1 ||
-		    dup2(out != -1 ? out : fds[1], 1) == -1)
-			_exit(127);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	if (out == -1) {
-		close(fds[1]);
 		*len = 0;
 		while (*len < size) {
-			n = read(fds[0], buf + *len, size - *len);
+			n = read(ours[1], buf + *len, size - *len);
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n <= 0)
 				break;
 			*len += (size_t)n;
 		}
-		close(fds[0]);
+		close(ours[1]);
 	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
+	if (prog_wait(pid, &status) == -1)
+		return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 

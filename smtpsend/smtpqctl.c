@@ -41,14 +41,13 @@
 
 #include "smtpqctl.h"
 
-#define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define EXIT_NOINPUT	66	/* EX_NOINPUT: no such message */
 
 /* Where a message can be, and what that means. */
 const char *const qdir_names[QDIRS] = { "new", "hold", "failed" };
 const char *const qdir_states[QDIRS] = { "queued", "held", "failed" };
 
-const char *queue_dir = QUEUE_DEFAULT;
+const char *queue_dir = QUEUE_DIR_DEFAULT;
 const char *log_file;
 int qdirs[QDIRS] = { -1, -1, -1 };
 static int queue_fd = -1;
@@ -351,22 +350,19 @@ msg_has_domain(int fd, const char *domain)
 static void
 systemd_start(void)
 {
+	const char *argv[] = { "systemctl", "start", "--no-block",
+	    "smtpsend.service", NULL };
+	struct prog p = { NULL, (char *const *)argv,
+	    { PROG_KEEP, PROG_KEEP, PROG_KEEP, PROG_NULL }, 127, 0 };
+	int ours[PROG_FDS], status;
 	struct stat st;
 	pid_t pid;
-	int status;
 
 	if (stat("/run/systemd/system", &st) == -1 || !S_ISDIR(st.st_mode))
 		return;
-	if ((pid = fork()) == -1)
+	if ((pid = prog_start(&p, ours)) == -1 ||
+	    prog_wait(pid, &status) == -1)
 		return;
-	if (pid == 0) {
-		execlp("systemctl", "systemctl", "start", "--no-block",
-		    "smtpsend.service", (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fprintf(stderr, "smtpqctl: systemctl start smtpsend.service "
 		    "failed; the trigger was poked\n");
@@ -492,9 +488,8 @@ flush(const char *what)
 		fflush(stdout);
 		_exit(status);
 	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return EXIT_OSERR;
+	if (prog_wait(pid, &status) == -1)
+		return EXIT_OSERR;
 	if (!WIFEXITED(status))
 		return EXIT_SOFTWARE;
 	if (WEXITSTATUS(status) == 0)
@@ -534,8 +529,10 @@ static int
 run_check(const char *prog, const char *addr)
 {
 	char *argv[6];
+	struct prog p = { prog, argv,
+	    { PROG_KEEP, PROG_KEEP, PROG_KEEP, PROG_NULL }, EXIT_CONFIG, 1 };
+	int ours[PROG_FDS], status, n = 0;
 	pid_t pid;
-	int status, n = 0;
 
 	argv[n++] = (char *)prog;
 	if (conf_arg != NULL) {
@@ -548,18 +545,9 @@ run_check(const char *prog, const char *addr)
 	} else
 		argv[n++] = "-N";
 	argv[n] = NULL;
-	fflush(stdout);
-	if ((pid = fork()) == -1)
+	if ((pid = prog_start(&p, ours)) == -1 ||
+	    prog_wait(pid, &status) == -1)
 		return -1;
-	if (pid == 0) {
-		execv(prog, argv);
-		fprintf(stderr, "smtpqctl: unable to run %s: %s\n", prog,
-		    strerror(errno));
-		_exit(EXIT_CONFIG);
-	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
