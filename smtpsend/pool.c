@@ -29,7 +29,7 @@
  * down is down for every worker (told with the next message that goes
  * there).
  *
- * SIGTERM: the parent passes it on, waits POOL_TERM_WAIT seconds at
+ * SIGTERM: the parent passes it on, waits a second (POOL_TERM_WAIT) at
  * most for the workers (each stops as a run with -j 1 does), then kills
  * what is left.  A worker killed at any point leaves its message in new/
  * (the kernel drops the lock), or delivered and gone: see smtpsend(8)
@@ -52,7 +52,11 @@
 
 #include "smtpsend.h"
 
-#define POOL_TERM_WAIT	5	/* seconds for workers after SIGTERM */
+/* After SIGTERM a worker stops as a run with -j 1 does, within a second
+ * (issue 24: every worker within a second, state safe); one that has not
+ * by then is killed, which loses nothing either (see the top). */
+#define POOL_TERM_WAIT	1000000000LL	/* nanoseconds, line_now() */
+#define POOL_END_WAIT	60000000000LL	/* QUIT at a run's end */
 
 /* A destination as the parent knows it. */
 struct pdest {
@@ -97,7 +101,8 @@ static size_t *hash;		/* index + 1 into pdests; 0: free */
 static size_t hashsize;
 static struct job *ready, *ready_tail;
 static int is_forwarded;	/* SIGTERM passed on */
-static time_t term_deadline;	/* then the workers must be gone */
+static long long term_deadline;	/* then the workers must be gone
+					 * (line_now()) */
 static int is_stopping;		/* pool_stop(): no worker in place of one */
 static struct msg pmsg;		/* the parent's look at an envelope */
 
@@ -668,22 +673,22 @@ pool_forward(void)
 	if (!sig_term || is_forwarded)
 		return;
 	is_forwarded = 1;
-	term_deadline = time(NULL) + POOL_TERM_WAIT;
+	term_deadline = line_now() + POOL_TERM_WAIT;
 	for (i = 0; i < nworkers; i++)
 		if (workers[i].pid != -1)
 			(void)kill(workers[i].pid, SIGTERM);
 }
 
-/* Waits for what a worker says, until deadline (0: none) or a signal:
- * 0, or -1 when the deadline passed. */
+/* Waits for what a worker says, until deadline (line_now(); 0: none) or
+ * a signal: 0, or -1 when the deadline passed. */
 static int
-pool_wait(time_t deadline)
+pool_wait(long long deadline)
 {
 	struct timespec ts, *tsp = NULL;
 	sigset_t none;
 	fd_set rd;
 	unsigned i;
-	time_t now;
+	long long now;
 	int maxfd = -1, n;
 
 	pool_forward();
@@ -699,10 +704,10 @@ pool_wait(time_t deadline)
 	if (sig_term && (deadline == 0 || deadline > term_deadline))
 		deadline = term_deadline;
 	if (deadline != 0) {
-		if ((now = time(NULL)) >= deadline)
+		if ((now = line_now()) >= deadline)
 			return -1;
-		ts.tv_sec = deadline - now;
-		ts.tv_nsec = 0;
+		ts.tv_sec = (time_t)((deadline - now) / 1000000000LL);
+		ts.tv_nsec = (long)((deadline - now) % 1000000000LL);
 		tsp = &ts;
 	}
 	sigemptyset(&none);
@@ -835,7 +840,7 @@ pool_drain(void)
 void
 pool_stop(void)
 {
-	time_t deadline;
+	long long deadline;
 	unsigned i, left;
 	size_t k;
 
@@ -843,7 +848,7 @@ pool_stop(void)
 	for (i = 0; i < nworkers; i++)
 		if (workers[i].pid != -1)
 			(void)shutdown(workers[i].fd, SHUT_WR);
-	deadline = time(NULL) + (sig_term ? POOL_TERM_WAIT : 60);
+	deadline = sig_term ? term_deadline : line_now() + POOL_END_WAIT;
 	for (;;) {
 		for (i = left = 0; i < nworkers; i++)
 			left += workers[i].pid != -1;
