@@ -288,7 +288,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nl = memchr(data + off, '\n', size - off);
 		len = nl != NULL ? (size_t)(nl - data - off) : size - off;
 		if (len > 0) {
-			n = len - 1 < sizeof(arg) - 1 ? len - 1 : sizeof(arg) - 1;
+			n = len - 1 < sizeof(arg) - 1 ? len - 1 :
+			    sizeof(arg) - 1;
 			memcpy(arg, data + off + 1, n);
 			arg[n] = '\0';	/* and cut at a NUL, as argv is */
 			take((char)data[off], arg);
@@ -298,8 +299,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	probe("src.example", "dst.example");
 	probe("src.example", "localhost");
 	probe("src.example", myname);
-	for (i = 0; i < nrmodel + nsmodel; i++)
-		for (k = 0; k < nrmodel + nsmodel; k += 1 + (nrmodel + nsmodel) / 4)
+	n = nrmodel + nsmodel;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < n; k += 1 + n / 4)
 			probe_around(i < nrmodel ? rmodel[i].pattern :
 			    smodel[i - nrmodel].pattern, k < nrmodel ?
 			    rmodel[k].pattern : smodel[k - nrmodel].pattern);
