@@ -5,9 +5,10 @@
  * The parent lists new/ as before (smtpsend.c's scan()), and for each
  * due message reads its envelope (read only, unlocked) and routes its
  * recipients to learn which destinations it goes to.  It keeps up to -j
- * worker processes, forked at the start of a run, each with a socket to
- * it.  A worker is given one message name at a time and does exactly
- * what a run with -j 1 does with it (msg_try(): open, lock, deliver over
+ * worker processes, each with a socket to it, forked as the due messages
+ * need them (a run with two due messages forks two, not -j).  A worker
+ * is given one message name at a time and does exactly what a run with
+ * -j 1 does with it (msg_try(): open, lock, deliver over
  * the sessions it keeps open, outcome.c's rewrite or removal): one
  * writer per queue file, as ever; the parent writes no queue file.
  *
@@ -84,6 +85,7 @@ static long long term_deadline;	/* then the workers must be gone
 static int is_stopping;		/* pool_stop(): no worker in place of one */
 
 static void pool_lost(struct worker *);
+static int pool_grow(void);
 
 void
 pool_config(unsigned j, unsigned jd)
@@ -254,8 +256,13 @@ pool_dispatch(void)
 			if (pick == NULL && is_fit(w, j))
 				pick = w;
 		}
-		if (nidle == 0)
+		if (nidle == 0) {
+			/* workers are forked as messages need them: a run
+			 * with 3 due messages starts 3, not -j */
+			if (pool_grow() == 0)
+				continue;
 			return;
+		}
 		(void)job_pop();
 		if (pick == NULL && nbusy > 0) {
 			for (k = 0; k < j->ndests; k++)
@@ -330,12 +337,40 @@ pool_fork(struct worker *w)
 	}
 }
 
-/* Forks the workers of a run: 0, or -1 when none could be had (then the
- * run goes on as with -j 1). */
+/* One worker more, in a free slot, while there are fewer than -j: 0, or
+ * -1 (-j of them, stopping, or no fork). */
+static int
+pool_grow(void)
+{
+	unsigned i;
+
+	if (sig_term || is_stopping)
+		return -1;
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid == -1)
+			return pool_fork(&workers[i]);
+	return -1;
+}
+
+/* Whether a worker may yet be forked (pool_grow()). */
+static int
+is_room(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid == -1)
+			return 1;
+	return 0;
+}
+
+/* The workers of a run: the first one forked, the others as messages
+ * need them (pool_dispatch()).  0, or -1 when none could be had (then
+ * the run goes on as with -j 1). */
 int
 pool_start(const struct pool_conf *c)
 {
-	unsigned i, n = 0;
+	unsigned i;
 
 	conf = *c;
 	is_forwarded = is_stopping = 0;
@@ -344,9 +379,7 @@ pool_start(const struct pool_conf *c)
 	for (i = 0; i < jobs; i++)
 		workers[i].pid = -1;
 	nworkers = jobs;
-	for (i = 0; i < jobs; i++)
-		n += pool_fork(&workers[i]) == 0;
-	if (n == 0) {
+	if (pool_fork(&workers[0]) == -1) {
 		free(workers);
 		workers = NULL;
 		nworkers = 0;
@@ -598,7 +631,7 @@ pool_submit(const char *name)
 		pool_dispatch();
 		if (sig_term)
 			return -1;
-		if (is_idle())
+		if (is_idle() || (is_room() && job_peek() == NULL))
 			return 0;
 		if (!is_busy())
 			return -1;	/* no worker left */
