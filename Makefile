@@ -541,7 +541,8 @@ $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
     smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC) \
     smtpsend/mtasts.c smtpsend/tlsrpt.c smtpsend/tlspolicy.h \
-    smtpsend/poolmsg.c
+    smtpsend/poolmsg.c \
+    smtpsend/route.c smtpsend/url.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LINK_$*) \
 	    $(FUZZ_O)/libcommon.a

@@ -78,31 +78,26 @@ outcome_next(const struct msg *m, time_t now)
 	    RETRY_MAX : age);
 }
 
-/* Logs each recipient's outcome, bounces the failed ones, and removes,
- * fails or rewrites the queue file to match. */
-enum try
-outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
+/* Each recipient's line in the log (DESIGN "Routes": one per recipient
+ * and attempt), a recipient pending past the queue's lifetime failed
+ * for good first.  Returns how many failed for good. */
+static size_t
+outcome_log(const struct outcome_conf *c, struct msg *m, time_t now)
 {
 	static const char *const said[] = { "sent", "deferred", "bounced" };
 	static const char *const routes[] = { "local", "relay", "mx" };
 	char status[16], delay[32];
-	int keep[RCPT_MAX];
-	char dsn[QUEUE_NAME_MAX + 1], when[32];
 	struct rcpt *r;
-	size_t i, pending = 0, failed = 0;
-	struct timespec times[2];
-	struct queue *q = c->queue;
+	size_t i, failed = 0;
 	int is_expired = now - m->arrival >= (time_t)c->expire;
 
 	date_age((long)(now - m->arrival), delay, sizeof(delay));
-
 	for (i = 0; i < m->env.nrcpt; i++) {
 		r = &m->rcpt[i];
 		if (r->result == RES_TEMP && is_expired) {
 			r->result = RES_PERM;
 			r->is_expired = 1;
 		}
-		/* DESIGN "Routes": one line per recipient and attempt */
 		dsn_status(m, i, status, sizeof(status));
 		log_info("id=%s to=<%s> route=%s relay=%s tls=%s delay=%s "
 		    "dsn=%s result=%s%s: %s", m->name, r->addr,
@@ -115,28 +110,49 @@ outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
 		metrics_count(r->result, r->route == ROUTE_LOCAL ? "local" :
 		    r->tls[0] != '\0' ? r->tls : "none");
 	}
-	if (failed > 0 && m->env.from[0] == '\0')
+	return failed;
+}
+
+/* The bounce for the failed recipients (none for a bounce).  Returns how
+ * many failed for good: 0 when the bounce could not be queued, each of
+ * them pending again, so that the sender is told at a later try. */
+static size_t
+outcome_bounce(const struct outcome_conf *c, struct msg *m, size_t failed)
+{
+	char dsn[QUEUE_NAME_MAX + 1];
+	size_t i;
+
+	if (failed == 0)
+		return 0;
+	if (m->env.from[0] == '\0') {
 		log_info("id=%s result=failed: no bounce for a bounce "
 		    "(null sender)", m->name);
-	else if (failed > 0 && dsn_queue(q, m, c->hostname, dsn,
-	    sizeof(dsn)) == -1) {
-		/* Cannot tell the sender: keep them pending and retry. */
+		return failed;
+	}
+	if (dsn_queue(c->queue, m, c->hostname, dsn, sizeof(dsn)) == -1) {
 		log_error("id=%s result=deferred: unable to queue bounce: %s",
 		    m->name, strerror(errno));
 		for (i = 0; i < m->env.nrcpt; i++)
 			if (m->rcpt[i].result == RES_PERM)
 				m->rcpt[i].result = RES_TEMP;
-		failed = 0;
-	} else if (failed > 0)
-		log_info("id=%s dsn=%s result=bounced", m->name, dsn);
-	for (i = 0; i < m->env.nrcpt; i++)
-		pending += keep[i] = m->rcpt[i].result == RES_TEMP;
+		return 0;
+	}
+	log_info("id=%s dsn=%s result=bounced", m->name, dsn);
+	return failed;
+}
 
-	/* failed/ keeps the failed recipients only: put back, it does not
-	 * mail again those who have it. */
-	if (pending == 0 && failed == m->env.nrcpt)
+/* No recipient pending: the file goes (all delivered), or to failed/
+ * with the failed ones only (put back, it does not mail again those who
+ * have it). */
+static enum try
+outcome_close(struct queue *q, struct msg *m, size_t failed)
+{
+	int keep[RCPT_MAX];
+	size_t i;
+
+	if (failed == m->env.nrcpt)
 		return outcome_fail(q, m->name) == 0 ? TRY_DONE : TRY_KEPT;
-	if (pending == 0 && failed > 0) {
+	if (failed > 0) {
 		for (i = 0; i < m->env.nrcpt; i++)
 			keep[i] = m->rcpt[i].result == RES_PERM;
 		if (envelope_fail(q, m->fd, m->name, &m->env,
@@ -146,20 +162,29 @@ outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
 		    m->name, strerror(errno));
 		return TRY_KEPT;
 	}
-	if (pending == 0) {
-		/* No fsync of new/ here: an unlink lost in a crash brings the
-		 * message back, to be delivered twice, which a crash may cause
-		 * anyway; nothing is lost.  It halves the time per message. */
-		if (unlinkat(q->new_dir, m->name, 0) == -1) {
-			log_error("id=%s result=error: unable to remove: %s",
-			    m->name, strerror(errno));
-			return TRY_KEPT;
-		}
-		reap_close(m->fd);	/* the wait for a discard: reap.c */
-		m->fd = -1;
-		log_info("id=%s result=done", m->name);
-		return TRY_DONE;
+	/* No fsync of new/ here: an unlink lost in a crash brings the
+	 * message back, to be delivered twice, which a crash may cause
+	 * anyway; nothing is lost.  It halves the time per message. */
+	if (unlinkat(q->new_dir, m->name, 0) == -1) {
+		log_error("id=%s result=error: unable to remove: %s",
+		    m->name, strerror(errno));
+		return TRY_KEPT;
 	}
+	reap_close(m->fd);	/* the wait for a discard: reap.c */
+	m->fd = -1;
+	log_info("id=%s result=done", m->name);
+	return TRY_DONE;
+}
+
+/* Recipients pending (keep[i], pending of them): the file lists them
+ * only, and waits for its next try. */
+static enum try
+outcome_defer(struct queue *q, struct msg *m, time_t now, const int *keep,
+    size_t pending)
+{
+	struct timespec times[2];
+	char when[32];
+
 	times[0].tv_sec = times[1].tv_sec = outcome_next(m, now);
 	times[0].tv_nsec = times[1].tv_nsec = 0;
 	/* A failed rewrite leaves the old file, which means duplicates,
@@ -180,5 +205,21 @@ outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
 	    pending, date_age((long)(times[0].tv_sec - now), when,
 	    sizeof(when)));
 	return TRY_KEPT;
+}
+
+/* Logs each recipient's outcome, bounces the failed ones, and removes,
+ * fails or rewrites the queue file to match. */
+enum try
+outcome_finish(const struct outcome_conf *c, struct msg *m, time_t now)
+{
+	int keep[RCPT_MAX];
+	size_t i, pending = 0, failed;
+
+	failed = outcome_bounce(c, m, outcome_log(c, m, now));
+	for (i = 0; i < m->env.nrcpt; i++)
+		pending += keep[i] = m->rcpt[i].result == RES_TEMP;
+	if (pending == 0)
+		return outcome_close(c->queue, m, failed);
+	return outcome_defer(c->queue, m, now, keep, pending);
 }
 

@@ -5,9 +5,10 @@
  * The parent lists new/ as before (smtpsend.c's scan()), and for each
  * due message reads its envelope (read only, unlocked) and routes its
  * recipients to learn which destinations it goes to.  It keeps up to -j
- * worker processes, forked at the start of a run, each with a socket to
- * it.  A worker is given one message name at a time and does exactly
- * what a run with -j 1 does with it (msg_try(): open, lock, deliver over
+ * worker processes, each with a socket to it, forked as the due messages
+ * need them (a run with two due messages forks two, not -j).  A worker
+ * is given one message name at a time and does exactly what a run with
+ * -j 1 does with it (msg_try(): open, lock, deliver over
  * the sessions it keeps open, outcome.c's rewrite or removal): one
  * writer per queue file, as ever; the parent writes no queue file.
  *
@@ -27,9 +28,11 @@
  * again when a worker of that destination is done: a slow destination
  * holds its own mail and no one else's.  A destination a worker found
  * down is down for every worker (told with the next message that goes
- * there).
+ * there).  The destinations and the messages not yet given to a worker
+ * (the ready list, each destination's waiting list) are pooldest.c's;
+ * this file decides which worker gets what, and when.
  *
- * SIGTERM: the parent passes it on, waits POOL_TERM_WAIT seconds at
+ * SIGTERM: the parent passes it on, waits a second (POOL_TERM_WAIT) at
  * most for the workers (each stops as a run with -j 1 does), then kills
  * what is left.  A worker killed at any point leaves its message in new/
  * (the kernel drops the lock), or delivered and gone: see smtpsend(8)
@@ -52,26 +55,11 @@
 
 #include "smtpsend.h"
 
-#define POOL_TERM_WAIT	5	/* seconds for workers after SIGTERM */
-
-/* A destination as the parent knows it. */
-struct pdest {
-	char		*name;		/* dest->name, MX domains lower case */
-	unsigned	 holders;	/* workers that may hold a session */
-	int		 is_down;
-	int		 is_proven;	/* a message to it was done, and it is
-					 * not down: -J sessions, not 1 */
-	char		*why;		/* when down */
-	struct job	*wait, *wait_tail;	/* messages it holds back */
-};
-
-/* A due message not yet given to a worker. */
-struct job {
-	char		*name;
-	size_t		*dests;		/* indexes into pdests */
-	size_t		 ndests;
-	struct job	*next;
-};
+/* After SIGTERM a worker stops as a run with -j 1 does, within a second
+ * (issue 24: every worker within a second, state safe); one that has not
+ * by then is killed, which loses nothing either (see the top). */
+#define POOL_TERM_WAIT	1000000000LL	/* nanoseconds, line_now() */
+#define POOL_END_WAIT	60000000000LL	/* QUIT at a run's end */
 
 struct worker {
 	pid_t	 pid;		/* -1: none */
@@ -91,18 +79,13 @@ static unsigned jobs = POOL_JOBS_DEFAULT, per_dest = POOL_PER_DEST_DEFAULT;
 static struct pool_conf conf;
 static struct worker *workers;
 static unsigned nworkers;
-static struct pdest *pdests;
-static size_t npdests, cappdests;
-static size_t *hash;		/* index + 1 into pdests; 0: free */
-static size_t hashsize;
-static struct job *ready, *ready_tail;
 static int is_forwarded;	/* SIGTERM passed on */
-static time_t term_deadline;	/* then the workers must be gone */
+static long long term_deadline;	/* then the workers must be gone
+					 * (line_now()) */
 static int is_stopping;		/* pool_stop(): no worker in place of one */
-static struct msg pmsg;		/* the parent's look at an envelope */
 
 static void pool_lost(struct worker *);
-static struct line pin;
+static int pool_grow(void);
 
 void
 pool_config(unsigned j, unsigned jd)
@@ -115,171 +98,6 @@ unsigned
 pool_jobs(void)
 {
 	return jobs;
-}
-
-/* --- the parent's destinations ------------------------------------------ */
-
-static size_t
-pool_hash(const char *s)
-{
-	size_t h = 5381;
-
-	for (; *s != '\0'; s++)
-		h = h * 33 + (unsigned char)*s;
-	return h;
-}
-
-static int
-pool_rehash(void)
-{
-	size_t i, h, size = hashsize == 0 ? 256 : hashsize * 2;
-	size_t *t;
-
-	if ((t = calloc(size, sizeof(*t))) == NULL)
-		return -1;
-	for (i = 0; i < npdests; i++) {
-		for (h = pool_hash(pdests[i].name) & (size - 1); t[h] != 0;
-		    h = (h + 1) & (size - 1))
-			;
-		t[h] = i + 1;
-	}
-	free(hash);
-	hash = t;
-	hashsize = size;
-	return 0;
-}
-
-/* The index of the destination called name, made when new: or -1. */
-static long
-pool_dest(const char *name)
-{
-	struct pdest *v;
-	size_t h, cap;
-
-	if (hashsize > 0)
-		for (h = pool_hash(name) & (hashsize - 1); hash[h] != 0;
-		    h = (h + 1) & (hashsize - 1))
-			if (strcmp(pdests[hash[h] - 1].name, name) == 0)
-				return (long)(hash[h] - 1);
-	if (npdests == cappdests) {
-		cap = cappdests == 0 ? 64 : cappdests * 2;
-		if ((v = realloc(pdests, cap * sizeof(*v))) == NULL)
-			return -1;
-		pdests = v;
-		cappdests = cap;
-	}
-	memset(&pdests[npdests], 0, sizeof(pdests[npdests]));
-	if ((pdests[npdests].name = strdup(name)) == NULL)
-		return -1;
-	npdests++;
-	if ((npdests * 2 > hashsize && pool_rehash() == -1)) {
-		free(pdests[--npdests].name);
-		return -1;
-	}
-	for (h = pool_hash(name) & (hashsize - 1); hash[h] != 0;
-	    h = (h + 1) & (hashsize - 1))
-		;
-	hash[h] = npdests;
-	return (long)(npdests - 1);
-}
-
-/* --- jobs -------------------------------------------------------------- */
-
-static void
-job_free(struct job *j)
-{
-	free(j->name);
-	free(j->dests);
-	free(j);
-}
-
-static void
-job_append(struct job **head, struct job **tail, struct job *j)
-{
-	j->next = NULL;
-	if (*head == NULL)
-		*head = j;
-	else
-		(*tail)->next = j;
-	*tail = j;
-}
-
-/* Up to n of d's waiting messages go back to the ready list's front. */
-static void
-pool_wake(struct pdest *d, size_t n)
-{
-	struct job *j;
-
-	while (n-- > 0 && (j = d->wait) != NULL) {
-		if ((d->wait = j->next) == NULL)
-			d->wait_tail = NULL;
-		j->next = ready;
-		ready = j;
-		if (ready_tail == NULL)
-			ready_tail = j;
-	}
-}
-
-/* The job for new/NAME: its destinations, from its envelope as it
- * stands.  One we cannot read goes with none: the worker that takes it
- * says what is wrong, as a run with -j 1 would. */
-static struct job *
-job_make(const char *name, int is_regular)
-{
-	char why[128], key[sizeof(pmsg.rcpt[0].dest->name)];
-	struct job *j;
-	struct stat st;
-	size_t i, k;
-	long id;
-	int fd;
-
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->name = strdup(name)) == NULL ||
-	    (j->dests = calloc(RCPT_MAX, sizeof(*j->dests))) == NULL) {
-		if (j != NULL)
-			free(j->name);
-		free(j);
-		return NULL;
-	}
-	if (!is_regular || (fd = openat(conf.queue->new_dir, name, O_RDONLY |
-	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
-		return j;
-	line_init(&pin, fd, 0);
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    envelope_read(&pin, &pmsg.env, why, sizeof(why)) != RES_OK) {
-		close(fd);
-		return j;
-	}
-	close(fd);
-	for (i = 0; i < pmsg.env.nrcpt; i++) {
-		memset(&pmsg.rcpt[i], 0, sizeof(pmsg.rcpt[i]));
-		pmsg.rcpt[i].addr = pmsg.env.rcpt[i];
-	}
-	route_decide(&pmsg);
-	for (i = 0; i < pmsg.env.nrcpt; i++) {
-		if (pmsg.rcpt[i].dest == NULL)
-			continue;
-		snprintf(key, sizeof(key), "%s", pmsg.rcpt[i].dest->name);
-		if (pmsg.rcpt[i].dest->kind == ROUTE_MX)
-			for (k = 0; key[k] != '\0'; k++)
-				if (key[k] >= 'A' && key[k] <= 'Z')
-					key[k] = (char)(key[k] - 'A' + 'a');
-		if ((id = pool_dest(key)) == -1)
-			continue;	/* no memory: not held back by it */
-		for (k = 0; k < j->ndests; k++)
-			if (j->dests[k] == (size_t)id)
-				break;
-		if (k == j->ndests)
-			j->dests[j->ndests++] = (size_t)id;
-	}
-	if (j->ndests < RCPT_MAX) {	/* a queue of them stays small */
-		size_t *v = realloc(j->dests, (j->ndests > 0 ? j->ndests : 1) *
-		    sizeof(*v));
-
-		if (v != NULL)
-			j->dests = v;
-	}
-	return j;
 }
 
 /* --- workers: the parent's side ---------------------------------------- */
@@ -311,7 +129,7 @@ is_fit(const struct worker *w, const struct job *j)
 	size_t i;
 
 	for (i = 0; i < j->ndests; i++)
-		if (is_full(&pdests[j->dests[i]]) && !is_held(w, j->dests[i]))
+		if (is_full(pdest_at(j->dests[i])) && !is_held(w, j->dests[i]))
 			return 0;
 	return 1;
 }
@@ -346,7 +164,7 @@ pool_hold(struct worker *w, const size_t *ids, size_t n)
 	size_t i, *v;
 
 	for (i = 0; i < w->nheld; i++)
-		pdests[w->held[i]].holders--;
+		pdest_at(w->held[i])->holders--;
 	if ((v = realloc(w->held, (n > 0 ? n : 1) * sizeof(*v))) == NULL) {
 		/* keep the old array and claim nothing held: -J may then be
 		 * passed by one, never a message lost */
@@ -356,7 +174,7 @@ pool_hold(struct worker *w, const size_t *ids, size_t n)
 		w->held = v;
 	for (i = 0; i < n; i++) {
 		w->held[i] = ids[i];
-		pdests[ids[i]].holders++;
+		pdest_at(ids[i])->holders++;
 	}
 	w->nheld = n;
 }
@@ -369,12 +187,14 @@ pool_give(struct worker *w, struct job *j)
 	size_t i, n, ids[POOL_HELD_MAX + RCPT_MAX];
 
 	for (i = 0; i < j->ndests; i++) {
-		if (!pdests[j->dests[i]].is_down)
+		if (!pdest_at(j->dests[i])->is_down)
 			continue;
 		memset(&l, 0, sizeof(l));
 		l.verb = POOL_DOWN;
-		snprintf(l.arg, sizeof(l.arg), "%s", pdests[j->dests[i]].name);
-		snprintf(l.why, sizeof(l.why), "%s", pdests[j->dests[i]].why);
+		snprintf(l.arg, sizeof(l.arg), "%s",
+		    pdest_at(j->dests[i])->name);
+		snprintf(l.why, sizeof(l.why), "%s",
+		    pdest_at(j->dests[i])->why);
 		if (pool_send(w, &l) == -1)
 			return -1;
 	}
@@ -386,7 +206,7 @@ pool_give(struct worker *w, struct job *j)
 	n = w->nheld < POOL_HELD_MAX ? w->nheld : POOL_HELD_MAX;
 	memcpy(ids, w->held, n * sizeof(*ids));
 	for (i = 0; i < j->ndests; i++)
-		if (!pdests[j->dests[i]].is_down && !is_held(w, j->dests[i]))
+		if (!pdest_at(j->dests[i])->is_down && !is_held(w, j->dests[i]))
 			ids[n++] = j->dests[i];
 	pool_hold(w, ids, n);
 	w->busy = j->name;
@@ -413,7 +233,7 @@ pool_dispatch(void)
 	struct job *j;
 	size_t i, k, nidle, nbusy;
 
-	while ((j = ready) != NULL && !sig_term) {
+	while ((j = job_peek()) != NULL && !sig_term) {
 		pick = NULL;
 		nidle = nbusy = 0;
 		for (i = 0; i < nworkers; i++) {
@@ -425,8 +245,8 @@ pool_dispatch(void)
 				continue;
 			}
 			nidle++;
-			for (k = 0; k < j->ndests && pdests[j->dests[k]].is_down;
-			    k++)
+			for (k = 0; k < j->ndests &&
+			    pdest_at(j->dests[k])->is_down; k++)
 				;
 			if (k < j->ndests && is_held(w, j->dests[k]) &&
 			    is_fit(w, j)) {
@@ -436,17 +256,20 @@ pool_dispatch(void)
 			if (pick == NULL && is_fit(w, j))
 				pick = w;
 		}
-		if (nidle == 0)
+		if (nidle == 0) {
+			/* workers are forked as messages need them: a run
+			 * with 3 due messages starts 3, not -j */
+			if (pool_grow() == 0)
+				continue;
 			return;
-		if ((ready = j->next) == NULL)
-			ready_tail = NULL;
+		}
+		(void)job_pop();
 		if (pick == NULL && nbusy > 0) {
 			for (k = 0; k < j->ndests; k++)
-				if (is_full(&pdests[j->dests[k]]))
+				if (is_full(pdest_at(j->dests[k])))
 					break;
 			if (k < j->ndests) {
-				job_append(&pdests[j->dests[k]].wait,
-				    &pdests[j->dests[k]].wait_tail, j);
+				pdest_hold(j->dests[k], j);
 				continue;
 			}
 		}
@@ -454,7 +277,7 @@ pool_dispatch(void)
 			if (workers[i].pid != -1 && workers[i].busy == NULL)
 				pick = &workers[i];
 		if (pick == NULL) {	/* nidle > 0: cannot be */
-			job_append(&ready, &ready_tail, j);
+			job_push(j);
 			return;
 		}
 		if (pool_give(pick, j) == -1) {
@@ -514,12 +337,40 @@ pool_fork(struct worker *w)
 	}
 }
 
-/* Forks the workers of a run: 0, or -1 when none could be had (then the
- * run goes on as with -j 1). */
+/* One worker more, in a free slot, while there are fewer than -j: 0, or
+ * -1 (-j of them, stopping, or no fork). */
+static int
+pool_grow(void)
+{
+	unsigned i;
+
+	if (sig_term || is_stopping)
+		return -1;
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid == -1)
+			return pool_fork(&workers[i]);
+	return -1;
+}
+
+/* Whether a worker may yet be forked (pool_grow()). */
+static int
+is_room(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].pid == -1)
+			return 1;
+	return 0;
+}
+
+/* The workers of a run: the first one forked, the others as messages
+ * need them (pool_dispatch()).  0, or -1 when none could be had (then
+ * the run goes on as with -j 1). */
 int
 pool_start(const struct pool_conf *c)
 {
-	unsigned i, n = 0;
+	unsigned i;
 
 	conf = *c;
 	is_forwarded = is_stopping = 0;
@@ -528,9 +379,7 @@ pool_start(const struct pool_conf *c)
 	for (i = 0; i < jobs; i++)
 		workers[i].pid = -1;
 	nworkers = jobs;
-	for (i = 0; i < jobs; i++)
-		n += pool_fork(&workers[i]) == 0;
-	if (n == 0) {
+	if (pool_fork(&workers[0]) == -1) {
 		free(workers);
 		workers = NULL;
 		nworkers = 0;
@@ -585,34 +434,34 @@ pool_heard(struct worker *w, const char *line, size_t len)
 	switch (l.verb) {
 	case POOL_OPEN:
 		if (w->busy == NULL || w->nseen == POOL_HELD_MAX ||
-		    (id = pool_dest(l.arg)) == -1)
+		    (id = pdest_id(l.arg)) == -1)
 			return -1;
 		w->seen[w->nseen++] = (size_t)id;
 		return 0;
 	case POOL_DOWN:
-		if ((id = pool_dest(l.arg)) == -1)
+		if ((id = pdest_id(l.arg)) == -1)
 			return -1;
-		d = &pdests[id];
+		d = pdest_at((size_t)id);
 		if (!d->is_down && (d->why = strdup(l.why)) != NULL) {
 			d->is_down = 1;
-			pool_wake(d, (size_t)-1);	/* none waits for it */
+			pdest_wake((size_t)id, (size_t)-1);	/* none waits */
 		}
 		return 0;
 	case POOL_DONE:
 		if (w->busy == NULL || strcmp(w->busy, l.arg) != 0)
 			return -1;
 		for (i = 0; i < w->nbdests; i++) {
-			d = &pdests[w->bdests[i]];
+			d = pdest_at(w->bdests[i]);
 			if (!d->is_down && !d->is_proven) {
 				d->is_proven = 1;
-				pool_wake(d, per_dest);
+				pdest_wake(w->bdests[i], per_dest);
 			}
 		}
 		for (i = 0; i < w->nheld; i++)	/* held no longer: one can go */
-			pool_wake(&pdests[w->held[i]], 1);
+			pdest_wake(w->held[i], 1);
 		pool_hold(w, w->seen, w->nseen);
 		for (i = 0; i < w->nheld; i++)	/* held by an idle worker */
-			pool_wake(&pdests[w->held[i]], 1);
+			pdest_wake(w->held[i], 1);
 		conf.result(w->busy, (enum try)l.n[0]);
 		free(w->busy);
 		w->busy = NULL;
@@ -668,22 +517,22 @@ pool_forward(void)
 	if (!sig_term || is_forwarded)
 		return;
 	is_forwarded = 1;
-	term_deadline = time(NULL) + POOL_TERM_WAIT;
+	term_deadline = line_now() + POOL_TERM_WAIT;
 	for (i = 0; i < nworkers; i++)
 		if (workers[i].pid != -1)
 			(void)kill(workers[i].pid, SIGTERM);
 }
 
-/* Waits for what a worker says, until deadline (0: none) or a signal:
- * 0, or -1 when the deadline passed. */
+/* Waits for what a worker says, until deadline (line_now(); 0: none) or
+ * a signal: 0, or -1 when the deadline passed. */
 static int
-pool_wait(time_t deadline)
+pool_wait(long long deadline)
 {
 	struct timespec ts, *tsp = NULL;
 	sigset_t none;
 	fd_set rd;
 	unsigned i;
-	time_t now;
+	long long now;
 	int maxfd = -1, n;
 
 	pool_forward();
@@ -699,10 +548,10 @@ pool_wait(time_t deadline)
 	if (sig_term && (deadline == 0 || deadline > term_deadline))
 		deadline = term_deadline;
 	if (deadline != 0) {
-		if ((now = time(NULL)) >= deadline)
+		if ((now = line_now()) >= deadline)
 			return -1;
-		ts.tv_sec = deadline - now;
-		ts.tv_nsec = 0;
+		ts.tv_sec = (time_t)((deadline - now) / 1000000000LL);
+		ts.tv_nsec = (long)((deadline - now) % 1000000000LL);
 		tsp = &ts;
 	}
 	sigemptyset(&none);
@@ -772,16 +621,17 @@ pool_submit(const char *name)
 		conf.result(name, TRY_NOTDUE);
 		return 0;
 	}
-	if ((j = job_make(name, S_ISREG(st.st_mode))) == NULL) {
+	if ((j = job_make(conf.queue->new_dir, name, S_ISREG(st.st_mode))) ==
+	    NULL) {
 		log_error("id=%s result=error: out of memory", name);
 		return -1;
 	}
-	job_append(&ready, &ready_tail, j);
+	job_push(j);
 	for (;;) {
 		pool_dispatch();
 		if (sig_term)
 			return -1;
-		if (is_idle())
+		if (is_idle() || (is_room() && job_peek() == NULL))
 			return 0;
 		if (!is_busy())
 			return -1;	/* no worker left */
@@ -794,9 +644,6 @@ pool_submit(const char *name)
 void
 pool_drain(void)
 {
-	struct job *j;
-	size_t i;
-
 	for (;;) {
 		pool_dispatch();
 		if (sig_term) {
@@ -805,29 +652,17 @@ pool_drain(void)
 			continue;
 		}
 		if (!is_busy()) {
-			if (ready != NULL)
+			if (job_peek() != NULL)
 				break;	/* no worker left */
 			/* every worker idle: who waits goes (pool_dispatch) */
-			for (i = 0; i < npdests; i++)
-				pool_wake(&pdests[i], (size_t)-1);
-			if (ready == NULL)
+			pdest_wake_all();
+			if (job_peek() == NULL)
 				break;
 			continue;
 		}
 		(void)pool_wait(0);
 	}
-	while ((j = ready) != NULL) {	/* SIGTERM: left for later */
-		ready = j->next;
-		job_free(j);
-	}
-	ready_tail = NULL;
-	for (i = 0; i < npdests; i++) {
-		while ((j = pdests[i].wait) != NULL) {
-			pdests[i].wait = j->next;
-			job_free(j);
-		}
-		pdests[i].wait_tail = NULL;
-	}
+	job_clear();	/* SIGTERM: left for later */
 }
 
 /* The end of a run: each worker ends its sessions (QUIT), says what it
@@ -835,15 +670,14 @@ pool_drain(void)
 void
 pool_stop(void)
 {
-	time_t deadline;
+	long long deadline;
 	unsigned i, left;
-	size_t k;
 
 	is_stopping = 1;
 	for (i = 0; i < nworkers; i++)
 		if (workers[i].pid != -1)
 			(void)shutdown(workers[i].fd, SHUT_WR);
-	deadline = time(NULL) + (sig_term ? POOL_TERM_WAIT : 60);
+	deadline = sig_term ? term_deadline : line_now() + POOL_END_WAIT;
 	for (;;) {
 		for (i = left = 0; i < nworkers; i++)
 			left += workers[i].pid != -1;
@@ -858,14 +692,5 @@ pool_stop(void)
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
-	for (k = 0; k < npdests; k++) {
-		free(pdests[k].name);
-		free(pdests[k].why);
-	}
-	free(pdests);
-	pdests = NULL;
-	npdests = cappdests = 0;
-	free(hash);
-	hash = NULL;
-	hashsize = 0;
+	pdest_free();
 }

@@ -125,6 +125,9 @@ route_parse(struct route_line *r, const char *arg, int is_sender,
 	size_t n = strcspn(arg, " \t");
 	const char *target = arg + n;
 
+	/* nothing kept from a line refused before in this slot (its URL's
+	 * destination): an mx or local line has none */
+	memset(r, 0, sizeof(*r));
 	target += strspn(target, " \t");
 	if (n == 0 || n >= sizeof(r->pattern) || *target == '\0' ||
 	    target[strcspn(target, " \t")] != '\0') {
@@ -135,14 +138,16 @@ route_parse(struct route_line *r, const char *arg, int is_sender,
 	memcpy(r->pattern, arg, n);
 	r->pattern[n] = '\0';
 	if (!is_pattern(r->pattern)) {
+		char safe[sizeof(r->pattern) * 4];
+
 		snprintf(err, errsize, "bad pattern %s (a domain, .domain "
-		    "or *)", r->pattern);
+		    "or *)", log_esc(r->pattern, safe, sizeof(safe)));
 		return -1;
 	}
 	if (is_sender && (strcmp(target, "mx") == 0 ||
 	    strcmp(target, "local") == 0)) {
 		snprintf(err, errsize, "a route-sender goes to a relay URL, "
-		    "not %s", target);
+		    "not %s", target);	/* "mx" or "local" */
 		return -1;
 	}
 	if (!is_sender && strcmp(target, "mx") == 0) {

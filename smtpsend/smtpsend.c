@@ -574,170 +574,159 @@ probe_sender(void)
 	return masq_sender(&env, buf, sizeof(buf));
 }
 
-int
-main(int argc, char *argv[])
-{
-	const char *name = NULL, *log_file = NULL, *alias_file = NULL;
-	const char *secrets = NULL, *cafile = NULL, *verify_addr = NULL;
-	char why[256];
-	unsigned long count, njobs = POOL_JOBS_DEFAULT;
-	unsigned long per_dest = POOL_PER_DEST_DEFAULT;
-	int c, is_print = 0, is_probe = 0, is_left, is_check = 0;
+/* What the command line and smtpq.conf asked for, beyond the statics. */
+struct opts {
+	const char	*name, *log_file, *alias_file, *secrets, *cafile;
+	const char	*verify_addr;		/* -V */
+	unsigned long	 njobs, per_dest;	/* -j, -J */
+	int		 is_print, is_probe, is_check;	/* -p, -k, -N */
+};
 
-	log_prog = "smtpsend";
+/* One option c, its value in optarg (conf.c gives smtpq.conf's values
+ * through here too). */
+static void
+opts_one(int c, struct opts *o)
+{
+	char why[256];
+	unsigned long count;
+
+	switch (c) {
+	case 'a':
+		o->secrets = optarg;
+		break;
+	case 'A':
+		o->alias_file = optarg;
+		break;
+	case 'c':
+		if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
+		    -1 || count == 0)
+			die_usage("bad count for -c: %s", optarg);
+		remote_limit(count);
+		break;
+	case 'C':
+		o->cafile = optarg;
+		break;
+	case 'd':
+		if (!addr_domain_valid(optarg))
+			die_usage("bad domain: %s", optarg);
+		if (route_domain(optarg) == -1)
+			die_usage("too many -d");
+		break;
+	case 'D':
+		sign_config(optarg);
+		break;
+	case 'e':
+		if (opt_duration(optarg, &outcome.expire) == -1)
+			die_usage("bad duration for -e: %s", optarg);
+		break;
+	case 'f':
+		is_flush = 1;
+		break;
+	case 'h':
+		usage();
+		break;
+	case 'j':
+	case 'J':
+		if (opt_number(optarg, POOL_JOBS_MAX, &count) == -1 ||
+		    count == 0)
+			die_usage("bad count for -%c: %s", c, optarg);
+		*(c == 'j' ? &o->njobs : &o->per_dest) = count;
+		break;
+	case 'k':
+		o->is_probe = 1;
+		break;
+	case 'l':
+		o->log_file = optarg;
+		break;
+	case 'm':
+		maildir = optarg;
+		break;
+	case 'M':
+		if (masq_config(optarg) == -1)
+			die_usage("bad -M address or @domain: %s",
+			    optarg);
+		break;
+	case 'n':
+		o->name = optarg;
+		break;
+	case 'N':
+		o->is_check = 1;
+		break;
+	case 'O':
+		if (metrics_config(optarg) == -1)
+			die_usage("bad metrics file for -O: %s",
+			    optarg);
+		break;
+	case 'p':
+		o->is_print = 1;
+		break;
+	case 'q':
+		queue_dir = optarg;
+		break;
+	case 'r':
+		if (route_relay(optarg, why, sizeof(why)) == -1)
+			die_usage("bad relay %s: %s", optarg, why);
+		break;
+	case 'R':
+	case 'S':
+		if (route_add(optarg, c == 'S', why, sizeof(why)) == -1)
+			die_usage("bad %s %s: %s", c == 'S' ?
+			    "route-sender" : "route", optarg, why);
+		break;
+	case 'V':
+		o->verify_addr = optarg;
+		break;
+	case 't':
+		if (opt_duration(optarg, &timeout) == -1 ||
+		    timeout == 0)
+			die_usage("bad duration for -t: %s", optarg);
+		break;
+	case 'w':
+		if (opt_duration(optarg, &loop_wait) == -1 ||
+		    loop_wait == 0)
+			die_usage("bad duration for -w: %s", optarg);
+		break;
+	case ':':
+		die_usage("option -%c needs a value", optopt);
+	default:
+		die_usage("unknown option -%c", optopt);
+	}
+}
+
+/* The options of the command line, smtpq.conf's first (conf.c), each
+ * given to opts_one(); then what they need before anything runs. */
+static void
+opts_read(int argc, char *argv[], struct opts *o)
+{
+	char why[256];
+	int c;
+
 	opterr = 0;	/* our own one-line messages */
-	/* smtpq.conf's values first, through the same cases (conf.c). */
 	while ((c = conf_getopt(argc, argv,
 	    ":a:A:c:C:d:D:e:fhj:J:kl:m:M:n:O:pq:r:R:S:t:V:w:F:N", CONF_SMTPSEND)) !=
-	    -1) {
-		switch (c) {
-		case 'a':
-			secrets = optarg;
-			break;
-		case 'A':
-			alias_file = optarg;
-			break;
-		case 'c':
-			if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
-			    -1 || count == 0)
-				die_usage("bad count for -c: %s", optarg);
-			remote_limit(count);
-			break;
-		case 'C':
-			cafile = optarg;
-			break;
-		case 'd':
-			if (!addr_domain_valid(optarg))
-				die_usage("bad domain: %s", optarg);
-			if (route_domain(optarg) == -1)
-				die_usage("too many -d");
-			break;
-		case 'D':
-			sign_config(optarg);
-			break;
-		case 'e':
-			if (opt_duration(optarg, &outcome.expire) == -1)
-				die_usage("bad duration for -e: %s", optarg);
-			break;
-		case 'f':
-			is_flush = 1;
-			break;
-		case 'h':
-			usage();
-			break;
-		case 'j':
-		case 'J':
-			if (opt_number(optarg, POOL_JOBS_MAX, &count) == -1 ||
-			    count == 0)
-				die_usage("bad count for -%c: %s", c, optarg);
-			*(c == 'j' ? &njobs : &per_dest) = count;
-			break;
-		case 'k':
-			is_probe = 1;
-			break;
-		case 'l':
-			log_file = optarg;
-			break;
-		case 'm':
-			maildir = optarg;
-			break;
-		case 'M':
-			if (masq_config(optarg) == -1)
-				die_usage("bad -M address or @domain: %s",
-				    optarg);
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		case 'N':
-			is_check = 1;
-			break;
-		case 'O':
-			if (metrics_config(optarg) == -1)
-				die_usage("bad metrics file for -O: %s",
-				    optarg);
-			break;
-		case 'p':
-			is_print = 1;
-			break;
-		case 'q':
-			queue_dir = optarg;
-			break;
-		case 'r':
-			if (route_relay(optarg, why, sizeof(why)) == -1)
-				die_usage("bad relay %s: %s", optarg, why);
-			break;
-		case 'R':
-		case 'S':
-			if (route_add(optarg, c == 'S', why, sizeof(why)) == -1)
-				die_usage("bad %s %s: %s", c == 'S' ?
-				    "route-sender" : "route", optarg, why);
-			break;
-		case 'V':
-			verify_addr = optarg;
-			break;
-		case 't':
-			if (opt_duration(optarg, &timeout) == -1 ||
-			    timeout == 0)
-				die_usage("bad duration for -t: %s", optarg);
-			break;
-		case 'w':
-			if (opt_duration(optarg, &loop_wait) == -1 ||
-			    loop_wait == 0)
-				die_usage("bad duration for -w: %s", optarg);
-			break;
-		case ':':
-			die_usage("option -%c needs a value", optopt);
-		default:
-			die_usage("unknown option -%c", optopt);
-		}
-	}
+	    -1)
+		opts_one(c, o);
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
 	conf_blame('A');
-	if (alias_file != NULL && alias_load(alias_file, why,
+	if (o->alias_file != NULL && alias_load(o->alias_file, why,
 	    sizeof(why)) == -1)
 		die_usage("-A: %s", why);
 	conf_blame('n');
-	if (opt_hostname(name, hostname, sizeof(hostname)) == -1)
-		die_usage("bad host name%s%s", name != NULL ? ": " : "",
-		    name != NULL ? name : " (use -n)");
+	if (opt_hostname(o->name, hostname, sizeof(hostname)) == -1)
+		die_usage("bad host name%s%s", o->name != NULL ? ": " : "",
+		    o->name != NULL ? o->name : " (use -n)");
 	conf_blame(0);
-	pool_config((unsigned)njobs, (unsigned)per_dest);
-	if (verify_addr != NULL)
-		return print_route(verify_addr);
-	if (is_check) {
-		/* what a run would refuse before touching the queue */
-		log_open("smtpsend", "-");
-		route_setup(hostname, secrets);
-		return 0;
-	}
-	if (is_probe && !route_has_relay())
-		die_usage("-k needs a relay (-r)");
-	if (log_open("smtpsend", is_print || (is_probe && log_file == NULL) ?
-	    "-" : log_file) == -1) {
-		fprintf(stderr, "smtpsend: unable to open log %s: %s\n",
-		    log_file, strerror(errno));
-		return EXIT_TEMPFAIL;
-	}
-	route_setup(hostname, secrets);
-	smtp_setup(hostname, timeout, cafile);
-	mxtls_setup(queue_dir, cafile, (int)timeout);
-	sig_init();
-	if (is_probe)
-		return remote_probe(probe_sender());
-	owner_become(queue_dir);
-	/* smtpsend needs every one: it fails and rewrites files, and
-	 * sweeps tmp/ */
-	if (queue_open(&queue, queue_dir, hostname) == -1 ||
-	    queue_dirfd(&queue, "tmp") == -1 ||
-	    queue_dirfd(&queue, "failed") == -1)
-		die(EXIT_TEMPFAIL, "unable to open queue %s: %s", queue_dir,
-		    strerror(errno));
-	if (is_print) {
-		print_queue();
-		return 0;
-	}
+	pool_config((unsigned)o->njobs, (unsigned)o->per_dest);
+}
+
+/* The runs over the queue (one, or -w's loop until SIGTERM): 0 when
+ * nothing is left for later, else EXIT_TEMPFAIL. */
+static int
+runs(void)
+{
+	int is_left;
+
 	if (loop_wait > 0)
 		trigger_open(&queue, queue_dir);
 	do {
@@ -750,4 +739,49 @@ main(int argc, char *argv[])
 		is_left = !is_queue_empty();
 	queue_close(&queue);
 	return is_left ? EXIT_TEMPFAIL : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .njobs = POOL_JOBS_DEFAULT,
+	    .per_dest = POOL_PER_DEST_DEFAULT };
+
+	log_prog = "smtpsend";
+	opts_read(argc, argv, &o);
+	if (o.verify_addr != NULL)
+		return print_route(o.verify_addr);
+	if (o.is_check) {
+		/* what a run would refuse before touching the queue */
+		log_open("smtpsend", "-");
+		route_setup(hostname, o.secrets);
+		return 0;
+	}
+	if (o.is_probe && !route_has_relay())
+		die_usage("-k needs a relay (-r)");
+	if (log_open("smtpsend", o.is_print || (o.is_probe &&
+	    o.log_file == NULL) ? "-" : o.log_file) == -1) {
+		fprintf(stderr, "smtpsend: unable to open log %s: %s\n",
+		    o.log_file, strerror(errno));
+		return EXIT_TEMPFAIL;
+	}
+	route_setup(hostname, o.secrets);
+	smtp_setup(hostname, timeout, o.cafile);
+	mxtls_setup(queue_dir, o.cafile, (int)timeout);
+	sig_init();
+	if (o.is_probe)
+		return remote_probe(probe_sender());
+	owner_become(queue_dir);
+	/* smtpsend needs every one: it fails and rewrites files, and
+	 * sweeps tmp/ */
+	if (queue_open(&queue, queue_dir, hostname) == -1 ||
+	    queue_dirfd(&queue, "tmp") == -1 ||
+	    queue_dirfd(&queue, "failed") == -1)
+		die(EXIT_TEMPFAIL, "unable to open queue %s: %s", queue_dir,
+		    strerror(errno));
+	if (o.is_print) {
+		print_queue();
+		return 0;
+	}
+	return runs();
 }

@@ -326,9 +326,9 @@ int	pool_parse(const char *line, size_t len, struct pool_line *);
 
 /* pool.c: -j, -J: delivery by worker processes -------------------------- */
 
-/* -j: DESIGN.md says 20; 1 (one process, as before -j) until the suites
- * that assert one connection, or one process, per run say -j 1. */
-#define POOL_JOBS_DEFAULT	1
+/* -j: DESIGN.md says 20 (the suites that assert one process, one session
+ * per run, pass -j 1) */
+#define POOL_JOBS_DEFAULT	20
 #define POOL_JOBS_MAX		256	/* pselect()'s FD_SETSIZE bounds it */
 #define POOL_PER_DEST_DEFAULT	4	/* -J */
 #define POOL_HELD_MAX		(RCPT_MAX + 16)	/* "open" lines a message */
@@ -348,6 +348,40 @@ int	pool_submit(const char *name);
 void	pool_drain(void);
 void	pool_stop(void);
 void	pool_worker(int fd, enum try (*try)(const char *, time_t));
+
+/* pooldest.c: the parent's destinations and jobs (pool.c's lists) ------ */
+
+/* A destination as the parent knows it. */
+struct pdest {
+	char		*name;		/* dest->name, MX domains lower case */
+	unsigned	 holders;	/* workers that may hold a session */
+	int		 is_down;
+	int		 is_proven;	/* a message to it was done, and it is
+					 * not down: -J sessions, not 1 */
+	char		*why;		/* when down */
+	struct job	*wait, *wait_tail;	/* messages it holds back */
+};
+
+/* A due message not yet given to a worker. */
+struct job {
+	char		*name;
+	size_t		*dests;		/* indexes into pdests */
+	size_t		 ndests;
+	struct job	*next;
+};
+
+long		 pdest_id(const char *name);
+struct pdest	*pdest_at(size_t id);
+void		 pdest_hold(size_t id, struct job *);
+void		 pdest_wake(size_t id, size_t n);
+void		 pdest_wake_all(void);
+void		 pdest_free(void);
+struct job	*job_make(int new_dir, const char *name, int is_regular);
+void		 job_free(struct job *);
+struct job	*job_peek(void);
+struct job	*job_pop(void);
+void		 job_push(struct job *);
+void		 job_clear(void);
 
 /* trigger.c: the wait of -w, cut short by QUEUE/trigger ----------------- */
 

@@ -70,9 +70,14 @@ url_parse(const char *s, struct url *u, char *err, size_t errsize)
 		return -1;
 	if (u->user[0] != '\0' && u->tls != URL_TLS_STARTTLS &&
 	    u->tls != URL_TLS_IMPLICIT) {
+		char user[sizeof(u->user) * 4], host[HOST_MAX * 4 + 1];
+
+		/* escaped: the text reaches a terminal and the log */
+		log_esc(u->user, user, sizeof(user));
+		log_esc(s, host, sizeof(host));
 		snprintf(err, errsize, "a user (AUTH) needs TLS that verifies "
 		    "the relay: use smtp+tls://%s@%s (or smtps://%s@%s for "
-		    "TLS from the first byte)", u->user, s, u->user, s);
+		    "TLS from the first byte)", user, host, user, host);
 		return -1;
 	}
 	u->is_ip = strchr(u->host, ':') != NULL ||

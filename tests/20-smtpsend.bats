@@ -10,6 +10,7 @@
 # tests/run: early
 
 load helpers
+load workers
 
 setup() {
 	smtpsend_setup
@@ -95,7 +96,9 @@ next_try_in() {
 	qmsg "$(qname 0 1)" a@src.test x@dst.test
 	qmsg "$(qname 0 2)" a@src.test y@dst.test
 	qmsg "$(qname 0 3)" b@src.test z@dst.test
-	smtpsend_run
+	# -j 1: one process, so one session carries every message (with
+	# workers the relay gets up to -J sessions once the first is done)
+	smtpsend_run -j 1
 	[ "$status" -eq 0 ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
 	[ "$(count_lines ' connect$' "$(T)")" -eq 1 ]
@@ -724,8 +727,9 @@ time.sleep(60)' "$Q/new/$name" "$BATS_TEST_TMPDIR/locked" 3>&- &
 	relay_start --hang-in-data 100000
 	smtpsend_bg
 	wait_for grep -q 'hanging in DATA' "$(T)"
-	kill -KILL "$BG_PID"
-	wait "$BG_PID" || true
+	# smtpsend and its workers (-j) all killed: the one in DATA is a
+	# worker, which the parent's death alone does not stop
+	kill_tree "$BG_PID"
 	relay_stop
 	cmp "$BATS_TEST_TMPDIR/orig" "$Q"/new/*
 	rm -rf "$RELAY_DIR"

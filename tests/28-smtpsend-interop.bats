@@ -49,10 +49,15 @@ assert_all_relayed() {
 
 # --- a relay that ends the session: a new one, the run goes on -------------
 
+# The tests of a session's life (the messages it carries, when a new one
+# is opened) run smtpsend with -j 1: one process, one session at a time,
+# so the connections counted are those of that life.  With workers (-j)
+# the relay gets up to -J sessions at once once a message to it is done.
+
 @test "452 4.5.3 at every RCPT after 3 messages (OpenSMTPD 7): a new connection, every message sent in one run" {
 	relay_start --max-mails 3
 	queue_n 8
-	smtpsend_run
+	smtpsend_run -j 1	# one session at a time (above)
 	[ "$status" -eq 0 ]
 	assert_all_relayed 8
 	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]
@@ -63,7 +68,7 @@ assert_all_relayed() {
 @test "452 4.5.3 at MAIL after 3 messages (OpenSMTPD 6.8), without PIPELINING: the same" {
 	relay_start --max-mails 3 --max-mails-at mail --no-pipelining
 	queue_n 7
-	smtpsend_run
+	smtpsend_run -j 1	# one session at a time
 	[ "$status" -eq 0 ]
 	assert_all_relayed 7
 	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]
@@ -73,7 +78,7 @@ assert_all_relayed() {
 	relay_start --max-mails 2 \
 	    --max-mails-reply '421 4.7.0 too many messages in one session'
 	queue_n 5
-	smtpsend_run
+	smtpsend_run -j 1	# one session at a time
 	[ "$status" -eq 0 ]
 	assert_all_relayed 5
 	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]
@@ -83,7 +88,7 @@ assert_all_relayed() {
 @test "a relay that refuses every message for now on a fresh connection too: one connection, each message tried once" {
 	relay_start --max-mails 0
 	queue_n 4
-	smtpsend_run
+	smtpsend_run -j 1	# one session at a time
 	[ "$status" -eq 75 ]
 	[ "$(count_lines ' connect$' "$(T)")" -eq 1 ]
 	[ "$(count_lines ' C: MAIL FROM:' "$(T)")" -eq 4 ]
@@ -105,7 +110,7 @@ assert_all_relayed() {
 @test "one message refused for now (greylisting) after others went: tried once more on a new connection, then deferred; the rest go on" {
 	relay_start --rcpt 'x2@dst.test=450 4.7.1 greylisted, try again later'
 	queue_n 4
-	smtpsend_run
+	smtpsend_run -j 1	# one session at a time
 	[ "$status" -eq 75 ]
 	# x2 met the refusal twice, over the first session and a new one;
 	# the messages after it went over the new one.
@@ -205,8 +210,9 @@ opensmtpd_stop() {
 	for i in $(seq 1 8); do
 		qmsg "$(qname $((100 - i)) "$i")" a@src.test "box$i@os.test"
 	done
+	# -j 1: one session at a time (see the relay tests above)
 	run "$SMTPSEND" -q "$Q" -n mx.test -l "$LOG" -t 10s \
-	    -r "127.0.0.1:$OS_PORT"
+	    -r "127.0.0.1:$OS_PORT" -j 1
 	[ "$status" -eq 0 ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
 	# OpenSMTPD took each one once (its log line for a message it queued)
@@ -224,7 +230,7 @@ opensmtpd_stop() {
 @test "-c: by default a connection carries 10 messages: 25 go over 3, each ended with QUIT" {
 	relay_start
 	queue_n 25
-	smtpsend_run
+	smtpsend_run -j 1	# -c counts a session's messages: one at a time
 	[ "$status" -eq 0 ]
 	assert_all_relayed 25
 	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]
@@ -239,7 +245,7 @@ opensmtpd_stop() {
 @test "-c 100: 25 messages over one connection; -c 1: one connection each" {
 	relay_start
 	queue_n 25
-	smtpsend_run -c 100
+	smtpsend_run -c 100 -j 1	# one session at a time
 	[ "$status" -eq 0 ]
 	assert_all_relayed 25
 	[ "$(count_lines ' connect$' "$(T)")" -eq 1 ]
@@ -247,7 +253,7 @@ opensmtpd_stop() {
 	rm -rf "$RELAY_DIR"
 	relay_start
 	queue_n 3
-	smtpsend_run -c 1
+	smtpsend_run -c 1	# any -j: each message its own connection
 	[ "$status" -eq 0 ]
 	assert_all_relayed 3
 	[ "$(count_lines ' connect$' "$(T)")" -eq 3 ]

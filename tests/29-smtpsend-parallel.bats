@@ -7,6 +7,7 @@
 
 load helpers
 load dns
+load workers
 
 setup() {
 	smtpsend_setup
@@ -79,6 +80,7 @@ delivered() {
 workers_of() {
 	ps -o pid= --ppid "$1" | tr -d ' '
 }
+
 
 @test "a destination that never greets holds only its own mail: with jobs 4 (-j) a fast destination's message is delivered meanwhile" {
 	relay_start
@@ -219,6 +221,43 @@ workers_of() {
 	for p in $pids; do
 		refute kill -0 "$p" 2>/dev/null
 	done
+	diff -r "$BATS_TEST_TMPDIR/orig" "$Q/new"
+	[ "$(count_files "$Q/tmp")" -eq 0 ]
+}
+
+# A worker that cannot stop (stopped here with SIGSTOP: a write to a
+# hung disk, a child that ignores the signal) is killed a second after
+# SIGTERM (issue 24: every worker stops within a second, state safe).
+@test "SIGTERM: workers that do not stop are killed within a second, the queue as it was" {
+	local i pids t0 ms
+	relay_start --stall
+	for i in $(seq 1 4); do
+		qmsg "$(qname 0 "$i")" a@src.test "r$i@a0.test"
+	done
+	cp -a "$Q/new" "$BATS_TEST_TMPDIR/orig"
+	send_bg -t 60s -j 4 -R "a0.test 127.0.0.1:$RELAY_PORT"
+	WAIT_SECONDS=$((10 * SLOWDOWN)) wait_for grep -q ' connect$' \
+	    "$RELAY_DIR/transcript"
+	pids=$(workers_of "$BG_PID")
+	[ -n "$pids" ]
+	# shellcheck disable=SC2086
+	kill -STOP $pids
+	t0=${EPOCHREALTIME/[.,]/}
+	kill -TERM "$BG_PID"
+	# the workers gone (killed: zombies until smtpsend reaps them)
+	# shellcheck disable=SC2086
+	wait_for all_gone $pids
+	ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+	echo "workers gone after $ms ms" >&2
+	[ "$ms" -lt $((1500 * SLOWDOWN)) ]
+	# then smtpsend ends (a sanitizer's check at exit takes its time)
+	status=0
+	wait "$BG_PID" || status=$?
+	ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+	echo "exit after $ms ms" >&2
+	[ "$status" -eq 75 ]
+	[ "$ms" -lt $((3000 * SLOWDOWN)) ]
+	grep -q 'result=error: worker .* ended (signal 9)' "$LOG"
 	diff -r "$BATS_TEST_TMPDIR/orig" "$Q/new"
 	[ "$(count_files "$Q/tmp")" -eq 0 ]
 }

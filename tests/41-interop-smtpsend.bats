@@ -204,7 +204,9 @@ assert_one_connection() {
 		    bob@pf.test
 		names+=("$NAME")
 	done
-	send "$PF_PORT" -c 20
+	# -j 1: one session carries all 20 only in one process (workers, -j,
+	# open up to -J sessions once the first message is done)
+	send "$PF_PORT" -c 20 -j 1
 	assert_status 0
 	assert_empty "$Q/new"
 	maildir_wait "$PF_DIR/mail/bob" 20
