@@ -25,7 +25,6 @@
 
 #include "smtpsend.h"
 
-#define DOMAINS_MAX	64	/* -d given more often: usage error */
 #define ROUTES_MAX	64	/* route and route-sender lines, each */
 #define ROUTE_URLS_MAX	32	/* of them with a URL as their target */
 #define MX_DESTS_MAX	(RCPT_MAX + 28)	/* MX domains in hand at once */

@@ -29,7 +29,6 @@
 #include "sign.h"
 
 #define EXPIRE_DEFAULT	(5 * 86400)	/* -e: five days, then bounce */
-#define QUEUE_DEFAULT	"/var/spool/smtpq"
 #define MAILDIR_DEFAULT	"/var/spool/smtpq-mail"
 #define TMP_STALE	((time_t)36 * 3600) /* older in tmp/: crash debris */
 /* Linux stamps files from a clock that may run a tick ahead of time()
@@ -44,7 +43,7 @@ struct names {
 	size_t	  n, cap;
 };
 
-static const char *queue_dir = QUEUE_DEFAULT;
+static const char *queue_dir = QUEUE_DIR_DEFAULT;
 static const char *maildir = MAILDIR_DEFAULT;
 static char hostname[HOST_MAX + 1];
 static int is_flush;
