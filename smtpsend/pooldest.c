@@ -26,6 +26,7 @@ static size_t npdests, cappdests;
 static size_t *hash;		/* index + 1 into pdests; 0: free */
 static size_t hashsize;
 static struct job *ready, *ready_tail;	/* due, oldest first */
+static size_t nready;			/* jobs on it */
 static struct msg pmsg;		/* the parent's look at an envelope */
 static struct line pin;
 
@@ -161,6 +162,7 @@ pdest_wake(size_t id, size_t n)
 		ready = j;
 		if (ready_tail == NULL)
 			ready_tail = j;
+		nready++;
 	}
 }
 
@@ -186,7 +188,10 @@ job_pop(void)
 {
 	struct job *j = ready;
 
-	if (j != NULL && (ready = j->next) == NULL)
+	if (j == NULL)
+		return NULL;
+	nready--;
+	if ((ready = j->next) == NULL)
 		ready_tail = NULL;
 	return j;
 }
@@ -195,6 +200,37 @@ void
 job_push(struct job *j)
 {
 	job_append(&ready, &ready_tail, j);
+	nready++;
+}
+
+size_t
+job_ready_count(void)
+{
+	return nready;
+}
+
+/* The first of the ready list's first limit jobs that is_ok() takes,
+ * taken off the list; NULL when none is. */
+struct job *
+job_take(int (*is_ok)(const struct job *, const void *), const void *arg,
+    size_t limit)
+{
+	struct job *j, *prev = NULL;
+
+	for (j = ready; j != NULL && limit-- > 0; prev = j, j = j->next) {
+		if (!is_ok(j, arg))
+			continue;
+		if (prev == NULL)
+			ready = j->next;
+		else
+			prev->next = j->next;
+		if (ready_tail == j)
+			ready_tail = prev;
+		j->next = NULL;
+		nready--;
+		return j;
+	}
+	return NULL;
 }
 
 /* Every job dropped, ready or waiting (their messages stay in new/). */

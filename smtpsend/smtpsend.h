@@ -381,6 +381,9 @@ void		 job_free(struct job *);
 struct job	*job_peek(void);
 struct job	*job_pop(void);
 void		 job_push(struct job *);
+size_t		 job_ready_count(void);
+struct job	*job_take(int (*)(const struct job *, const void *),
+		    const void *, size_t);
 void		 job_clear(void);
 
 /* trigger.c: the wait of -w, cut short by QUEUE/trigger ----------------- */
