@@ -363,9 +363,9 @@ void	net_peer_unknown(struct peer *);
 int	net_cidr_parse(const char *, struct cidr *);
 int	net_cidr_match(const struct cidr *net, const struct cidr *host);
 int	net_set_timeout(int fd, int seconds);
-int	net_split_hostport(const char *, char *host, size_t hostsize,
+int	connect_split_hostport(const char *, char *host, size_t hostsize,
 	    char *port, size_t portsize, const char *default_port);
-int	net_connect(const char *host, const char *port, int timeout,
+int	connect_tcp(const char *host, const char *port, int timeout,
 	    char *err, size_t errsize);
 
 /* resolve.c: a name's addresses, looked up in a child, bounded in time */

@@ -17,7 +17,7 @@
 
 /* "host", "host:port", "[v6]" or "[v6]:port"; port defaults to dflt. */
 int
-net_split_hostport(const char *s, char *host, size_t hostsize, char *port,
+connect_split_hostport(const char *s, char *host, size_t hostsize, char *port,
     size_t portsize, const char *dflt)
 {
 	const char *end, *colon, *portstr;
@@ -53,7 +53,7 @@ net_split_hostport(const char *s, char *host, size_t hostsize, char *port,
  * SIGTERM ends the wait (sig.c: blocked signals get through only while we
  * wait), with errno EINTR. */
 static int
-net_connect_wait(int fd, int timeout)
+connect_wait(int fd, int timeout)
 {
 	socklen_t len = sizeof(int);
 	int soerr;
@@ -78,7 +78,7 @@ net_connect_wait(int fd, int timeout)
  * reason in err.
  */
 int
-net_connect(const char *host, const char *port, int timeout, char *err,
+connect_tcp(const char *host, const char *port, int timeout, char *err,
     size_t errsize)
 {
 	static struct net_addrs addrs;
@@ -104,7 +104,7 @@ net_connect(const char *host, const char *port, int timeout, char *err,
 		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
 		    (connect(fd, (const struct sockaddr *)&a->ss, a->len) ==
 		    -1 && (errno != EINPROGRESS ||
-		    net_connect_wait(fd, timeout) == -1)) ||
+		    connect_wait(fd, timeout) == -1)) ||
 		    fcntl(fd, F_SETFL, flags) == -1 ||
 		    net_set_timeout(fd, timeout) == -1) {
 			snprintf(err, errsize, "connect to %s port %s: %s",

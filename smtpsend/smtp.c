@@ -229,7 +229,7 @@ smtp_connect(struct smtp *s, const struct url *u, int is_tls,
 		    smtp_helo,
 		    (int)smtp_timeout, err, sizeof(err));
 	else
-		s->fd = net_connect(u->addr[0] != '\0' ? u->addr : u->host,
+		s->fd = connect_tcp(u->addr[0] != '\0' ? u->addr : u->host,
 		    u->port, (int)smtp_timeout,
 		    err, sizeof(err));
 	if (s->fd == -1) {

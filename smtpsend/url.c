@@ -65,7 +65,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errsize)
 		u->user[len] = '\0';
 		s = at + 1;
 	}
-	if (strchr(s, '/') != NULL || net_split_hostport(s, u->host,
+	if (strchr(s, '/') != NULL || connect_split_hostport(s, u->host,
 	    sizeof(u->host), u->port, sizeof(u->port), port) == -1)
 		return -1;
 	if (u->user[0] != '\0' && u->tls != URL_TLS_STARTTLS &&

@@ -278,7 +278,7 @@ test_hostport(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		strcpy(host, "?");
 		strcpy(port, "?");
-		rc = net_split_hostport(cases[i].in, host, sizeof(host), port,
+		rc = connect_split_hostport(cases[i].in, host, sizeof(host), port,
 		    sizeof(port), "25");
 		if (cases[i].rc == -1) {
 			is_int(rc, -1, "hostport \"%s\" refused",
@@ -290,13 +290,13 @@ test_hostport(void)
 		    "hostport \"%s\" is host \"%s\" port \"%s\"", cases[i].in,
 		    cases[i].host, cases[i].port);
 	}
-	ok(net_split_hostport("abcd:25", small, sizeof(small), port,
+	ok(connect_split_hostport("abcd:25", small, sizeof(small), port,
 	    sizeof(port), "25") == -1, "hostport: host too long for buffer");
-	ok(net_split_hostport("abc:25", small, sizeof(small), port,
+	ok(connect_split_hostport("abc:25", small, sizeof(small), port,
 	    sizeof(port), "25") == 0, "hostport: host fits buffer exactly");
-	ok(net_split_hostport("a:1234567", host, sizeof(host), port,
+	ok(connect_split_hostport("a:1234567", host, sizeof(host), port,
 	    sizeof(port), "25") == 0, "hostport: 7-digit port fits 8");
-	ok(net_split_hostport("a:12345678", host, sizeof(host), port,
+	ok(connect_split_hostport("a:12345678", host, sizeof(host), port,
 	    sizeof(port), "25") == -1, "hostport: port too long for buffer");
 }
 
