@@ -125,48 +125,18 @@ dane_tlsa(const char *name, int timeout, struct dns_tlsa *all, size_t *n,
 	    is_authentic, err, errsize);
 }
 
-void
-dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
+/* host's TLSA records into d, its address answer (len octets, secure) in
+ * hand for the alias it may name. */
+static void
+dane_records(const char *host, const unsigned char *answer, size_t len,
+    int timeout, struct dane *d)
 {
-	static unsigned char answer[DNS_MSG_MAX];
 	struct dns_tlsa all[DNS_TLSA_MAX];
-	struct dns_answer a;
 	char name[DNS_NAME_MAX + 1], err[256];
 	enum dns_status st;
-	int len, is_authentic;
+	int is_authentic;
 	size_t n, i;
 
-	memset(d, 0, sizeof(*d));
-	d->state = DANE_NONE;
-	if (!resolve_is_trusted()) {
-		snprintf(d->why, sizeof(d->why), "the resolver is not trusted "
-		    "to validate (not on loopback, no options trust-ad)");
-		return;
-	}
-	/* RFC 7672 2.2.1: an MX RRset that is not secure could name any
-	 * host, whose TLSA records then prove nothing. */
-	if (!is_mx_secure) {
-		snprintf(d->why, sizeof(d->why), "the MX records are not "
-		    "DNSSEC-signed");
-		return;
-	}
-	/* RFC 7672 2.2.2: the host's address records first; in an
-	 * insecure zone no TLSA is asked for (its servers may fail that
-	 * query, which must not hold mail up). */
-	len = resolve_query(host, DNS_TYPE_A, timeout, answer, sizeof(answer),
-	    err, sizeof(err));
-	if (len == -1 || dns_open(&a, answer, (size_t)len) == DNS_TEMP) {
-		d->state = DANE_DEFER;
-		snprintf(d->why, sizeof(d->why), "address lookup of %s failed "
-		    "(bogus, or no answer): %s", host, len == -1 ? err :
-		    "a server failure");
-		return;
-	}
-	if (!a.is_authentic) {
-		snprintf(d->why, sizeof(d->why), "the address records of %s "
-		    "are not DNSSEC-signed", host);
-		return;
-	}
 	/* RFC 7672 2.2.2: an MX host that is an alias, its chain secure
 	 * (the answer authentic), has its TLSA records looked for at the
 	 * expanded name first, then at its own name. */
@@ -174,7 +144,7 @@ dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
 	st = DNS_NODATA;
 	n = 0;
 	is_authentic = 0;
-	if (dane_expand(answer, (size_t)len, host, name, sizeof(name)) == 1) {
+	if (dane_expand(answer, len, host, name, sizeof(name)) == 1) {
 		st = dane_tlsa(name, timeout, all, &n, &is_authentic, err,
 		    sizeof(err));
 		if (st == DNS_OK && is_authentic)
@@ -210,4 +180,46 @@ dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
 	snprintf(d->why, sizeof(d->why), "%zu usable TLSA records%s%s", d->n,
 	    strcmp(d->base, host) != 0 ? " at the CNAME target " : "",
 	    strcmp(d->base, host) != 0 ? d->base : "");
+}
+
+void
+dane_lookup(const char *host, int is_mx_secure, int timeout, struct dane *d)
+{
+	static unsigned char answer[DNS_MSG_MAX];
+	struct dns_answer a;
+	char err[256];
+	int len;
+
+	memset(d, 0, sizeof(*d));
+	d->state = DANE_NONE;
+	if (!resolve_is_trusted()) {
+		snprintf(d->why, sizeof(d->why), "the resolver is not trusted "
+		    "to validate (not on loopback, no options trust-ad)");
+		return;
+	}
+	/* RFC 7672 2.2.1: an MX RRset that is not secure could name any
+	 * host, whose TLSA records then prove nothing. */
+	if (!is_mx_secure) {
+		snprintf(d->why, sizeof(d->why), "the MX records are not "
+		    "DNSSEC-signed");
+		return;
+	}
+	/* RFC 7672 2.2.2: the host's address records first; in an
+	 * insecure zone no TLSA is asked for (its servers may fail that
+	 * query, which must not hold mail up). */
+	len = resolve_query(host, DNS_TYPE_A, timeout, answer, sizeof(answer),
+	    err, sizeof(err));
+	if (len == -1 || dns_open(&a, answer, (size_t)len) == DNS_TEMP) {
+		d->state = DANE_DEFER;
+		snprintf(d->why, sizeof(d->why), "address lookup of %s failed "
+		    "(bogus, or no answer): %s", host, len == -1 ? err :
+		    "a server failure");
+		return;
+	}
+	if (!a.is_authentic) {
+		snprintf(d->why, sizeof(d->why), "the address records of %s "
+		    "are not DNSSEC-signed", host);
+		return;
+	}
+	dane_records(host, answer, (size_t)len, timeout, d);
 }

@@ -25,6 +25,30 @@
 
 #define PROBE_TIMEOUT	10	/* seconds, per lookup and for the fetch */
 
+/* domain's MTA-STS policy into p, printed: 1 there is one, else 0. */
+static int
+probe_mtasts(const char *domain, struct mtasts_policy *p)
+{
+	char why[512] = "";
+	size_t i;
+	int has_policy;
+
+	has_policy = mtasts_lookup(queue_dir, domain, PROBE_TIMEOUT, p, why,
+	    sizeof(why));
+	if (has_policy) {
+		printf("mta-sts: mode %s, id %s, max_age %ld, %s\n",
+		    mtasts_mode_name(p->mode), p->id, p->max_age,
+		    p->is_cached ? "cached" : "fetched");
+		for (i = 0; i < p->nmx; i++)
+			printf("mta-sts mx: %s\n", p->mx[i]);
+	} else
+		printf("mta-sts: none\n");
+	printf("mta-sts why: ");
+	print_esc(stdout, why, 1);
+	printf("\n");
+	return has_policy;
+}
+
 /* What smtpsend would do with host, in words; whether mail could go. */
 static int
 probe_require(const struct dane *d, const struct mtasts_policy *p,
@@ -84,7 +108,7 @@ cmd_probe_domain(const char *domain, const char *cafile)
 	static struct mtasts_policy p;
 	struct dns_mx mx[DNS_MX_MAX];
 	enum dns_status st;
-	char err[512] = "", why[512] = "", rr[2 * DNS_TLSA_DATA_MAX + 16];
+	char err[512] = "", rr[2 * DNS_TLSA_DATA_MAX + 16];
 	size_t n = 0, i, k;
 	int is_authentic, has_policy, usable = 0;
 
@@ -119,19 +143,7 @@ cmd_probe_domain(const char *domain, const char *cafile)
 	    resolve_is_trusted() ? "" : "not ");
 	/* The system's CAs, as smtpsend: -C is no anchor for MTA-STS. */
 	(void)cafile;
-	has_policy = mtasts_lookup(queue_dir, domain, PROBE_TIMEOUT,
-	    &p, why, sizeof(why));
-	if (has_policy) {
-		printf("mta-sts: mode %s, id %s, max_age %ld, %s\n",
-		    mtasts_mode_name(p.mode), p.id, p.max_age, p.is_cached ?
-		    "cached" : "fetched");
-		for (i = 0; i < p.nmx; i++)
-			printf("mta-sts mx: %s\n", p.mx[i]);
-	} else
-		printf("mta-sts: none\n");
-	printf("mta-sts why: ");
-	print_esc(stdout, why, 1);
-	printf("\n");
+	has_policy = probe_mtasts(domain, &p);
 	for (i = 0; i < n; i++) {
 		printf("mx %u %s\n", mx[i].pref, mx[i].host);
 		dane_lookup(mx[i].host, st == DNS_OK && is_authentic,

@@ -581,14 +581,62 @@ struct opts {
 	int		 is_print, is_probe, is_check;	/* -p, -k, -N */
 };
 
+/* The options that shape delivery (routes, relays, masquerading, how
+ * many at once): 1 when c was one of them. */
+static int
+opts_delivery(int c, struct opts *o)
+{
+	char why[256];
+	unsigned long count;
+
+	switch (c) {
+	case 'c':
+		if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
+		    -1 || count == 0)
+			die_usage("bad count for -c: %s", optarg);
+		remote_limit(count);
+		break;
+	case 'd':
+		if (!addr_domain_valid(optarg))
+			die_usage("bad domain: %s", optarg);
+		if (route_domain(optarg) == -1)
+			die_usage("too many -d");
+		break;
+	case 'j':
+	case 'J':
+		if (opt_number(optarg, POOL_JOBS_MAX, &count) == -1 ||
+		    count == 0)
+			die_usage("bad count for -%c: %s", c, optarg);
+		*(c == 'j' ? &o->njobs : &o->per_dest) = count;
+		break;
+	case 'M':
+		if (masq_config(optarg) == -1)
+			die_usage("bad -M address or @domain: %s",
+			    optarg);
+		break;
+	case 'r':
+		if (route_relay(optarg, why, sizeof(why)) == -1)
+			die_usage("bad relay %s: %s", optarg, why);
+		break;
+	case 'R':
+	case 'S':
+		if (route_add(optarg, c == 'S', why, sizeof(why)) == -1)
+			die_usage("bad %s %s: %s", c == 'S' ?
+			    "route-sender" : "route", optarg, why);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
 /* One option c, its value in optarg (conf.c gives smtpq.conf's values
  * through here too). */
 static void
 opts_one(int c, struct opts *o)
 {
-	char why[256];
-	unsigned long count;
-
+	if (opts_delivery(c, o))
+		return;
 	switch (c) {
 	case 'a':
 		o->secrets = optarg;
@@ -596,20 +644,8 @@ opts_one(int c, struct opts *o)
 	case 'A':
 		o->alias_file = optarg;
 		break;
-	case 'c':
-		if (opt_number(optarg, RELAY_MESSAGES_MAX, &count) ==
-		    -1 || count == 0)
-			die_usage("bad count for -c: %s", optarg);
-		remote_limit(count);
-		break;
 	case 'C':
 		o->cafile = optarg;
-		break;
-	case 'd':
-		if (!addr_domain_valid(optarg))
-			die_usage("bad domain: %s", optarg);
-		if (route_domain(optarg) == -1)
-			die_usage("too many -d");
 		break;
 	case 'D':
 		sign_config(optarg);
@@ -624,13 +660,6 @@ opts_one(int c, struct opts *o)
 	case 'h':
 		usage();
 		break;
-	case 'j':
-	case 'J':
-		if (opt_number(optarg, POOL_JOBS_MAX, &count) == -1 ||
-		    count == 0)
-			die_usage("bad count for -%c: %s", c, optarg);
-		*(c == 'j' ? &o->njobs : &o->per_dest) = count;
-		break;
 	case 'k':
 		o->is_probe = 1;
 		break;
@@ -639,11 +668,6 @@ opts_one(int c, struct opts *o)
 		break;
 	case 'm':
 		maildir = optarg;
-		break;
-	case 'M':
-		if (masq_config(optarg) == -1)
-			die_usage("bad -M address or @domain: %s",
-			    optarg);
 		break;
 	case 'n':
 		o->name = optarg;
@@ -661,16 +685,6 @@ opts_one(int c, struct opts *o)
 		break;
 	case 'q':
 		queue_dir = optarg;
-		break;
-	case 'r':
-		if (route_relay(optarg, why, sizeof(why)) == -1)
-			die_usage("bad relay %s: %s", optarg, why);
-		break;
-	case 'R':
-	case 'S':
-		if (route_add(optarg, c == 'S', why, sizeof(why)) == -1)
-			die_usage("bad %s %s: %s", c == 'S' ?
-			    "route-sender" : "route", optarg, why);
 		break;
 	case 'V':
 		o->verify_addr = optarg;
