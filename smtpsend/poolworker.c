@@ -7,10 +7,8 @@
  * At the end (the parent's EOF, or SIGTERM) its sessions end (QUIT) and
  * its metrics go to the parent as "count" lines.
  */
-#include <sys/select.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -94,8 +92,6 @@ worker_done(const char *name, enum try rc)
 static long
 worker_read(char *buf, size_t *nbuf, size_t size, char *line)
 {
-	sigset_t none;
-	fd_set rd;
 	char *nl;
 	ssize_t n;
 	size_t len;
@@ -108,15 +104,11 @@ worker_read(char *buf, size_t *nbuf, size_t size, char *line)
 			*nbuf -= len + 1;
 			return (long)len;
 		}
-		if (*nbuf == size || sig_term || worker_fd >= FD_SETSIZE)
+		if (*nbuf == size || sig_term)
 			return -1;
-		FD_ZERO(&rd);
-		FD_SET(worker_fd, &rd);
-		sigemptyset(&none);
-		if (pselect(worker_fd + 1, &rd, NULL, NULL, NULL, &none) ==
-		    -1) {
+		if (sig_wait(worker_fd, 0, 0, 1) == -1) {
 			if (errno == EINTR)
-				continue;
+				continue;	/* SIGTERM: sig_term, above */
 			return -1;
 		}
 		if ((n = read(worker_fd, buf + *nbuf, size - *nbuf)) == -1 &&
