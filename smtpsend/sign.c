@@ -469,8 +469,8 @@ sign_field(const struct sign_key *key, time_t now, const char *hlist,
 
 /* The signature of text with the key, in base64 into b64. */
 static int
-sign_sign(const struct sign_key *key, struct sign_text *text, char *b64,
-    size_t b64size, char *err, size_t errsize)
+sign_sign(const struct sign_key *key, const struct sign_text *text,
+    char *b64, size_t b64size, char *err, size_t errsize)
 {
 	const char *rsa[] = {
 		"openssl", "dgst", "-sha256", "-binary", "-sign", key->keyfile,
@@ -481,17 +481,18 @@ sign_sign(const struct sign_key *key, struct sign_text *text, char *b64,
 		"-in", "/dev/stdin", NULL
 	};
 	unsigned char raw[SIGN_OUT_MAX], hash[32];
+	struct sign_text in = *text;
 	size_t len;
 
 	if (key->is_ed25519) {
 		/* RFC 8463 3: Ed25519 signs the SHA-256 of the input. */
-		if (sign_sha256(sign_text_feed, text, hash, err,
+		if (sign_sha256(sign_text_feed, &in, hash, err,
 		    errsize) == -1)
 			return -1;
-		text->s = (const char *)hash;
-		text->len = sizeof(hash);
+		in.s = (const char *)hash;
+		in.len = sizeof(hash);
 	}
-	if (sign_run(key->is_ed25519 ? ed : rsa, sign_text_feed, text, raw,
+	if (sign_run(key->is_ed25519 ? ed : rsa, sign_text_feed, &in, raw,
 	    sizeof(raw), &len, err, errsize) == -1)
 		return -1;
 	if (len == 0 || len == sizeof(raw) ||
