@@ -9,7 +9,7 @@
  * has an Origin: line (sendmail, a trusted or authenticated client).
  * Mail from outside has none, and reaches the relay only when an alias
  * forwards it; under -M @DOMAIN it goes from postmaster@DOMAIN, one fixed
- * address (issue 22 item 13): kept, the outside would choose the local
+ * address: kept, the outside would choose the local
  * part of an address in the provider's domain and send as anyone there.
  * Not the null sender: forwarded mail is no bounce, and its own bounces
  * must reach someone.  Not SRS: it needs a secret and a way back in for

@@ -1,6 +1,6 @@
 /*
- * mxtls.c: the TLS a delivery to an MX host must have (DESIGN.md
- * "Routes", TLS to an MX): DANE (dane.c, RFC 7672) when the host has
+ * mxtls.c: the TLS a delivery to an MX host must have (smtpsend(8)
+ * TLS): DANE (dane.c, RFC 7672) when the host has
  * usable signed TLSA records, else MTA-STS (mtasts.c, RFC 8461) when its
  * domain publishes a policy, else opportunistic STARTTLS (smtp.c).  DANE
  * wins where both apply (RFC 8461 2).  A policy that cannot be met skips

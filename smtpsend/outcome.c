@@ -78,7 +78,7 @@ outcome_next(const struct msg *m, time_t now)
 	    RETRY_MAX : age);
 }
 
-/* Each recipient's line in the log (DESIGN "Routes": one per recipient
+/* Each recipient's line in the log (smtpsend(8) LOGGING: one per recipient
  * and attempt), a recipient pending past the queue's lifetime failed
  * for good first.  Returns how many failed for good. */
 static size_t

@@ -1,6 +1,5 @@
 /*
- * owner.c: smtpsend run by root works as the queue's owner (issue 22
- * item 2).  Whoever runs as that owner (smtpd, compromised) can replace
+ * owner.c: smtpsend run by root works as the queue's owner.  Whoever runs as that owner (smtpd, compromised) can replace
  * tmp/, new/, failed/ or trigger by symbolic links; root following one
  * would move, delete or write files anywhere.  So before the queue is
  * touched, root takes the owner and group of the queue directory and

@@ -1,6 +1,6 @@
 /*
  * pool.c: delivery in parallel (-j N at once, -J N per destination;
- * DESIGN.md "Routes", Concurrency).
+ * smtpsend(8) CONCURRENCY).
  *
  * The parent lists new/ as before (smtpsend.c's scan()), and for each
  * due message reads its envelope (read only, unlocked) and routes its
@@ -61,7 +61,7 @@
 #include "smtpsend.h"
 
 /* After SIGTERM a worker stops as a run with -j 1 does, within a second
- * (issue 24: every worker within a second, state safe); one that has not
+ * (every worker within a second, its state safe); one that has not
  * by then is killed, which loses nothing either (see the top). */
 #define POOL_WARM_SCAN	512	/* ready jobs looked at for an open session */
 #define POOL_TERM_WAIT	1000000000LL	/* nanoseconds, line_now() */

@@ -1,5 +1,5 @@
 /*
- * route.c: where each recipient of a message goes (DESIGN.md "Routes").
+ * route.c: where each recipient of a message goes (smtpsend(8) ROUTES).
  *
  * A recipient is local when its domain is one of ours: a -d domain, the
  * host's own name (-n) or localhost; or it has no domain at all

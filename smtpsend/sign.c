@@ -2,7 +2,7 @@
  * sign.c: a DKIM-Signature (RFC 6376) for a message in the queue, with
  * no crypto linked: the canonical forms are ours (common/dkim.c), the
  * SHA-256 and the signature come from openssl run as a program, fed
- * through a pipe (DESIGN.md "DKIM signing").
+ * through a pipe (smtpsend(8) DKIM).
  *
  * Reads the message from a queue file's descriptor, from the offset
  * where the message starts, in fixed-size pieces: the header fields

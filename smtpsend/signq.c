@@ -1,6 +1,6 @@
 /*
  * signq.c: DKIM signing of a queued message, once, before its first
- * remote attempt (DESIGN.md "DKIM signing").
+ * remote attempt (smtpsend(8) DKIM).
  *
  * Reads smtpq.conf's "dkim DOMAIN SELECTOR KEYFILE" lines (-D), each key
  * a PEM file no one but its owner may read (else exit 78, naming it).  A

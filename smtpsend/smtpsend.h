@@ -15,7 +15,7 @@
 
 #include "common.h"
 
-/* Where a recipient goes (route.c decides, DESIGN "Routes"). */
+/* Where a recipient goes (route.c decides, smtpsend(8) ROUTES). */
 enum route_kind {
 	ROUTE_LOCAL,		/* a Maildir under -m, or an alias */
 	ROUTE_RELAY,		/* a relay URL (-r, route DOMAIN URL) */
@@ -326,7 +326,7 @@ int	pool_parse(const char *line, size_t len, struct pool_line *);
 
 /* pool.c: -j, -J: delivery by worker processes -------------------------- */
 
-/* -j: DESIGN.md says 20 (the suites that assert one process, one session
+/* -j: 20 workers (the suites that assert one process, one session
  * per run, pass -j 1) */
 #define POOL_JOBS_DEFAULT	20
 #define POOL_JOBS_MAX		256	/* pselect()'s FD_SETSIZE bounds it */

@@ -12,7 +12,7 @@
  * A user (AUTH, hence a password) only with the two verified schemes: a
  * password sent over unverified TLS or none goes to whoever answers for
  * the name or the port, a spoofed DNS answer or a local user who bound a
- * loopback port first (issue 22 item 1).
+ * loopback port first.
  */
 #include <stdio.h>
 #include <string.h>
