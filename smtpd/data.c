@@ -47,13 +47,35 @@ data_emit(struct data *d, const char *p, size_t n)
 	out_write(d->out, p, n);	/* an error sticks in d->out */
 }
 
+/* D_TEXT, the common case: copies the run up to CR or LF, then takes the
+ * line end (a bare LF is stored as CRLF); returns where it stopped. */
+static const char *
+data_text(struct data *d, const char *p, const char *end)
+{
+	const char *run;
+
+	for (run = p; p < end && *p != '\r' && *p != '\n'; p++)
+		;
+	if (p > run)
+		data_emit(d, run, (size_t)(p - run));
+	if (p == end)
+		return p;
+	if (*p++ == '\r')
+		d->state = D_CR;
+	else {
+		data_emit(d, "\r\n", 2);
+		d->state = d->lf_ends_line ? D_BOL : D_TEXT;
+	}
+	return p;
+}
+
 /* Runs the machine over n bytes; returns how many it used (it stops after
  * the final dot, leaving pipelined commands in the buffer).  Any split of
  * the input into calls gives the same result. */
 size_t
 data_scan(struct data *d, const char *buf, size_t n)
 {
-	const char *p = buf, *end = buf + n, *run;
+	const char *p = buf, *end = buf + n;
 	char c;
 
 	while (p < end && d->state != D_END) {
@@ -99,20 +121,7 @@ data_scan(struct data *d, const char *buf, size_t n)
 			}
 			break;
 		case D_TEXT:
-			/* The common case: copy a run up to CR or LF. */
-			for (run = p; p < end && *p != '\r' && *p != '\n'; p++)
-				;
-			if (p > run)
-				data_emit(d, run, (size_t)(p - run));
-			if (p == end)
-				break;
-			c = *p++;
-			if (c == '\r')
-				d->state = D_CR;
-			else {
-				data_emit(d, "\r\n", 2);
-				d->state = d->lf_ends_line ? D_BOL : D_TEXT;
-			}
+			p = data_text(d, p, end);
 			break;
 		case D_CR:
 			p++;
