@@ -527,8 +527,11 @@ FUZZ_COMMON   = $(COMMON_SRC:%.c=$(FUZZ_O)/%.o)
 # fuzz_session links smtpd's objects like smtpd, all but smtpd.c (main)
 FUZZ_SESSION  = $(filter-out smtpd/smtpd.c,$(SMTPD_SRC))
 FUZZ_LINK_fuzz_session = $(FUZZ_SESSION:%.c=$(FUZZ_O)/%.o)
+# fuzz_sendmail_head links sendmail's objects, all but sendmail.c (main)
+FUZZ_SENDMAIL = $(filter-out smtpd/sendmail.c,$(SENDMAIL_SRC))
+FUZZ_LINK_fuzz_sendmail_head = $(FUZZ_SENDMAIL:%.c=$(FUZZ_O)/%.o)
 
-$(FUZZ_O)/%.o: %.c $(wildcard common/*.h) smtpd/smtpd.h
+$(FUZZ_O)/%.o: %.c $(wildcard common/*.h) smtpd/smtpd.h smtpd/sendmail.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -538,6 +541,7 @@ $(FUZZ_O)/libcommon.a: $(FUZZ_COMMON)
 
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) \
     $(FUZZ_O)/libcommon.a $(FUZZ_LINK_fuzz_session) \
+    $(FUZZ_LINK_fuzz_sendmail_head) \
     common/common.h $(SMTPD_SRC) smtpd/smtpd.h \
     smtpsend/body.c smtpsend/smtpsend.h $(SENDMAIL_SRC) \
     smtpsend/mtasts.c smtpsend/tlsrpt.c smtpsend/tlspolicy.h \

@@ -27,19 +27,24 @@
 /* Names of new/ kept at once; more are counted, not listed. */
 #define MAILQ_NAMES_MAX	100000
 
-static struct envelope env;
-static struct line file_in;
+/* One queue file as read: large (its recipients, a read buffer), so
+ * kept off the stack, in mailq_list(), and passed to mailq_one(). */
+struct mailq {
+	struct envelope	env;
+	struct line	in;
+};
 
 static int
-name_cmp(const void *a, const void *b)
+mailq_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Prints one queue file of new/ (dir), named name. */
 static size_t
-mailq_one(int dir, const char *name, time_t now)
+mailq_one(struct mailq *mq, int dir, const char *name, time_t now)
 {
+	const struct envelope *env = &mq->env;
 	char esc[4 * QUEUE_NAME_MAX + 1], addr[LOG_ADDR_MAX], why[128];
 	char age[32], next[32];
 	struct stat st;
@@ -66,14 +71,14 @@ mailq_one(int dir, const char *name, time_t now)
 			close(fd);
 		return 0;
 	}
-	line_init(&file_in, fd, 0);
+	line_init(&mq->in, fd, 0);
 	n = strspn(name, "0123456789");
 	if (n == 0 || name[n] != '.') {
 		printf("%s  damaged: name does not start with a time\n", esc);
 		close(fd);
 		return 0;
 	}
-	if (envelope_read(&file_in, &env, why, sizeof(why)) != RES_OK) {
+	if (envelope_read(&mq->in, &mq->env, why, sizeof(why)) != RES_OK) {
 		printf("%s  damaged: %s\n", esc, why);
 		close(fd);
 		return 0;
@@ -81,19 +86,20 @@ mailq_one(int dir, const char *name, time_t now)
 	close(fd);
 	printf("%s  age=%s size=%lld next=%s from=<%s>\n", esc,
 	    date_age((long)(now - (time_t)strtoll(name, NULL, 10)), age,
-	    sizeof(age)), (long long)(st.st_size - env.body),
+	    sizeof(age)), (long long)(st.st_size - env->body),
 	    st.st_mtime > now ? date_age((long)(st.st_mtime - now), next,
-	    sizeof(next)) : "now", log_esc(env.from, addr, sizeof(addr)));
-	for (i = 0; i < env.nrcpt; i++)
-		printf("    to=<%s>\n", log_esc(env.rcpt[i], addr,
+	    sizeof(next)) : "now", log_esc(env->from, addr, sizeof(addr)));
+	for (i = 0; i < env->nrcpt; i++)
+		printf("    to=<%s>\n", log_esc(env->rcpt[i], addr,
 		    sizeof(addr)));
-	return env.nrcpt;
+	return env->nrcpt;
 }
 
 /* Lists queue_dir/new on stdout; returns the exit status. */
 int
 mailq_list(const char *queue_dir)
 {
+	static struct mailq mq;
 	char **names = NULL, **more;
 	size_t n = 0, cap = 0, skipped = 0, nrcpt = 0, i;
 	struct dirent *d;
@@ -140,9 +146,9 @@ mailq_list(const char *queue_dir)
 		return EXIT_TEMPFAIL;
 	}
 	if (n > 1)
-		qsort(names, n, sizeof(*names), name_cmp);
+		qsort(names, n, sizeof(*names), mailq_cmp);
 	for (i = 0; i < n; i++) {
-		nrcpt += mailq_one(dirfd(dp), names[i], now);
+		nrcpt += mailq_one(&mq, dirfd(dp), names[i], now);
 		free(names[i]);
 	}
 	free(names);

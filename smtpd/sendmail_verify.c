@@ -74,7 +74,7 @@ verify_route(const char *addr, char *buf, size_t size)
  * would be refused.
  */
 int
-sendmail_verify(char **args, const char *hostname)
+verify_args(char **args, const char *hostname)
 {
 	char addr[ADDR_MAX + 1], full[ADDR_MAX + 1], route[256];
 	const char *p, *domain;

@@ -1,21 +1,24 @@
 /*
  * fuzz_sendmail_head.c: sendmail's reader of a message from a local
- * program (smtpd/sendmail.c: in_line(), read_head(), extract_rcpts(),
- * head_is_8bit() and write_message()) on any bytes on stdin.
+ * program (smtpd/sendmail_in.c, sendmail_head.c: in_line(), head_read();
+ * sendmail_message.c: message_extract(), message_write(); head_is_8bit())
+ * on any bytes on stdin.
  *
- * sendmail.c is compiled into this file with main() renamed and exit()
- * turned into a longjmp() back here (fail() exits for a message it
- * refuses).  Input: 1 byte of flags (bit 0: -i, a lone dot is text; bit 1:
- * -t, recipients from the header), then the message as a program would
- * pipe it.  The message sendmail would queue is written to a file and
- * checked against RFC 5322 2.1 and 2.2 as sendmail(8) promises it:
+ * Linked with sendmail's objects like the program, all but sendmail.c
+ * (main); this file gives sendmail_fail() as a longjmp() back here
+ * (sendmail_fail() exits for a message it refuses) and sendmail_esc().
+ * Each input gets a fresh struct sendmail.  Input: 1 byte of flags (bit
+ * 0: -i, a lone dot is text; bit 1: -t, recipients from the header),
+ * then the message as a program would pipe it.  The message sendmail
+ * would queue is written to a file and checked against RFC 5322 2.1 and
+ * 2.2 as sendmail(8) promises it:
  *   - every line ends in CRLF, no CR or LF elsewhere but a bare CR as
  *     text, no NUL, at most 998 octets before the CRLF;
  *   - the header section is field lines ("name:" of printable octets) and
  *     their continuations (starting with SP or HT), Received: first, then
  *     an empty line;
- *   - what read_head() keeps stays inside its buffers: fields in order,
- *     each starting with a name, within headlen.
+ *   - what head_read() keeps stays inside its buffers: fields in order,
+ *     each starting with a name, within head.len.
  */
 #include <setjmp.h>
 #include <stdint.h>
@@ -24,64 +27,63 @@
 #include <string.h>
 #include <unistd.h>
 
-static jmp_buf fuzz_done;
-static void fuzz_exit(int) __attribute__((noreturn));
-static FILE *fuzz_stderr;
+#include "../../smtpd/sendmail.h"
 
-#define exit fuzz_exit
-#define main sendmail_main
-#undef stderr
-#define stderr fuzz_stderr
-#include "../../smtpd/sendmail.c"
-#include "../../smtpd/sendmail_mailq.c"
-#include "../../smtpd/sendmail_limit.c"
-#include "../../smtpd/sendmail_qualify.c"
-#include "../../smtpd/sendmail_verify.c"
-#undef stderr
-#undef main
-#undef exit
+static jmp_buf fuzz_done;
+static struct sendmail sm;
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static void
-fuzz_exit(int status)
+void
+sendmail_fail(struct sendmail *s, int status, const char *fmt, ...)
 {
+	(void)s;
 	(void)status;
+	(void)fmt;
 	longjmp(fuzz_done, 1);
 }
 
-/* sendmail.c's globals as a new process would have them. */
+const char *
+sendmail_esc(const char *s)
+{
+	return s;
+}
+
+/* A struct sendmail as main() makes it, and what the run would know. */
 static void
 fuzz_reset(int flags)
 {
-	is_dot_ok = flags & 1;
-	is_extract = (flags & 2) != 0;
-	headlen = nfields = nrcpts = 0;
-	ipos = iend = 0;
-	pushed = -1;
-	is_eof = 0;
-	nuls = 0;
-	size = 0;
-	max_size = SIZE_DEFAULT;
-	qf.fd = -1;
-	from_arg = name_arg = NULL;
+	memset(&sm, 0, sizeof(sm));
+	sm.queue_dir = QUEUE_DIR_DEFAULT;
+	sm.max_size = SIZE_DEFAULT;
+	sm.qf.fd = -1;
+	in_init(&sm.in);
+	sm.is_dot_ok = flags & 1;
+	sm.is_extract = (flags & 2) != 0;
+	strcpy(sm.hostname, "fuzz.test");
+	strcpy(sm.login, "fuzz");
+	strcpy(sm.queue.host, "fuzz.test");
+	strcpy(sm.qf.name, "1.M1P1.fuzz.test");
+	strcpy(sm.sender, "fuzz@fuzz.test");
 }
 
-/* What read_head() left must lie inside head and fields. */
+/* What head_read() left must lie inside sm.head's text and fields. */
 static void
 check_fields(void)
 {
+	const struct head *h = &sm.head;
 	size_t f, end = 0;
 
-	if (headlen > sizeof(head) || nfields > FIELDS_MAX)
+	if (h->len > sizeof(h->text) || h->nfields > FIELDS_MAX)
 		abort();
-	for (f = 0; f < nfields; f++) {
-		if (fields[f].off < end || fields[f].len > headlen ||
-		    fields[f].off > headlen - fields[f].len)
+	for (f = 0; f < h->nfields; f++) {
+		if (h->fields[f].off < end || h->fields[f].len > h->len ||
+		    h->fields[f].off > h->len - h->fields[f].len)
 			abort();
-		if (field_name_len(head + fields[f].off, fields[f].len) == 0)
+		if (head_name_len(h->text + h->fields[f].off,
+		    h->fields[f].len) == 0)
 			abort();
-		end = fields[f].off + fields[f].len;
+		end = h->fields[f].off + h->fields[f].len;
 	}
 }
 
@@ -109,7 +111,7 @@ check_message(const char *p, size_t len)
 			else if (is_first && strncmp(p, "Received: ", 10) != 0)
 				abort();
 			else if (p[0] != ' ' && p[0] != '\t' &&
-			    field_name_len(p, n) == 0)
+			    head_name_len(p, n) == 0)
 				abort();
 			else if ((p[0] == ' ' || p[0] == '\t') && is_first)
 				abort();
@@ -142,14 +144,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t dsize)
 			abort();
 		unlink(path);
 		strcpy(path, "/dev/shm/fuzz_sendmail_head.XXXXXX");
-		if ((fuzz_stderr = fopen("/dev/null", "w")) == NULL ||
-		    log_open("sendmail", "/dev/null") == -1)
+		if (log_open("sendmail", "/dev/null") == -1)
 			abort();
-		strcpy(hostname, "fuzz.test");
-		strcpy(login, "fuzz");
-		strcpy(queue.host, "fuzz.test");
-		strcpy(qf.name, "1.M1P1.fuzz.test");
-		strcpy(sender, "fuzz@fuzz.test");
 	}
 	if ((in_fd = mkstemp(path)) == -1)
 		abort();
@@ -162,17 +158,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t dsize)
 
 	fuzz_reset(flags);
 	if (setjmp(fuzz_done) == 0) {
-		has_body = read_head(line, &len, &is_broken, &is_pending);
+		has_body = head_read(&sm, line, &len, &is_broken,
+		    &is_pending);
 		check_fields();
 		if (is_pending && (len > TEXT_LINE_MAX || line[len] != '\0'))
 			abort();
 		stage = 1;
-		if (is_extract)
-			extract_rcpts();
-		(void)head_is_8bit();
-		out_init(&qout, out_fd);
-		write_message(line, len, is_broken, has_body, is_pending);
-		if (out_flush(&qout) == -1)
+		if (sm.is_extract)
+			message_extract(&sm);
+		(void)head_is_8bit(&sm.head);
+		out_init(&sm.qout, out_fd);
+		message_write(&sm, line, len, is_broken, has_body,
+		    is_pending);
+		if (out_flush(&sm.qout) == -1)
 			abort();
 		stage = 2;
 	}
