@@ -637,8 +637,9 @@ $(FAULT_DIR)/smtpd/smtpd $(FAULT_DIR)/smtpsend/smtpsend: $(FAULT_OBJ) Makefile
 # Benchmarks (issue 7): ours against a private Postfix instance on
 # 127.0.0.1, one table with ratios and targets (reported, not asserted).
 # Needs root; installs its peers with apt-get when missing.  Never part of
-# "make test".  BENCH_QUICK=1: a smoke run of a minute or two; a full run
-# takes about ten minutes on two idle cores.  What it measures and why:
+# "make test".  BENCH_QUICK=1: CI's smoke run, every row at the fewest
+# messages that make it; a full run takes about ten minutes on two idle
+# cores.  What it measures and why:
 # tests/bench/run.
 BENCH_SRC = $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=build/bench/%)
@@ -665,6 +666,6 @@ bench: all $(BENCH_BIN)
 	    tests/bench/run . build/bench
 
 # Only direct delivery to the world against Postfix (issue 24; part of
-# "make bench"): tests/bench/world.  BENCH_QUICK=1: 200 messages.
+# "make bench"): tests/bench/world.  BENCH_QUICK=1: 40 messages.
 bench-world: all build/bench/treecpu
 	tests/bench/world . build/bench
