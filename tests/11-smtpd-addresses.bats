@@ -60,9 +60,8 @@ To: <b@example.net>" ]
 
 @test "RCPT TO:<> is 501 5.1.3" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<>
 	< 250 2.1.0
 	> RCPT TO:<>
@@ -74,9 +73,8 @@ To: <b@example.net>" ]
 
 @test "RCPT TO:<postmaster> needs no domain, in any case" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<postmaster>
@@ -97,9 +95,8 @@ To: <postmaster@mx.test>" ]
 
 @test "RCPT without @ is 501 5.1.3" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<root>
@@ -115,9 +112,8 @@ To: <postmaster@mx.test>" ]
 
 @test "MAIL without @ is 501 5.1.7, even for postmaster" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<root>
 	< 501 5.1.7
 	> MAIL FROM:root
@@ -133,9 +129,8 @@ To: <postmaster@mx.test>" ]
 
 @test "MAIL without FROM: and RCPT without TO: are 501 5.5.4" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL <a@example.org>
 	< 501 5.5.4
 	> MAIL
@@ -176,9 +171,8 @@ To: <BOB@EXAMPLE.net>" ]
 
 @test "quoted local parts are accepted and kept as sent" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<"john doe"@example.org>
 	< 250 2.1.0
 	> RCPT TO:<"a>b\\"c"@example.net>
@@ -239,9 +233,8 @@ To: <b@example.net>" ]
 
 @test "a repeated recipient is accepted and stored once" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>
@@ -266,9 +259,8 @@ To: <c@example.net>" ]
 @test "postmaster in any case, bare or at a -d domain, is one recipient each (issue 22 item 9)" {
 	SMTPD_FLAGS=(-d example.net)
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<>
 	< 250 2.1.0
 	> RCPT TO:<postmaster@example.net>
@@ -314,7 +306,7 @@ To: <POSTMASTER@remote.example>" ]
 @test "SIZE= at the limit is 250, one over it is 552 5.3.4 at MAIL" {
 	SMTPD_FLAGS=(-s 1000)
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> EHLO client.example
 	< 250-mx.test
 	< 250-
@@ -376,15 +368,8 @@ To: <b@example.net>" ]
 
 @test "an unknown MAIL parameter is 555 5.5.4 and opens no transaction" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250 
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<a@example.org> SMTPUTF8=yes
 	< 555 5.5.4
 	> MAIL FROM:<a@example.org> RET=HDRS
@@ -402,15 +387,8 @@ To: <b@example.net>" ]
 
 @test "a RCPT parameter is 555 5.5.4 and the recipient is not added" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250 
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net> NOTIFY=NEVER
@@ -432,9 +410,8 @@ To: <b@example.net>" ]
 
 @test "an untrusted client (REMOTE_ADDR) gets 554 5.7.1 Relay access denied for a foreign domain" {
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@elsewhere.example>
@@ -456,9 +433,8 @@ To: <b@example.net>" ]
 @test "a -d domain is accepted from an untrusted client, in any case" {
 	SMTPD_FLAGS=(-d example.net -d other.example)
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>
@@ -515,18 +491,9 @@ To: <d@other.example>" ]
 
 @test "postmaster is always accepted from an untrusted client" {
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<postmaster>
-	< 250 2.1.5
-	> DATA
-	< 354 
-	> hi
-	> .
-	< 250 2.0.0
+	@ greeting
+	@ helo client.example
+	@ send <a@example.org> <postmaster>
 	> QUIT
 	< 221 2.0.0
 	END
@@ -535,9 +502,8 @@ To: <d@other.example>" ]
 @test "a relay refusal keeps the transaction: the accepted recipients are queued" {
 	SMTPD_FLAGS=(-d example.net)
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<x@elsewhere.example>
@@ -578,15 +544,8 @@ To: <b@example.net>" ]
 @test "SMTPUTF8: UTF-8 sender and recipients are queued with Smtputf8: yes and Received: with UTF8SMTP" {
 	SMTPD_FLAGS=(-d example.net)
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<jos\303\251@exampl\303\251.org> SMTPUTF8
 	< 250 2.1.0
 	> RCPT TO:<\303\261o\303\261o@example.net>
@@ -623,15 +582,8 @@ To: <\"$(printf '\344\276\213') x\"@remote.example>" ]
 
 @test "a UTF-8 path without SMTPUTF8 is 553 5.6.7, at MAIL and at RCPT" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250-
-	< 250 
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<jos\303\251@example.org>
 	< 553 5.6.7
 	> MAIL FROM:<a@example.org>
@@ -655,9 +607,8 @@ To: <b@example.net>" ]
 
 @test "after HELO there is no SMTPUTF8: the parameter is 555, a UTF-8 path 553" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org> SMTPUTF8
 	< 555 5.5.4
 	> MAIL FROM:<jos\303\251@example.org>

@@ -85,15 +85,8 @@ teardown() {
 
 @test "STARTTLS: 501 5.5.4 with an argument, 502 5.5.1 without -T" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo c
 	> STARTTLS
 	< 502 5.5.1
 	> QUIT
@@ -101,16 +94,8 @@ teardown() {
 	END
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS now
 	< 501 5.5.4
 	> QUIT
@@ -122,16 +107,8 @@ teardown() {
 @test "STARTTLS inside a transaction, or once TLS is on, is 503 5.5.1" {
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> MAIL FROM:<a@b.example>
 	< 250 2.1.0
 	> STARTTLS
@@ -143,15 +120,8 @@ teardown() {
 	export REMOTE_HOST=192.0.2.1
 	SMTPD_FLAGS=(-E -T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo c
 	> STARTTLS
 	< 503 5.5.1
 	> QUIT
@@ -164,16 +134,8 @@ teardown() {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$BATS_TEST_TMPDIR/no-such-program -x")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 454 4.7.0 TLS not available
 	> NOOP
@@ -187,16 +149,8 @@ teardown() {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$FAKE_TLS one,two  three")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 220 2.0.0 Ready to start TLS
 	END
@@ -213,16 +167,8 @@ teardown() {
 @test "STARTTLS from a pipe (no network client) is 454 4.7.0, nothing run" {
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 454 4.7.0 TLS not available
 	> QUIT
@@ -246,16 +192,8 @@ REMOTE_HOST=127.0.0.1 exec "$SMTPD" -E -q "$Q" -n mx.test -l "$LOG" \
 SCRIPT
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 220 2.0.0 Ready to start TLS
 	END
@@ -269,16 +207,8 @@ SCRIPT
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	# (what follows STARTTLS gets no reply: it never reaches a parser)
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 220 2.0.0 Ready to start TLS
 	> MAIL FROM:<evil@x.example>
