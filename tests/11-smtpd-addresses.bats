@@ -13,47 +13,40 @@ envelope() {
 	sed '/^$/Q' "$(queued_file)" | grep -v '^Origin: '
 }
 
-# One message from the given MAIL and RCPT arguments.
+# One message from the given MAIL and RCPT arguments, accepted: every
+# reply is asserted.
 send_one() {
 	smtpd_session "HELO client.example\r\nMAIL FROM:$1\r\nRCPT TO:$2\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
+	    '250 2.0.0' '221 2.0.0'
 }
 
 @test "MAIL FROM:<a@b> and RCPT TO:<c@d> are stored as envelope From: and To:" {
 	send_one '<a@example.org>' '<b@example.net>'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
 
 @test "MAIL FROM: <a@b> and RCPT TO: <c@d>, a space before the path, are tolerated" {
 	send_one ' <a@example.org>' ' <b@example.net>'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
 
 @test "bare MAIL FROM:a@b and RCPT TO:c@d, no angle brackets, are tolerated" {
 	send_one 'a@example.org' 'b@example.net'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
 
 @test "MAIL FROM: a@b and RCPT TO: c@d, a space and no brackets, are tolerated" {
 	send_one ' a@example.org' ' b@example.net'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
 
 @test "the null sender <> is accepted for MAIL and stored as From: <>" {
 	send_one '<>' '<b@example.net>'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <>
 To: <b@example.net>" ]
 }
@@ -194,7 +187,6 @@ To: <"x@y"@example.net>' ]
 
 @test "an address literal domain is accepted" {
 	send_one '<a@[192.0.2.1]>' '<b@[IPv6:2001:db8::1]>'
-	assert_reply 6 '250 2.0.0'
 	[ "$(envelope)" = "From: <a@[192.0.2.1]>
 To: <b@[IPv6:2001:db8::1]>" ]
 }
@@ -202,8 +194,6 @@ To: <b@[IPv6:2001:db8::1]>" ]
 @test "a source route is accepted and dropped" {
 	send_one '<@relay.example:a@example.org>' \
 	    '<@one.example,@two.example:b@example.net>'
-	assert_replies '220 ' '250 mx.test' '250 2.1.0' '250 2.1.5' '354 ' \
-	    '250 2.0.0' '221 2.0.0'
 	[ "$(envelope)" = "From: <a@example.org>
 To: <b@example.net>" ]
 }
@@ -403,8 +393,7 @@ To: <b@example.net>" ]
 # Relay control.
 
 @test "a piped client is trusted and may relay anywhere" {
-	send_one '<a@example.org>' '<b@elsewhere.example>'
-	assert_reply 4 '250 2.1.5'
+	send_one '<a@example.org>' '<b@elsewhere.example>'	# RCPT: 250 2.1.5
 	grep -q 'peer=stdin trusted=yes' "$LOG"
 }
 
@@ -534,7 +523,6 @@ To: <b@example.net>" ]
 @test "mail from outside is queued with no Origin: line" {
 	SMTPD_FLAGS=(-d example.net)
 	REMOTE_ADDR=192.0.2.1 send_one '<a@example.org>' '<b@example.net>'
-	assert_reply 6 '250 2.0.0'
 	! grep -q '^Origin:' "$(queued_file)"
 }
 
