@@ -133,15 +133,21 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 
 SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nFrom: ceo@example.org\r\n\r\nsmuggled\r\n'
 
-@test "smuggling: <LF>.<LF> does not end the message" {
-	transcript <<-'END'
+# smuggle STORED LINE...: a message "Subject: one", a blank line, the
+# transcript LINEs (a body and a would-be end of data), then a smuggled
+# transaction and the one real end.  Asserts the one reply to it all and
+# the one message queued: STORED (printf format) and the smuggled lines.
+smuggle() {
+	local stored=$1 lines
+	shift
+	lines=$(printf '%s\n' "$@")
+	transcript <<-END
 	@ greeting
 	@ ehlo client.example
 	@ data <a@example.org> <b@example.net>
 	> Subject: one
 	>
-	>| body\n
-	>| .\n
+	$lines
 	> MAIL FROM:<evil@example.com>
 	> RCPT TO:<victim@example.com>
 	> DATA
@@ -153,74 +159,24 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	> QUIT
 	< 221 2.0.0
 	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+	assert_queued "${HEAD}Subject: one\r\n\r\n$stored${SMUGGLED}"
+}
+
+@test "smuggling: <LF>.<LF> does not end the message" {
+	smuggle 'body\r\n.\r\n' '>| body\n' '>| .\n'
 }
 
 @test "smuggling: <LF>.<CRLF> does not end the message" {
-	transcript <<-'END'
-	@ greeting
-	@ ehlo client.example
-	@ data <a@example.org> <b@example.net>
-	> Subject: one
-	>
-	>| body\n
-	> .
-	> MAIL FROM:<evil@example.com>
-	> RCPT TO:<victim@example.com>
-	> DATA
-	> From: ceo@example.org
-	>
-	> smuggled
-	> .
-	< 250 2.0.0
-	> QUIT
-	< 221 2.0.0
-	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+	smuggle 'body\r\n.\r\n' '>| body\n' '> .'
 }
 
 @test "smuggling: <CRLF>.<LF> does not end the message" {
-	transcript <<-'END'
-	@ greeting
-	@ ehlo client.example
-	@ data <a@example.org> <b@example.net>
-	> Subject: one
-	>
-	> body
-	>| .\n
-	> MAIL FROM:<evil@example.com>
-	> RCPT TO:<victim@example.com>
-	> DATA
-	> From: ceo@example.org
-	>
-	> smuggled
-	> .
-	< 250 2.0.0
-	> QUIT
-	< 221 2.0.0
-	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+	smuggle 'body\r\n.\r\n' '> body' '>| .\n'
 }
 
 @test "smuggling: <CR>.<CR> does not end the message" {
-	transcript <<-'END'
-	@ greeting
-	@ ehlo client.example
-	@ data <a@example.org> <b@example.net>
-	> Subject: one
-	>
-	> body\r.\rMAIL FROM:<evil@example.com>
-	> RCPT TO:<victim@example.com>
-	> DATA
-	> From: ceo@example.org
-	>
-	> smuggled
-	> .
-	< 250 2.0.0
-	> QUIT
-	< 221 2.0.0
-	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r.\r${SMUGGLED}"
+	# (MAIL FROM follows on the same line: no CRLF after the CR)
+	smuggle 'body\r.\r' '>| body\r.\r'
 }
 
 @test "smuggling: a would-be end without the real one queues nothing" {
