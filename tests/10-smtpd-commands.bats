@@ -473,44 +473,27 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	END
 }
 
-@test "a repeated EHLO is accepted and resets the transaction" {
-	transcript <<-'END'
-	@ greeting
-	@ ehlo client.example
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	@ ehlo again.example
-	> DATA
-	< 503 5.5.1
-	> RCPT TO:<b@example.net>
-	< 503 5.5.1
-	> MAIL FROM:<c@example.org>
-	< 250 2.1.0
-	> QUIT
-	< 221 2.0.0
-	END
-}
-
-@test "a repeated HELO is accepted and resets the transaction" {
-	transcript <<-'END'
-	@ greeting
-	@ helo client.example
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	@ helo again.example
-	> DATA
-	< 503 5.5.1
-	> RCPT TO:<b@example.net>
-	< 503 5.5.1
-	> MAIL FROM:<c@example.org>
-	< 250 2.1.0
-	> QUIT
-	< 221 2.0.0
-	END
+@test "a repeated EHLO or HELO is accepted and resets the transaction" {
+	local verb
+	for verb in ehlo helo; do
+		transcript <<-END
+		@ greeting
+		@ $verb client.example
+		> MAIL FROM:<a@example.org>
+		< 250 2.1.0
+		> RCPT TO:<b@example.net>
+		< 250 2.1.5
+		@ $verb again.example
+		> DATA
+		< 503 5.5.1
+		> RCPT TO:<b@example.net>
+		< 503 5.5.1
+		> MAIL FROM:<c@example.org>
+		< 250 2.1.0
+		> QUIT
+		< 221 2.0.0
+		END
+	done
 }
 
 @test "HELP and NOOP never change the state" {
