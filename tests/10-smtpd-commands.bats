@@ -3,9 +3,12 @@
 # machine (DESIGN.md, smtpd: Commands, State, EHLO).  Each session is a
 # transcript (tests/transcript says how to read one): "> " what the client
 # sends, "< " what smtpd's reply line starts with, every reply listed and
-# each ending in CRLF, smtpd's exit status 0.  The client's lines go in at
-# once, as a pipelining client's would.  Sessions are piped in; stdin is a
-# pipe, so the client is trusted.
+# each ending in CRLF, smtpd's exit status 0; "@ " an exchange written
+# once in tests/transcript (@ greeting, @ helo, @ ehlo with smtpd's whole
+# default reply, @ data and @ send a transaction), spelt out below only
+# where a test is about it.  The client's lines go in at once, as a
+# pipelining client's would.  Sessions are piped in; stdin is a pipe, so
+# the client is trusted.
 
 load helpers
 
