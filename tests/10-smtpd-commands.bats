@@ -3,9 +3,12 @@
 # machine (DESIGN.md, smtpd: Commands, State, EHLO).  Each session is a
 # transcript (tests/transcript says how to read one): "> " what the client
 # sends, "< " what smtpd's reply line starts with, every reply listed and
-# each ending in CRLF, smtpd's exit status 0.  The client's lines go in at
-# once, as a pipelining client's would.  Sessions are piped in; stdin is a
-# pipe, so the client is trusted.
+# each ending in CRLF, smtpd's exit status 0; "@ " an exchange written
+# once in tests/transcript (@ greeting, @ helo, @ ehlo with smtpd's whole
+# default reply, @ data and @ send a transaction), spelt out below only
+# where a test is about it.  The client's lines go in at once, as a
+# pipelining client's would.  Sessions are piped in; stdin is a pipe, so
+# the client is trusted.
 
 load helpers
 
@@ -19,24 +22,9 @@ load helpers
 
 @test "every reply line ends in CRLF" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
-	> hi
-	> .
-	< 250 2.0.0
+	@ greeting
+	@ ehlo client.example
+	@ send <a@example.org> <b@example.net>
 	> HELP
 	< 214 2.0.0
 	> NOOP
@@ -91,7 +79,7 @@ load helpers
 @test "EHLO advertises the -s size limit" {
 	transcript <<-'END'
 	! -s 1M
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> EHLO client.example
 	< 250-mx.test
 	< 250-PIPELINING
@@ -103,11 +91,13 @@ load helpers
 	> QUIT
 	< 221 2.0.0
 	END
+	# (the default's "250-SIZE 10485760" starts with "250-SIZE 1048576")
+	[ "$(replies | sed -n 4p)" = '250-SIZE 1048576' ]
 }
 
 @test "HELO and EHLO without a name are 501 5.5.4" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> HELO
 	< 501 5.5.4
 	> EHLO
@@ -149,11 +139,10 @@ load helpers
 
 @test "RSET is 250 2.0.0" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> RSET
 	< 250 2.0.0
-	> HELO client.example
-	< 250 mx.test
+	@ helo client.example
 	> RSET
 	< 250 2.0.0
 	> QUIT
@@ -163,7 +152,7 @@ load helpers
 
 @test "RSET with an argument is 501 5.5.4" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> RSET now
 	< 501 5.5.4
 	> QUIT
@@ -173,7 +162,7 @@ load helpers
 
 @test "NOOP is 250 2.0.0, with or without an argument" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> NOOP
 	< 250 2.0.0
 	> NOOP anything at all
@@ -185,7 +174,7 @@ load helpers
 
 @test "HELP is 214 2.0.0, with or without an argument" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> HELP
 	< 214 2.0.0
 	> HELP MAIL
@@ -197,7 +186,7 @@ load helpers
 
 @test "EXPN, VRFY, SOML, SAML, SEND and TURN are 502 5.5.1, before and after HELO" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> EXPN staff
 	< 502 5.5.1 Error: EXPN not implemented
 	> VRFY root
@@ -210,8 +199,7 @@ load helpers
 	< 502 5.5.1 Error: SEND not implemented
 	> TURN
 	< 502 5.5.1 Error: TURN not implemented
-	> HELO client.example
-	< 250 mx.test
+	@ helo client.example
 	> EXPN staff
 	< 502 5.5.1 Error: EXPN not implemented
 	> VRFY root
@@ -231,7 +219,7 @@ load helpers
 
 @test "an unknown command is 500 5.5.2" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> BDAT 10 LAST
 	< 500 5.5.2
 	> STARTTLSX
@@ -253,7 +241,7 @@ load helpers
 
 @test "a command line holding a NUL byte is 500 5.5.2" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> NOOP\000x
 	< 500 5.5.2
 	> HELO client.example\000
@@ -265,7 +253,7 @@ load helpers
 
 @test "commands are case-insensitive" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> ehlo client.example
 	< 250-mx.test
 	< 250-PIPELINING
@@ -325,7 +313,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "QUIT ends the session: pipelined commands after it are not answered" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> QUIT
 	< 221 2.0.0
 	> NOOP
@@ -335,9 +323,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "end of input between commands ends the session with exit 0" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> NOOP
 	< 250 2.0.0
 	END
@@ -347,7 +334,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "MAIL before HELO/EHLO is 503 5.5.1" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> MAIL FROM:<a@example.org>
 	< 503 5.5.1 Error: send HELO/EHLO first
 	> QUIT
@@ -357,7 +344,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "RCPT and DATA before HELO/EHLO are 503 5.5.1" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> RCPT TO:<b@example.net>
 	< 503 5.5.1
 	> DATA
@@ -369,9 +356,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "RCPT before MAIL is 503 5.5.1" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> RCPT TO:<b@example.net>
 	< 503 5.5.1 Error: need MAIL command
 	> QUIT
@@ -381,9 +367,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "DATA before RCPT is 503 5.5.1" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> DATA
 	< 503 5.5.1
 	> MAIL FROM:<a@example.org>
@@ -397,9 +382,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "DATA after only failed RCPTs is 503 5.5.1" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<nobody>
@@ -421,9 +405,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "a second MAIL inside a transaction is 503 5.5.1, and the first stands" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> MAIL FROM:<other@example.org>
@@ -445,15 +428,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "RSET goes back to the greeted state" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>
@@ -474,7 +450,7 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "RSET before HELO/EHLO does not greet" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> RSET
 	< 250 2.0.0
 	> MAIL FROM:<a@example.org>
@@ -486,24 +462,9 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "the end of DATA goes back to the greeted state" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
-	> hi
-	> .
-	< 250 2.0.0
+	@ greeting
+	@ ehlo client.example
+	@ send <a@example.org> <b@example.net>
 	> RCPT TO:<b@example.net>
 	< 503 5.5.1
 	> DATA
@@ -515,29 +476,16 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	END
 }
 
-@test "a repeated EHLO is accepted and resets the transaction" {
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+# A transaction cut short by a second greeting; $1 is ehlo or helo.
+greeted_twice() {
+	transcript <<-END
+	@ greeting
+	@ $1 client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>
 	< 250 2.1.5
-	> EHLO again.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ $1 again.example
 	> DATA
 	< 503 5.5.1
 	> RCPT TO:<b@example.net>
@@ -547,34 +495,20 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	> QUIT
 	< 221 2.0.0
 	END
+}
+
+@test "a repeated EHLO is accepted and resets the transaction" {
+	greeted_twice ehlo
 }
 
 @test "a repeated HELO is accepted and resets the transaction" {
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> HELO again.example
-	< 250 mx.test
-	> DATA
-	< 503 5.5.1
-	> RCPT TO:<b@example.net>
-	< 503 5.5.1
-	> MAIL FROM:<c@example.org>
-	< 250 2.1.0
-	> QUIT
-	< 221 2.0.0
-	END
+	greeted_twice helo
 }
 
 @test "HELP and NOOP never change the state" {
 	# before HELO: still no MAIL
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	> NOOP
 	< 250 2.0.0
 	> HELP
@@ -586,9 +520,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	END
 	# after MAIL: still in the transaction (no second MAIL, RCPT goes on)
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> NOOP
@@ -604,15 +537,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 	END
 	# after RCPT: DATA still allowed, and the recipient kept
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>
@@ -634,15 +560,8 @@ TXN='EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>
 
 @test "DATA with an argument is 501 5.5.4 and the transaction stays open" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>

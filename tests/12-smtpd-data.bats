@@ -17,21 +17,9 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 
 @test "a message is queued byte for byte: LF envelope, blank line, Received: first, CRLF message" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> Subject: test
 	> To: b@example.net
 	>
@@ -72,9 +60,8 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 
 @test "Received: says SMTP after HELO and has no for clause with two recipients" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> MAIL FROM:<a@example.org>
 	< 250 2.1.0
 	> RCPT TO:<b@example.net>
@@ -107,21 +94,9 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 
 @test "leading dots are unstuffed" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> ..
 	> ...
 	> ..leading
@@ -137,21 +112,9 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 
 @test "a bare LF inside a CRLF message is stored as CRLF" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	>| one\n
 	> two
 	>| three\n
@@ -170,27 +133,21 @@ START_REPLIES=('220 ' '250-mx.test' '250-PIPELINING' '250-SIZE' '250-8BITMIME'
 
 SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nFrom: ceo@example.org\r\n\r\nsmuggled\r\n'
 
-@test "smuggling: <LF>.<LF> does not end the message" {
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+# smuggle STORED LINE...: a message "Subject: one", a blank line, the
+# transcript LINEs (a body and a would-be end of data), then a smuggled
+# transaction and the one real end.  Asserts the one reply to it all and
+# the one message queued: STORED (printf format) and the smuggled lines.
+smuggle() {
+	local stored=$1 lines
+	shift
+	lines=$(printf '%s\n' "$@")
+	transcript <<-END
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> Subject: one
 	>
-	>| body\n
-	>| .\n
+	$lines
 	> MAIL FROM:<evil@example.com>
 	> RCPT TO:<victim@example.com>
 	> DATA
@@ -202,129 +159,31 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 	> QUIT
 	< 221 2.0.0
 	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+	assert_queued "${HEAD}Subject: one\r\n\r\n$stored${SMUGGLED}"
+}
+
+@test "smuggling: <LF>.<LF> does not end the message" {
+	smuggle 'body\r\n.\r\n' '>| body\n' '>| .\n'
 }
 
 @test "smuggling: <LF>.<CRLF> does not end the message" {
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
-	> Subject: one
-	>
-	>| body\n
-	> .
-	> MAIL FROM:<evil@example.com>
-	> RCPT TO:<victim@example.com>
-	> DATA
-	> From: ceo@example.org
-	>
-	> smuggled
-	> .
-	< 250 2.0.0
-	> QUIT
-	< 221 2.0.0
-	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+	smuggle 'body\r\n.\r\n' '>| body\n' '> .'
 }
 
 @test "smuggling: <CRLF>.<LF> does not end the message" {
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
-	> Subject: one
-	>
-	> body
-	>| .\n
-	> MAIL FROM:<evil@example.com>
-	> RCPT TO:<victim@example.com>
-	> DATA
-	> From: ceo@example.org
-	>
-	> smuggled
-	> .
-	< 250 2.0.0
-	> QUIT
-	< 221 2.0.0
-	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r\n.\r\n${SMUGGLED}"
+	smuggle 'body\r\n.\r\n' '> body' '>| .\n'
 }
 
 @test "smuggling: <CR>.<CR> does not end the message" {
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
-	> Subject: one
-	>
-	> body\r.\rMAIL FROM:<evil@example.com>
-	> RCPT TO:<victim@example.com>
-	> DATA
-	> From: ceo@example.org
-	>
-	> smuggled
-	> .
-	< 250 2.0.0
-	> QUIT
-	< 221 2.0.0
-	END
-	assert_queued "${HEAD}Subject: one\r\n\r\nbody\r.\r${SMUGGLED}"
+	# (MAIL FROM follows on the same line: no CRLF after the CR)
+	smuggle 'body\r.\r' '>| body\r.\r'
 }
 
 @test "smuggling: a would-be end without the real one queues nothing" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	>| body\n
 	>| .\n
 	>| QUIT\n
@@ -335,7 +194,7 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 
 @test "an LF-only session ends DATA at a dot alone on an LF line" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	>| HELO client.example\n
 	< 250 mx.test
 	>| MAIL FROM:<a@example.org>\n
@@ -359,7 +218,7 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 
 @test "DATA sent with CRLF keeps the CRLF rule after LF-only commands" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
+	@ greeting
 	>| HELO client.example\n
 	< 250 mx.test
 	>| MAIL FROM:<a@example.org>\n
@@ -381,21 +240,9 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 
 @test "an empty message is queued" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> .
 	< 250 2.0.0
 	> QUIT
@@ -406,21 +253,9 @@ SMUGGLED='MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r
 
 @test "a NUL byte in the message is kept" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> nul:\000:here
 	> \000
 	> .
@@ -437,21 +272,9 @@ HEAD8="From: <a@example.org>\nBody: 8BITMIME\n${HEAD#From: <a@example.org>\\n}"
 @test "8-bit bytes are kept, and undeclared they are labelled Body: 8BITMIME (RFC 6152 3)" {
 	[[ "$HEAD8" == 'From: <a@example.org>\nBody: 8BITMIME\nOrigin: trusted\nTo: '* ]]
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> Subject: caf\303\251
 	>
 	> \200\377\376 \351t\351
@@ -492,21 +315,9 @@ HEAD8="From: <a@example.org>\nBody: 8BITMIME\n${HEAD#From: <a@example.org>\\n}"
 
 @test "QUIT, RSET and a lone dot with spaces inside DATA are message text" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> QUIT
 	> RSET
 	>| . \r\n
@@ -564,21 +375,9 @@ HEAD8="From: <a@example.org>\nBody: 8BITMIME\n${HEAD#From: <a@example.org>\\n}"
 
 @test "two messages pipelined in one write are both queued, each with its envelope" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO client.example
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> MAIL FROM:<a@example.org>
-	< 250 2.1.0
-	> RCPT TO:<b@example.net>
-	< 250 2.1.5
-	> DATA
-	< 354 
+	@ greeting
+	@ ehlo client.example
+	@ data <a@example.org> <b@example.net>
 	> one
 	> .
 	< 250 2.0.0

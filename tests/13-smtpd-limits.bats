@@ -218,9 +218,8 @@ xs() {
 	smtpd_start
 	wait_for smtpd_replied '^220 '
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> QUIT
 	< 221 2.0.0
 	END
@@ -233,9 +232,8 @@ xs() {
 	smtpd_send 'QUIT\r\n'
 	smtpd_wait_exit
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> HELO client.example
-	< 250 mx.test
+	@ greeting
+	@ helo client.example
 	> QUIT
 	< 221 2.0.0
 	END

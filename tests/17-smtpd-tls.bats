@@ -37,7 +37,8 @@ teardown() {
 	launch_stop
 }
 
-@test "EHLO offers STARTTLS with -T, not without, and not under -E" {
+# A session whose EHLO reply offers no STARTTLS: what no -T and -E -T get.
+ehlo_without_starttls() {
 	transcript <<-'END'
 	< 220 mx.test ESMTP smtpd
 	> EHLO c
@@ -51,6 +52,10 @@ teardown() {
 	> QUIT
 	< 221 2.0.0
 	END
+}
+
+@test "EHLO offers STARTTLS with -T, not without, and not under -E" {
+	ehlo_without_starttls
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
 	< 220 mx.test ESMTP smtpd
@@ -68,32 +73,13 @@ teardown() {
 	END
 	export REMOTE_HOST=192.0.2.1
 	SMTPD_FLAGS=(-E -T "$FAKE_TLS")
-	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
-	> QUIT
-	< 221 2.0.0
-	END
+	ehlo_without_starttls
 }
 
 @test "STARTTLS: 501 5.5.4 with an argument, 502 5.5.1 without -T" {
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo c
 	> STARTTLS
 	< 502 5.5.1
 	> QUIT
@@ -101,16 +87,8 @@ teardown() {
 	END
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS now
 	< 501 5.5.4
 	> QUIT
@@ -122,16 +100,8 @@ teardown() {
 @test "STARTTLS inside a transaction, or once TLS is on, is 503 5.5.1" {
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> MAIL FROM:<a@b.example>
 	< 250 2.1.0
 	> STARTTLS
@@ -143,15 +113,8 @@ teardown() {
 	export REMOTE_HOST=192.0.2.1
 	SMTPD_FLAGS=(-E -T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250 HELP
+	@ greeting
+	@ ehlo c
 	> STARTTLS
 	< 503 5.5.1
 	> QUIT
@@ -164,16 +127,8 @@ teardown() {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$BATS_TEST_TMPDIR/no-such-program -x")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 454 4.7.0 TLS not available
 	> NOOP
@@ -187,16 +142,8 @@ teardown() {
 	export REMOTE_ADDR=192.0.2.9	# a network client (systemd's variable)
 	SMTPD_FLAGS=(-T "$FAKE_TLS one,two  three")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 220 2.0.0 Ready to start TLS
 	END
@@ -213,16 +160,8 @@ teardown() {
 @test "STARTTLS from a pipe (no network client) is 454 4.7.0, nothing run" {
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 454 4.7.0 TLS not available
 	> QUIT
@@ -246,16 +185,8 @@ REMOTE_HOST=127.0.0.1 exec "$SMTPD" -E -q "$Q" -n mx.test -l "$LOG" \
 SCRIPT
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 220 2.0.0 Ready to start TLS
 	END
@@ -269,16 +200,8 @@ SCRIPT
 	SMTPD_FLAGS=(-T "$FAKE_TLS")
 	# (what follows STARTTLS gets no reply: it never reaches a parser)
 	transcript <<-'END'
-	< 220 mx.test ESMTP smtpd
-	> EHLO c
-	< 250-mx.test
-	< 250-PIPELINING
-	< 250-SIZE 10485760
-	< 250-8BITMIME
-	< 250-ENHANCEDSTATUSCODES
-	< 250-SMTPUTF8
-	< 250-STARTTLS
-	< 250 HELP
+	@ greeting
+	@ ehlo c + STARTTLS
 	> STARTTLS
 	< 220 2.0.0 Ready to start TLS
 	> MAIL FROM:<evil@x.example>
