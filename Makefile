@@ -206,7 +206,9 @@ unit: $(UNIT_BIN) $(TEST_BIN)
 # on two cores 3 keeps them busy while suites wait on peers and timeouts,
 # more only adds load.  Suites marked "# tests/run: nspawn" (they boot a
 # machine) run one at a time, in one of the TEST_JOBS slots, from the
-# start; "serial" ones (33: it asserts a latency) alone, at the end.
+# start; "serial" ones (33: it asserts a latency) alone, at the end;
+# "noasan" ones (they drive peers through paths other suites run under
+# ASan) in the plain build only.
 TEST_JOBS ?= 3
 TEST_PREP  = test-lint test-plain test-clang test-asan fault
 test:

@@ -5,6 +5,9 @@
 # under systemd-socket-activate, on 127.0.0.1.  The test CA signs the
 # certificate and every client verifies it.  Each message is checked in
 # the queue: queued once, with ESMTPSA.
+# tests/run: noasan (the clients drive smtpd -T and -E behind stunnel,
+# 17's under ASan, and AUTH PLAIN and LOGIN with -S, 18's; under valgrind
+# it runs)
 
 load helpers
 load tls

@@ -5,6 +5,8 @@
 # through the MX lookup smtpsend makes (tests/dns/mxq -l), and each
 # receiver answers an SMTP client (python3 smtplib) as designed.
 # (Under valgrind too: 28 s; mxq's own paths are 29-dns-mx's.)
+# tests/run: noasan (it proves the test network; mxq's paths run under
+# ASan in 29-dns-mx)
 
 load helpers
 load mxnet

@@ -7,6 +7,7 @@
 # that none of their addresses is one of smtpsend's own (mx.c takes an
 # address it can bind for itself, and mail to it for a loop).
 # tests/run: novalgrind (mx.c and smtp.c run under valgrind in tests/29-dns-mx and tests/20; this one drives namespaces and peers)
+# tests/run: noasan (for the same reason: 29-dns-mx and 20 run them under ASan)
 
 load helpers
 load dns

@@ -5,6 +5,8 @@
 # tcpserver.  Each launcher gets the installed file, with only the port,
 # user and paths changed for the test, on 127.0.0.1 and a free high port.
 # tests/run: novalgrind
+# tests/run: noasan (its smtpd sessions, a message and the session cap, are
+# 10-14's and 30's, which run under ASan; the rest is launchers and units)
 
 load helpers
 load tls

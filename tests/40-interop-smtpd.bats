@@ -6,6 +6,8 @@
 
 # A long suite: tests/run starts it first.
 # tests/run: early
+# tests/run: noasan (the peers drive smtpd's commands, DATA, 8BITMIME,
+# SMTPUTF8 and SIZE, which 10-14 run under ASan; under valgrind it runs)
 
 load helpers
 

@@ -13,6 +13,9 @@
 # Postfix adds; every failure must leave the message queued as it was,
 # exit 75 and say why in words.  The last test runs the whole chain
 # smtpd -> queue -> smtpsend -> Postfix.
+# tests/run: noasan (STARTTLS, smtps://, AUTH, failover, -k and every
+# certificate failure are 22's under ASan, against tests/fakerelay;
+# under valgrind it runs)
 
 load helpers
 

@@ -16,6 +16,7 @@
 # $BATS_FILE_TMPDIR/q.
 # tests/run: novalgrind (the C paths, smtpd's SMTPUTF8, sendmail's UTF-8
 # addresses and smtpsend's 5.6.7, run under valgrind in tests/40, 70, 28)
+# tests/run: noasan (the same paths run under ASan in 10, 11, 70 and 28)
 
 load helpers
 

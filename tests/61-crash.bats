@@ -21,6 +21,8 @@
 
 # A long suite (about 40 s): tests/run starts it first.
 # tests/run: early
+# tests/run: noasan (the paths SIGKILL interrupts are 12's and 20's, run
+# under ASan there; what this suite proves is on disk; under valgrind it runs)
 
 load helpers
 load workers

@@ -26,7 +26,8 @@
 #                       the package of the commit before TOP's HEAD (the
 #                       "previous" package of the upgrade test): that
 #                       commit's tree (git archive) built with its own
-#                       make deb in a directory of its own, removed
+#                       make deb in a directory of its own (without
+#                       lintian and -dbgsym), removed
 #                       after; cached under $SD_CACHE keyed on the
 #                       commit.  When its changelog gives no version
 #                       lower than VERSION (the new package's; a commit
@@ -103,10 +104,18 @@ deb_previous() {
 	t0=$SECONDS
 	if [ ! -f "$cache" ]; then
 		dir=$(mktemp -d) || return 1
-		git -C "$top" archive --format=tar "$commit" |
-		    tar -C "$dir" -xf - &&
-		    make -s -C "$dir" deb >"$dir/make-deb.out" 2>&1 &&
-		    cp "$dir"/build/deb/smtpq_*.deb "$cache.new" &&
+		# Only the package to upgrade from: lintian's verdict on that
+		# commit was its own test run's (here a lintian that passes
+		# all: some 6 s of CPU saved), and no -dbgsym package.
+		mkdir "$dir/src" "$dir/bin" &&
+		    printf '#!/bin/sh\nexit 0\n' >"$dir/bin/lintian" &&
+		    chmod +x "$dir/bin/lintian" &&
+		    git -C "$top" archive --format=tar "$commit" |
+		    tar -C "$dir/src" -xf - &&
+		    PATH=$dir/bin:$PATH \
+		    DEB_BUILD_OPTIONS="parallel=2 noautodbgsym" \
+		    make -s -C "$dir/src" deb >"$dir/make-deb.out" 2>&1 &&
+		    cp "$dir"/src/build/deb/smtpq_*.deb "$cache.new" &&
 		    mv "$cache.new" "$cache"
 		rc=$?
 		[ "$rc" -eq 0 ] || { echo "make deb of $commit failed:" >&2

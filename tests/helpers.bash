@@ -49,6 +49,10 @@ fail_or_skip() {
 	skip "$1"
 }
 
+# sleep as a builtin (Debian's bash-builtins, in .ci/packages), when there:
+# each poll of the waits here forked /bin/sleep, some 10 ms of CPU.
+enable -f /usr/lib/bash/sleep sleep 2>/dev/null || true
+
 # Waits (bounded, default 10 s) until a command succeeds.
 wait_for() {
 	local tries=$(( ${WAIT_SECONDS:-10} * 20 ))

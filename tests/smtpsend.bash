@@ -35,7 +35,7 @@ relay_stop() {
 # A queue file name for a message that arrived $1 seconds ago (default
 # 0), made unique by $2 (default 1).
 qname() {
-	printf '%d.M%06dP1.test\n' $(( $(date +%s) - ${1:-0} )) "${2:-1}"
+	printf '%d.M%06dP1.test\n' $((EPOCHSECONDS - ${1:-0})) "${2:-1}"
 }
 
 # smtpsend

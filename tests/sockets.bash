@@ -8,7 +8,12 @@
 # descriptors or a few lines of Python (stdlib only) where one write
 # matters.  Every wait is bounded by WAIT_SECONDS (default 10).
 
-PYTHON=${PYTHON:-$(command -v /usr/bin/python3 python3 | head -n 1)}
+# Debian's python3 before any other on PATH (a pyenv shim costs a bash
+# script per call); no subshell: this runs for every test.
+if [ -z "${PYTHON:-}" ]; then
+	PYTHON=python3
+	[ ! -x /usr/bin/python3 ] || PYTHON=/usr/bin/python3
+fi
 LAUNCHER_OUT="$BATS_TEST_TMPDIR/launcher.out"
 
 # Prints a TCP port on $1 (127.0.0.1 or ::1) that nothing listens on now.
