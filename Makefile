@@ -582,7 +582,7 @@ $(FUZZ_RUNS): fuzz-run-%: build/fuzz/%
 # exist): cppcheck, then clang-tidy with the checks in .clang-tidy; any
 # finding fails.  cppcheck suppressions, and why:
 #   variableScope                   KNF declares locals at the top of a
-#                                   block (STYLE.md), which this flags
+#                                   block (style(9)), which this flags
 #   readdirCalled                   advises readdir_r, deprecated by glibc
 #                                   and POSIX; no directory stream is
 #                                   read by two threads (smtpsend's only
@@ -636,7 +636,7 @@ $(FAULT_DIR)/smtpd/smtpd $(FAULT_DIR)/smtpsend/smtpsend: $(FAULT_OBJ) Makefile
 
 .PHONY: fault
 
-# Benchmarks (issue 7): ours against a private Postfix instance on
+# Benchmarks: ours against a private Postfix instance on
 # 127.0.0.1, one table with ratios and targets (reported, not asserted).
 # Needs root; installs its peers with apt-get when missing.  Never part of
 # "make test".  BENCH_QUICK=1: CI's smoke run, every row at the fewest
@@ -667,7 +667,7 @@ bench: all $(BENCH_BIN)
 	SMTPD_BUILD='$(SMTPD_LIBC)$(if $(SMTPD_STATIC), $(SMTPD_STATIC), dynamic)' \
 	    tests/bench/run . build/bench
 
-# Only direct delivery to the world against Postfix (issue 24; part of
+# Only direct delivery to the world against Postfix (part of
 # "make bench"): tests/bench/world.  BENCH_QUICK=1: 40 messages.
 bench-world: all build/bench/treecpu
 	tests/bench/world . build/bench
