@@ -292,8 +292,9 @@ void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t sig_term;
 
 /* Catches SIGTERM (and SIGINT, SIGHUP) into sig_term and blocks them; they
- * are let through only inside sig_wait() (a struct line or out with
- * stop_on_signal waiting, sig_sleep()), so a signal never cuts a write or a
+ * are let through only inside sig_wait_any() (sig_wait(): a struct line
+ * or out with stop_on_signal waiting, sig_sleep(); smtpsend's pool parent
+ * and its -w wait on the FIFO), so a signal never cuts a write or a
  * commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
@@ -304,6 +305,23 @@ void	sig_reset(void);
  * through.  0, or -1 with errno ETIMEDOUT, EINTR (a SIGTERM) or select's;
  * a due already past times out without looking at fd. */
 int	sig_wait(int fd, int is_write, long long due, int is_stoppable);
+/* What a sig_wait_any() does with the signals sig_init() blocks. */
+enum sig_how {
+	WAIT_BLOCKED,	/* kept out: only the descriptors or due end it */
+	WAIT_STOP,	/* let in: a SIGTERM, caught now or before, ends it */
+	WAIT_NEXT	/* let in: the next caught signal ends it, not one
+			 * caught before (a pool parent still waiting for its
+			 * workers after SIGTERM) */
+};
+#define WAIT_NOW	(-1LL)	/* a due (any below 0): look once, no wait */
+/* sig_wait() for the nfds (at most FD_SETSIZE) descriptors in fds (-1:
+ * an empty place): waits until one is ready to read (or, is_write, to
+ * write), until due (WAIT_NOW, 0: no bound) or a signal as how says; with
+ * ready, sets ready[i] to whether fds[i] is.  The count ready, or -1 with
+ * errno ETIMEDOUT, EINTR (a signal), EMFILE (a descriptor at or over
+ * FD_SETSIZE), EINVAL or select's. */
+int	sig_wait_any(const int *fds, size_t nfds, int is_write, long long due,
+	    enum sig_how how, unsigned char *ready);
 
 /* prog.c: helper programs ------------------------------------------------ */
 
