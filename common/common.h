@@ -1,10 +1,14 @@
 /*
- * common.h: what smtpd and smtpsend share.
+ * common.h: what smtpd, sendmail, smtpsend and smtpqctl share.
  *
  * One header for all of common/, grouped by the file that implements each
  * part; the prefix of a function names its file (line_read() is in line.c).
- * Every limit either program enforces is defined here, next to the reply
- * that enforcing it produces.
+ * The limits here are the RFCs' bounds (with their sections), what more
+ * than one program enforces or reads (queue names, defaults they share,
+ * exit codes) and those of common/'s own parts, each next to the reply
+ * that enforcing it produces.  A policy only one program has (smtpd's
+ * error, junk and AUTH limits, its -r, -L and -c defaults) is in that
+ * program's header, next to its options.
  */
 #ifndef COMMON_H
 #define COMMON_H
@@ -29,44 +33,10 @@
 /* smtpsend keeps at most this much text of one multi-line reply. */
 #define REPLY_TEXT_MAX		2048
 
-/* Client errors in one session before "421 4.7.0 Too many errors" and exit
- * (Postfix's smtpd_hard_error_limit). */
-#define SMTP_ERRORS_MAX		20
-
-/* RFC 4954 4: a failed AUTH is answered "535 5.7.8" only after this many
- * seconds, and counts as an error; the AUTH_FAILURES_MAXth failure in a
- * session is followed by "421 4.7.0 Too many authentication failures". */
-#define AUTH_FAIL_DELAY		1
-#define AUTH_FAILURES_MAX	3
-
-/* Issue 22 item 7, smtpd/authlimit.c: failures across sessions, as leaky
- * buckets.  A client network (/24, /64) holds AUTH_NET_FAILURES and
- * forgets one each AUTH_NET_LEAK seconds (10 an hour: a stale password in
- * a mail client retrying every 10 minutes never fills it); a user name
- * AUTH_USER_FAILURES, one each AUTH_USER_LEAK s (30 an hour, from
- * everywhere).  A full bucket: "454 4.7.0 Too many authentication
- * failures" with no check.  The 535's delay is one second per failure in
- * the fuller bucket, up to AUTH_DELAY_MAX.  At most AUTH_CHECKS_PER_SECOND
- * checker runs a second on the host; a check waits up to AUTH_CHECK_WAIT
- * s for one, then 454 4.7.0. */
-#define AUTH_NET_FAILURES	10
-#define AUTH_NET_LEAK		360
-#define AUTH_USER_FAILURES	30
-#define AUTH_USER_LEAK		120
-#define AUTH_DELAY_MAX		5
-#define AUTH_CHECKS_PER_SECOND	10
-#define AUTH_CHECK_WAIT		2
-
 /* RFC 5321 4.5.3.1.8: at least 100 recipients; the one after the last gets
  * "452 4.5.3 Too many recipients".  smtpsend refuses a queue file listing
  * more as damaged. */
 #define RCPT_MAX		100
-
-/* Those 452s are not the client's errors (RFC 5321 4.5.3.1.10: it goes on
- * with the accepted ones); only this many past RCPT_MAX in one transaction
- * are free, each one more counts towards SMTP_ERRORS_MAX (Postfix's
- * smtpd_recipient_overshoot_limit). */
-#define RCPT_OVERSHOOT_MAX	1000
 
 /* RFC 5321 4.5.3.1.3: a path is 256 octets including the angle brackets;
  * local part 64 (4.5.3.1.1), domain 255 (4.5.3.1.2).  Longer: 501. */
@@ -74,49 +44,19 @@
 #define ADDR_LOCAL_MAX		64
 #define ADDR_DOMAIN_MAX		255
 
-/* Default message size (-s); over it "552 5.3.4 Message size exceeds fixed
- * limit", at MAIL (SIZE=) or after the final dot. */
+/* Default message size (smtpd -s, sendmail); over it "552 5.3.4 Message
+ * size exceeds fixed limit", at MAIL (SIZE=) or after the final dot. */
 #define SIZE_DEFAULT		(10UL * 1024 * 1024)
 
-/* Default timeout (-t) in seconds: a command line must be complete this
- * long after smtpd starts to wait for it; then "421 4.4.2 ... timeout". */
+/* Default timeout (smtpd -t, smtpsend -t) in seconds: a command line must
+ * be complete this long after smtpd starts to wait for it; then "421
+ * 4.4.2 ... timeout".  smtpsend bounds each wait for the relay by it. */
 #define TIMEOUT_DEFAULT		300
 
-/* Default minimum DATA rate (-r) in bytes a second: each read in DATA
- * moves the deadline on by its bytes / rate, at most -t ahead (Postfix's
- * smtpd_min_data_rate); slower: "421 4.4.2 ... timeout". */
-#define DATA_RATE_DEFAULT	500
-
-/* Default session lifetime (-L) in seconds; then "421 4.4.2 ... session
- * too long", in a command or in DATA. */
-#define LIFETIME_DEFAULT	3600
-
-/* NOOP, RSET and HELP in a session (since the last queued message) that
- * are free; each one more counts towards SMTP_ERRORS_MAX (Postfix's
- * smtpd_junk_command_limit). */
-#define JUNK_MAX		100
-
-/* Default sessions at once per queue (-c); the one over the cap gets
- * "421 4.3.2 ... Service not available".  A Postfix client opens up to 20
- * at once to one destination (default_destination_concurrency_limit);
- * 30 takes those and leaves room for others, and the units' per-source
- * caps (20) keep one client from taking all of them. */
-#define SESSIONS_DEFAULT	30
-
-/* Free space the queue's file system must keep (-m; default: twice -s),
- * plus the message's SIZE=, checked at MAIL; less: "452 4.3.1
- * Insufficient system storage" (Postfix's queue_minfree). */
+/* Free space the queue's file system must keep (smtpd -m, sendmail;
+ * default: twice -s), plus the message's SIZE=, checked at MAIL; less:
+ * "452 4.3.1 Insufficient system storage" (Postfix's queue_minfree). */
 #define MINFREE_SIZES		2
-
-/* Messages in one session from a client neither trusted nor
- * authenticated; MAIL after them gets "421 4.7.0 ... too many messages"
- * and the session ends (a new one may go on).  It bounds what one
- * connection of an abuser can queue, and no standard MTA's batching
- * meets it: Exim's own server limit is 1,000 (smtp_accept_max_per_
- * connection), Postfix has none.  Trusted and authenticated clients have
- * no cap (100 held Postfix and Exim backlogs for 10-24 minutes); -L still
- * ends every session. */
-#define MESSAGES_MAX		1000
 
 /* Host names we print (-n, HELO argument kept for Received:). */
 #define HOST_MAX		255
@@ -125,8 +65,7 @@
  * its CRLF; a longer one is broken there (sendmail, smtpsend's body). */
 #define TEXT_LINE_MAX		998
 
-/* AUTH's user name and password (smtpd's SASL, smtpsend -a's secrets). */
-#define AUTH_USER_MAX		255
+/* AUTH's password (smtpd's SASL, smtpsend -a's secrets). */
 #define AUTH_PASS_MAX		255
 
 /* -d given more often (smtpd, smtpsend): usage error. */
@@ -292,8 +231,9 @@ void	log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t sig_term;
 
 /* Catches SIGTERM (and SIGINT, SIGHUP) into sig_term and blocks them; they
- * are let through only inside sig_wait() (a struct line or out with
- * stop_on_signal waiting, sig_sleep()), so a signal never cuts a write or a
+ * are let through only inside sig_wait_any() (sig_wait(): a struct line
+ * or out with stop_on_signal waiting, sig_sleep(); smtpsend's pool parent
+ * and its -w wait on the FIFO), so a signal never cuts a write or a
  * commit. */
 void	sig_init(void);
 void	sig_sleep(unsigned seconds);
@@ -304,6 +244,23 @@ void	sig_reset(void);
  * through.  0, or -1 with errno ETIMEDOUT, EINTR (a SIGTERM) or select's;
  * a due already past times out without looking at fd. */
 int	sig_wait(int fd, int is_write, long long due, int is_stoppable);
+/* What a sig_wait_any() does with the signals sig_init() blocks. */
+enum sig_how {
+	WAIT_BLOCKED,	/* kept out: only the descriptors or due end it */
+	WAIT_STOP,	/* let in: a SIGTERM, caught now or before, ends it */
+	WAIT_NEXT	/* let in: the next caught signal ends it, not one
+			 * caught before (a pool parent still waiting for its
+			 * workers after SIGTERM) */
+};
+#define WAIT_NOW	(-1LL)	/* a due (any below 0): look once, no wait */
+/* sig_wait() for the nfds (at most FD_SETSIZE) descriptors in fds (-1:
+ * an empty place): waits until one is ready to read (or, is_write, to
+ * write), until due (WAIT_NOW, 0: no bound) or a signal as how says; with
+ * ready, sets ready[i] to whether fds[i] is.  The count ready, or -1 with
+ * errno ETIMEDOUT, EINTR (a signal), EMFILE (a descriptor at or over
+ * FD_SETSIZE), EINVAL or select's. */
+int	sig_wait_any(const int *fds, size_t nfds, int is_write, long long due,
+	    enum sig_how how, unsigned char *ready);
 
 /* prog.c: helper programs ------------------------------------------------ */
 

@@ -1,10 +1,12 @@
 /*
  * sig.c: SIGTERM, SIGINT and SIGHUP become the flag sig_term.
  *
- * The signals stay blocked except inside sig_wait()'s pselect() (line_fill()
- * and out_flush() with stop_on_signal, a connect, a lookup, sig_sleep()),
- * so they can only end a wait for input, for room or a pause, never a
- * write, an fsync or a rename half way.
+ * The signals stay blocked except inside sig_wait_any()'s pselect()
+ * (through sig_wait(): line_fill() and out_flush() with stop_on_signal, a
+ * connect, a lookup, sig_sleep(); and smtpsend's pool parent waiting on
+ * its workers, its -w wait on the trigger FIFO), so they can only end a
+ * wait for input, for room or a pause, never a write, an fsync or a
+ * rename half way.
  */
 #include <sys/select.h>
 
@@ -56,23 +58,47 @@ sig_sleep(unsigned seconds)
 int
 sig_wait(int fd, int is_write, long long due, int is_stoppable)
 {
+	return sig_wait_any(&fd, 1, is_write, due,
+	    is_stoppable ? WAIT_STOP : WAIT_BLOCKED, NULL) == -1 ? -1 : 0;
+}
+
+/*
+ * The one pselect(): with WAIT_STOP or WAIT_NEXT the empty mask lets the
+ * signals sig_init() blocks in for its duration only.  The sets are made
+ * again before each call (pselect() leaves them undefined on EINTR), and
+ * every descriptor is checked against FD_SETSIZE first: FD_SET() beyond
+ * it writes past the set.
+ */
+int
+sig_wait_any(const int *fds, size_t nfds, int is_write, long long due,
+    enum sig_how how, unsigned char *ready)
+{
 	struct timespec ts = { 0, 0 };
 	long long left;
 	sigset_t none;
-	fd_set fds;
-	int rc;
+	fd_set set;
+	size_t i;
+	int maxfd = -1, rc;
 
-	if (fd >= FD_SETSIZE) {
-		errno = EMFILE;
+	if (nfds > FD_SETSIZE) {
+		errno = EINVAL;
 		return -1;
+	}
+	for (i = 0; i < nfds; i++) {
+		if (fds[i] >= FD_SETSIZE) {
+			errno = EMFILE;
+			return -1;
+		}
+		if (fds[i] > maxfd)
+			maxfd = fds[i];
 	}
 	sigemptyset(&none);
 	for (;;) {
-		if (is_stoppable && sig_term) {
+		if (how == WAIT_STOP && sig_term) {
 			errno = EINTR;
 			return -1;
 		}
-		if (due != 0) {
+		if (due > 0) {
 			if ((left = due - line_now()) <= 0) {
 				errno = ETIMEDOUT;
 				return -1;
@@ -80,17 +106,29 @@ sig_wait(int fd, int is_write, long long due, int is_stoppable)
 			ts.tv_sec = (time_t)(left / 1000000000LL);
 			ts.tv_nsec = (long)(left % 1000000000LL);
 		}
-		FD_ZERO(&fds);
-		if (fd >= 0)
-			FD_SET(fd, &fds);
-		rc = pselect(fd + 1, fd >= 0 && !is_write ? &fds : NULL,
-		    fd >= 0 && is_write ? &fds : NULL, NULL,
-		    due != 0 ? &ts : NULL, is_stoppable ? &none : NULL);
+		FD_ZERO(&set);
+		for (i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				FD_SET(fds[i], &set);
+		rc = pselect(maxfd + 1, maxfd >= 0 && !is_write ? &set : NULL,
+		    maxfd >= 0 && is_write ? &set : NULL, NULL,
+		    due != 0 ? &ts : NULL, how != WAIT_BLOCKED ? &none : NULL);
+		if (rc > 0) {
+			for (i = 0; ready != NULL && i < nfds; i++)
+				ready[i] = fds[i] >= 0 &&
+				    FD_ISSET(fds[i], &set);
+			return rc;
+		}
 		if (rc == -1 && errno != EINTR)
 			return -1;
-		if (rc > 0)
-			return 0;
-		/* 0: the deadline, checked above; EINTR: a signal. */
+		if (rc == 0 && due < 0) {	/* WAIT_NOW: looked once */
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (rc == -1 && how == WAIT_NEXT)
+			return -1;		/* EINTR */
+		/* 0: the deadline, checked above; EINTR: a signal, sig_term
+		 * checked above. */
 	}
 }
 

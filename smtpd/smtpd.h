@@ -55,8 +55,26 @@ int	starttls_exec(struct line *, struct out *, char *const argv[],
 	    const char *peer);
 void	starttls_guard_stderr(int argc, char **argv, const char *optstring);
 
-/* authlimit.c: AUTH failures across sessions, in QUEUE/auth/failures
- * (limits in common.h, by AUTH_FAIL_DELAY) */
+/* authlimit.c: AUTH failures across sessions, in QUEUE/auth/failures.
+ *
+ * Failures are kept as leaky buckets.  A client network (/24, /64)
+ * holds AUTH_NET_FAILURES and forgets one each AUTH_NET_LEAK seconds (10
+ * an hour: a stale password in a mail client retrying every 10 minutes
+ * never fills it); a user name AUTH_USER_FAILURES, one each
+ * AUTH_USER_LEAK s (30 an hour, from everywhere).  A full bucket: "454
+ * 4.7.0 Too many authentication failures" with no check.  The 535's
+ * delay is one second per failure in the fuller bucket, up to
+ * AUTH_DELAY_MAX.  At most AUTH_CHECKS_PER_SECOND checker runs a second
+ * on the host; a check waits up to AUTH_CHECK_WAIT s for one, then 454
+ * 4.7.0. */
+#define AUTH_NET_FAILURES	10
+#define AUTH_NET_LEAK		360
+#define AUTH_USER_FAILURES	30
+#define AUTH_USER_LEAK		120
+#define AUTH_DELAY_MAX		5
+#define AUTH_CHECKS_PER_SECOND	10
+#define AUTH_CHECK_WAIT		2
+
 #define AUTHLIMIT_SLOTS		1024	/* records: the file is 98400 bytes */
 #define AUTHLIMIT_RECORD	96	/* bytes a record, LF included */
 #define AUTHLIMIT_KEY_MAX	64	/* a longer user name is cut */
@@ -97,8 +115,27 @@ unsigned authlimit_settle(struct authlimit *, int code);
 #define PROXY_DEADLINE		10	/* seconds for the header (or -t) */
 #define PROXY_V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
 
-/* smtpd.c: the configuration, set once by options() and read-only after */
+/* smtpd.c: the configuration, set once by options() and read-only after;
+ * session_defaults() sets what no option gives (with SIZE_DEFAULT,
+ * TIMEOUT_DEFAULT and MINFREE_SIZES, common.h's: sendmail or smtpsend
+ * share them). */
 #define NETWORKS_MAX	64	/* -R likewise */
+
+/* -r, the minimum DATA rate in bytes a second: each read in DATA moves
+ * the deadline on by its bytes / rate, at most -t ahead (Postfix's
+ * smtpd_min_data_rate); slower: "421 4.4.2 ... timeout". */
+#define DATA_RATE_DEFAULT	500
+
+/* -L, the session lifetime in seconds; then "421 4.4.2 ... session too
+ * long", in a command or in DATA. */
+#define LIFETIME_DEFAULT	3600
+
+/* -c, sessions at once per queue; the one over the cap gets "421 4.3.2
+ * ... Service not available".  A Postfix client opens up to 20 at once to
+ * one destination (default_destination_concurrency_limit); 30 takes those
+ * and leaves room for others, and the units' per-source caps (20) keep
+ * one client from taking all of them. */
+#define SESSIONS_DEFAULT	30
 
 struct config {
 	const char	*queue_dir;		/* -q */
@@ -131,7 +168,24 @@ enum state {
 	ST_DATA		/* reading the message */
 };
 
-/* txn.c: the envelope MAIL and RCPT build, and the file DATA writes */
+/* txn.c: the envelope MAIL and RCPT build, and the file DATA writes.
+ *
+ * RCPT_MAX's 452s are not the client's errors (RFC 5321 4.5.3.1.10: it
+ * goes on with the accepted ones); only this many past RCPT_MAX in one
+ * transaction are free, each one more counts towards SMTP_ERRORS_MAX
+ * (Postfix's smtpd_recipient_overshoot_limit). */
+#define RCPT_OVERSHOOT_MAX	1000
+
+/* Messages in one session from a client neither trusted nor
+ * authenticated; MAIL after them gets "421 4.7.0 ... too many messages"
+ * and the session ends (a new one may go on).  It bounds what one
+ * connection of an abuser can queue, and no standard MTA's batching
+ * meets it: Exim's own server limit is 1,000 (smtp_accept_max_per_
+ * connection), Postfix has none.  Trusted and authenticated clients have
+ * no cap (100 held Postfix and Exim backlogs for 10-24 minutes); -L still
+ * ends every session. */
+#define MESSAGES_MAX		1000
+
 struct txn {
 	char		 sender[ADDR_MAX + 1];
 	int		 is_8bitmime;
@@ -142,6 +196,25 @@ struct txn {
 	unsigned	 overshoot;	/* RCPTs past RCPT_MAX */
 	struct out	 qout;		/* the queue file being written */
 };
+
+/* Client errors in one session before "421 4.7.0 Too many errors" and exit
+ * (Postfix's smtpd_hard_error_limit). */
+#define SMTP_ERRORS_MAX		20
+
+/* NOOP, RSET and HELP in a session (since the last queued message) that
+ * are free; each one more counts towards SMTP_ERRORS_MAX (Postfix's
+ * smtpd_junk_command_limit). */
+#define JUNK_MAX		100
+
+/* RFC 4954 4: a failed AUTH is answered "535 5.7.8" only after this many
+ * seconds, and counts as an error; the AUTH_FAILURES_MAXth failure in a
+ * session is followed by "421 4.7.0 Too many authentication failures". */
+#define AUTH_FAIL_DELAY		1
+#define AUTH_FAILURES_MAX	3
+
+/* Octets of an AUTH user name (RFC 4954 sets no bound); the password's,
+ * AUTH_PASS_MAX, is common.h's: smtpsend -a sends one. */
+#define AUTH_USER_MAX		255
 
 /*
  * session.c: one SMTP session, everything it knows, as OpenSMTPD's

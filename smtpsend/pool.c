@@ -96,7 +96,7 @@ static int pool_grow(void);
 void
 pool_config(unsigned j, unsigned jd)
 {
-	jobs = j;
+	jobs = j <= POOL_JOBS_MAX ? j : POOL_JOBS_MAX;	/* pool_wait() */
 	per_dest = jd;
 }
 
@@ -577,40 +577,32 @@ pool_forward(void)
 static int
 pool_wait(long long deadline)
 {
-	struct timespec ts, *tsp = NULL;
-	sigset_t none;
-	fd_set rd;
-	unsigned i;
-	long long now;
-	int maxfd = -1, n;
+	int fds[POOL_JOBS_MAX];
+	unsigned char ready[POOL_JOBS_MAX];
+	unsigned i, nw = nworkers;	/* at most POOL_JOBS_MAX */
+	int n = 0;
 
 	pool_forward();
-	FD_ZERO(&rd);
-	for (i = 0; i < nworkers; i++)
-		if (workers[i].pid != -1 && workers[i].fd < FD_SETSIZE) {
-			FD_SET(workers[i].fd, &rd);
-			if (workers[i].fd > maxfd)
-				maxfd = workers[i].fd;
-		}
-	if (maxfd == -1)
+	for (i = 0; i < nw; i++) {
+		fds[i] = workers[i].pid != -1 ? workers[i].fd : -1;
+		if (fds[i] != -1)
+			n++;
+	}
+	if (n == 0)
 		return 0;
 	if (sig_term && (deadline == 0 || deadline > term_deadline))
 		deadline = term_deadline;
-	if (deadline != 0) {
-		if ((now = line_now()) >= deadline)
-			return -1;
-		ts.tv_sec = (time_t)((deadline - now) / 1000000000LL);
-		ts.tv_nsec = (long)((deadline - now) % 1000000000LL);
-		tsp = &ts;
-	}
-	sigemptyset(&none);
-	if ((n = pselect(maxfd + 1, &rd, NULL, NULL, tsp, &none)) == -1) {
-		if (errno != EINTR)
+	if (deadline != 0 && line_now() >= deadline)
+		return -1;
+	/* WAIT_NEXT: after a SIGTERM we still wait for the workers' last
+	 * words, and each new signal comes back here to be passed on. */
+	if (sig_wait_any(fds, nw, 0, deadline, WAIT_NEXT, ready) == -1) {
+		if (errno != EINTR && errno != ETIMEDOUT)
 			log_error("result=error: pselect: %s", strerror(errno));
 		return 0;
 	}
-	for (i = 0; i < nworkers && n > 0; i++)
-		if (workers[i].pid != -1 && FD_ISSET(workers[i].fd, &rd) &&
+	for (i = 0; i < nw; i++)
+		if (fds[i] != -1 && ready[i] && workers[i].pid != -1 &&
 		    pool_read(&workers[i]) == -1) {
 			pool_lost(&workers[i]);
 			if (!sig_term && !is_stopping)	/* in its place */

@@ -150,8 +150,7 @@ trigger_drain(void)
 static void
 trigger_gap(int is_storm)
 {
-	struct timespec now, ts;
-	sigset_t none;
+	struct timespec now;
 	long ms;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
@@ -159,10 +158,8 @@ trigger_gap(int is_storm)
 	ms = (long)(now.tv_sec - trigger_last.tv_sec) * 1000 +
 	    (now.tv_nsec - trigger_last.tv_nsec) / 1000000;
 	if (is_storm && ms >= 0 && ms < TRIGGER_GAP_MS) {
-		sigemptyset(&none);
-		ts.tv_sec = 0;
-		ts.tv_nsec = (TRIGGER_GAP_MS - ms) * 1000000L;
-		(void)pselect(0, NULL, NULL, NULL, &ts, &none);
+		(void)sig_wait_any(NULL, 0, 0, line_now() +
+		    (TRIGGER_GAP_MS - ms) * 1000000LL, WAIT_STOP, NULL);
 		if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
 			return;
 	}
@@ -173,9 +170,7 @@ trigger_gap(int is_storm)
 void
 trigger_wait(unsigned seconds)
 {
-	struct timespec ts;
-	sigset_t none;
-	fd_set rd;
+	sigset_t pending;
 	int n, is_storm;
 
 	if (trigger_rd == -1) {
@@ -184,22 +179,14 @@ trigger_wait(unsigned seconds)
 	}
 	if (sig_term)
 		return;
-	sigemptyset(&none);
 	/* First a look without waiting: pokes already there came during
 	 * the run. */
-	ts.tv_sec = 0;
-	ts.tv_nsec = 0;
-	FD_ZERO(&rd);
-	FD_SET(trigger_rd, &rd);
-	n = pselect(trigger_rd + 1, &rd, NULL, NULL, &ts, &none);
+	n = sig_wait_any(&trigger_rd, 1, 0, WAIT_NOW, WAIT_STOP, NULL);
 	is_storm = n > 0;
-	if (n == 0) {
-		ts.tv_sec = seconds;
-		FD_ZERO(&rd);
-		FD_SET(trigger_rd, &rd);
-		n = pselect(trigger_rd + 1, &rd, NULL, NULL, &ts, &none);
-	}
-	if (n == -1 && errno != EINTR) {
+	if (n == -1 && errno == ETIMEDOUT)
+		n = sig_wait_any(&trigger_rd, 1, 0, line_now() +
+		    seconds * 1000000000LL, WAIT_STOP, NULL);
+	if (n == -1 && errno != EINTR && errno != ETIMEDOUT) {
 		log_error("trigger=%s result=error: unable to wait: %s; waits "
 		    "last the -w interval", QUEUE_TRIGGER, strerror(errno));
 		trigger_close();
@@ -212,9 +199,9 @@ trigger_wait(unsigned seconds)
 		/* A pselect() that finds the FIFO ready at once returns
 		 * without taking a pending signal: under a steady stream of
 		 * pokes SIGTERM would never get in. */
-		if (sigpending(&none) == 0 && (sigismember(&none, SIGTERM) ==
-		    1 || sigismember(&none, SIGINT) == 1 ||
-		    sigismember(&none, SIGHUP) == 1))
+		if (sigpending(&pending) == 0 && (sigismember(&pending,
+		    SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1 ||
+		    sigismember(&pending, SIGHUP) == 1))
 			sig_term = 1;
 	}
 }

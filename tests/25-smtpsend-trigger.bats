@@ -170,6 +170,23 @@ print(n, int((time.monotonic() - start) * 1000))
 	[ $(( $(runs) - after )) -le 1 ]
 }
 
+@test "SIGTERM ends an idle -w wait on the FIFO within a second, exit 0" {
+	local rc=0 t0 ms
+	sender_waiting
+	# The first run has begun and finds nothing: then it waits on the
+	# FIFO (interval 1h).  A signal that comes during the run stays
+	# blocked until that wait, so either way only the wait letting it in
+	# ends smtpsend.
+	t0=$(now_ms)
+	kill -TERM "$BG_PID"
+	WAIT_SECONDS=$((2 * SLOWDOWN)) wait_for sh -c '! kill -0 "$1" 2>/dev/null || ps -o stat= -p "$1" | grep -q Z' _ "$BG_PID"
+	ms=$(( $(now_ms) - t0 ))
+	echo "ended $ms ms after SIGTERM" >&2
+	wait "$BG_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ "$ms" -lt $((1000 * SLOWDOWN)) ]
+}
+
 @test "SIGTERM ends -w during a steady stream of pokes" {
 	local rc=0 poker
 	sender_waiting
