@@ -6,6 +6,7 @@
 
 # A long suite: tests/run starts it first.
 # tests/run: early
+# tests/run: novalgrind (the smtpd paths its clients take, pipelining, 8BITMIME, SMTPUTF8, SIZE, a refused relay, big messages, many messages a session, run under valgrind in tests/10-14 and 51, under systemd-socket-activate in tests/19 and 52; this one drives peers, and its 40 sessions at once cost memcheck 30 s of CPU)
 
 load helpers
 

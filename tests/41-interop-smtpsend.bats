@@ -15,7 +15,7 @@
 
 # A long suite: tests/run starts it first.
 # tests/run: early
-# tests/run: novalgrind (smtp.c's paths here, every reply class at MAIL, RCPT, DATA and the dot, drops, 421, EHLO refused, no PIPELINING or 8BITMIME, SIZE, messages per connection, bounces, run under valgrind in tests/20, 21 and 28 against tests/fakerelay; the chain's smtpd in tests/40; this one drives Postfix and smtp-sink)
+# tests/run: novalgrind (smtp.c's paths here, every reply class at MAIL, RCPT, DATA and the dot, drops, 421, EHLO refused, no PIPELINING or 8BITMIME, SIZE, messages per connection, bounces, run under valgrind in tests/20, 21 and 28 against tests/fakerelay; the chain's smtpd in tests/10-14, 19 and 52; this one drives Postfix and smtp-sink)
 
 load helpers
 
