@@ -251,6 +251,16 @@ RELAY	  ?=
 #   35-readme  runs the README's quick starts in containers, the top
 #       build installed there, as 32 and 33 do
 #   80-ci-install  runs no binary of ours
+#   41-interop-smtpsend  drives Postfix and smtp-sink; smtp.c's paths
+#       there (each reply class at each command, drops, no PIPELINING or
+#       8BITMIME, SIZE, bounces) run under valgrind in 20, 21 and 28
+#   40-interop-smtpd  drives clients through smtpd paths (pipelining,
+#       8BITMIME, SMTPUTF8, SIZE, big messages) that 10-14, 51 run under
+#       valgrind, and systemd-socket-activate's sessions 19 and 52 do
+# Within suites, runs memcheck would see nothing new in run without it
+# (60's killed runs and smtpsend's run after a failed call, 51's idle
+# sessions; the suites say why): each process costs some 0.7 s of CPU
+# to start there, and tests/run prints how many each suite ran.
 VALGRIND_JOBS ?= 3
 valgrind: all fault
 	$(MAKE) O=build/vg SMTPD_LIBC=glibc SMTPD_STATIC= all unit
