@@ -253,22 +253,28 @@ PY
 # The session cap (-c): a standard Postfix client's 20 connections fit.
 
 @test "by default 30 sessions at once are greeted (a Postfix client's 20 fit) and the 31st gets 421 4.3.2" {
-	run "$PYTHON" - "$SMTPD" "$Q" "$LOG" "$SLOWDOWN" <<'PY'
+	# The 30 that hold the slots are the build's smtpd itself, not under
+	# valgrind (SMTPD_NATIVE): a greeting and QUIT, which every session
+	# of the other suites runs under memcheck, at some 0.7 s of CPU each;
+	# the 31st, the refusal, is $SMTPD, under valgrind when it is.
+	run "$PYTHON" - "$SMTPD" "$Q" "$LOG" "$SLOWDOWN" \
+	    "${SMTPD_NATIVE:-$SMTPD}" <<'PY'
 import socket, subprocess, sys
 smtpd, q, log, slow = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+native = sys.argv[5]
 held = []
-def start():
+def start(prog):
     ours, theirs = socket.socketpair()
-    p = subprocess.Popen([smtpd, "-q", q, "-n", "mx.test", "-l", log],
+    p = subprocess.Popen([prog, "-q", q, "-n", "mx.test", "-l", log],
         stdin=theirs, stdout=theirs)
     theirs.close()
     ours.settimeout(20 * slow)
     return p, ours, ours.makefile("rb").readline()
 for i in range(30):
-    p, s, line = start()
+    p, s, line = start(native)
     assert line.startswith(b"220 "), "session %d: %r" % (i + 1, line)
     held.append((p, s))
-p, s, line = start()
+p, s, line = start(smtpd)
 assert line.startswith(b"421 4.3.2"), line
 s.close(); p.wait(20 * slow)
 for p, s in held:
