@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # smtpd: every command, its reply code and enhanced code, and the state
-# machine (DESIGN.md, smtpd: Commands, State, EHLO).  Each session is a
+# machine (smtpd(8): Commands, State, EHLO).  Each session is a
 # transcript (tests/transcript says how to read one): "> " what the client
 # sends, "< " what smtpd's reply line starts with, every reply listed and
 # each ending in CRLF, smtpd's exit status 0; "@ " an exchange written

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # smtpd: MAIL FROM and RCPT TO paths, ESMTP parameters, and relay control
-# (DESIGN.md, smtpd: Addresses, Relay control).  A piped session is a
+# (smtpd(8): Addresses, Relay control).  A piped session is a
 # trusted local client; REMOTE_ADDR or TCPREMOTEIP in the environment makes
 # it a network client (common/net.c net_peer), trusted only by -R or
 # loopback.
@@ -246,7 +246,7 @@ To: <b@example.net>
 To: <c@example.net>" ]
 }
 
-@test "postmaster in any case, bare or at a -d domain, is one recipient each (issue 22 item 9)" {
+@test "postmaster in any case, bare or at a -d domain, is one recipient each" {
 	SMTPD_FLAGS=(-d example.net)
 	REMOTE_ADDR=192.0.2.1 transcript <<-'END'
 	@ greeting

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd: DATA and the queue file, byte for byte (DESIGN.md, smtpd: DATA,
+# smtpd: DATA and the queue file, byte for byte (smtpd(8): DATA,
 # Received:, Queue: file content), SMTP smuggling, and pipelining.  The
 # Received: header's id and date are checked for shape and written as ID
 # and DATE (helpers.bash queue_normalised); everything else is compared

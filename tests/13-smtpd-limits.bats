@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd: every limit at the limit and one past it (DESIGN.md, smtpd:
+# smtpd: every limit at the limit and one past it (smtpd(8):
 # Limits; common.h): command line length, recipients, message size, idle
 # timeout, the hard error limit and sessions at once.
 
@@ -239,7 +239,7 @@ xs() {
 	END
 }
 
-# Messages in one session (common.h MESSAGES_MAX, issue 23 item 1): 1000
+# Messages in one session (common.h MESSAGES_MAX): 1000
 # for an untrusted client (tests/51), none for a trusted or authenticated
 # one, whose batching (Postfix's connection reuse, Exim's -qq) must never
 # be cut off and wait for the next queue run.

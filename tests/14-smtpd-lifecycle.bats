@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd: how a session ends and what it leaves behind (DESIGN.md, smtpd:
+# smtpd: how a session ends and what it leaves behind (smtpd(8):
 # SIGTERM, EOF, queue failures; Common: flags, usage, log).  Signals are
 # sent to a session reading a FIFO (helpers.bash smtpd_start), after its
 # last reply has been seen.

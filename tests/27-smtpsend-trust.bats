@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 27-smtpsend-trust.bats: smtpsend run by root over a queue that someone
-# else owns (issue 22 item 2).  Whoever runs as the queue's owner can
+# else owns.  Whoever runs as the queue's owner can
 # replace tmp/, new/ and failed/ by symbolic links, or name files with
 # terminal escapes; root must work as that owner, follow no link, check
 # who owns each directory, and escape every name it prints or logs.

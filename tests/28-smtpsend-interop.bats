@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 28-smtpsend-interop.bats: what other MTAs met in smtpsend (issue 23) and
+# 28-smtpsend-interop.bats: what other MTAs met in smtpsend and
 # smtpsend's answer to each: a relay that ends a session by refusing the
 # rest of its messages (OpenSMTPD's limit of messages per session), the
 # SMTPUTF8 and 8BITMIME decisions, and the cap on messages per connection

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# DKIM signing in smtpsend (DESIGN.md "DKIM signing"; smtpsend/signq.c):
+# DKIM signing in smtpsend (smtpsend(8) DKIM; smtpsend/signq.c):
 # our own mail (sendmail, a trusted or authenticated smtpd client) whose
 # From: domain has "dkim DOMAIN SELECTOR KEYFILE" lines is signed once,
 # before its first attempt, the signature kept in the queue file; mail

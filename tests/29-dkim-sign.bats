@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# DKIM signing (DESIGN.md "DKIM signing"; RFC 6376, RFC 8463): the
+# DKIM signing (smtpsend(8) DKIM; RFC 6376, RFC 8463): the
 # signature smtpsend/sign.c makes, relaxed/relaxed, rsa-sha256 and
 # ed25519-sha256, checked by two verifiers we did not write (dkimpy's
 # dkimverify and Perl's Mail::DKIM, which in Debian 12 knows no Ed25519),

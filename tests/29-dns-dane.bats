@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# DANE for direct delivery (DESIGN.md "Routes", TLS to an MX; RFC 7672):
+# DANE for direct delivery (smtpsend(8) TLS; RFC 7672):
 # a zone signed by ldns-signzone, served by nsd, validated by unbound with
 # the zone's key as trust anchor (tests/dns.bash), all in a network
 # namespace; MX hosts are tests/fakerelay with STARTTLS and certificates

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# MTA-STS for direct delivery (DESIGN.md "Routes", TLS to an MX; RFC
+# MTA-STS for direct delivery (smtpsend(8) TLS; RFC
 # 8461): the TXT record from unbound (tests/dns.bash), the policy served
 # over HTTPS by nginx with certificates of a CA made here, both in a
 # network namespace.  tests/dns/stsq runs smtpsend's code:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The MX lookup of direct delivery (DESIGN.md "Routes"; RFC 5321 5.1, RFC
+# The MX lookup of direct delivery (smtpsend(8) ROUTES; RFC 5321 5.1, RFC
 # 7505): common/resolve.c's resolve_query() asks the resolver of
 # /etc/resolv.conf in a child bounded in time, common/dns.c reads the
 # answer strictly; common/mx.c's mx_lookup() makes the choice (addresses

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Direct delivery (DESIGN.md "Routes"; issue 24 items 2, 4, 6): a remote
+# Direct delivery (smtpsend(8) ROUTES): a remote
 # recipient with no relay goes to its domain's MX hosts.  A real DNS
 # server (unbound, tests/dns.bash) in smtpsend's network namespace serves
 # the test zones; the receiving MTAs (tests/fakerelay on port 25) live on

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Direct delivery end to end (issue 24): smtpsend, with no relay, sends
+# Direct delivery end to end: smtpsend, with no relay, sends
 # messages to domains of every kind tests/mxnet.bash makes (receivers that
 # take mail, answer slowly, greylist, refuse, are down or dead; domains
 # with a null MX, none at all, a failing or silent DNS server, or us as

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Delivery in parallel (DESIGN.md "Routes", Concurrency; issue 24 item 3):
+# Delivery in parallel (smtpsend(8) CONCURRENCY):
 # -j workers at once, -J sessions per destination at most, a slow
 # destination holding only its own mail, every recipient delivered once,
 # a worker killed or a SIGTERM losing nothing.  Destinations are fake
@@ -235,7 +235,7 @@ workers_of() {
 
 # A worker that cannot stop (stopped here with SIGSTOP: a write to a
 # hung disk, a child that ignores the signal) is killed a second after
-# SIGTERM (issue 24: every worker stops within a second, state safe).
+# SIGTERM (every worker stops within a second, state safe).
 @test "SIGTERM: workers that do not stop are killed within a second, the queue as it was" {
 	local i pids t0 ms
 	relay_start --stall

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Routes (DESIGN.md "Routes: local, relay, or the recipient's MX"; issue
-# 24 item 1, issue 29 "Safe defaults"): each recipient is local (-d, the
+# Routes (smtpsend(8) ROUTES: local, relay, or the recipient's MX, with
+# safe defaults): each recipient is local (-d, the
 # host's own name, localhost), or goes where the first route (-R) of its
 # domain, the first route-sender (-S) of its sender's domain, the relay
 # (-r) or else its MX says.  A remote address never lands in a Maildir

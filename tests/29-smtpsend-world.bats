@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Direct delivery at scale, end to end (issue 24): 2,000 messages to 200
+# Direct delivery at scale, end to end: 2,000 messages to 200
 # domains of tests/world.bash's Internet (unbound serving the zone;
 # receivers tests/fakerelay and aiosmtpd, each on its own address in the
 # world's namespace, each reply 20 ms late, played by the server since

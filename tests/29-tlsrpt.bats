@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# TLS reporting counts (RFC 8460; DESIGN.md "Routes", issue 26 item 4):
+# TLS reporting counts (RFC 8460; smtpsend(8) ROUTES):
 # smtpsend/tlsrpt.c appends one line per session to QUEUE/tlsrpt/DAY
 # (tests/dns/rptq records as smtpsend would), and "smtpqctl tlsrpt DAY"
 # prints the day's report, the JSON of RFC 8460 4.4, counted from those

@@ -247,7 +247,7 @@ assert_queues_and_caps() {
 	grep -qx 'Accept=yes' "$s"
 	max=$(sed -n 's/^MaxConnections=//p' "$s")
 	# Above smtpd's default -c (30) with room to raise it; one source
-	# below it, but not below a Postfix client's 20 (issue 11).
+	# below it, but not below a Postfix client's 20.
 	[ "$max" -gt 30 ]
 	[ "$(sed -n 's/^MaxConnectionsPerSource=//p' "$s")" -eq 20 ]
 	t="$UNITS/smtpsend.timer"

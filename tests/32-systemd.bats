@@ -355,7 +355,7 @@ has_smtpd() {
 	run sd_smtp sender@client.test tcp@local.test
 	[[ "$output" == *"250 2.0.0"* ]] || { echo "$output" >&2; false; }
 	# tcpserver takes IPv4 only; enabling it enabled smtpd-ipv6.socket,
-	# which takes [::]:25 (issue 29: the MX was IPv4 only)
+	# which takes [::]:25 (the MX was IPv4 only)
 	[ "$(prop smtpd-ipv6.socket ActiveState)" = active ] || {
 		sd systemctl status smtpd-ipv6.socket >&2; false; }
 	SD_SMTP_HOST=::1 run sd_smtp sender@client.test tcp@local.test
@@ -608,7 +608,7 @@ role_files() {
 	[[ "$output" == *"/etc/smtpq/smtpq.conf:2: hostname given twice"* ]] ||
 	    { echo "$output" | tail -n 5 >&2; false; }
 	! sd_net ss -Hltn 'sport = :25' | grep -q .
-	# the submission socket checks it too (issue 29)
+	# the submission socket checks it too
 	run sd systemctl start smtpd-submission.socket
 	[ "$status" -ne 0 ]
 	[ "$(prop smtpd-submission.socket ActiveState)" = failed ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The Debian package (issue 27, DESIGN.md "Packaged") under a real
+# The Debian package (README "The Debian package") under a real
 # systemd: `make deb` once (with lintian), then one container
 # (tests/systemd.bash) whose root is Debian 12 with exim4 running as its
 # MTA (tests/deb.bash), taken through a sysadmin's life with the package,
@@ -397,7 +397,7 @@ enabled_units() {
 	wait_for maildir_count_is admin 4
 	# The kept message is for a remote domain, and so is root's copy
 	# for the provider (/etc/aliases stays): with no relay they go to
-	# their MX, never into a Maildir (DESIGN, Routes); the container has
+	# their MX, never into a Maildir (smtpsend(8) ROUTES); the container has
 	# no DNS, so they wait (4.4.3), even when flushed.
 	sd smtpqctl flush
 	queue_count_is 2

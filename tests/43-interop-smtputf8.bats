@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SMTPUTF8 (RFC 6531) with Postfix on both sides (issue 23 item 2): a
+# SMTPUTF8 (RFC 6531) with Postfix on both sides: a
 # Postfix whose client said SMTPUTF8 relays into smtpd (before smtpd
 # offered SMTPUTF8, Postfix returned such mail "5.6.7 SMTPUTF8 is
 # required, but was not offered", and its DSN too); sendmail queues UTF-8

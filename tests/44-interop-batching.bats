@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Real MTAs' batching into smtpd (issue 23 item 1): Postfix's connection
+# Real MTAs' batching into smtpd: Postfix's connection
 # reuse and Exim's two-pass queue run (-qq) send more than 100 messages
 # over one connection, and smtpd takes them all.  Its old cap of 100
 # messages a session answered the 101st "421 4.7.0 too many messages in

@@ -1,14 +1,14 @@
 #!/usr/bin/env bats
-# smtpd against hostile and broken clients (issue 6, hardening): a client
+# smtpd against hostile and broken clients (hardening): a client
 # that drips or stalls, thousands of commands in one session, a gigabyte
 # of garbage as commands and as a message, lines without end, NUL bytes.
-# What must hold (DESIGN.md, smtpd: Limits; STYLE.md, Bounds everywhere):
+# What must hold (smtpd(8): its limits; every buffer bounded):
 # every reply is the one the contract names, the session ends by the error
 # limit or the timeout in bounded time, nothing is queued that should not
 # be, and nothing grows with the input (peak RSS is measured for the
 # report with ABUSE_RSS_LOG, see helpers.bash, not asserted here).
 #
-# Timeouts are deadlines (issue 11, smtpd/limits.c): a command line must
+# Timeouts are deadlines (smtpd/limits.c): a command line must
 # be complete within -t of the wait for it, however it trickles in; DATA
 # must keep up -r bytes a second.  tests/51-smtpd-hostile.bats has those.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# smtpd against hostile and heavy clients (issue 11): trust that must not
+# smtpd against hostile and heavy clients: trust that must not
 # fail open, recipients past the limit, slow clients, sessions that never
 # end, backscatter, a full disk, and log lines a client cannot forge.
 

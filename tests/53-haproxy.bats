@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Past one machine (issue 17): a real HAProxy (Debian's haproxy) on
+# Past one machine: a real HAProxy (Debian's haproxy) on
 # 127.0.0.1 and ::1 high ports, in TCP mode with the PROXY protocol (v1 to
 # host 1, v2 to hosts 2 and 3) and option smtpchk health checks, in front
 # of three smtpd hosts, each with its own launcher, queue and smtpsend

@@ -11,7 +11,7 @@
 # kills itself with SIGKILL just before it.  A run without a fault counts
 # the calls of each kind; then one run per call of each kind (two more, as
 # the number of reads from a pipe or a socket varies from run to run).
-# What must hold after each run (DESIGN.md: Queue, smtpd, smtpsend):
+# What must hold after each run (smtpd(8), smtpsend(8): the queue):
 #
 #   smtpd     a 250 for a message only once it is in new/, whole; else a
 #             4xx (451 4.3.0; 452 4.3.1 when the disk is full), or no reply

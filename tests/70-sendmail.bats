@@ -459,7 +459,7 @@ more" ]
 	[ "$(count_files "$Q/new")" -eq 0 ]
 }
 
-# --- UTF-8 addresses (RFC 6531, issue 23) ------------------------------------
+# --- UTF-8 addresses (RFC 6531) ------------------------------------
 
 @test "UTF-8 addresses as arguments and in -f are queued, the envelope says Smtputf8: yes" {
 	submit 'Subject: a\n\nx\n' -f "$(printf 'jos\303\251@ex\303\244mple.org')" \

@@ -106,7 +106,7 @@ sys.exit(subprocess.run([sys.argv[1], "-t", "-oi"], input=msg).returncode)' "$W"
 # the empty /run (a "* * * * *" job waited for the minute, 30 s on
 # average); the wait stays bounded at 75 s.  The job's output
 # goes to root, as cron sends it; root is aliased to a remote address,
-# and smtpsend relays it there (issue 14: cron mail reaching a person).
+# and smtpsend relays it there (cron mail reaching a person).
 @test "cron mails a job's output to root, aliased to a remote address, at the relay" {
 	CRON_TOP=$BATS_TEST_TMPDIR/cron
 	mkdir -p "$CRON_TOP"

@@ -1,4 +1,4 @@
-# tests/haproxy.bash: smtpd hosts behind a real HAProxy (issue 17), for
+# tests/haproxy.bash: smtpd hosts behind a real HAProxy, for
 # tests/53-haproxy.bats and tests/bench/haproxy; loaded after helpers.bash
 # (free_port, wait_for, listening), with a private Postfix running
 # ($PF_PORT, postfix_start) for the hosts to relay to.

@@ -13,8 +13,8 @@
  * valid domain or a dot and one, and a relay target whose URL parses
  * again to the same destination name; then, for addresses in and around
  * each pattern (the domain, a subdomain, another case), route_of()
- * answers what a model of DESIGN.md's order says: local for our domains,
- * else the first route whose pattern matches, else the first
+ * answers what a model of smtpsend(8)'s ROUTES order says: local for our
+ * domains, else the first route whose pattern matches, else the first
  * route-sender matching the sender's domain, else the relay, else MX (or
  * the -r mx / -r local fallback), and a relay's destination is the one
  * its line made.
