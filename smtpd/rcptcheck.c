@@ -19,7 +19,8 @@
  * receivers, members of group smtpq, may look up a name in it (search)
  * but not list it, and each Maildir stays 0700.  So we lstat() ROOT/NAME
  * and never open anything there.  The two files are read as text, each
- * at most RCPTCHECK_FILE_MAX bytes, once per session, when the first
+ * at most RCPTCHECK_FILE_MAX bytes, into the session's struct rcptcheck
+ * (session_exit() frees it), once per session, when the first
  * local recipient comes (or at -N).  Trouble reading one, or looking in
  * the root, is 451 4.3.0 (the client retries; the log says why), never a
  * 550 a configuration mistake would turn into lost mail.
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -38,36 +40,17 @@
 #define RCPTCHECK_FILE_MAX	1048576		/* a file, bytes (1 MiB) */
 #define RCPTCHECK_PATH_MAX	4096		/* ROOT/NAME */
 
-static const char *maildir_root;		/* -D */
-static const char *alias_path;			/* -W */
-static const char *list_path;			/* -U */
-static char alias_text[RCPTCHECK_FILE_MAX + 1];
-static char list_text[RCPTCHECK_FILE_MAX + 1];
-static size_t alias_len, list_len;
-static int is_loaded;
-
-void
-rcptcheck_option(int letter, const char *value)
-{
-	if (letter == 'D')
-		maildir_root = value;
-	else if (letter == 'W')
-		alias_path = value;
-	else if (letter == 'U')
-		list_path = value;
-}
-
 int
-rcptcheck_enabled(void)
+rcptcheck_enabled(const struct config *cf)
 {
-	return maildir_root != NULL || alias_path != NULL ||
-	    list_path != NULL;
+	return cf->maildir_root != NULL || cf->alias_path != NULL ||
+	    cf->list_path != NULL;
 }
 
-/* Reads path into buf (at most RCPTCHECK_FILE_MAX bytes): 0, or -1 with
- * why. */
+/* Reads path into *buf, malloc'd at RCPTCHECK_FILE_MAX + 1 bytes: 0, or
+ * -1 with why. */
 static int
-file_read(const char *path, char *buf, size_t *len, char *why,
+file_read(const char *path, char **buf, size_t *len, char *why,
     size_t whysize)
 {
 	struct stat st;
@@ -75,6 +58,10 @@ file_read(const char *path, char *buf, size_t *len, char *why,
 	int fd;
 
 	*len = 0;
+	if (*buf == NULL && (*buf = malloc(RCPTCHECK_FILE_MAX + 1)) == NULL) {
+		snprintf(why, whysize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC)) == -1) {
 		snprintf(why, whysize, "%s: %s", path, strerror(errno));
@@ -86,7 +73,7 @@ file_read(const char *path, char *buf, size_t *len, char *why,
 		return -1;
 	}
 	while (*len <= RCPTCHECK_FILE_MAX) {
-		r = read(fd, buf + *len, RCPTCHECK_FILE_MAX + 1 - *len);
+		r = read(fd, *buf + *len, RCPTCHECK_FILE_MAX + 1 - *len);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
@@ -108,33 +95,43 @@ file_read(const char *path, char *buf, size_t *len, char *why,
 	return 0;
 }
 
-/* Reads the files and looks at the root: 0, or the flag of the one in
- * trouble ('W', 'U', 'D') with why. */
+/* Reads the files into rc and looks at the root, once: 0, or the flag of
+ * the one in trouble ('W', 'U', 'D') with why. */
 int
-rcptcheck_load(char *why, size_t whysize)
+rcptcheck_load(const struct config *cf, struct rcptcheck *rc, char *why,
+    size_t whysize)
 {
 	struct stat st;
 
-	if (is_loaded)
+	if (rc->is_loaded)
 		return 0;
-	if (alias_path != NULL && file_read(alias_path, alias_text,
-	    &alias_len, why, whysize) == -1)
+	if (cf->alias_path != NULL && file_read(cf->alias_path,
+	    &rc->alias_text, &rc->alias_len, why, whysize) == -1)
 		return 'W';
-	if (list_path != NULL && file_read(list_path, list_text, &list_len,
-	    why, whysize) == -1)
+	if (cf->list_path != NULL && file_read(cf->list_path,
+	    &rc->list_text, &rc->list_len, why, whysize) == -1)
 		return 'U';
 	/* A root not made yet holds no Maildir: every name is looked up
 	 * in vain, as in an empty one. */
 	errno = 0;
-	if (maildir_root != NULL && (stat(maildir_root, &st) == -1 ?
+	if (cf->maildir_root != NULL && (stat(cf->maildir_root, &st) == -1 ?
 	    errno != ENOENT : (!S_ISDIR(st.st_mode) ||
-	    access(maildir_root, X_OK) == -1))) {
-		snprintf(why, whysize, "Maildir root %s: %s", maildir_root,
-		    errno != 0 ? strerror(errno) : "not a directory");
+	    access(cf->maildir_root, X_OK) == -1))) {
+		snprintf(why, whysize, "Maildir root %s: %s",
+		    cf->maildir_root, errno != 0 ? strerror(errno) :
+		    "not a directory");
 		return 'D';
 	}
-	is_loaded = 1;
+	rc->is_loaded = 1;
 	return 0;
+}
+
+void
+rcptcheck_free(struct rcptcheck *rc)
+{
+	free(rc->alias_text);
+	free(rc->list_text);
+	memset(rc, 0, sizeof(*rc));
 }
 
 /* Whether [s, s + n) equals word, without regard to ASCII case. */
@@ -190,28 +187,32 @@ rcptcheck_match(const char *text, size_t len, int is_aliases,
 int
 rcptcheck(struct session *s, const char *sender, const char *addr)
 {
+	const struct config *cf = s->cf;
+	struct rcptcheck *rc = &s->rcptcheck;
 	char box[ADDR_LOCAL_MAX + 1], path[RCPTCHECK_PATH_MAX], why[512];
 	char esc[LOG_ADDR_MAX];
 	const char *domain = addr_domain(addr);
 	struct stat st;
 	int n;
 
-	if (!rcptcheck_enabled() || domain == NULL ||
+	if (!rcptcheck_enabled(cf) || domain == NULL ||
 	    addr_mailbox(addr, box, sizeof(box)) == -1 ||
 	    strcmp(box, "postmaster") == 0)
 		return 0;
-	if (rcptcheck_load(why, sizeof(why)) != 0) {
+	if (rcptcheck_load(cf, rc, why, sizeof(why)) != 0) {
 		log_error("peer=%s result=deferred: unable to check "
 		    "recipients: %s", s->peer.addr, why);
 		refuse(s, 451, 0, sender, addr, "4.3.0 Error: local error in "
 		    "checking the recipient", NULL);
 		return -1;
 	}
-	if (rcptcheck_match(alias_text, alias_len, 1, box, domain) ||
-	    rcptcheck_match(list_text, list_len, 0, box, domain))
+	if ((rc->alias_text != NULL && rcptcheck_match(rc->alias_text,
+	    rc->alias_len, 1, box, domain)) || (rc->list_text != NULL &&
+	    rcptcheck_match(rc->list_text, rc->list_len, 0, box, domain)))
 		return 0;
-	if (maildir_root != NULL) {
-		n = snprintf(path, sizeof(path), "%s/%s", maildir_root, box);
+	if (cf->maildir_root != NULL) {
+		n = snprintf(path, sizeof(path), "%s/%s", cf->maildir_root,
+		    box);
 		if (n < 0 || (size_t)n >= sizeof(path))
 			errno = ENAMETOOLONG;
 		else if (lstat(path, &st) == 0) {
@@ -223,7 +224,7 @@ rcptcheck(struct session *s, const char *sender, const char *addr)
 		}
 		if (errno != ENOENT && errno != ENOTDIR) {
 			log_error("peer=%s result=deferred: unable to look "
-			    "up %s/%s: %s", s->peer.addr, maildir_root,
+			    "up %s/%s: %s", s->peer.addr, cf->maildir_root,
 			    log_esc(box, esc, sizeof(esc)), strerror(errno));
 			refuse(s, 451, 0, sender, addr, "4.3.0 Error: local "
 			    "error in checking the recipient", NULL);

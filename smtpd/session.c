@@ -80,6 +80,7 @@ session_exit(struct session *s, int status)
 	queue_close(&s->queue);
 	if (s->authlimit.fd != -1)
 		close(s->authlimit.fd);
+	rcptcheck_free(&s->rcptcheck);
 	s->status = status;
 	longjmp(s->done, 1);
 }

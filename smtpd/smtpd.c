@@ -173,9 +173,13 @@ options(struct config *cf, int argc, char **argv)
 			is_check = 1;
 			break;
 		case 'D':
+			cf->maildir_root = optarg;
+			break;
 		case 'W':
+			cf->alias_path = optarg;
+			break;
 		case 'U':
-			rcptcheck_option(c, optarg);
+			cf->list_path = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -189,12 +193,17 @@ options(struct config *cf, int argc, char **argv)
 	if (optind != argc)
 		die_usage("unexpected argument: %s", argv[optind]);
 	options_check(cf, name, is_min_free_set);
-	if (is_check && (c = rcptcheck_load(why, sizeof(why))) != 0) {
-		conf_blame(c);
-		die_usage("%s", why);
-	}
-	if (is_check)
+	if (is_check) {
+		struct rcptcheck rc = { 0 };
+
+		if ((c = rcptcheck_load(cf, &rc, why, sizeof(why))) != 0) {
+			rcptcheck_free(&rc);
+			conf_blame(c);
+			die_usage("%s", why);
+		}
+		rcptcheck_free(&rc);
 		exit(0);
+	}
 }
 
 int

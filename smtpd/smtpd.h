@@ -157,6 +157,19 @@ struct config {
 	char		*auth_argv[PROG_ARGS_MAX + 1];	/* -A */
 	int		 is_tls;		/* -E */
 	int		 is_submission;		/* -S */
+	const char	*maildir_root;		/* -D */
+	const char	*alias_path;		/* -W */
+	const char	*list_path;		/* -U */
+};
+
+/* rcptcheck.c: the aliases (-W) and recipients (-U) files as read, once
+ * a session, at its first local recipient (or at -N); NULL: not read. */
+struct rcptcheck {
+	char		*alias_text;	/* RCPTCHECK_FILE_MAX + 1 bytes */
+	char		*list_text;
+	size_t		 alias_len;
+	size_t		 list_len;
+	int		 is_loaded;
 };
 
 /* RFC 5321 4.1.4 and 3.3: where a session stands. */
@@ -243,6 +256,7 @@ struct session {
 	int		 line_bare_lf;	/* the last command ended in bare LF */
 	char		 user[AUTH_USER_MAX + 1];	/* authenticated as; "": no */
 	struct authlimit authlimit;
+	struct rcptcheck rcptcheck;
 	struct txn	 txn;
 	jmp_buf		 done;		/* session_exit() ends session_run() */
 	int		 status;	/* what session_run() returns */
@@ -278,9 +292,10 @@ void	txn_data(struct session *, char *);
 void	txn_clear(struct session *);
 
 /* rcptcheck.c: who exists at our domains (-D, -W, -U) */
-void	rcptcheck_option(int letter, const char *value);
-int	rcptcheck_enabled(void);
-int	rcptcheck_load(char *why, size_t);
+int	rcptcheck_enabled(const struct config *);
+int	rcptcheck_load(const struct config *, struct rcptcheck *, char *why,
+	    size_t);
+void	rcptcheck_free(struct rcptcheck *);
 int	rcptcheck_match(const char *text, size_t len, int is_aliases,
 	    const char *box, const char *domain);
 int	rcptcheck(struct session *, const char *sender, const char *addr);
